@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `elf` layer: ELF files and images, read through libelf.
+ *
+ * Knows build-ids, symbol tables (.symtab when present, else .dynsym) with the STT_FILE
+ * scope of each local symbol, program headers, dynamic relocations (to find a symbol's GOT
+ * slot), and the bytes of the loaded image at a virtual address. Knows nothing of
+ * processes: callers hand it a path (for a live process, /proc/PID/map_files/... works)
+ * or a memory buffer.
+ *
+ * Invariant: a struct sut_elf is immutable after open, so one parsed file can be shared
+ * (cached by build-id) across many processes. */
+#ifndef SUTURE_ELF_ELF_H
+#define SUTURE_ELF_ELF_H
+
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct sut_elf;
+
+/* One symbol, with the scope the linker gave it. */
+struct sut_sym {
+	const char *name;
+	const char *file; /* for STB_LOCAL: name of the preceding STT_FILE symbol (may be "");
+			     NULL for global and weak symbols */
+	uint64_t value;   /* st_value */
+	uint64_t size;
+	uint8_t type;     /* STT_* */
+	uint8_t bind;     /* STB_* */
+	uint8_t visibility; /* STV_* */
+	uint16_t shndx;
+	uint32_t index;   /* index in its symbol table */
+	bool from_dynsym; /* true when the file has no .symtab */
+};
+
+int sut_elf_open(const char *path, struct sut_elf **out, struct sut_err *err);
+/* The buffer must outlive the struct sut_elf. */
+int sut_elf_open_mem(const void *data, size_t len, const char *name, struct sut_elf **out,
+		     struct sut_err *err);
+void sut_elf_close(struct sut_elf *e);
+
+const char *sut_elf_path(const struct sut_elf *e);
+Elf *sut_elf_handle(const struct sut_elf *e); /* for callers needing raw sections */
+uint16_t sut_elf_type(const struct sut_elf *e); /* ET_REL, ET_EXEC, ET_DYN */
+
+/* GNU build-id (NT_GNU_BUILD_ID). Returns its length, 0 if absent. */
+size_t sut_elf_build_id(const struct sut_elf *e, const uint8_t **id);
+/* Parses the notes found in a raw memory image of the first pages of a loaded object
+ * (ELF header + program headers + PT_NOTE reachable within len). Returns length or 0. */
+size_t sut_elf_build_id_from_image(const uint8_t *image, size_t len, uint8_t *out, size_t cap);
+
+/* Symbols of .symtab if present, else .dynsym. Undefined symbols are included (shndx 0). */
+size_t sut_elf_nsyms(const struct sut_elf *e);
+const struct sut_sym *sut_elf_sym(const struct sut_elf *e, size_t i);
+bool sut_elf_has_symtab(const struct sut_elf *e);
+
+/* Finds the defined symbol `name`.
+ * file != NULL: first a local symbol of that STT_FILE scope (basename compare);
+ * then (or when file == NULL) a global/weak definition; then a local symbol of that name in
+ * any scope, only if there is exactly one (hidden symbols become locals without a
+ * meaningful scope). Returns 1 and sets *out when found, 0 when absent, -1 with a message
+ * naming the candidates when ambiguous. */
+int sut_elf_find_sym(const struct sut_elf *e, const char *name, const char *file,
+		     const struct sut_sym **out, struct sut_err *err);
+
+/* The symbol (function or object) whose [value, value+size) contains vaddr, or NULL. */
+const struct sut_sym *sut_elf_sym_at(const struct sut_elf *e, uint64_t vaddr);
+
+/* Copies len bytes of the loaded image at vaddr (PT_LOAD contents; bytes past p_filesz
+ * read as zero). -1 with a message if any byte is outside every PT_LOAD. */
+int sut_elf_read_vaddr(const struct sut_elf *e, uint64_t vaddr, void *buf, size_t len,
+		       struct sut_err *err);
+
+/* Lowest and highest vaddr covered by PT_LOAD segments; the load bias of a mapped
+ * object is (address of its first mapping) - (lowest p_vaddr rounded down to a page). */
+void sut_elf_load_span(const struct sut_elf *e, uint64_t *lo, uint64_t *hi);
+
+/* vaddr of the GOT slot the dynamic linker fills with the address of `name`
+ * (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT or R_X86_64_64 in .rela.dyn/.rela.plt).
+ * Returns 1 found, 0 absent. */
+int sut_elf_got_slot(const struct sut_elf *e, const char *name, uint64_t *slot);
+
+/* Looks up an exported (dynamic, defined, global/weak) symbol for run-time binding,
+ * honouring symbol versions: version == NULL accepts the default version (or an
+ * unversioned symbol). Returns 1 found, 0 absent. */
+int sut_elf_find_dynsym(const struct sut_elf *e, const char *name, const char *version,
+			uint64_t *value, uint8_t *type);
+
+/* Version name the file's own undefined reference to `name` requires (from .gnu.version_r),
+ * e.g. "GLIBC_2.2.5"; NULL when unversioned or not referenced. */
+const char *sut_elf_needed_version(const struct sut_elf *e, const char *name);
+
+#endif

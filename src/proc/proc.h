@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `proc` layer: reading a live process without stopping it.
+ *
+ * Threads, memory maps, the ELF objects a process maps (identified by build-id, never by
+ * path), free address ranges near an object, and memory reads. Everything here is a
+ * snapshot: a caller that needs a stable view stops the process first (ptrace layer) and
+ * reads again.
+ *
+ * Invariant: nothing in this layer changes the process. */
+#ifndef SUTURE_PROC_PROC_H
+#define SUTURE_PROC_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct sut_map {
+	uint64_t start, end, offset;
+	char perms[5]; /* "r-xp" */
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	char *path; /* as shown in /proc/PID/maps; "" for anonymous */
+};
+
+struct sut_maps {
+	struct sut_map *v;
+	size_t n;
+};
+
+/* One ELF object mapped into the process. */
+struct sut_object {
+	char *path;         /* from maps; informational only (paths lie) */
+	char *open_path;    /* a path that opens this very file: /proc/PID/map_files/LO-HI */
+	uint64_t bias;      /* load bias: runtime address = bias + ELF vaddr */
+	uint64_t lo, hi;    /* address span of all its mappings */
+	uint64_t text_lo, text_hi; /* span of its executable mappings */
+	uint8_t build_id[64];
+	size_t build_id_len; /* 0 when the object has no build-id */
+};
+
+struct sut_objects {
+	struct sut_object *v;
+	size_t n;
+};
+
+bool sut_proc_exists(pid_t pid);
+/* Short command name (comm), "?" when unreadable. Result is static per call site: copy it. */
+int sut_proc_comm(pid_t pid, char *buf, size_t cap);
+
+/* Thread ids from /proc/PID/task. */
+int sut_proc_threads(pid_t pid, pid_t **tids, size_t *n, struct sut_err *err);
+
+int sut_proc_maps(pid_t pid, struct sut_maps *out, struct sut_err *err);
+void sut_proc_maps_free(struct sut_maps *m);
+/* The mapping containing addr, or NULL. */
+const struct sut_map *sut_maps_find(const struct sut_maps *m, uint64_t addr);
+
+/* Every ELF object mapped from a file, in address order, with build-id read from the
+ * mapped file (through /proc/PID/map_files) or, failing that, from process memory. */
+int sut_proc_objects(pid_t pid, const struct sut_maps *maps, struct sut_objects *out,
+		     struct sut_err *err);
+void sut_proc_objects_free(struct sut_objects *o);
+/* The object with this build-id, or NULL. */
+const struct sut_object *sut_objects_find_build_id(const struct sut_objects *o,
+						   const uint8_t *id, size_t len);
+
+/* A free, page-aligned range of `size` bytes such that every byte of it is within
+ * +-(2 GiB - 16 MiB) of every byte of [lo, hi), so rel32 jumps and PC32 relocations reach
+ * both ways. Prefers the closest free range. Returns 0 and sets *addr, or -1. */
+int sut_maps_find_gap_near(const struct sut_maps *m, uint64_t lo, uint64_t hi, uint64_t size,
+			   uint64_t *addr, struct sut_err *err);
+
+/* Address of a `syscall` instruction (0f 05) in an executable mapping of the process
+ * (the vdso first, then any r-xp file mapping), for remote system calls. */
+int sut_proc_find_syscall_insn(pid_t pid, const struct sut_maps *m, uint64_t *addr,
+			       struct sut_err *err);
+
+/* Reads process memory (process_vm_readv, falling back to /proc/PID/mem). All or error. */
+int sut_proc_read(pid_t pid, uint64_t addr, void *buf, size_t len, struct sut_err *err);
+
+/* The mapping named like a memfd created with `name` ("/memfd:NAME (deleted)"), or NULL. */
+const struct sut_map *sut_maps_find_memfd(const struct sut_maps *m, const char *name);
+
+/* Every pid on the system (numeric entries of /proc), for --all. */
+int sut_proc_list(pid_t **pids, size_t *n, struct sut_err *err);
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `ptrace` layer: stopping every thread of a process, registers, remote system calls,
+ * writing memory, resuming.
+ *
+ * Threads are attached with PTRACE_SEIZE and stopped with PTRACE_INTERRUPT (never SIGSTOP,
+ * which the process could see). A freeze interrupts every known thread first, then collects
+ * them, then re-reads /proc/PID/task until no new thread appears: once every known thread is
+ * stopped nobody can create another, so the set is stable. Threads that exit meanwhile are
+ * dropped.
+ *
+ * Invariant (DESIGN.md 5): a thaw leaves every thread as the freeze found it: registers
+ * restored exactly (so a blocking syscall interrupted by the stop restarts in the kernel,
+ * with no EINTR and no shortened sleep), a pending signal found in a signal-delivery-stop is
+ * delivered on detach exactly once, a group-stopped process stays stopped. */
+#ifndef SUTURE_PTRACE_PTRACE_H
+#define SUTURE_PTRACE_PTRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "util/err.h"
+
+struct sut_thread {
+	pid_t tid;
+	struct user_regs_struct regs; /* as found at the stop; restored by thaw if changed */
+	int pending_sig;   /* signal seen in a signal-delivery-stop, re-delivered on detach */
+	bool group_stop;   /* the thread was in a group-stop (process stopped by SIGSTOP etc.) */
+	bool regs_dirty;   /* regs in the kernel differ from .regs (set by remote syscalls) */
+};
+
+struct sut_freeze {
+	pid_t pid;
+	struct sut_thread *threads;
+	size_t n;
+	uint64_t stop_ns; /* monotonic time when the last thread was collected */
+};
+
+/* Stops every thread of pid. On failure every thread already attached is released as it
+ * was and the message names the thread and the reason (EPERM: "cannot trace: ..."; a thread
+ * already traced by another debugger; timeout). timeout_ms bounds the whole operation. */
+int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err);
+
+/* Stops only thread tid of pid (for staging work that needs one thread, such as remote
+ * mmap, while the others keep running). */
+int sut_ptrace_stop_one(pid_t pid, pid_t tid, int timeout_ms, struct sut_freeze *out,
+			struct sut_err *err);
+
+/* Restores dirty registers and detaches every thread. Returns -1 if any thread could not be
+ * released cleanly (it has then usually vanished); continues with the others regardless. */
+int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err);
+
+/* Executes one system call in stopped thread index ti, using the `syscall` instruction at
+ * insn_addr (an existing one, see sut_proc_find_syscall_insn: no code is written). The
+ * thread's registers are restored before returning, so the call is invisible to it.
+ * *ret is the raw kernel return (negative errno on failure). Returns -1 only when the
+ * thread could not be driven (vanished, unexpected stop). */
+int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
+		       const long args[6], long *ret, struct sut_err *err);
+
+/* Writes process memory through /proc/PID/mem, which also writes read-only code pages
+ * (copy-on-write). All or error. */
+int sut_ptrace_write(pid_t pid, uint64_t addr, const void *buf, size_t len, struct sut_err *err);
+
+/* Index of the thread that may run remote syscalls (in a ptrace event-stop, not in a
+ * signal-delivery-stop or group-stop), preferring the thread-group leader; -1 if none. */
+long sut_freeze_syscall_thread(const struct sut_freeze *f);
+
+void sut_freeze_free(struct sut_freeze *f);
+
+#endif

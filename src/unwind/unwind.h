@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `unwind` layer: return addresses of a stopped thread, from CFI (.eh_frame).
+ *
+ * Works on a copy: the caller reads each thread's registers and the live part of its stack
+ * in bulk while the process is frozen and passes them here; unwinding then runs locally with
+ * no further ptrace call. CFI is parsed once per object (cached by build-id inside the
+ * unwinder), so unwinding a thousand threads of one library parses it once.
+ *
+ * Invariant: the unwinder never claims a stack is complete when it is not: when CFI is
+ * missing or a read falls outside the snapshot, it stops, returns the frames it is sure of
+ * and reports complete = false with the stack pointer where it stopped, so the caller can
+ * fall back to a conservative scan of the rest. */
+#ifndef SUTURE_UNWIND_UNWIND_H
+#define SUTURE_UNWIND_UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/user.h>
+
+#include "util/err.h"
+
+struct sut_unwinder;
+
+/* An object mapped in the process, as the unwinder needs it. */
+struct sut_unwind_module {
+	uint64_t lo, hi;      /* address span (all its mappings) */
+	uint64_t bias;        /* load bias */
+	const char *path;     /* a path that opens the file, e.g. /proc/PID/map_files/... */
+	const uint8_t *build_id;
+	size_t build_id_len;  /* 0: no caching across processes for this module */
+};
+
+/* Memory copied from the process: [base, base + len). */
+struct sut_stack_snapshot {
+	uint64_t base;
+	const uint8_t *data;
+	size_t len;
+};
+
+struct sut_unwind_result {
+	uint64_t *pcs; /* pcs[0] is the thread's PC, then return addresses, innermost first */
+	size_t n;
+	bool complete;      /* reached the outermost frame (CFI said so, or PC 0) */
+	uint64_t stop_sp;   /* when incomplete: the stack pointer of the last frame reached */
+};
+
+struct sut_unwinder *sut_unwinder_new(void);
+void sut_unwinder_free(struct sut_unwinder *u);
+
+/* Unwinds at most max frames. out->pcs is allocated (free() it). */
+int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+		      size_t nmods, const struct user_regs_struct *regs,
+		      const struct sut_stack_snapshot *stack, size_t max,
+		      struct sut_unwind_result *out, struct sut_err *err);
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs unit test binaries (given as arguments) then every tests/integration/*.sh, and ends
+# with one line "N passed, N failed, N skipped". Exit status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+pass=0 failn=0 skipn=0 failed=()
+for bin in "$@"; do
+	name=$(basename "$bin")
+	if out=$("$bin" 2>&1); then
+		pass=$((pass + 1)); echo "ok   unit/$name"
+	else
+		failn=$((failn + 1)); failed+=("unit/$name"); echo "FAIL unit/$name"; echo "$out" | tail -n 30
+	fi
+done
+for t in tests/integration/${ONLY:-*}.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .sh)
+	start=$(date +%s%N)
+	out=$(timeout 600 bash "$t" 2>&1); rc=$?
+	ms=$(( ($(date +%s%N) - start) / 1000000 )); dur="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
+	case $rc in
+	0) pass=$((pass + 1)); echo "ok   $name (${dur}s)" ;;
+	77) skipn=$((skipn + 1)); echo "skip $name: $(echo "$out" | grep '^SKIP:' | tail -n1)" ;;
+	*) failn=$((failn + 1)); failed+=("$name"); echo "FAIL $name (rc $rc, ${dur}s)"; echo "$out" | tail -n 40 | sed 's/^/    /' ;;
+	esac
+done
+[ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
+echo "$pass passed, $failn failed, $skipn skipped"
+[ "$failn" -eq 0 ]
