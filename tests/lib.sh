@@ -49,3 +49,127 @@ expect_fail() {
 		fail "$what: expected failure, got success"
 	fi
 }
+
+# ---- Scenario helpers (tests/scenarios/NAME + tests/integration/NAME.sh) ----
+
+# Scenario builds run `make` in their own trees: variables of a surrounding `make check`
+# (passed down in MAKEFLAGS) must not change how they build, or the tree the test runs and
+# the tree `suture build` rebuilds could differ.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+# require_suture: skip until the suture command line is built (it answers --help).
+require_suture() {
+	[ -x "$SUTURE" ] || skip "$SUTURE is not built"
+	"$SUTURE" --help >/dev/null 2>&1 || skip "suture --help fails: the command line is not built yet"
+	command -v jq >/dev/null || skip "jq is needed to read suture's --json output"
+}
+
+# build_scenario NAME [DEST]: copy tests/scenarios/NAME to DEST (default $T/NAME) and
+# build it there; sets $S to the built tree.
+build_scenario() {
+	S=${2:-$T/$1}
+	cp -a "$TOP/tests/scenarios/$1" "$S"
+	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of scenario $1 failed"; }
+}
+
+# sut DESCRIPTION ARGS...: run suture ARGS, which must succeed; stdout in $T/last.out,
+# stderr in $T/last.err.
+sut() {
+	local what=$1; shift
+	if ! "$SUTURE" "$@" >"$T/last.out" 2>"$T/last.err"; then
+		cat "$T/last.err" >&2
+		fail "$what: 'suture $*' failed"
+	fi
+}
+
+# build_patch ID DIFF TARGET [EXTRA...]: suture build of $S with DIFF into $T/ID.suture.
+build_patch() {
+	local id=$1 diff=$2 target=$3; shift 3
+	sut "build of patch $id" build --src "$S" --diff "$diff" --target "$target" \
+		-o "$T/$id.suture" --id "$id" "$@"
+	[ -s "$T/$id.suture" ] || fail "suture build wrote no $T/$id.suture"
+}
+
+# nlines FILE: number of complete lines (a line being written is not counted).
+nlines() { wc -l <"$1" | tr -d ' '; }
+
+# lines_after FILE N: the complete lines after line N.
+lines_after() { head -n "$(nlines "$1")" "$1" | tail -n +"$(($2 + 1))"; }
+
+# wait_for_new_line FILE N REGEX [SECONDS]: wait until a line after line N matches REGEX.
+wait_for_new_line() {
+	local f=$1 n=$2 re=$3 secs=${4:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		lines_after "$f" "$n" | grep -Eq -- "$re" && return 0
+		sleep 0.05
+	done
+	echo "--- $f (after line $n) ---" >&2; lines_after "$f" "$n" | tail -n 20 >&2 || true
+	fail "timed out waiting for /$re/ after line $n of $(basename "$f")"
+}
+
+# wait_for_lines FILE COUNT [SECONDS]: wait until FILE has at least COUNT complete lines.
+wait_for_lines() {
+	local f=$1 want=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		[ "$(nlines "$f")" -ge "$want" ] && return 0
+		sleep 0.05
+	done
+	fail "timed out waiting for $want lines in $(basename "$f") (has $(nlines "$f"))"
+}
+
+# settled_output FILE REGEX_OK REGEX_BAD [LINES]: the output after this call must show
+# only the expected behaviour. Skips the line that may have been computed before the
+# caller's suture command returned, then requires LINES (default 3) further lines, each
+# matching REGEX_OK and none matching REGEX_BAD.
+settled_output() {
+	local f=$1 ok=$2 bad=$3 want=${4:-3} n
+	n=$(($(nlines "$f") + 1))
+	wait_for_lines "$f" $((n + want)) 10
+	local newer; newer=$(lines_after "$f" "$n")
+	if echo "$newer" | grep -Eq -- "$bad"; then
+		echo "$newer" | tail -n 10 >&2
+		fail "$(basename "$f"): old behaviour /$bad/ still appears"
+	fi
+	if echo "$newer" | grep -Evq -- "$ok"; then
+		echo "$newer" | tail -n 10 >&2
+		fail "$(basename "$f"): a line does not match /$ok/"
+	fi
+}
+
+# assert_alive PID: the process still exists and is not a zombie.
+assert_alive() {
+	local st
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || true
+	[ -n "$st" ] && [ "$st" != Z ] || fail "process $1 is no longer running"
+}
+
+# applied_ids PID: the ids of the patches applied in PID, one a line (from status --json).
+applied_ids() {
+	"$SUTURE" status -p "$1" --json >"$T/status.json" 2>"$T/status.err" ||
+		{ cat "$T/status.err" >&2; fail "suture status -p $1 --json failed"; }
+	jq -r '[.processes[] | select(.pid == '"$1"') | .objects[]?.patches[]?.id] | .[]' \
+		"$T/status.json" || fail "suture status --json printed invalid JSON"
+}
+
+# assert_applied PID "ID..." : exactly these patch ids (any order) are applied in PID.
+assert_applied() {
+	local got want
+	got=$(applied_ids "$1" | sort | tr '\n' ' ' | sed 's/ $//')
+	want=$(echo "$2" | tr ' ' '\n' | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//')
+	[ "$got" = "$want" ] || fail "process $1: applied patches are '$got', expected '$want'"
+}
+
+# stderr_mentions REGEX WHAT: $T/last.err (from expect_fail or sut) matches REGEX.
+stderr_mentions() {
+	grep -Eiq -- "$1" "$T/last.err" || { cat "$T/last.err" >&2; fail "the error does not mention $2"; }
+}
+
+# settled_awk FILE FS COND [LINES]: like settled_output, but each settled line must
+# satisfy the awk condition COND (fields split on the regex FS), e.g. '$4 == $2 * 9'.
+settled_awk() {
+	local f=$1 fs=$2 cond=$3 want=${4:-3} n bad
+	n=$(($(nlines "$f") + 1))
+	wait_for_lines "$f" $((n + want)) 10
+	bad=$(lines_after "$f" "$n" | awk -F"$fs" "!($cond)" | head -n 5)
+	[ -z "$bad" ] || fail "$(basename "$f"): lines not satisfying ($cond): $bad"
+}
