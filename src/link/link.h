@@ -10,7 +10,13 @@
  *   [ RW: DATA sections | BSS sections ]
  * The GOT holds one slot per symbol referenced through GOTPCREL* relocations, filled with
  * the resolved address at link time (no lazy binding, so it can stay read-only). A PLT32 or
- * PC32 reference that does not reach its symbol within +-2 GiB goes through a stub.
+ * PC32 reference that does not reach its symbol within +-2 GiB goes through a stub. Since
+ * the layout must not depend on the placement, a stub (and its slot) is reserved for every
+ * EXTERN or TARGET_GOT function symbol named by a PLT32 or PC32 relocation; TARGET and LOCAL
+ * symbols never get one (the caller places the image within +-2 GiB of the target). A PC32
+ * that takes a function's address through a stub yields the stub's address.
+ * Sections are aligned relative to the image start; an alignment above the page size is
+ * met only if the placement happens to satisfy it, and sut_link() fails otherwise.
  *
  * Invariant: the produced image depends only on the inputs (same inputs, same bytes). */
 #ifndef SUTURE_LINK_LINK_H
@@ -38,7 +44,9 @@ struct sut_link_image {
 	uint8_t *bytes; /* size bytes, RX part then RW part */
 	uint64_t size;  /* rx_size + rw_size */
 	uint64_t rx_size, rw_size; /* each a multiple of the page size; rw_size may be 0 */
-	uint64_t *sym_addr; /* final address of every patch symbol, indexed like p->symbols */
+	/* final address of every patch symbol, indexed like p->symbols; 0 for a TARGET_GOT or
+	 * EXTERN symbol that no relocation uses (the resolver is not asked about those) */
+	uint64_t *sym_addr;
 	size_t nsyms;
 };
 
@@ -46,7 +54,9 @@ struct sut_link_image {
  * before the address (and so the resolution) is known. */
 uint64_t sut_link_size(const struct sut_patch *p);
 
-/* Lays out and relocates. Errors name the relocation, its section and symbol, e.g.
+/* Lays out and relocates; env->place must be page-aligned. The resolver is called once per
+ * TARGET_GOT/EXTERN symbol some relocation uses, and its error is prefixed with the symbol
+ * name. On failure *out is untouched. Errors name the relocation, its section and symbol, e.g.
  * "relocation R_X86_64_PC32 in .text.f+0x12 against parse_header: target out of range". */
 int sut_link(const struct sut_patch *p, const struct sut_link_env *env,
 	     struct sut_link_image *out, struct sut_err *err);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The 5-byte `jmp rel32` that redirects a replaced function to its replacement. */
+#include "link/link.h"
+
+#include "link/link_passes.h"
+
+int sut_link_jmp(uint64_t from, uint64_t to, uint8_t out[5])
+{
+	/* rel32 is relative to the end of the 5-byte instruction. */
+	int64_t rel = (int64_t)(to - (from + 5));
+	if (rel < INT32_MIN || rel > INT32_MAX)
+		return -1;
+	out[0] = 0xe9;
+	sut_link_put32(out + 1, (uint32_t)(int32_t)rel);
+	return 0;
+}
