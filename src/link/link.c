@@ -73,6 +73,13 @@ int sut_link(const struct sut_patch *p, const struct sut_link_env *env,
 		.rw_size = lay.rw_size,
 		.nsyms = p->nsymbols,
 	};
+	/* Stubs and every intra-image PC-relative field rely on the image spanning less than
+	 * 2 GiB; refusing here also keeps an absurd model from aborting in the allocator. */
+	if (img.size > INT32_MAX) {
+		sut_errf(err, "image of 0x%" PRIx64 " bytes exceeds the 2 GiB a rel32 can span",
+			 img.size);
+		goto fail;
+	}
 	if (check_sections(p, &lay, env->place, err) < 0)
 		goto fail;
 	img.sym_addr = sut_xcalloc(p->nsymbols, sizeof *img.sym_addr);

@@ -562,6 +562,13 @@ static void test_deterministic_and_refusals(void **state)
 	env.place = 0x10000010;
 	assert_int_equal(sut_link(&p, &env, &a, &err), -1);
 	assert_non_null(strstr(err.msg, "page-aligned"));
+	/* an image a rel32 cannot span (sections sized, never filled: the link stops first) */
+	env.place = 0x10000000;
+	p.relocs[0].type = R_X86_64_PLT32;
+	p.relocs[0].offset = 1;
+	add_section(&p, ".bss.huge", SUT_SEC_BSS, 16, 0x80000000, 0);
+	assert_int_equal(sut_link(&p, &env, &a, &err), -1);
+	assert_non_null(strstr(err.msg, "2 GiB"));
 	free_model(&p);
 }
 
