@@ -29,6 +29,8 @@ struct sut_thread {
 	int pending_sig;   /* signal seen in a signal-delivery-stop, re-delivered on detach */
 	bool group_stop;   /* the thread was in a group-stop (process stopped by SIGSTOP etc.) */
 	bool regs_dirty;   /* regs in the kernel differ from .regs (set by remote syscalls) */
+	int deferred_sig;  /* a signal the kernel dequeued while a remote syscall was being
+			      driven (its delivery was suppressed then); delivered on detach */
 };
 
 struct sut_freeze {

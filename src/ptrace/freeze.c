@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Stopping every thread of a process: seize, interrupt, collect, repeat until stable.
+ *
+ * Why this order: interrupting every known thread before collecting any of them makes the
+ * stop window as short as possible (all threads head for the stop in parallel). Once every
+ * thread in the set is stopped none of them can clone, so re-reading /proc/PID/task and
+ * finding nobody new proves the set is complete. Threads that exit meanwhile are dropped.
+ *
+ * Stops found at collection (man 2 ptrace):
+ *   PTRACE_EVENT_STOP + SIGTRAP       the interrupt stop we asked for;
+ *   PTRACE_EVENT_STOP + a stop signal  group-stop: the process was stopped (SIGSTOP...)
+ *                                      and stays stopped after detach;
+ *   plain stop with signal S          signal-delivery-stop: S was about to be delivered.
+ *                                      It is kept and re-delivered on detach, exactly once;
+ *                                      the still-pending interrupt trap is cleared by the
+ *                                      detach itself. */
+#include "ptrace/ptrace.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc/proc.h"
+#include "util/buf.h"
+
+enum slot_state { SEIZED, STOPPED, GONE };
+
+struct slot {
+	pid_t tid;
+	enum slot_state state;
+	struct sut_thread t;
+};
+
+struct freezer {
+	pid_t pid;
+	struct slot *v;
+	size_t n, cap;
+	uint64_t deadline_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool known(const struct freezer *fz, pid_t tid)
+{
+	for (size_t i = 0; i < fz->n; i++)
+		if (fz->v[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* TracerPid from /proc/PID/task/TID/status, 0 when untraced or unreadable. */
+static pid_t tracer_of(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	pid_t tracer = 0;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	fclose(f);
+	return tracer;
+}
+
+/* Scheduler state letter of a thread ('R', 'S', 'Z'...), '?' when unreadable. */
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[96], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Seizes and interrupts tid. Returns 0 (slot added, or the thread already vanished) or -1
+ * on a permission problem, with the message naming the thread and the reason. */
+static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+		if (errno == ESRCH)
+			return 0; /* exited between the directory read and now */
+		int e = errno;
+		pid_t tracer = tracer_of(fz->pid, tid);
+		if (tracer && tracer != getpid())
+			return sut_errf(err, "pid %d: cannot trace thread %d: already traced by pid %d "
+					"(another debugger attached)", (int)fz->pid, (int)tid,
+					(int)tracer);
+		errno = e;
+		if (e == EPERM)
+			return sut_errf(err, "pid %d: cannot trace: Operation not permitted (another "
+					"debugger attached, or ptrace_scope / permissions)",
+					(int)fz->pid);
+		return sut_errno(err, "pid %d: cannot trace thread %d", (int)fz->pid, (int)tid);
+	}
+	if (fz->n == fz->cap) {
+		fz->cap = fz->cap ? fz->cap * 2 : 16;
+		fz->v = sut_xrealloc(fz->v, fz->cap * sizeof *fz->v);
+	}
+	struct slot *s = &fz->v[fz->n++];
+	memset(s, 0, sizeof *s);
+	s->tid = tid;
+	s->t.tid = tid;
+	s->state = SEIZED;
+	/* ESRCH here means it is dying; collection will see its exit. */
+	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	return 0;
+}
+
+/* Classifies a stop status into the thread record (see the comment at the top). */
+static void record_stop(struct slot *s, int st)
+{
+	int sig = WSTOPSIG(st);
+	if ((st >> 16) == PTRACE_EVENT_STOP) {
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			s->t.group_stop = true;
+	} else if ((st >> 16) == 0) {
+		s->t.pending_sig = sig;
+	}
+}
+
+/* Polls every SEIZED slot until all are stopped or gone, or the deadline passes. */
+static int collect(struct freezer *fz, struct sut_err *err)
+{
+	unsigned spins = 0;
+	for (;;) {
+		size_t waiting = 0;
+		for (size_t i = 0; i < fz->n; i++) {
+			struct slot *s = &fz->v[i];
+			if (s->state != SEIZED)
+				continue;
+			int st;
+			pid_t r = waitpid(s->tid, &st, __WALL | WNOHANG);
+			if (r == 0 || (r < 0 && errno == EINTR)) {
+				waiting++;
+				continue;
+			}
+			if (r < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+				s->state = GONE; /* exited: nothing to release */
+				continue;
+			}
+			record_stop(s, st);
+			if (ptrace(PTRACE_GETREGS, s->tid, 0, &s->t.regs) < 0) {
+				if (errno == ESRCH) { /* killed while stopped */
+					s->state = GONE;
+					continue;
+				}
+				s->state = STOPPED;
+				return sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS",
+						 (int)fz->pid, (int)s->tid);
+			}
+			s->state = STOPPED;
+		}
+		if (!waiting)
+			return 0;
+		if (now_ns() > fz->deadline_ns) {
+			/* A zombie thread (an exited leader waiting for its group) never stops
+			 * and has nothing to patch: drop it instead of failing. */
+			size_t stuck = 0;
+			pid_t first = 0;
+			for (size_t i = 0; i < fz->n; i++) {
+				struct slot *s = &fz->v[i];
+				if (s->state != SEIZED)
+					continue;
+				char c = thread_state(fz->pid, s->tid);
+				if (c == 'Z' || c == 'X' || c == '?') {
+					ptrace(PTRACE_DETACH, s->tid, 0, 0);
+					s->state = GONE;
+				} else if (!stuck++) {
+					first = s->tid;
+				}
+			}
+			if (!stuck)
+				return 0;
+			return sut_errf(err, "pid %d: thread %d did not stop within the timeout "
+					"(%zu thread(s) still running)", (int)fz->pid, (int)first, stuck);
+		}
+		/* Most threads stop within microseconds: yield first, then sleep briefly. */
+		if (spins++ < 50) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* Releases every thread as it was found: a pending signal goes back with the detach.
+ * Threads still running toward their interrupt stop cannot be detached until they stop,
+ * so they get a short grace period; a thread that never stops is released by the kernel
+ * when this process exits. */
+static void release_all(struct freezer *fz)
+{
+	uint64_t grace = now_ns() + 1000000000ULL;
+	if (fz->deadline_ns < grace)
+		fz->deadline_ns = grace;
+	struct sut_err ignored;
+	collect(fz, &ignored);
+	for (size_t i = 0; i < fz->n; i++) {
+		struct slot *s = &fz->v[i];
+		if (s->state == STOPPED)
+			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+	}
+	free(fz->v);
+	fz->v = NULL;
+	fz->n = fz->cap = 0;
+}
+
+/* Moves the stopped threads into out, leader first. */
+static void publish(struct freezer *fz, struct sut_freeze *out)
+{
+	out->pid = fz->pid;
+	out->threads = sut_xcalloc(fz->n ? fz->n : 1, sizeof *out->threads);
+	out->n = 0;
+	for (int leader = 1; leader >= 0; leader--)
+		for (size_t i = 0; i < fz->n; i++)
+			if (fz->v[i].state == STOPPED && (fz->v[i].tid == fz->pid) == leader)
+				out->threads[out->n++] = fz->v[i].t;
+	out->stop_ns = now_ns();
+	free(fz->v);
+	fz->v = NULL;
+}
+
+static void freezer_init(struct freezer *fz, pid_t pid, int timeout_ms)
+{
+	memset(fz, 0, sizeof *fz);
+	fz->pid = pid;
+	fz->deadline_ns = now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ULL;
+}
+
+int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err)
+{
+	struct freezer fz;
+	freezer_init(&fz, pid, timeout_ms);
+	memset(out, 0, sizeof *out);
+	for (;;) {
+		pid_t *tids;
+		size_t n, added = 0;
+		if (sut_proc_threads(pid, &tids, &n, err) < 0) {
+			release_all(&fz);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (known(&fz, tids[i]))
+				continue;
+			size_t before = fz.n;
+			if (seize(&fz, tids[i], err) < 0) {
+				free(tids);
+				release_all(&fz);
+				return -1;
+			}
+			added += fz.n - before;
+		}
+		free(tids);
+		if (collect(&fz, err) < 0) {
+			release_all(&fz);
+			return -1;
+		}
+		if (!added)
+			break; /* every listed thread is known and stopped: the set is stable */
+		if (now_ns() > fz.deadline_ns) {
+			sut_errf(err, "pid %d: thread set did not settle within the timeout", (int)pid);
+			release_all(&fz);
+			return -1;
+		}
+	}
+	size_t stopped = 0;
+	for (size_t i = 0; i < fz.n; i++)
+		stopped += fz.v[i].state == STOPPED;
+	if (!stopped) {
+		release_all(&fz);
+		return sut_errf(err, "pid %d: no such process (every thread exited)", (int)pid);
+	}
+	publish(&fz, out);
+	return 0;
+}
+
+int sut_ptrace_stop_one(pid_t pid, pid_t tid, int timeout_ms, struct sut_freeze *out,
+			struct sut_err *err)
+{
+	struct freezer fz;
+	freezer_init(&fz, pid, timeout_ms);
+	memset(out, 0, sizeof *out);
+	if (seize(&fz, tid, err) < 0)
+		return -1;
+	if (collect(&fz, err) < 0) {
+		release_all(&fz);
+		return -1;
+	}
+	if (!fz.n || fz.v[0].state != STOPPED) {
+		release_all(&fz);
+		return sut_errf(err, "pid %d: thread %d: no such thread", (int)pid, (int)tid);
+	}
+	publish(&fz, out);
+	return 0;
+}
+
+void sut_freeze_free(struct sut_freeze *f)
+{
+	if (!f)
+		return;
+	free(f->threads);
+	f->threads = NULL;
+	f->n = 0;
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Running one system call inside a stopped thread, invisibly to it.
+ *
+ * The thread must be in our interrupt stop (or in the SIGTRAP stop a previous remote call
+ * left it in): those stops sit in the kernel's signal path before the syscall-restart
+ * decision. We point rip at an existing `syscall` instruction, load the arguments, set
+ * orig_rax = -1 so the kernel does not apply restart logic to *our* registers, single-step
+ * once (the step trap fires right after the syscall returns), read rax, and put the saved
+ * registers back. With them back, a blocking call the thread was in (rax = -ERESTART...,
+ * orig_rax = its number) is restarted by the kernel when the thread is resumed.
+ *
+ * Signals: resuming the thread lets the kernel dequeue a pending signal before it reaches
+ * our instruction. To keep such signals queued (with their siginfo) we block them for the
+ * step, except SIGTRAP: a forced step trap finding SIGTRAP blocked would reset its
+ * disposition. We cannot do that for a thread inside ppoll/pselect/epoll_pwait/sigsuspend
+ * with a temporary mask, because setting the mask through ptrace drops the kernel's pending
+ * "restore the saved mask" step; those threads are avoided when another is available, and
+ * when used, a signal dequeued meanwhile is deferred and delivered on detach. */
+#include "ptrace/ptrace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* Whether the thread may be inside a syscall that installed a temporary signal mask and
+ * will restore the saved one on its way out (judged from its saved registers: the syscall
+ * number and its mask argument). Conservative: a non-NULL mask argument counts. */
+static bool has_temporary_sigmask(const struct user_regs_struct *r)
+{
+	switch ((long)r->orig_rax) {
+	case SYS_rt_sigsuspend:
+		return true;
+	case SYS_ppoll:
+		return r->r10 != 0;
+	case SYS_pselect6:
+	case SYS_io_pgetevents:
+		return r->r9 != 0;
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+	case SYS_io_uring_enter:
+		return r->r8 != 0;
+	default:
+		return false;
+	}
+}
+
+static bool can_run_syscalls(const struct sut_thread *t)
+{
+	return !t->pending_sig && !t->group_stop;
+}
+
+long sut_freeze_syscall_thread(const struct sut_freeze *f)
+{
+	/* Best first: leader with a plain mask, any thread with a plain mask, then the rest. */
+	for (int pass = 0; pass < 4; pass++) {
+		for (size_t i = 0; i < f->n; i++) {
+			const struct sut_thread *t = &f->threads[i];
+			bool leader = t->tid == f->pid;
+			bool plain = !has_temporary_sigmask(&t->regs);
+			if (!can_run_syscalls(t))
+				continue;
+			if ((pass == 0 && leader && plain) || (pass == 1 && plain) ||
+			    (pass == 2 && leader) || pass == 3)
+				return (long)i;
+		}
+	}
+	return -1;
+}
+
+/* Resumes with a single step and waits for the step trap. Other stops met on the way are
+ * absorbed: a signal-delivery-stop (only possible when signals could not be blocked) is
+ * deferred to the detach, a group stop is noted (the thread goes back to it on detach). */
+static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t insn_addr,
+			struct sut_err *err)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		int st;
+		if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0) < 0)
+			return sut_errno(err, "pid %d: thread %d: PTRACE_SINGLESTEP", (int)f->pid,
+					 (int)t->tid);
+		pid_t r;
+		while ((r = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return sut_errno(err, "pid %d: thread %d: waitpid", (int)f->pid, (int)t->tid);
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return sut_errf(err, "pid %d: thread %d exited during a remote syscall",
+					(int)f->pid, (int)t->tid);
+		int sig = WSTOPSIG(st), event = st >> 16;
+		if (event == 0 && sig == SIGTRAP) {
+			/* Our trap comes after the instruction; a SIGTRAP seen with rip still
+			 * at the instruction is the program's own, dequeued first: defer it. */
+			struct user_regs_struct now;
+			if (ptrace(PTRACE_GETREGS, t->tid, 0, &now) < 0)
+				return sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS",
+						 (int)f->pid, (int)t->tid);
+			if (now.rip != insn_addr)
+				return 0;
+		}
+		if (event == PTRACE_EVENT_STOP) {
+			if (sig != SIGTRAP)
+				t->group_stop = true;
+			continue;
+		}
+		if (event == 0) {
+			if (!t->deferred_sig)
+				t->deferred_sig = sig;
+			else if (!t->pending_sig && sig != t->deferred_sig)
+				t->pending_sig = sig; /* queued again by thaw */
+			else
+				return sut_errf(err, "pid %d: thread %d: too many signals arrived "
+						"during a remote syscall", (int)f->pid, (int)t->tid);
+			continue;
+		}
+		return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote "
+				"syscall", (int)f->pid, (int)t->tid, st);
+	}
+	return sut_errf(err, "pid %d: thread %d: the remote syscall did not complete",
+			(int)f->pid, (int)t->tid);
+}
+
+int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
+		       const long args[6], long *ret, struct sut_err *err)
+{
+	if (ti >= f->n)
+		return sut_errf(err, "pid %d: remote syscall: no thread %zu", (int)f->pid, ti);
+	struct sut_thread *t = &f->threads[ti];
+	if (!can_run_syscalls(t))
+		return sut_errf(err, "pid %d: thread %d is in a %s, not an interrupt stop: cannot "
+				"run a remote syscall", (int)f->pid, (int)t->tid,
+				t->group_stop ? "group-stop" : "signal-delivery-stop");
+
+	bool mask_blocked = false;
+	uint64_t old_mask = 0;
+	if (!has_temporary_sigmask(&t->regs) &&
+	    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof old_mask, &old_mask) == 0) {
+		uint64_t all_but_trap = ~(1ULL << (SIGTRAP - 1));
+		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof all_but_trap, &all_but_trap) == 0)
+			mask_blocked = true;
+	}
+
+	struct user_regs_struct r = t->regs;
+	r.rip = insn_addr;
+	r.rax = (uint64_t)nr;
+	r.orig_rax = (uint64_t)-1;
+	r.rdi = (uint64_t)args[0];
+	r.rsi = (uint64_t)args[1];
+	r.rdx = (uint64_t)args[2];
+	r.r10 = (uint64_t)args[3];
+	r.r8 = (uint64_t)args[4];
+	r.r9 = (uint64_t)args[5];
+	int rc = 0;
+	t->regs_dirty = true; /* from here on the kernel may hold our registers */
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) < 0)
+		rc = sut_errno(err, "pid %d: thread %d: PTRACE_SETREGS", (int)f->pid, (int)t->tid);
+	if (rc == 0)
+		rc = step_to_trap(f, t, insn_addr, err);
+	if (rc == 0 && ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
+		rc = sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS", (int)f->pid, (int)t->tid);
+	if (rc == 0)
+		*ret = (long)r.rax;
+
+	/* Put everything back, even after a failure (the thread may still be stopped). */
+	if (mask_blocked)
+		ptrace(PTRACE_SETSIGMASK, t->tid, sizeof old_mask, &old_mask);
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) == 0)
+		t->regs_dirty = false;
+	else if (rc == 0)
+		rc = sut_errno(err, "pid %d: thread %d: cannot restore registers", (int)f->pid,
+			       (int)t->tid);
+	return rc;
+}
