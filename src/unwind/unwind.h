@@ -43,12 +43,19 @@ struct sut_unwind_result {
 	size_t n;
 	bool complete;      /* reached the outermost frame (CFI said so, or PC 0) */
 	uint64_t stop_sp;   /* when incomplete: the stack pointer of the last frame reached */
+	char stop_reason[256]; /* when incomplete: why the unwind stopped (for messages) */
 };
 
 struct sut_unwinder *sut_unwinder_new(void);
 void sut_unwinder_free(struct sut_unwinder *u);
+/* Number of objects whose CFI the unwinder holds (cached by build-id). */
+size_t sut_unwinder_cached(const struct sut_unwinder *u);
 
-/* Unwinds at most max frames. out->pcs is allocated (free() it). */
+/* Unwinds at most max frames (max >= 1). out->pcs is allocated (free() it).
+ * Returns -1 only for invalid arguments; a stack that cannot be unwound to its end is
+ * not an error: it returns 0 with complete = false, stop_sp and stop_reason set.
+ * Modules with a build-id are opened once and kept in u; modules without one are opened
+ * for this call only. No ptrace call is made: every memory read comes from `stack`. */
 int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mods,
 		      size_t nmods, const struct user_regs_struct *regs,
 		      const struct sut_stack_snapshot *stack, size_t max,

@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the unwind layer on live processes.
+ *
+ * The fixture program calls f1 -> f2 -> f3, built with -O2 -fomit-frame-pointer so that
+ * frame pointers cannot help: only CFI finds the return addresses. f3 blocks in read() on a
+ * pipe nobody writes. The test stops the thread itself with plain ptrace (SEIZE + INTERRUPT,
+ * not the ptrace layer, to test this layer alone), copies registers and the live stack,
+ * describes the mapped objects from /proc/PID/maps, and checks the unwound return addresses
+ * against the executable's symbols (nm) plus its load bias. */
+#include "fixtures.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "unwind/unwind.h"
+
+static const char *chain_src =
+	"#include <pthread.h>\n"
+	"#include <string.h>\n"
+	"#include <unistd.h>\n"
+	"static int fds[2];\n"
+	"__attribute__((noipa)) int f3(int x)\n"
+	"{\n"
+	"	char c = 0;\n"
+	"	if (write(1, \"ready\\n\", 6) != 6)\n"
+	"		return -1;\n"
+	"	if (read(fds[0], &c, 1) < 0) /* blocks: nobody writes fds[1] */\n"
+	"		return -1;\n"
+	"	return x + c;\n"
+	"}\n"
+	"__attribute__((noipa)) int f2(int x) { return f3(x + 1) * 3; }\n"
+	"__attribute__((noipa)) int f1(int x) { return f2(x * 2) + 5; }\n"
+	"static void *worker(void *a) { return (void *)(long)f1((int)(long)a); }\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	if (pipe(fds))\n"
+	"		return 1;\n"
+	"	if (argc > 1 && strcmp(argv[1], \"thread\") == 0) {\n"
+	"		pthread_t t;\n"
+	"		pthread_create(&t, 0, worker, 0);\n"
+	"		pthread_join(t, 0);\n"
+	"		return 0;\n"
+	"	}\n"
+	"	return f1(argc);\n"
+	"}\n";
+
+static char *chain_exe;
+static struct sut_unwinder *unwinder; /* shared by the tests: the cache carries over */
+
+struct sym {
+	const char *name;
+	uint64_t lo, hi; /* ELF vaddrs */
+};
+static struct sym syms[] = {
+	{ .name = "f1" }, { .name = "f2" }, { .name = "f3" },
+	{ .name = "main" }, { .name = "worker" }, { .name = "_start" },
+};
+enum { S_F1, S_F2, S_F3, S_MAIN, S_WORKER, S_START, S_N };
+
+static void load_symbols(void)
+{
+	char cmd[600], line[512];
+	snprintf(cmd, sizeof cmd, "nm -S --defined-only '%s'", chain_exe);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof line, p)) {
+		unsigned long long a, sz;
+		char type, name[256];
+		if (sscanf(line, "%llx %llx %c %255s", &a, &sz, &type, name) != 4)
+			continue;
+		for (int i = 0; i < S_N; i++)
+			if (strcmp(name, syms[i].name) == 0) {
+				syms[i].lo = a;
+				syms[i].hi = a + sz;
+			}
+	}
+	pclose(p);
+	for (int i = 0; i < S_N; i++)
+		assert_true(syms[i].hi > syms[i].lo);
+}
+
+/* --- a child process to unwind --- */
+
+struct child {
+	pid_t pid;
+	int out; /* its stdout */
+};
+
+static struct child spawn(const char *mode)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(chain_exe, chain_exe, mode, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	struct child c = { pid, p[0] };
+	char buf[8] = { 0 };
+	size_t got = 0;
+	while (got < 6) {
+		ssize_t n = read(c.out, buf + got, 6 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_string_equal(buf, "ready\n");
+	return c;
+}
+
+/* Waits until thread tid sits in system call nr (first field of /proc/PID/task/TID/syscall). */
+static void wait_in_syscall(pid_t pid, pid_t tid, int nr)
+{
+	char path[128], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, tid);
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			int cur = -2;
+			if (fgets(buf, sizeof buf, f) && sscanf(buf, "%d", &cur) == 1 && cur == nr) {
+				fclose(f);
+				return;
+			}
+			fclose(f);
+		}
+		usleep(1000);
+	}
+	fail_msg("thread %d never blocked in system call %d", tid, nr);
+}
+
+static pid_t other_thread(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	for (int tries = 0; tries < 5000; tries++) {
+		DIR *d = opendir(path);
+		assert_non_null(d);
+		struct dirent *e;
+		pid_t tid = 0;
+		while ((e = readdir(d)))
+			if (atoi(e->d_name) > 0 && atoi(e->d_name) != pid)
+				tid = atoi(e->d_name);
+		closedir(d);
+		if (tid)
+			return tid;
+		usleep(1000);
+	}
+	fail_msg("no second thread in %d", pid);
+	return 0;
+}
+
+static void seize_stop(pid_t tid, struct user_regs_struct *regs)
+{
+	int st;
+	assert_int_equal(ptrace(PTRACE_SEIZE, tid, 0, 0), 0);
+	assert_int_equal(ptrace(PTRACE_INTERRUPT, tid, 0, 0), 0);
+	assert_int_equal(waitpid(tid, &st, __WALL), tid);
+	assert_true(WIFSTOPPED(st));
+	assert_int_equal(ptrace(PTRACE_GETREGS, tid, 0, regs), 0);
+}
+
+static void detach(pid_t tid)
+{
+	assert_int_equal(ptrace(PTRACE_DETACH, tid, 0, 0), 0);
+}
+
+static void end_child(struct child *c)
+{
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->out);
+}
+
+/* --- what a caller gives the unwinder: modules and a stack copy --- */
+
+struct proc_view {
+	struct sut_unwind_module mods[64];
+	char paths[64][300];      /* path as in maps, to group mappings */
+	char open_paths[64][128]; /* /proc/PID/map_files/... */
+	uint8_t ids[64][64];
+	size_t n;
+	uint64_t exe_bias;
+	struct sut_stack_snapshot stack;
+	uint8_t *stack_copy;
+};
+
+/* Build-id and first PT_LOAD vaddr of an ELF file. */
+static void elf_facts(const char *path, uint8_t *id, size_t *id_len, uint64_t *first_vaddr)
+{
+	assert_int_not_equal(elf_version(EV_CURRENT), EV_NONE);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(e);
+	size_t nph;
+	assert_int_equal(elf_getphdrnum(e, &nph), 0);
+	*first_vaddr = UINT64_MAX;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < *first_vaddr)
+			*first_vaddr = ph.p_vaddr & ~0xfffULL;
+	}
+	*id_len = 0;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0)
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    memcmp((char *)d->d_buf + name_off, "GNU", 4) == 0 && nh.n_descsz <= 64) {
+				memcpy(id, (char *)d->d_buf + desc_off, nh.n_descsz);
+				*id_len = nh.n_descsz;
+			}
+	}
+	elf_end(e);
+	close(fd);
+}
+
+/* Reads /proc/PID/maps into modules (file mappings grouped by path) and copies the stack
+ * from rsp to the end of the mapping that contains it. */
+static void view_process(pid_t pid, uint64_t rsp, bool with_build_ids, struct proc_view *v)
+{
+	memset(v, 0, sizeof *v);
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	uint64_t stack_end = 0;
+	uint64_t offset0_start[64] = { 0 };
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long lo, hi, off;
+		char perms[8], name[300] = "";
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %299s", &lo, &hi, perms, &off, name) < 4)
+			continue;
+		if (rsp >= lo && rsp < hi)
+			stack_end = hi;
+		if (name[0] != '/')
+			continue;
+		size_t i;
+		for (i = 0; i < v->n; i++)
+			if (strcmp(v->paths[i], name) == 0)
+				break;
+		if (i == v->n) {
+			assert_true(v->n < 64);
+			v->n++;
+			snprintf(v->paths[i], sizeof v->paths[i], "%s", name);
+			snprintf(v->open_paths[i], sizeof v->open_paths[i], "/proc/%d/map_files/%llx-%llx",
+				 pid, lo, hi);
+			v->mods[i].lo = lo;
+			v->mods[i].hi = hi;
+		}
+		if (lo < v->mods[i].lo)
+			v->mods[i].lo = lo;
+		if (hi > v->mods[i].hi)
+			v->mods[i].hi = hi;
+		if (off == 0 && !offset0_start[i])
+			offset0_start[i] = lo;
+	}
+	fclose(f);
+	for (size_t i = 0; i < v->n; i++) {
+		size_t id_len;
+		uint64_t first_vaddr;
+		elf_facts(v->open_paths[i], v->ids[i], &id_len, &first_vaddr);
+		v->mods[i].bias = offset0_start[i] - first_vaddr;
+		v->mods[i].path = v->open_paths[i];
+		v->mods[i].build_id = with_build_ids ? v->ids[i] : NULL;
+		v->mods[i].build_id_len = with_build_ids ? id_len : 0;
+		if (strcmp(v->paths[i], chain_exe) == 0)
+			v->exe_bias = v->mods[i].bias;
+	}
+	assert_true(stack_end > rsp);
+	size_t len = stack_end - rsp;
+	v->stack_copy = malloc(len);
+	struct iovec local = { v->stack_copy, len }, remote = { (void *)(uintptr_t)rsp, len };
+	assert_int_equal(process_vm_readv(pid, &local, 1, &remote, 1, 0), (ssize_t)len);
+	v->stack = (struct sut_stack_snapshot){ rsp, v->stack_copy, len };
+}
+
+static bool in_sym(const struct proc_view *v, uint64_t pc, int s)
+{
+	return pc >= v->exe_bias + syms[s].lo && pc < v->exe_bias + syms[s].hi;
+}
+
+static void print_pcs(const char *what, const struct sut_unwind_result *r)
+{
+	fprintf(stderr, "%s: %zu frames, complete=%d%s%s\n", what, r->n, r->complete,
+		r->complete ? "" : ", stopped: ", r->complete ? "" : r->stop_reason);
+	for (size_t i = 0; i < r->n; i++)
+		fprintf(stderr, "  #%zu 0x%llx\n", i, (unsigned long long)r->pcs[i]);
+}
+
+/* Index of the first pc inside f3: frames before it are in libc's read. */
+static size_t expect_chain(const struct proc_view *v, const struct sut_unwind_result *r,
+			   int outer)
+{
+	size_t i = 0;
+	while (i < r->n && !in_sym(v, r->pcs[i], S_F3))
+		i++;
+	assert_true(i >= 1);        /* pcs[0] is in read(), not in the program */
+	assert_true(i + 3 < r->n);
+	assert_true(in_sym(v, r->pcs[i + 1], S_F2));
+	assert_true(in_sym(v, r->pcs[i + 2], S_F1));
+	assert_true(in_sym(v, r->pcs[i + 3], outer));
+	return i;
+}
+
+static void test_main_thread_complete(void **state)
+{
+	(void)state;
+	struct child c = spawn("single");
+	wait_in_syscall(c.pid, c.pid, 0 /* read */);
+	struct user_regs_struct regs;
+	seize_stop(c.pid, &regs);
+	struct proc_view v;
+	view_process(c.pid, regs.rsp, true, &v);
+
+	struct sut_err err = { 0 };
+	struct sut_unwind_result r;
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
+	print_pcs("main thread", &r);
+	assert_true(r.complete);
+	assert_int_equal(r.pcs[0], regs.rip);
+	expect_chain(&v, &r, S_MAIN);
+	/* outermost: _start, whose CFI marks the return address undefined */
+	assert_true(in_sym(&v, r.pcs[r.n - 1], S_START));
+	size_t cached = sut_unwinder_cached(unwinder);
+	assert_true(cached >= 2); /* at least the program and libc */
+
+	/* Warm cache: time 1000 unwinds of this stack (a number to read, not a pass mark). */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int k = 0; k < 1000; k++) {
+		struct sut_unwind_result again;
+		assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64,
+						   &again, &err), 0);
+		assert_int_equal(again.n, r.n);
+		free(again.pcs);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3;
+	fprintf(stderr, "1000 unwinds of %zu frames, warm cache: %.0f us (%.2f us each)\n", r.n,
+		us, us / 1000);
+	assert_int_equal(sut_unwinder_cached(unwinder), cached); /* nothing parsed again */
+
+	/* A truncated snapshot never yields more than the full unwind, never claims to be
+	 * complete unless it reached the same end, and agrees on every frame it does give. */
+	bool saw_partial = false;
+	for (size_t cut = 0; cut <= v.stack.len; cut += 8) {
+		struct sut_stack_snapshot part = { v.stack.base, v.stack.data, cut };
+		struct sut_unwind_result t;
+		assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &part, 64, &t, &err), 0);
+		assert_true(t.n >= 1 && t.n <= r.n);
+		assert_memory_equal(t.pcs, r.pcs, t.n * sizeof *t.pcs);
+		if (t.complete) {
+			assert_int_equal(t.n, r.n);
+		} else {
+			assert_true(t.stop_sp >= regs.rsp);
+			assert_true(t.stop_reason[0] != 0);
+			if (t.n > 1)
+				saw_partial = true;
+		}
+		if (cut == 0) {
+			assert_false(t.complete);
+			assert_int_equal(t.n, 1);
+			assert_int_equal(t.stop_sp, regs.rsp);
+		}
+		free(t.pcs);
+	}
+	assert_true(saw_partial);
+
+	/* max frames: stops there, incomplete, with the stack pointer of the last frame. */
+	struct sut_unwind_result m;
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 3, &m, &err), 0);
+	assert_int_equal(m.n, 3);
+	assert_false(m.complete);
+	assert_true(m.stop_sp > regs.rsp);
+	assert_memory_equal(m.pcs, r.pcs, 3 * sizeof *m.pcs);
+	free(m.pcs);
+
+	/* No modules: the pc is nowhere, so only the pc itself is known. */
+	struct sut_unwind_result none;
+	assert_int_equal(sut_unwind_thread(unwinder, NULL, 0, &regs, &v.stack, 64, &none, &err), 0);
+	assert_int_equal(none.n, 1);
+	assert_false(none.complete);
+	assert_int_equal(none.stop_sp, regs.rsp);
+	assert_non_null(strstr(none.stop_reason, "no known object"));
+	free(none.pcs);
+
+	/* Without build-ids the same stack unwinds the same, and nothing is cached. */
+	struct sut_unwinder *fresh = sut_unwinder_new();
+	struct proc_view nob;
+	view_process(c.pid, regs.rsp, false, &nob);
+	struct sut_unwind_result r2;
+	assert_int_equal(sut_unwind_thread(fresh, nob.mods, nob.n, &regs, &nob.stack, 64, &r2, &err), 0);
+	assert_true(r2.complete);
+	assert_int_equal(r2.n, r.n);
+	assert_memory_equal(r2.pcs, r.pcs, r.n * sizeof *r.pcs);
+	assert_int_equal(sut_unwinder_cached(fresh), 0);
+	free(r2.pcs);
+	free(nob.stack_copy);
+	sut_unwinder_free(fresh);
+
+	/* Invalid arguments are the only error. */
+	struct sut_unwind_result bad;
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 0, &bad, &err), -1);
+	assert_true(err.msg[0] != 0);
+
+	free(r.pcs);
+	free(v.stack_copy);
+	detach(c.pid);
+	end_child(&c);
+}
+
+static void test_second_thread_complete(void **state)
+{
+	(void)state;
+	struct child c = spawn("thread");
+	pid_t tid = other_thread(c.pid);
+	wait_in_syscall(c.pid, tid, 0 /* read */);
+	wait_in_syscall(c.pid, c.pid, 202 /* futex: pthread_join */);
+	size_t cached_before = sut_unwinder_cached(unwinder);
+
+	/* The worker: read <- f3 <- f2 <- f1 <- worker <- start_thread <- clone3 (outermost). */
+	struct user_regs_struct regs;
+	seize_stop(tid, &regs);
+	struct proc_view v;
+	view_process(c.pid, regs.rsp, true, &v);
+	struct sut_err err = { 0 };
+	struct sut_unwind_result r;
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
+	print_pcs("worker thread", &r);
+	assert_true(r.complete);
+	size_t i = expect_chain(&v, &r, S_WORKER);
+	assert_true(r.n >= i + 5); /* libc's thread start code lies beyond worker */
+	free(r.pcs);
+	free(v.stack_copy);
+
+	/* The main thread, in pthread_join's futex wait, unwinds to _start through main. */
+	struct user_regs_struct mregs;
+	seize_stop(c.pid, &mregs);
+	view_process(c.pid, mregs.rsp, true, &v);
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &mregs, &v.stack, 64, &r, &err), 0);
+	print_pcs("main thread in join", &r);
+	assert_true(r.complete);
+	bool saw_main = false;
+	for (size_t k = 0; k < r.n; k++)
+		saw_main |= in_sym(&v, r.pcs[k], S_MAIN);
+	assert_true(saw_main);
+	assert_true(in_sym(&v, r.pcs[r.n - 1], S_START));
+	free(r.pcs);
+	free(v.stack_copy);
+
+	/* Same program, same libc, another process: the build-id cache parsed nothing new
+	 * (libpthread is part of libc on this target, so no object is new). */
+	if (cached_before > 0)
+		fprintf(stderr, "cached objects: %zu before, %zu after\n", cached_before,
+			sut_unwinder_cached(unwinder));
+	assert_true(cached_before == 0 || sut_unwinder_cached(unwinder) == cached_before);
+
+	detach(tid);
+	detach(c.pid);
+	end_child(&c);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	(void)fixture_sh; /* a fixtures.h helper this test does not need */
+	chain_exe = fixture_cc("chain", chain_src,
+			       "-O2 -fomit-frame-pointer -fno-optimize-sibling-calls -pthread", "chain");
+	if (!chain_exe)
+		return -1;
+	load_symbols();
+	unwinder = sut_unwinder_new();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sut_unwinder_free(unwinder);
+	free(chain_exe);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_main_thread_complete),
+		cmocka_unit_test(test_second_thread_complete),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
