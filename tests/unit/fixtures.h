@@ -17,7 +17,7 @@
 
 static char fixture_dir[256];
 
-static void fixture_cleanup(void)
+static __attribute__((unused)) void fixture_cleanup(void)
 {
 	if (fixture_dir[0]) {
 		char cmd[300];
@@ -28,7 +28,7 @@ static void fixture_cleanup(void)
 }
 
 /* Directory for this test binary's files. */
-static const char *fixture_tmpdir(void)
+static __attribute__((unused)) const char *fixture_tmpdir(void)
 {
 	if (!fixture_dir[0]) {
 		snprintf(fixture_dir, sizeof fixture_dir, "/tmp/suture-unit-XXXXXX");
@@ -41,7 +41,7 @@ static const char *fixture_tmpdir(void)
 
 /* Writes `source` to DIR/name.c and runs `gcc FLAGS -o DIR/out DIR/name.c`.
  * Returns the malloc'd path of the output, or NULL (and fails the test) on error. */
-static char *fixture_cc(const char *name, const char *source, const char *flags, const char *out)
+static __attribute__((unused)) char *fixture_cc(const char *name, const char *source, const char *flags, const char *out)
 {
 	const char *d = fixture_tmpdir();
 	char src[512], outp[512], cmd[2048];
@@ -60,7 +60,7 @@ static char *fixture_cc(const char *name, const char *source, const char *flags,
 }
 
 /* Runs a shell command in the fixture dir; fails the test when it fails. */
-static void fixture_sh(const char *fmt, ...)
+static __attribute__((unused)) void fixture_sh(const char *fmt, ...)
 {
 	char cmd[4096];
 	int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", fixture_tmpdir());
