@@ -23,9 +23,13 @@
 #include <time.h>
 
 #include "unwind/unwind.h"
+#include "unwind/unwind_internal.h"
+
+#include <dwarf.h>
 
 static const char *chain_src =
 	"#include <pthread.h>\n"
+	"#include <signal.h>\n"
 	"#include <string.h>\n"
 	"#include <unistd.h>\n"
 	"static int fds[2];\n"
@@ -41,6 +45,7 @@ static const char *chain_src =
 	"__attribute__((noipa)) int f2(int x) { return f3(x + 1) * 3; }\n"
 	"__attribute__((noipa)) int f1(int x) { return f2(x * 2) + 5; }\n"
 	"static void *worker(void *a) { return (void *)(long)f1((int)(long)a); }\n"
+	"static void on_usr1(int sig) { f1(sig); }\n"
 	"int main(int argc, char **argv)\n"
 	"{\n"
 	"	if (pipe(fds))\n"
@@ -49,6 +54,11 @@ static const char *chain_src =
 	"		pthread_t t;\n"
 	"		pthread_create(&t, 0, worker, 0);\n"
 	"		pthread_join(t, 0);\n"
+	"		return 0;\n"
+	"	}\n"
+	"	if (argc > 1 && strcmp(argv[1], \"signal\") == 0) {\n"
+	"		signal(SIGUSR1, on_usr1); /* the handler blocks in f3 */\n"
+	"		raise(SIGUSR1);\n"
 	"		return 0;\n"
 	"	}\n"
 	"	return f1(argc);\n"
@@ -63,9 +73,9 @@ struct sym {
 };
 static struct sym syms[] = {
 	{ .name = "f1" }, { .name = "f2" }, { .name = "f3" },
-	{ .name = "main" }, { .name = "worker" }, { .name = "_start" },
+	{ .name = "main" }, { .name = "worker" }, { .name = "_start" }, { .name = "on_usr1" },
 };
-enum { S_F1, S_F2, S_F3, S_MAIN, S_WORKER, S_START, S_N };
+enum { S_F1, S_F2, S_F3, S_MAIN, S_WORKER, S_START, S_ON_USR1, S_N };
 
 static void load_symbols(void)
 {
@@ -481,6 +491,134 @@ static void test_second_thread_complete(void **state)
 	end_child(&c);
 }
 
+/* A thread blocked inside a signal handler: the walk crosses the kernel's signal frame
+ * (libc's sigreturn trampoline, whose CFI reads the saved context from the stack) back to
+ * the interrupted code and on to _start. */
+static void test_through_signal_frame(void **state)
+{
+	(void)state;
+	struct child c = spawn("signal");
+	wait_in_syscall(c.pid, c.pid, 0 /* read */);
+	struct user_regs_struct regs;
+	seize_stop(c.pid, &regs);
+	struct proc_view v;
+	view_process(c.pid, regs.rsp, true, &v);
+	struct sut_err err = { 0 };
+	struct sut_unwind_result r;
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
+	print_pcs("signal handler", &r);
+	assert_true(r.complete);
+	size_t i = expect_chain(&v, &r, S_ON_USR1);
+	/* after the handler: the trampoline, the interrupted raise() in libc, then main */
+	bool saw_main = false;
+	for (size_t k = i + 4; k < r.n; k++)
+		saw_main |= in_sym(&v, r.pcs[k], S_MAIN);
+	assert_true(saw_main);
+	assert_true(in_sym(&v, r.pcs[r.n - 1], S_START));
+	free(r.pcs);
+	free(v.stack_copy);
+	detach(c.pid);
+	end_child(&c);
+}
+
+/* --- the DWARF expression evaluator, on the forms CFI uses --- */
+
+static uint64_t eval_ok(const Dwarf_Op *ops, size_t n, const struct unw_regs *regs, uint64_t cfa,
+			const struct sut_stack_snapshot *snap, enum unw_expr_kind *kind)
+{
+	char why[UNW_WHY_MAX] = "";
+	uint64_t v = 0;
+	bool ok = unw_expr_eval(ops, n, regs, true, cfa, snap, &v, kind, why, sizeof why);
+	if (!ok)
+		fail_msg("evaluation failed: %s", why);
+	return v;
+}
+
+static void test_expressions(void **state)
+{
+	(void)state;
+	struct unw_regs regs = { 0 };
+	unw_reg_set(&regs, UNW_RSP, 0x7000);
+	unw_reg_set(&regs, UNW_RBX, 0x1234);
+	uint8_t mem[32];
+	for (size_t i = 0; i < sizeof mem; i++)
+		mem[i] = (uint8_t)(0x10 + i);
+	struct sut_stack_snapshot snap = { 0x7000, mem, sizeof mem };
+	enum unw_expr_kind kind;
+	char why[UNW_WHY_MAX];
+	uint64_t v;
+
+	/* The CFA of a PLT entry: rsp + 8, plus 8 more once past the push (rip & 15 >= 11). */
+	const Dwarf_Op plt[] = {
+		{ .atom = DW_OP_breg7, .number = 8 }, { .atom = DW_OP_breg16, .number = 0 },
+		{ .atom = DW_OP_lit15 }, { .atom = DW_OP_and }, { .atom = DW_OP_lit11 },
+		{ .atom = DW_OP_ge }, { .atom = DW_OP_lit3 }, { .atom = DW_OP_shl },
+		{ .atom = DW_OP_plus },
+	};
+	unw_reg_set(&regs, UNW_RA, 0x401025);
+	assert_int_equal(eval_ok(plt, 9, &regs, 0, &snap, &kind), 0x7008);
+	unw_reg_set(&regs, UNW_RA, 0x40102b);
+	assert_int_equal(eval_ok(plt, 9, &regs, 0, &snap, &kind), 0x7010);
+
+	/* saved at CFA - 16: a location, read by the caller */
+	const Dwarf_Op saved[] = { { .atom = DW_OP_call_frame_cfa },
+				   { .atom = DW_OP_plus_uconst, .number = (uint64_t)-16 } };
+	assert_int_equal(eval_ok(saved, 2, &regs, 0x7018, &snap, &kind), 0x7008);
+	assert_int_equal(kind, UNW_EXPR_MEMORY);
+	/* val_offset: a value */
+	const Dwarf_Op val[] = { { .atom = DW_OP_call_frame_cfa }, { .atom = DW_OP_stack_value } };
+	assert_int_equal(eval_ok(val, 2, &regs, 0x7018, &snap, &kind), 0x7018);
+	assert_int_equal(kind, UNW_EXPR_VALUE);
+	/* register rule: the value is in another register */
+	const Dwarf_Op inreg[] = { { .atom = DW_OP_regx, .number = UNW_RBX } };
+	assert_int_equal(eval_ok(inreg, 1, &regs, 0, &snap, &kind), 0x1234);
+	assert_int_equal(kind, UNW_EXPR_VALUE);
+
+	/* signal-frame style: load from the snapshot; 4-byte load zero-extends */
+	const Dwarf_Op load[] = { { .atom = DW_OP_breg7, .number = 8 }, { .atom = DW_OP_deref } };
+	assert_int_equal(eval_ok(load, 2, &regs, 0, &snap, &kind), 0x1f1e1d1c1b1a1918ULL);
+	const Dwarf_Op load4[] = { { .atom = DW_OP_breg7, .number = 0 },
+				   { .atom = DW_OP_deref_size, .number = 4 } };
+	assert_int_equal(eval_ok(load4, 2, &regs, 0, &snap, &kind), 0x13121110);
+
+	/* a load that straddles the end of the snapshot fails: never read what was not copied */
+	const Dwarf_Op edge[] = { { .atom = DW_OP_breg7, .number = 28 }, { .atom = DW_OP_deref } };
+	assert_false(unw_expr_eval(edge, 2, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_non_null(strstr(why, "outside the stack snapshot"));
+	const Dwarf_Op below[] = { { .atom = DW_OP_breg7, .number = (uint64_t)-8 },
+				   { .atom = DW_OP_deref } };
+	assert_false(unw_expr_eval(below, 2, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+
+	/* an unknown (call-clobbered) register stops, it is not read as zero */
+	const Dwarf_Op clobbered[] = { { .atom = DW_OP_breg0, .number = 0 } };
+	assert_false(unw_expr_eval(clobbered, 1, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_non_null(strstr(why, "register 0"));
+	/* the CFA expression itself cannot use the CFA */
+	assert_false(unw_expr_eval(val, 2, &regs, false, 0, &snap, &v, &kind, why, sizeof why));
+	/* underflow */
+	const Dwarf_Op under[] = { { .atom = DW_OP_lit1 }, { .atom = DW_OP_plus } };
+	assert_false(unw_expr_eval(under, 2, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+
+	/* comparisons are signed: -1 < 0 */
+	const Dwarf_Op lt[] = { { .atom = DW_OP_consts, .number = (uint64_t)-1 },
+				{ .atom = DW_OP_lit0 }, { .atom = DW_OP_lt } };
+	assert_int_equal(eval_ok(lt, 3, &regs, 0, &snap, &kind), 1);
+
+	/* branches, by byte offset:  @0 litX  @1 bra->8  @4 lit5  @5 skip->9  @8 lit6  @9 nop */
+	Dwarf_Op br[] = {
+		{ .atom = DW_OP_lit1, .offset = 0 }, { .atom = DW_OP_bra, .number = 4, .offset = 1 },
+		{ .atom = DW_OP_lit5, .offset = 4 }, { .atom = DW_OP_skip, .number = 1, .offset = 5 },
+		{ .atom = DW_OP_lit6, .offset = 8 }, { .atom = DW_OP_nop, .offset = 9 },
+	};
+	assert_int_equal(eval_ok(br, 6, &regs, 0, &snap, &kind), 6);
+	br[0].atom = DW_OP_lit0;
+	assert_int_equal(eval_ok(br, 6, &regs, 0, &snap, &kind), 5);
+	/* a backward branch that loops forever is cut off */
+	const Dwarf_Op loop[] = { { .atom = DW_OP_nop, .offset = 0 },
+				  { .atom = DW_OP_skip, .number = (uint16_t)-4, .offset = 1 } };
+	assert_false(unw_expr_eval(loop, 2, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -505,8 +643,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_expressions),
 		cmocka_unit_test(test_main_thread_complete),
 		cmocka_unit_test(test_second_thread_complete),
+		cmocka_unit_test(test_through_signal_frame),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
