@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Bad input fails cleanly and touches nothing: damaged patch files (empty, truncated,
+# bytes flipped in the ELF and section headers, not ELF at all) are refused by inspect and
+# apply; a PID that does not exist is refused with a message naming it; a target that
+# exits or is killed while suture works on it ends in success or a clean error, never a
+# crash or a hang of suture.
+source "$(dirname "$0")/../lib.sh"
+require_suture
+
+build_scenario corrupt_patch
+start_bg "$T/out" "$S/prog"
+PID=$BG_PID
+wait_for_line "$T/out" '^iter=2 value=1002$'
+build_patch good "$S/fix.diff" prog
+sut "inspect of the intact patch" inspect "$T/good.suture" --json
+jq -e '.id == "good"' "$T/last.out" >/dev/null || fail "inspect --json of the intact patch: $(cat "$T/last.out")"
+maps_before=$(cat "/proc/$PID/maps")
+
+# overwrite FILE OFFSET COUNT: set COUNT bytes at OFFSET to 0xff.
+overwrite() { head -c "$3" /dev/zero | tr '\0' '\377' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+# le64 FILE OFFSET: the little-endian 64-bit number at OFFSET.
+le64() { od -An -t u8 -j "$2" -N 8 "$1" | tr -d ' '; }
+
+size=$(stat -c %s "$T/good.suture")
+shoff=$(le64 "$T/good.suture" 40)
+[ "$shoff" -gt 0 ] && [ "$shoff" -lt "$size" ] || fail "the patch is not an ELF file with section headers"
+bad() { cp "$T/good.suture" "$T/bad-$1.suture"; echo "$T/bad-$1.suture"; }
+
+: >"$T/bad-empty.suture"
+head -c $((size / 2)) "$T/good.suture" >"$T/bad-half.suture"
+head -c 64 "$T/good.suture" >"$T/bad-header-only.suture"
+# When the section headers end the file (as they usually do), its last byte is theirs.
+shnum=$(od -An -t u2 -j 60 -N 2 "$T/good.suture" | tr -d ' ')
+[ $((shoff + shnum * 64)) -ne "$size" ] || head -c $((size - 1)) "$T/good.suture" >"$T/bad-last-byte.suture"
+overwrite "$(bad magic)" 1 3                         # "ELF" of the identification
+overwrite "$(bad shoff)" 40 8                        # e_shoff: section headers past the end
+overwrite "$(bad shnum)" 60 2                        # e_shnum: 65535 sections
+overwrite "$(bad shstrndx)" 62 2                     # e_shstrndx: no such section
+[ "$shnum" -ge 3 ] || fail "the patch has only $shnum sections"
+overwrite "$(bad sections)" $((shoff + 64)) 128      # two section headers: offsets, sizes
+echo "this is not a patch" >"$T/bad-text.suture"
+
+# refused WHAT CMD...: CMD must fail by itself, saying why: not succeed, not crash (a
+# signal), not hang (timeout's 124).
+refused() {
+	local what=$1 rc=0; shift
+	timeout 30 "$@" >"$T/last.out" 2>"$T/last.err" || rc=$?
+	[ "$rc" -ne 0 ] || fail "$what: expected failure, got success"
+	[ "$rc" -lt 124 ] || { cat "$T/last.err" >&2; fail "$what: ended with status $rc (a crash or a hang)"; }
+	[ -s "$T/last.err" ] || fail "$what: failed without saying why"
+}
+for f in "$T"/bad-*.suture; do
+	what=$(basename "$f" .suture)
+	refused "inspect of $what" "$SUTURE" inspect "$f"
+	refused "inspect --json of $what" "$SUTURE" inspect "$f" --json
+	refused "apply of $what" "$SUTURE" apply -p "$PID" "$f"
+done
+assert_alive "$PID"
+assert_applied "$PID" ""
+[ "$(cat "/proc/$PID/maps")" = "$maps_before" ] || fail "a refused patch changed the mappings"
+settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$' 'value=2[0-9]{3}'
+
+# A PID that does not exist.
+nopid=$(($(cat /proc/sys/kernel/pid_max) - 1))
+while [ -e "/proc/$nopid" ]; do nopid=$((nopid - 1)); done
+expect_fail "apply to PID $nopid, which does not exist" "$SUTURE" apply -p "$nopid" "$T/good.suture"
+stderr_mentions "$nopid" "the missing PID"
+expect_fail "status of PID $nopid" "$SUTURE" status -p "$nopid"
+stderr_mentions "$nopid" "the missing PID"
+
+# Targets that die during the apply: on their own (exit after MS), or killed at a moment
+# that moves through the transaction. Either outcome is fine if it is clean.
+outcomes=""
+for ms in 20 40 60 80 100 150; do
+	start_bg "$T/short.out" "$S/prog" "$ms"
+	sleep 0.015
+	rc=0; timeout 30 "$SUTURE" apply -p "$BG_PID" "$T/good.suture" >/dev/null 2>"$T/last.err" || rc=$?
+	[ "$rc" -lt 124 ] || fail "apply to a process exiting after $ms ms: status $rc (a crash or a hang)"
+	[ "$rc" -eq 0 ] || [ -s "$T/last.err" ] || fail "apply to an exiting process failed without saying why"
+	outcomes+=" $rc"
+	wait "$BG_PID" 2>/dev/null || true
+done
+for delay in 0 0.002 0.005 0.01 0.02 0.05; do
+	start_bg "$T/victim.out" "$S/prog"
+	VICTIM=$BG_PID
+	wait_for_line "$T/victim.out" '^iter=0 '
+	timeout 30 "$SUTURE" apply -p "$VICTIM" "$T/good.suture" >/dev/null 2>"$T/last.err" &
+	APPLY=$!
+	sleep "$delay"
+	kill -9 "$VICTIM"
+	rc=0; wait "$APPLY" || rc=$?
+	[ "$rc" -lt 124 ] || fail "apply to a process killed after ${delay}s: status $rc (a crash or a hang)"
+	[ "$rc" -eq 0 ] || [ -s "$T/last.err" ] || fail "apply to a killed process failed without saying why"
+	outcomes+=" $rc"
+	wait "$VICTIM" 2>/dev/null || true
+done
+note "exit statuses of apply to dying targets:$outcomes"
+
+# None of that disturbed the first process.
+assert_alive "$PID"
+assert_applied "$PID" ""
+settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$' 'value=2[0-9]{3}'
