@@ -53,6 +53,13 @@ size_t sut_elf_build_id(const struct sut_elf *e, const uint8_t **id);
  * (ELF header + program headers + PT_NOTE reachable within len). Returns length or 0. */
 size_t sut_elf_build_id_from_image(const uint8_t *image, size_t len, uint8_t *out, size_t cap);
 
+/* Separate debug file of a stripped object, found by build-id the way debuggers do:
+ * ROOT/.build-id/xx/yyyy.debug (root NULL means /usr/lib/debug). Its .symtab has the
+ * static functions the stripped file lacks, at the same virtual addresses; its code is
+ * not there (read bytes from the object itself). Returns 1 and a malloc'd path when the
+ * file exists and carries the same build-id, 0 when there is none. */
+int sut_elf_find_debug_file(const char *root, const uint8_t *id, size_t id_len, char **path);
+
 /* Symbols of .symtab if present, else .dynsym. Undefined symbols are included (shndx 0). */
 size_t sut_elf_nsyms(const struct sut_elf *e);
 const struct sut_sym *sut_elf_sym(const struct sut_elf *e, size_t i);

@@ -421,6 +421,106 @@ static void test_truncated_and_garbage(void **state)
 	(void)state;
 }
 
+/* A stripped library has no static functions; its debug file, found by build-id, has
+ * them at the addresses the stripped file's code occupies. */
+static void test_debug_file_by_build_id(void **state)
+{
+	char id_hex[128];
+	read_line("buildid.txt", id_hex, sizeof id_hex);
+	fixture_sh("strip --strip-all -o libfix.stripped.so libfix.so && "
+		   "mkdir -p dbg/.build-id/%.2s && "
+		   "objcopy --only-keep-debug libfix.so dbg/.build-id/%.2s/%s.debug && "
+		   "mkdir -p wrong/.build-id/%.2s && "
+		   "objcopy --only-keep-debug libver.so wrong/.build-id/%.2s/%s.debug",
+		   id_hex, id_hex, id_hex + 2, id_hex, id_hex, id_hex + 2);
+	char *stripped = sut_xasprintf("%s/libfix.stripped.so", fixture_tmpdir());
+	char *root = sut_xasprintf("%s/dbg", fixture_tmpdir());
+	char *wrong = sut_xasprintf("%s/wrong", fixture_tmpdir());
+	struct sut_err err = {0};
+	const struct sut_sym *s = NULL;
+
+	struct sut_elf *e = open_ok(stripped);
+	assert_false(sut_elf_has_symtab(e));
+	assert_int_equal(sut_elf_find_sym(e, "helper", "a.c", &s, &err), 0);
+	const uint8_t *id;
+	size_t id_len = sut_elf_build_id(e, &id);
+	assert_true(id_len > 0);
+
+	char *path = NULL;
+	assert_int_equal(sut_elf_find_debug_file(root, id, id_len, &path), 1);
+	/* a file at the right place with another build-id is not the debug file */
+	char *none = NULL;
+	assert_int_equal(sut_elf_find_debug_file(wrong, id, id_len, &none), 0);
+	assert_null(none);
+	assert_int_equal(sut_elf_find_debug_file(fixture_tmpdir(), id, id_len, &none), 0);
+
+	struct sut_elf *dbg = open_ok(path);
+	assert_true(sut_elf_has_symtab(dbg));
+	assert_int_equal(sut_elf_find_sym(dbg, "helper", "a.c", &s, &err), 1);
+	uint8_t code[2];
+	assert_int_equal(sut_elf_read_vaddr(e, s->value, code, sizeof code, &err), 0);
+	assert_int_equal(code[0], 0xb8);
+	assert_int_equal(code[1], 1);
+	sut_elf_close(dbg);
+	sut_elf_close(e);
+	free(path);
+	free(stripped);
+	free(root);
+	free(wrong);
+	(void)state;
+}
+
+/* Corrupted copies (bytes overwritten at pseudo-random places, fixed seed) either open
+ * and answer queries, or are refused with a message; they never crash the reader. */
+static void test_corrupt_copies_do_not_crash(void **state)
+{
+	uint8_t *orig;
+	size_t len;
+	struct sut_err err = {0};
+	assert_int_equal(sut_read_file(lib_path, &orig, &len, &err), 0);
+	uint8_t *data = malloc(len);
+	uint32_t seed = 12345;
+	size_t refused = 0;
+	for (int round = 0; round < 3000; round++) {
+		memcpy(data, orig, len);
+		for (int k = 0; k < 4; k++) {
+			seed = seed * 1103515245u + 12345u;
+			/* most damage aimed at the headers and tables, where it hurts */
+			size_t at = (seed >> 8) % (k == 0 ? 0x600 : len);
+			seed = seed * 1103515245u + 12345u;
+			data[at] = (uint8_t)(seed >> 16);
+		}
+		struct sut_elf *e = NULL;
+		err.msg[0] = 0;
+		if (sut_elf_open_mem(data, len, "corrupt.so", &e, &err) < 0) {
+			assert_true(err.msg[0] != 0);
+			refused++;
+			continue;
+		}
+		const struct sut_sym *s;
+		uint64_t v, lo, hi;
+		uint8_t buf[32];
+		const uint8_t *id;
+		for (size_t i = 0; i < sut_elf_nsyms(e); i++)
+			sut_elf_find_sym(e, sut_elf_sym(e, i)->name, "a.c", &s, &err);
+		sut_elf_find_dynsym(e, "a_fn", NULL, &v, NULL);
+		sut_elf_find_dynsym(e, "a_fn", "V1", &v, NULL);
+		sut_elf_needed_version(e, "puts");
+		sut_elf_got_slot(e, "puts", &v);
+		sut_elf_build_id(e, &id);
+		sut_elf_load_span(e, &lo, &hi);
+		sut_elf_read_vaddr(e, lo, buf, sizeof buf, &err);
+		sut_elf_sym_at(e, lo + 0x1100);
+		sut_elf_close(e);
+		uint8_t out[64];
+		sut_elf_build_id_from_image(data, 4096, out, sizeof out);
+	}
+	assert_true(refused > 0);
+	free(data);
+	free(orig);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_dynsym_only_lookup_all),
 		cmocka_unit_test(test_relocatable_object),
 		cmocka_unit_test(test_truncated_and_garbage),
+		cmocka_unit_test(test_debug_file_by_build_id),
+		cmocka_unit_test(test_corrupt_copies_do_not_crash),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
