@@ -64,23 +64,31 @@ static const char *chain_src =
 	"	return f1(argc);\n"
 	"}\n";
 
-static char *chain_exe;
 static struct sut_unwinder *unwinder; /* shared by the tests: the cache carries over */
 
 struct sym {
 	const char *name;
 	uint64_t lo, hi; /* ELF vaddrs */
 };
-static struct sym syms[] = {
-	{ .name = "f1" }, { .name = "f2" }, { .name = "f3" },
-	{ .name = "main" }, { .name = "worker" }, { .name = "_start" }, { .name = "on_usr1" },
-};
+static const char *const sym_names[] = { "f1", "f2", "f3", "main", "worker", "_start", "on_usr1" };
 enum { S_F1, S_F2, S_F3, S_MAIN, S_WORKER, S_START, S_ON_USR1, S_N };
 
-static void load_symbols(void)
+/* One build of the fixture program and where its functions are. */
+struct prog {
+	char *exe;
+	struct sym syms[S_N];
+};
+static struct prog with_eh_frame;    /* the usual build: .eh_frame */
+static struct prog with_debug_frame; /* no unwind tables, -g: only .debug_frame */
+static struct prog without_cfi;      /* no unwind tables, no -g: no CFI for f1..f3 */
+
+static void load_symbols(struct prog *pr)
 {
+	struct sym *syms = pr->syms;
 	char cmd[600], line[512];
-	snprintf(cmd, sizeof cmd, "nm -S --defined-only '%s'", chain_exe);
+	for (int i = 0; i < S_N; i++)
+		syms[i] = (struct sym){ .name = sym_names[i] };
+	snprintf(cmd, sizeof cmd, "nm -S --defined-only '%s'", pr->exe);
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof line, p)) {
@@ -106,7 +114,7 @@ struct child {
 	int out; /* its stdout */
 };
 
-static struct child spawn(const char *mode)
+static struct child spawn(const struct prog *pr, const char *mode)
 {
 	int p[2];
 	assert_int_equal(pipe(p), 0);
@@ -117,7 +125,7 @@ static struct child spawn(const char *mode)
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);
-		execl(chain_exe, chain_exe, mode, (char *)NULL);
+		execl(pr->exe, pr->exe, mode, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -204,6 +212,7 @@ struct proc_view {
 	char open_paths[64][128]; /* /proc/PID/map_files/... */
 	uint8_t ids[64][64];
 	size_t n;
+	const struct prog *prog;
 	uint64_t exe_bias;
 	struct sut_stack_snapshot stack;
 	uint8_t *stack_copy;
@@ -247,9 +256,11 @@ static void elf_facts(const char *path, uint8_t *id, size_t *id_len, uint64_t *f
 
 /* Reads /proc/PID/maps into modules (file mappings grouped by path) and copies the stack
  * from rsp to the end of the mapping that contains it. */
-static void view_process(pid_t pid, uint64_t rsp, bool with_build_ids, struct proc_view *v)
+static void view_process(const struct prog *pr, pid_t pid, uint64_t rsp, bool with_build_ids,
+			 struct proc_view *v)
 {
 	memset(v, 0, sizeof *v);
+	v->prog = pr;
 	char path[64], line[512];
 	snprintf(path, sizeof path, "/proc/%d/maps", pid);
 	FILE *f = fopen(path, "r");
@@ -294,7 +305,7 @@ static void view_process(pid_t pid, uint64_t rsp, bool with_build_ids, struct pr
 		v->mods[i].path = v->open_paths[i];
 		v->mods[i].build_id = with_build_ids ? v->ids[i] : NULL;
 		v->mods[i].build_id_len = with_build_ids ? id_len : 0;
-		if (strcmp(v->paths[i], chain_exe) == 0)
+		if (strcmp(v->paths[i], pr->exe) == 0)
 			v->exe_bias = v->mods[i].bias;
 	}
 	assert_true(stack_end > rsp);
@@ -307,7 +318,8 @@ static void view_process(pid_t pid, uint64_t rsp, bool with_build_ids, struct pr
 
 static bool in_sym(const struct proc_view *v, uint64_t pc, int s)
 {
-	return pc >= v->exe_bias + syms[s].lo && pc < v->exe_bias + syms[s].hi;
+	const struct sym *sy = &v->prog->syms[s];
+	return pc >= v->exe_bias + sy->lo && pc < v->exe_bias + sy->hi;
 }
 
 static void print_pcs(const char *what, const struct sut_unwind_result *r)
@@ -336,12 +348,12 @@ static size_t expect_chain(const struct proc_view *v, const struct sut_unwind_re
 static void test_main_thread_complete(void **state)
 {
 	(void)state;
-	struct child c = spawn("single");
+	struct child c = spawn(&with_eh_frame, "single");
 	wait_in_syscall(c.pid, c.pid, 0 /* read */);
 	struct user_regs_struct regs;
 	seize_stop(c.pid, &regs);
 	struct proc_view v;
-	view_process(c.pid, regs.rsp, true, &v);
+	view_process(&with_eh_frame, c.pid, regs.rsp, true, &v);
 
 	struct sut_err err = { 0 };
 	struct sut_unwind_result r;
@@ -418,7 +430,7 @@ static void test_main_thread_complete(void **state)
 	/* Without build-ids the same stack unwinds the same, and nothing is cached. */
 	struct sut_unwinder *fresh = sut_unwinder_new();
 	struct proc_view nob;
-	view_process(c.pid, regs.rsp, false, &nob);
+	view_process(&with_eh_frame, c.pid, regs.rsp, false, &nob);
 	struct sut_unwind_result r2;
 	assert_int_equal(sut_unwind_thread(fresh, nob.mods, nob.n, &regs, &nob.stack, 64, &r2, &err), 0);
 	assert_true(r2.complete);
@@ -443,7 +455,7 @@ static void test_main_thread_complete(void **state)
 static void test_second_thread_complete(void **state)
 {
 	(void)state;
-	struct child c = spawn("thread");
+	struct child c = spawn(&with_eh_frame, "thread");
 	pid_t tid = other_thread(c.pid);
 	wait_in_syscall(c.pid, tid, 0 /* read */);
 	wait_in_syscall(c.pid, c.pid, 202 /* futex: pthread_join */);
@@ -453,7 +465,7 @@ static void test_second_thread_complete(void **state)
 	struct user_regs_struct regs;
 	seize_stop(tid, &regs);
 	struct proc_view v;
-	view_process(c.pid, regs.rsp, true, &v);
+	view_process(&with_eh_frame, c.pid, regs.rsp, true, &v);
 	struct sut_err err = { 0 };
 	struct sut_unwind_result r;
 	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
@@ -467,7 +479,7 @@ static void test_second_thread_complete(void **state)
 	/* The main thread, in pthread_join's futex wait, unwinds to _start through main. */
 	struct user_regs_struct mregs;
 	seize_stop(c.pid, &mregs);
-	view_process(c.pid, mregs.rsp, true, &v);
+	view_process(&with_eh_frame, c.pid, mregs.rsp, true, &v);
 	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &mregs, &v.stack, 64, &r, &err), 0);
 	print_pcs("main thread in join", &r);
 	assert_true(r.complete);
@@ -497,12 +509,12 @@ static void test_second_thread_complete(void **state)
 static void test_through_signal_frame(void **state)
 {
 	(void)state;
-	struct child c = spawn("signal");
+	struct child c = spawn(&with_eh_frame, "signal");
 	wait_in_syscall(c.pid, c.pid, 0 /* read */);
 	struct user_regs_struct regs;
 	seize_stop(c.pid, &regs);
 	struct proc_view v;
-	view_process(c.pid, regs.rsp, true, &v);
+	view_process(&with_eh_frame, c.pid, regs.rsp, true, &v);
 	struct sut_err err = { 0 };
 	struct sut_unwind_result r;
 	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
@@ -515,6 +527,50 @@ static void test_through_signal_frame(void **state)
 		saw_main |= in_sym(&v, r.pcs[k], S_MAIN);
 	assert_true(saw_main);
 	assert_true(in_sym(&v, r.pcs[r.n - 1], S_START));
+	free(r.pcs);
+	free(v.stack_copy);
+	detach(c.pid);
+	end_child(&c);
+}
+
+/* Objects built without unwind tables: with -g, .debug_frame carries the CFI and the walk
+ * completes; without it, there is no CFI for f3 and the walk must stop there, incomplete,
+ * rather than guess (the invariant the consistency check relies on). The two builds differ
+ * only by -g, so the stop proves the complete walk used .debug_frame. */
+static void test_debug_frame_and_missing_cfi(void **state)
+{
+	(void)state;
+	struct sut_err err = { 0 };
+	struct user_regs_struct regs;
+	struct proc_view v;
+	struct sut_unwind_result r;
+
+	struct child c = spawn(&with_debug_frame, "single");
+	wait_in_syscall(c.pid, c.pid, 0 /* read */);
+	seize_stop(c.pid, &regs);
+	view_process(&with_debug_frame, c.pid, regs.rsp, true, &v);
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
+	print_pcs(".debug_frame only", &r);
+	assert_true(r.complete);
+	expect_chain(&v, &r, S_MAIN);
+	assert_true(in_sym(&v, r.pcs[r.n - 1], S_START));
+	free(r.pcs);
+	free(v.stack_copy);
+	detach(c.pid);
+	end_child(&c);
+
+	c = spawn(&without_cfi, "single");
+	wait_in_syscall(c.pid, c.pid, 0 /* read */);
+	seize_stop(c.pid, &regs);
+	view_process(&without_cfi, c.pid, regs.rsp, true, &v);
+	assert_int_equal(sut_unwind_thread(unwinder, v.mods, v.n, &regs, &v.stack, 64, &r, &err), 0);
+	print_pcs("no CFI", &r);
+	assert_false(r.complete);
+	assert_true(r.n >= 2);
+	assert_true(in_sym(&v, r.pcs[r.n - 1], S_F3)); /* found from read's CFI, then stuck */
+	assert_non_null(strstr(r.stop_reason, "no CFI"));
+	assert_true(r.stop_sp > regs.rsp); /* f3's stack pointer, where a scan would resume */
+	assert_true(r.stop_sp < v.stack.base + v.stack.len);
 	free(r.pcs);
 	free(v.stack_copy);
 	detach(c.pid);
@@ -622,12 +678,20 @@ static void test_expressions(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	(void)fixture_sh; /* a fixtures.h helper this test does not need */
-	chain_exe = fixture_cc("chain", chain_src,
-			       "-O2 -fomit-frame-pointer -fno-optimize-sibling-calls -pthread", "chain");
-	if (!chain_exe)
+	const char *common = "-O2 -fomit-frame-pointer -fno-optimize-sibling-calls -pthread";
+	char flags[256];
+	with_eh_frame.exe = fixture_cc("chain", chain_src, common, "chain");
+	snprintf(flags, sizeof flags, "%s -g -fno-asynchronous-unwind-tables -fno-unwind-tables",
+		 common);
+	with_debug_frame.exe = fixture_cc("chain", chain_src, flags, "chain-debug-frame");
+	snprintf(flags, sizeof flags, "%s -g0 -fno-asynchronous-unwind-tables -fno-unwind-tables",
+		 common);
+	without_cfi.exe = fixture_cc("chain", chain_src, flags, "chain-no-cfi");
+	if (!with_eh_frame.exe || !with_debug_frame.exe || !without_cfi.exe)
 		return -1;
-	load_symbols();
+	load_symbols(&with_eh_frame);
+	load_symbols(&with_debug_frame);
+	load_symbols(&without_cfi);
 	unwinder = sut_unwinder_new();
 	return 0;
 }
@@ -636,7 +700,9 @@ static int teardown(void **state)
 {
 	(void)state;
 	sut_unwinder_free(unwinder);
-	free(chain_exe);
+	free(with_eh_frame.exe);
+	free(with_debug_frame.exe);
+	free(without_cfi.exe);
 	return 0;
 }
 
@@ -647,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_main_thread_complete),
 		cmocka_unit_test(test_second_thread_complete),
 		cmocka_unit_test(test_through_signal_frame),
+		cmocka_unit_test(test_debug_frame_and_missing_cfi),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
