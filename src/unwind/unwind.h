@@ -46,6 +46,8 @@ struct sut_unwind_result {
 	char stop_reason[256]; /* when incomplete: why the unwind stopped (for messages) */
 };
 
+/* One unwinder holds the parsed CFI; it is not safe to share between threads of the tool
+ * (libdw's CFI lookups keep unlocked caches): use one per thread. */
 struct sut_unwinder *sut_unwinder_new(void);
 void sut_unwinder_free(struct sut_unwinder *u);
 /* Number of objects whose CFI the unwinder holds (cached by build-id). */
