@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal interfaces of the `build` layer, shared by its files and its unit tests.
+ * Not a contract for other layers: only build.h is. */
+#ifndef SUTURE_BUILD_BUILD_INT_H
+#define SUTURE_BUILD_BUILD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "build/build.h"
+#include "elf/elf.h"
+#include "patch/patch.h"
+#include "util/err.h"
+
+/* ---- workdir.c: trees and child processes ---- */
+
+/* Runs argv in dir (NULL = current) with extra environment entries "NAME=VALUE" (NULL-ended,
+ * may be NULL), stdout and stderr appended to out_path (NULL = inherited).
+ * Returns the exit status (0..255, 128+signal), or -1 with err set when it could not run. */
+int bld_run(const char *dir, char *const argv[], char *const env[], const char *out_path,
+	    struct sut_err *err);
+/* Runs argv and captures its stdout into a NUL-terminated malloc'd buffer. Returns the exit
+ * status or -1. */
+int bld_capture(const char *dir, char *const argv[], char **out, size_t *len, struct sut_err *err);
+/* `cp -a src dst`: a copy keeping timestamps, so make sees the copied build as up to date. */
+int bld_copy_tree(const char *src, const char *dst, struct sut_err *err);
+int bld_remove_tree(const char *path, struct sut_err *err);
+/* The last `max` bytes of a file, for error messages quoting a failed command. */
+char *bld_file_tail(const char *path, size_t max);
+
+/* ---- shim.c: the compiler wrapper and its log ---- */
+
+/* One compiler invocation recorded by the wrapper. argv[0] is the real compiler's path. */
+struct bld_compile {
+	char *cwd;
+	char **argv; /* NULL-terminated */
+	size_t argc;
+};
+
+/* Writes executable wrappers cc, gcc, clang, c++, g++ into shim_dir. Each one records its
+ * invocation into the file named by $SUTURE_CC_LOG and execs the real compiler found on
+ * `path` (the PATH without shim_dir). */
+int bld_write_shims(const char *shim_dir, const char *path, struct sut_err *err);
+/* Parses the wrapper's log (a missing file is an empty log). */
+int bld_read_cc_log(const char *log, struct bld_compile **out, size_t *n, struct sut_err *err);
+void bld_compiles_free(struct bld_compile *c, size_t n);
+
+/* ---- compile.c: reading and rewriting compiler command lines ---- */
+
+/* Indices into c->argv of the source files of a `-c` compilation; 0 when not one. */
+size_t bld_compile_sources(const struct bld_compile *c, size_t *idx, size_t cap);
+/* The output (-o) argument of the command, or NULL. */
+const char *bld_compile_output(const struct bld_compile *c);
+/* argv to recompile source argv[src] of c into `out` with -ffunction-sections
+ * -fdata-sections, without dependency-file options, other sources removed, and every
+ * occurrence of the prefix `from` replaced by `to` (both may be NULL). extra (may be NULL)
+ * is appended. Free with bld_argv_free. */
+char **bld_rerun_argv(const struct bld_compile *c, size_t src, const char *out, const char *from,
+		      const char *to, const char *extra);
+void bld_argv_free(char **argv);
+/* s with every occurrence of from replaced by to (malloc'd). */
+char *bld_replace_prefix(const char *s, const char *from, const char *to);
+
+/* ---- diff_lines.c: the files a diff changes, and the #line fix-up ---- */
+
+/* Paths (after stripping one leading component, as patch -p1) of the files the diff creates
+ * or modifies. Deleted files are not listed. */
+int bld_diff_files(const char *diff_path, char ***files, size_t *n, struct sut_err *err);
+/* Inserts `#line N` directives into the patched file so that every line the change did not
+ * touch keeps its line number of the original file (keeps __LINE__, and so the code of
+ * functions the change does not touch, identical). Rewrites `patched` in place. */
+int bld_line_fixup(const char *orig, const char *patched, struct sut_err *err);
+/* The same on memory: returns the fixed-up text (malloc'd) of patched given the hunks of
+ * `diff -U0 orig patched` (diff_u0). */
+char *bld_line_fixup_text(const char *patched, size_t len, const char *diff_u0, size_t *out_len);
+/* Whether a file name is a C/C++ source or header (where #line is meaningful). */
+bool bld_is_c_family(const char *path);
+
+/* ---- objdiff.c: a relocatable object, and comparing two of them per function ---- */
+
+struct bld_rela {
+	uint64_t offset;
+	uint32_t type;
+	uint32_t sym;
+	int64_t addend;
+};
+
+struct bld_sec {
+	const char *name;
+	uint32_t type;
+	uint64_t flags, size, align, entsize;
+	const uint8_t *data; /* NULL for SHT_NOBITS */
+	struct bld_rela *relas; /* sorted by offset */
+	size_t nrelas;
+};
+
+struct bld_sym {
+	const char *name;
+	uint8_t type, bind, vis;
+	uint32_t shndx; /* SHN_UNDEF for undefined */
+	uint64_t value, size;
+};
+
+struct bld_obj {
+	char *path;
+	const char *file; /* the STT_FILE name ("" if none): the scope of its static symbols */
+	int fd;
+	void *elf; /* Elf * */
+	struct bld_sec *secs;
+	size_t nsecs;
+	struct bld_sym *syms;
+	size_t nsyms;
+};
+
+int bld_obj_open(const char *path, struct bld_obj **out, struct sut_err *err);
+void bld_obj_close(struct bld_obj *o);
+
+/* What a relocation points at, in terms that survive recompilation. */
+enum bld_ref_kind {
+	BLD_REF_SYM = 1, /* a named symbol (defined here or undefined) + delta */
+	BLD_REF_MERGE,   /* a string or constant in a mergeable section + delta from its start */
+	BLD_REF_ANON,    /* an anonymous section (jump table, local label data) + delta */
+};
+struct bld_ref {
+	enum bld_ref_kind kind;
+	uint32_t sym;   /* BLD_REF_SYM: symbol index */
+	uint32_t sec;   /* MERGE, ANON: section index */
+	uint64_t start, len; /* MERGE: the string or constant's range within sec */
+	int64_t delta;  /* SYM: from the symbol's value; MERGE: from start; ANON: from 0 */
+};
+void bld_resolve_ref(const struct bld_obj *o, const struct bld_rela *r, struct bld_ref *ref);
+
+/* A function is an STT_FUNC defined in an executable section; a data object an STT_OBJECT
+ * defined in an allocated section. */
+bool bld_sym_is_func(const struct bld_obj *o, size_t i);
+bool bld_sym_is_object(const struct bld_obj *o, size_t i);
+bool bld_sym_is_writable(const struct bld_obj *o, size_t i);
+/* "f.cold" -> the index of "f" in o, or -1; also for "f.part.0.cold". */
+long bld_cold_parent(const struct bld_obj *o, size_t i);
+
+enum bld_state { BLD_SAME = 0, BLD_CHANGED = 1, BLD_NEW = 2 };
+
+struct bld_objdiff {
+	size_t nsyms;           /* of the patched object */
+	long *match;            /* per patched symbol: index in orig, or -1 */
+	enum bld_state *state;  /* per patched function or object symbol */
+	char **reason;          /* per patched symbol, may be NULL ("changed"/"new" implied) */
+};
+
+/* Compares patched against orig (orig NULL: a new file, everything is new). Refuses, with an
+ * error naming the variable and file, a change of a writable variable's initial value. */
+int bld_objdiff(const struct bld_obj *orig, const struct bld_obj *patched, struct bld_objdiff *d,
+		struct sut_err *err);
+void bld_objdiff_free(struct bld_objdiff *d);
+/* Name in orig of patched symbol i (its own name when unmatched). */
+const char *bld_orig_name(const struct bld_obj *patched, const struct bld_obj *orig,
+			  const struct bld_objdiff *d, size_t i);
+
+/* ---- emit.c: turning changed functions into a sut_patch ---- */
+
+struct bld_emit {
+	struct sut_patch *p;         /* being filled: sections, symbols, relocs, funcs */
+	const struct sut_elf *target; /* the original build's target object */
+	struct sut_build_func *rep;  /* report entries */
+	size_t nrep;
+	bool verbose;
+};
+
+/* Adds what the patched object contributes: carried sections, their symbols and relocations,
+ * and one sut_patch_func per changed function present in the target. */
+int bld_emit_object(struct bld_emit *em, const struct bld_obj *orig, const struct bld_obj *patched,
+		    struct bld_objdiff *d, struct sut_err *err);
+
+/* ---- meta.c: patch metadata derived from the diff ---- */
+
+/* The diff's basename without extension, reduced to [A-Za-z0-9._+-]. */
+char *bld_id_from_diff(const char *diff_path);
+/* First non-empty line of the diff's header (before the first "---"), or NULL. */
+char *bld_description_from_diff(const char *diff_path);
+
+#endif

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Turning the changed functions of one patched object into parts of a sut_patch.
+ *
+ * Carried: the sections of changed and new functions (with their .cold parts), of changed or
+ * new read-only objects, of new writable objects, and the anonymous sections these reference
+ * (strings, constants, jump tables). Everything else a carried section references binds to
+ * the original build's target object, so the new code shares the running program's state:
+ * a static by name within its STT_FILE scope, a global through the target's GOT slot when it
+ * has one (what the dynamic linker chose), else its definition, else by name at apply time. */
+#include "build/build_int.h"
+
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+struct emit_obj {
+	struct bld_emit *em;
+	const struct bld_obj *o, *p; /* orig (may be NULL), patched */
+	struct bld_objdiff *d;
+	bool *carried;      /* per patched section */
+	long *patch_sec;    /* per patched section: index in em->p->sections, or -1 */
+	long *patch_sym;    /* per patched symbol: index in em->p->symbols, or -1 */
+	long *sec_sym;      /* per patched section: its LOCAL section symbol, or -1 */
+	size_t *work;       /* sections whose relocations remain to be scanned */
+	size_t nwork;
+};
+
+static const char *scope_of(const struct emit_obj *x, size_t i)
+{
+	return x->p->syms[i].bind == STB_LOCAL ? x->p->file : NULL;
+}
+
+static void carry(struct emit_obj *x, uint32_t sec)
+{
+	if (sec == 0 || sec >= x->p->nsecs || x->carried[sec])
+		return;
+	x->carried[sec] = true;
+	x->work[x->nwork++] = sec;
+}
+
+static long add_symbol(struct sut_patch *p, struct sut_patch_symbol s)
+{
+	p->symbols = sut_xrealloc(p->symbols, (p->nsymbols + 1) * sizeof *p->symbols);
+	p->symbols[p->nsymbols] = s;
+	return (long)p->nsymbols++;
+}
+
+/* Symbols bound to the target are shared by every object of the patch. */
+static long add_bound(struct sut_patch *p, const char *name, enum sut_sym_kind kind,
+		      uint64_t value, uint64_t size, bool is_func, const char *version)
+{
+	for (size_t i = 0; i < p->nsymbols; i++) {
+		const struct sut_patch_symbol *s = &p->symbols[i];
+		if (s->kind == kind && s->value == value && !strcmp(s->name, name) &&
+		    !strcmp(s->version ? s->version : "", version ? version : ""))
+			return (long)i;
+	}
+	return add_symbol(p, (struct sut_patch_symbol){ .name = sut_xstrdup(name), .kind = kind,
+							.value = value, .size = size, .is_func = is_func,
+							.version = version ? sut_xstrdup(version) : NULL });
+}
+
+/* Where symbol i of the patched object lives in the target; 1 bound, 0 absent, -1 error.
+ * The binding rule is the one of build.h: statics and hidden symbols by address, default-
+ * visibility globals through the target's GOT slot, else its definition, else extern. */
+static int bind_to_target(struct emit_obj *x, size_t i, long *out, struct sut_err *err)
+{
+	const struct bld_sym *s = &x->p->syms[i];
+	const char *name = bld_orig_name(x->p, x->o, x->d, i);
+	const struct sut_elf *t = x->em->target;
+	bool is_func = s->type == STT_FUNC || s->type == STT_GNU_IFUNC;
+	bool global = s->bind != STB_LOCAL && s->vis == STV_DEFAULT;
+	uint64_t slot;
+	if (global && sut_elf_got_slot(t, name, &slot) == 1) {
+		*out = add_bound(x->em->p, name, SUT_SYM_TARGET_GOT, slot, 0, is_func, NULL);
+		return 1;
+	}
+	const struct sut_sym *ts = NULL;
+	int r = sut_elf_find_sym(t, name, scope_of(x, i), &ts, err);
+	if (r < 0)
+		return sut_err_wrap(err, "%s", x->p->file);
+	if (r == 1) {
+		*out = add_bound(x->em->p, name, SUT_SYM_TARGET, ts->value, ts->size,
+				 ts->type == STT_FUNC, NULL);
+		return 1;
+	}
+	if (global && s->shndx == SHN_UNDEF) {
+		*out = add_bound(x->em->p, name, SUT_SYM_EXTERN, 0, 0, is_func,
+				 sut_elf_needed_version(t, name));
+		return 1;
+	}
+	return 0;
+}
+
+static enum sut_sec_kind section_kind(const struct bld_sec *s)
+{
+	if (s->flags & SHF_EXECINSTR)
+		return SUT_SEC_TEXT;
+	if (s->flags & SHF_WRITE)
+		return s->type == SHT_NOBITS ? SUT_SEC_BSS : SUT_SEC_DATA;
+	return SUT_SEC_RODATA;
+}
+
+static void add_report(struct bld_emit *em, const char *name, const char *file, const char *reason,
+		       uint64_t size)
+{
+	em->rep = sut_xrealloc(em->rep, (em->nrep + 1) * sizeof *em->rep);
+	em->rep[em->nrep++] = (struct sut_build_func){ sut_xstrdup(name), file ? sut_xstrdup(file) : NULL,
+						       sut_xstrdup(reason), size };
+}
+
+/* A changed function the target does not have was inlined into its callers there: every
+ * function of the original object that references it must be replaced, because each one
+ * contains the old copy. Repeats until no caller is added (callers may be absent too). */
+static int spread_inlined(struct emit_obj *x, struct sut_err *err)
+{
+	if (!x->o)
+		return 0;
+	bool *done = sut_xcalloc(x->p->nsyms, sizeof *done);
+	bool again = true;
+	int rc = 0;
+	while (again && rc == 0) {
+		again = false;
+		for (size_t i = 0; i < x->p->nsyms; i++) {
+			if (done[i] || !bld_sym_is_func(x->p, i) || x->d->state[i] != BLD_CHANGED ||
+			    x->d->match[i] < 0 || bld_cold_parent(x->p, i) >= 0)
+				continue;
+			const struct sut_sym *ts;
+			int r = sut_elf_find_sym(x->em->target, bld_orig_name(x->p, x->o, x->d, i),
+						 scope_of(x, i), &ts, err);
+			if (r < 0) {
+				rc = -1;
+				break;
+			}
+			if (r == 1)
+				continue;
+			done[i] = true;
+			const char *absent = x->o->syms[x->d->match[i]].name;
+			for (size_t k = 0; k < x->o->nsyms; k++) {
+				if (!bld_sym_is_func(x->o, k) || k == (size_t)x->d->match[i])
+					continue;
+				const struct bld_sym *f = &x->o->syms[k];
+				const struct bld_sec *s = &x->o->secs[f->shndx];
+				bool calls = false;
+				for (size_t r2 = 0; r2 < s->nrelas && !calls; r2++) {
+					if (s->relas[r2].offset < f->value ||
+					    s->relas[r2].offset >= f->value + f->size)
+						continue;
+					struct bld_ref ref;
+					bld_resolve_ref(x->o, &s->relas[r2], &ref);
+					calls = ref.kind == BLD_REF_SYM &&
+						!strcmp(x->o->syms[ref.sym].name, absent);
+				}
+				if (!calls)
+					continue;
+				for (size_t pi = 0; pi < x->p->nsyms; pi++) {
+					if (x->d->match[pi] != (long)k)
+						continue;
+					if (x->d->state[pi] == BLD_SAME)
+						again = true;
+					x->d->state[pi] = BLD_CHANGED;
+					free(x->d->reason[pi]);
+					x->d->reason[pi] = sut_xasprintf("contains inlined %s", absent);
+				}
+			}
+		}
+	}
+	free(done);
+	return rc;
+}
+
+/* The first set of carried sections: what changed or is new. */
+static void carry_changes(struct emit_obj *x)
+{
+	for (size_t i = 0; i < x->p->nsyms; i++) {
+		if (x->d->state[i] == BLD_SAME)
+			continue;
+		if (bld_sym_is_func(x->p, i) || bld_sym_is_object(x->p, i))
+			carry(x, x->p->syms[i].shndx);
+	}
+	/* A carried function takes its .cold part along, and a carried .cold part its parent. */
+	for (size_t i = 0; i < x->p->nsyms; i++) {
+		long parent = bld_sym_is_func(x->p, i) ? bld_cold_parent(x->p, i) : -1;
+		if (parent < 0)
+			continue;
+		if (x->carried[x->p->syms[parent].shndx] || x->carried[x->p->syms[i].shndx]) {
+			carry(x, x->p->syms[parent].shndx);
+			carry(x, x->p->syms[i].shndx);
+		}
+	}
+}
+
+/* Resolves one relocation of a carried section to a patch symbol and addend, carrying more
+ * sections when the reference has to travel with the code. */
+static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym, int64_t *addend,
+			bool scan_only, struct sut_err *err)
+{
+	struct bld_ref ref;
+	bld_resolve_ref(x->p, r, &ref);
+	if (ref.kind != BLD_REF_SYM) {
+		carry(x, ref.sec);
+		if (scan_only)
+			return 0;
+		const struct bld_sym *s = &x->p->syms[r->sym];
+		if (x->sec_sym[ref.sec] < 0)
+			x->sec_sym[ref.sec] = add_symbol(x->em->p, (struct sut_patch_symbol){
+				.name = sut_xstrdup(x->p->secs[ref.sec].name), .kind = SUT_SYM_LOCAL,
+				.section = (uint32_t)x->patch_sec[ref.sec],
+				.size = x->p->secs[ref.sec].size });
+		*sym = x->sec_sym[ref.sec];
+		*addend = (int64_t)s->value + r->addend;
+		return 0;
+	}
+	size_t i = ref.sym;
+	const struct bld_sym *s = &x->p->syms[i];
+	if (s->shndx != SHN_UNDEF && s->shndx < x->p->nsecs && x->carried[s->shndx]) {
+		if (scan_only)
+			return 0;
+		if (x->patch_sym[i] < 0)
+			x->patch_sym[i] = add_symbol(x->em->p, (struct sut_patch_symbol){
+				.name = sut_xstrdup(s->name), .kind = SUT_SYM_LOCAL,
+				.section = (uint32_t)x->patch_sec[s->shndx], .value = s->value,
+				.size = s->size, .is_func = s->type == STT_FUNC });
+		*sym = x->patch_sym[i];
+		*addend = ref.delta;
+		return 0;
+	}
+	if (s->shndx == SHN_ABS || s->shndx == SHN_COMMON)
+		return sut_errf(err, "%s: symbol '%s' is %s, which a patch cannot reference",
+				x->p->file, s->name, s->shndx == SHN_ABS ? "absolute" : "common");
+	long b = -1;
+	int found = bind_to_target(x, i, &b, err);
+	if (found < 0)
+		return -1;
+	if (found == 0) {
+		/* Not in the target: a function or constant travels with the patch; writable
+		 * state cannot, since the running code would not see the copy. */
+		if (s->shndx == SHN_UNDEF)
+			return sut_errf(err, "%s: symbol '%s' is neither in the target nor exported",
+					x->p->file, s->name);
+		if (bld_sym_is_writable(x->p, i))
+			return sut_errf(err, "cannot live-patch: writable variable '%s' (%s) used by the patch is not in the target",
+					s->name, x->p->file);
+		carry(x, s->shndx);
+		if (bld_sym_is_func(x->p, i) && x->d->state[i] == BLD_SAME)
+			x->d->state[i] = BLD_NEW;
+		return 0;
+	}
+	*sym = b;
+	*addend = ref.delta;
+	return 0;
+}
+
+static int scan_carried(struct emit_obj *x, struct sut_err *err)
+{
+	while (x->nwork) {
+		size_t sec = x->work[--x->nwork];
+		const struct bld_sec *s = &x->p->secs[sec];
+		for (size_t k = 0; k < s->nrelas; k++) {
+			long sym;
+			int64_t add;
+			if (s->relas[k].type != R_X86_64_NONE &&
+			    reloc_target(x, &s->relas[k], &sym, &add, true, err))
+				return sut_err_wrap(err, "%s", s->name);
+		}
+	}
+	return 0;
+}
+
+static void add_sections(struct emit_obj *x)
+{
+	struct sut_patch *p = x->em->p;
+	for (size_t i = 1; i < x->p->nsecs; i++) {
+		if (!x->carried[i])
+			continue;
+		const struct bld_sec *s = &x->p->secs[i];
+		enum sut_sec_kind kind = section_kind(s);
+		uint8_t *bytes = NULL;
+		if (kind != SUT_SEC_BSS) {
+			bytes = sut_xcalloc(1, s->size);
+			if (s->data)
+				memcpy(bytes, s->data, s->size);
+		}
+		p->sections = sut_xrealloc(p->sections, (p->nsections + 1) * sizeof *p->sections);
+		p->sections[p->nsections] = (struct sut_patch_section){ sut_xstrdup(s->name), kind,
+									 s->align, s->size, bytes };
+		x->patch_sec[i] = (long)p->nsections++;
+	}
+	/* Every function and object symbol of a carried section, so replacements and later
+	 * readers (inspect) can name them. */
+	for (size_t i = 0; i < x->p->nsyms; i++) {
+		const struct bld_sym *s = &x->p->syms[i];
+		if ((bld_sym_is_func(x->p, i) || bld_sym_is_object(x->p, i)) && x->carried[s->shndx])
+			x->patch_sym[i] = add_symbol(p, (struct sut_patch_symbol){
+				.name = sut_xstrdup(s->name), .kind = SUT_SYM_LOCAL,
+				.section = (uint32_t)x->patch_sec[s->shndx], .value = s->value,
+				.size = s->size, .is_func = s->type == STT_FUNC });
+	}
+}
+
+static int add_relocs(struct emit_obj *x, struct sut_err *err)
+{
+	struct sut_patch *p = x->em->p;
+	for (size_t i = 1; i < x->p->nsecs; i++) {
+		if (!x->carried[i])
+			continue;
+		const struct bld_sec *s = &x->p->secs[i];
+		for (size_t k = 0; k < s->nrelas; k++) {
+			const struct bld_rela *r = &s->relas[k];
+			if (r->type == R_X86_64_NONE)
+				continue;
+			if (!sut_patch_reloc_type_ok(r->type))
+				return sut_errf(err, "%s: %s+0x%llx: relocation type %u (thread-local or otherwise unsupported) cannot be carried",
+						x->p->file, s->name, (unsigned long long)r->offset, r->type);
+			long sym = -1;
+			int64_t add = 0;
+			if (reloc_target(x, r, &sym, &add, false, err))
+				return sut_err_wrap(err, "%s", s->name);
+			p->relocs = sut_xrealloc(p->relocs, (p->nrelocs + 1) * sizeof *p->relocs);
+			p->relocs[p->nrelocs++] = (struct sut_patch_reloc){ (uint32_t)x->patch_sec[i], r->offset,
+									   r->type, (uint32_t)sym, add };
+		}
+	}
+	return 0;
+}
+
+static bool already_replaced(const struct sut_patch *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nfuncs; i++)
+		if (p->funcs[i].target_addr == addr)
+			return true;
+	return false;
+}
+
+/* One sut_patch_func per changed function the target has; report entries for new ones. */
+static int add_funcs(struct emit_obj *x, struct sut_err *err)
+{
+	struct sut_patch *p = x->em->p;
+	for (size_t i = 0; i < x->p->nsyms; i++) {
+		if (!bld_sym_is_func(x->p, i) || x->d->state[i] == BLD_SAME || bld_cold_parent(x->p, i) >= 0)
+			continue;
+		const struct bld_sym *s = &x->p->syms[i];
+		const char *scope = scope_of(x, i);
+		if (x->d->state[i] == BLD_NEW) {
+			add_report(x->em, s->name, scope, "new", s->size);
+			continue;
+		}
+		const char *name = bld_orig_name(x->p, x->o, x->d, i);
+		const struct sut_sym *ts = NULL;
+		int r = sut_elf_find_sym(x->em->target, name, scope, &ts, err);
+		if (r < 0)
+			return sut_err_wrap(err, "%s", x->p->file);
+		if (r == 0)
+			continue; /* inlined everywhere in the target: its callers are replaced */
+		if (ts->size < 5)
+			return sut_errf(err, "%s: %s: the target's copy is %llu bytes, too small for a 5-byte jump",
+					x->p->file, name, (unsigned long long)ts->size);
+		if (already_replaced(p, ts->value))
+			continue;
+		uint8_t *pre = sut_xmalloc(ts->size);
+		if (sut_elf_read_vaddr(x->em->target, ts->value, pre, ts->size, err)) {
+			free(pre);
+			return sut_err_wrap(err, "%s: %s: pre-image", x->p->file, name);
+		}
+		const char *reason = x->d->reason[i] ? x->d->reason[i] : "changed";
+		p->funcs = sut_xrealloc(p->funcs, (p->nfuncs + 1) * sizeof *p->funcs);
+		p->funcs[p->nfuncs++] = (struct sut_patch_func){
+			.name = sut_xstrdup(name), .file = scope ? sut_xstrdup(scope) : NULL,
+			.target_addr = ts->value, .target_size = ts->size, .preimage = pre,
+			.preimage_len = (uint32_t)ts->size, .replacement = (uint32_t)x->patch_sym[i],
+			.reason = sut_xstrdup(reason) };
+		add_report(x->em, name, scope, reason, s->size);
+		if (x->em->verbose)
+			fprintf(stderr, "  %s (%s): %s, 0x%llx in the target\n", name, x->p->file, reason,
+				(unsigned long long)ts->value);
+	}
+	return 0;
+}
+
+int bld_emit_object(struct bld_emit *em, const struct bld_obj *orig, const struct bld_obj *patched,
+		    struct bld_objdiff *d, struct sut_err *err)
+{
+	struct emit_obj x = { .em = em, .o = orig, .p = patched, .d = d };
+	size_t ns = patched->nsecs, ny = patched->nsyms;
+	x.carried = sut_xcalloc(ns, sizeof *x.carried);
+	x.patch_sec = sut_xcalloc(ns, sizeof *x.patch_sec);
+	x.sec_sym = sut_xcalloc(ns, sizeof *x.sec_sym);
+	x.patch_sym = sut_xcalloc(ny, sizeof *x.patch_sym);
+	x.work = sut_xcalloc(ns, sizeof *x.work);
+	for (size_t i = 0; i < ns; i++)
+		x.patch_sec[i] = x.sec_sym[i] = -1;
+	for (size_t i = 0; i < ny; i++)
+		x.patch_sym[i] = -1;
+	int rc = -1;
+	if (spread_inlined(&x, err))
+		goto out;
+	carry_changes(&x);
+	if (scan_carried(&x, err))
+		goto out;
+	add_sections(&x);
+	if (add_relocs(&x, err) || add_funcs(&x, err))
+		goto out;
+	rc = 0;
+out:
+	free(x.carried);
+	free(x.patch_sec);
+	free(x.sec_sym);
+	free(x.patch_sym);
+	free(x.work);
+	return rc;
+}
