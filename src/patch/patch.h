@@ -22,6 +22,13 @@
 #define SUT_PATCH_FORMAT 1
 #define SUT_BUILD_ID_MAX 64
 #define SUT_PATCH_ID_MAX 128
+#define SUT_KEY_ID_LEN 16 /* hex chars of a signing key id */
+/* Limits that keep every size computation far from overflow and the file small enough
+ * to lay out: a carried section is at most 1 GiB and aligned to at most a page; at most
+ * 16000 carried sections so every ELF section index fits below SHN_LORESERVE. */
+#define SUT_PATCH_SECTION_MAX (UINT64_C(1) << 30)
+#define SUT_PATCH_ALIGN_MAX 4096
+#define SUT_PATCH_NSECTIONS_MAX 16000
 
 /* What a carried section holds; decides its page protection once placed. */
 enum sut_sec_kind {
@@ -68,8 +75,10 @@ struct sut_patch_symbol {
 };
 
 /* A relocation to apply to a carried section. Types are R_X86_64_* values; the validator
- * accepts: 64, PC32, PLT32, 32, 32S, PC64, GOTPCREL, GOTPCRELX, REX_GOTPCRELX, GOTPC32?
- * (see sut_patch_reloc_type_ok). */
+ * accepts: 64, PC32, PLT32, 32, 32S, PC64, GOTPCREL, GOTPCRELX, REX_GOTPCRELX
+ * (see sut_patch_reloc_type_ok). The field patched is 8 bytes for 64 and PC64, 4 bytes
+ * for the others. The reader returns relocations grouped by section (ascending section
+ * index), keeping their order within a section; the writer stores them the same way. */
 struct sut_patch_reloc {
 	uint32_t section; /* index of the section the reloc patches */
 	uint64_t offset;  /* within that section */
@@ -116,6 +125,14 @@ struct sut_patch {
 	size_t nrelocs;
 	struct sut_patch_func *funcs;
 	size_t nfuncs;
+
+	/* Signature (see patch/sign.h): Ed25519 over the canonical bytes, i.e. the output of
+	 * sut_patch_write_mem() for this patch with these three fields cleared. All NULL/0
+	 * when unsigned. sig_key_id: 16 lower-case hex chars, the first 8 bytes of SHA-256
+	 * of the signer's raw 32-byte public key. */
+	uint8_t *sig;
+	size_t sig_len;
+	char *sig_key_id;
 };
 
 /* True for the relocation types the link layer implements. */
