@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "apply/consistency.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "unwind/unwind.h"
+#include "util/buf.h"
+
+/* The live part of a stack is [rsp, end of its mapping); cap the copy so a runaway rsp in
+ * a huge mapping cannot make the freeze long. Past the cap we scan nothing and report the
+ * thread as blocking rather than guess. */
+#define STACK_COPY_MAX (8u << 20)
+
+/* One unwinder for the life of the tool: CFI is cached per build-id inside it, so many
+ * processes and retries parse each object once. */
+static struct sut_unwinder *unwinder(void)
+{
+	static struct sut_unwinder *u;
+	if (!u)
+		u = sut_unwinder_new();
+	return u;
+}
+
+static const struct sut_range *hit(const struct sut_range *r, size_t nr, uint64_t a, bool is_pc)
+{
+	for (size_t i = 0; i < nr; i++) {
+		if (r[i].pc_only && !is_pc)
+			continue;
+		if (a >= r[i].lo && a < r[i].hi)
+			return &r[i];
+	}
+	return NULL;
+}
+
+static int block(struct sut_blocker *b, pid_t tid, uint64_t a, const struct sut_range *r,
+		 bool is_pc)
+{
+	b->tid = tid;
+	b->addr = a;
+	b->what = r->what;
+	b->is_pc = is_pc;
+	return 1;
+}
+
+static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_maps *maps,
+			const struct sut_unwind_module *mods, size_t nmods,
+			const struct sut_range *r, size_t nr, struct sut_blocker *b,
+			struct sut_err *err)
+{
+	uint64_t pc = t->regs.rip, sp = t->regs.rsp;
+	const struct sut_range *h = hit(r, nr, pc, true);
+	if (h)
+		return block(b, t->tid, pc, h, true);
+	bool any_stack_range = false;
+	for (size_t i = 0; i < nr; i++)
+		any_stack_range |= !r[i].pc_only;
+	if (!any_stack_range)
+		return 0;
+
+	const struct sut_map *m = sut_maps_find(maps, sp);
+	if (!m)
+		return sut_errf(err, "thread %d: stack pointer 0x%llx is in no mapping", (int)t->tid,
+				(unsigned long long)sp);
+	size_t len = (size_t)(m->end - sp);
+	if (len > STACK_COPY_MAX)
+		len = STACK_COPY_MAX;
+	uint8_t *stack = sut_xmalloc(len);
+	if (sut_proc_read(pid, sp, stack, len, err) < 0) {
+		free(stack);
+		return sut_err_wrap(err, "thread %d: reading its stack", (int)t->tid);
+	}
+	struct sut_stack_snapshot snap = {.base = sp, .data = stack, .len = len};
+	struct sut_unwind_result u = {0};
+	struct sut_err uerr;
+	uint64_t scan_from = sp;
+	if (sut_unwind_thread(unwinder(), mods, nmods, &t->regs, &snap, 512, &u, &uerr) == 0) {
+		for (size_t i = 1; i < u.n; i++) {
+			/* a return address points after the call: the call itself is at ra-1 */
+			h = hit(r, nr, u.pcs[i] - 1, false);
+			if (h) {
+				uint64_t a = u.pcs[i];
+				free(u.pcs);
+				free(stack);
+				return block(b, t->tid, a, h, false);
+			}
+		}
+		scan_from = u.complete ? m->end : u.stop_sp;
+	}
+	free(u.pcs);
+	/* Conservative part: any word that could be a return address into a range counts. */
+	int rc = 0;
+	if (scan_from < sp)
+		scan_from = sp;
+	for (uint64_t a = (scan_from + 7) & ~7ULL; a + 8 <= sp + len; a += 8) {
+		uint64_t w;
+		memcpy(&w, stack + (a - sp), 8);
+		h = hit(r, nr, w - 1, false);
+		if (h) {
+			rc = block(b, t->tid, w, h, false);
+			break;
+		}
+	}
+	free(stack);
+	return rc;
+}
+
+int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
+			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
+			  struct sut_blocker *b, struct sut_err *err)
+{
+	struct sut_unwind_module *mods = sut_xcalloc(objs->n, sizeof *mods);
+	for (size_t i = 0; i < objs->n; i++) {
+		const struct sut_object *o = &objs->v[i];
+		mods[i] = (struct sut_unwind_module){.lo = o->lo, .hi = o->hi, .bias = o->bias,
+						     .path = o->open_path, .build_id = o->build_id,
+						     .build_id_len = o->build_id_len};
+	}
+	int rc = 0;
+	for (size_t i = 0; i < f->n && rc == 0; i++)
+		rc = check_thread(&f->threads[i], f->pid, maps, mods, objs->n, r, nr, b, err);
+	free(mods);
+	return rc;
+}

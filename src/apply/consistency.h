@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The consistency rule (DESIGN.md invariant 2), checked on a frozen process.
+ *
+ * For each thread: its PC and every return address on its stack (unwound with CFI; where
+ * CFI gives out, every word of the rest of the stack is treated as a possible return
+ * address, which can only over-report) must lie outside the given ranges. Internal to the
+ * apply layer. */
+#ifndef SUTURE_APPLY_CONSISTENCY_H
+#define SUTURE_APPLY_CONSISTENCY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc/proc.h"
+#include "ptrace/ptrace.h"
+#include "util/err.h"
+
+struct sut_range {
+	uint64_t lo, hi;  /* [lo, hi) */
+	const char *what; /* function name for messages */
+	bool pc_only;     /* only the PC matters (per-call rule: the bytes being overwritten) */
+};
+
+struct sut_blocker {
+	pid_t tid;
+	uint64_t addr;
+	const char *what;
+	bool is_pc; /* the thread is executing there (else: a return address) */
+};
+
+/* 0: no thread is inside any range. 1: blocked, *b says by what. -1: error. */
+int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
+			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
+			  struct sut_blocker *b, struct sut_err *err);
+
+#endif

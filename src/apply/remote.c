@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "apply/remote.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "util/buf.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#endif
+
+int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut_maps *maps,
+		    struct sut_err *err)
+{
+	r->f = f;
+	long ti = sut_freeze_syscall_thread(f);
+	if (ti < 0)
+		return sut_errf(err, "pid %d: no thread is in a state that can run a system call",
+				(int)f->pid);
+	r->ti = (size_t)ti;
+	return sut_proc_find_syscall_insn(f->pid, maps, &r->insn, err);
+}
+
+static long call(struct sut_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,
+		 long a5, struct sut_err *err, int *failed)
+{
+	long args[6] = {a0, a1, a2, a3, a4, a5}, ret = 0;
+	if (sut_ptrace_syscall(r->f, r->ti, r->insn, nr, args, &ret, err) < 0) {
+		*failed = 1;
+		return -1;
+	}
+	return ret;
+}
+
+#define RCALL(nr, ...) call(r, nr, __VA_ARGS__, err, &failed)
+#define KERR(ret) ((unsigned long)(ret) > -4096UL)
+
+int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint64_t rx,
+		   int rx_prot, uint64_t rw, uint64_t *addr, struct sut_err *err)
+{
+	int failed = 0;
+	pid_t pid = r->f->pid;
+	/* memfd_create takes the name from process memory: a scratch page holds it. */
+	long scratch = RCALL(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (failed)
+		return -1;
+	if (KERR(scratch))
+		return errno = (int)-scratch,
+		       sut_errno(err, "pid %d: remote mmap of a scratch page", (int)pid);
+	int rc = -1;
+	long fd = -1, mapped = -1;
+	char nm[250];
+	snprintf(nm, sizeof nm, "%s", name);
+	if (sut_ptrace_write(pid, (uint64_t)scratch, nm, strlen(nm) + 1, err) < 0)
+		goto out;
+	fd = RCALL(SYS_memfd_create, scratch, MFD_CLOEXEC, 0, 0, 0, 0);
+	if (failed)
+		goto out;
+	if (KERR(fd)) {
+		errno = (int)-fd;
+		sut_errno(err, "pid %d: remote memfd_create(%s)", (int)pid, name);
+		fd = -1;
+		goto out;
+	}
+	long ret = RCALL(SYS_ftruncate, fd, (long)(rx + rw), 0, 0, 0, 0);
+	if (failed)
+		goto out;
+	if (KERR(ret)) {
+		errno = (int)-ret;
+		sut_errno(err, "pid %d: remote ftruncate of %s", (int)pid, name);
+		goto out;
+	}
+	int flags = MAP_PRIVATE | (place ? MAP_FIXED_NOREPLACE : 0);
+	mapped = RCALL(SYS_mmap, (long)place, (long)(rx + rw), rx_prot, flags, fd, 0);
+	if (failed)
+		goto out;
+	if (KERR(mapped)) {
+		errno = (int)-mapped;
+		sut_errno(err, "pid %d: remote mmap of %s at 0x%llx", (int)pid, name,
+			  (unsigned long long)place);
+		mapped = -1;
+		goto out;
+	}
+	if (place && (uint64_t)mapped != place) {
+		/* an old kernel ignoring MAP_FIXED_NOREPLACE treats it as a hint */
+		RCALL(SYS_munmap, mapped, (long)(rx + rw), 0, 0, 0, 0);
+		sut_errf(err, "pid %d: could not map %s at 0x%llx", (int)pid, name,
+			 (unsigned long long)place);
+		mapped = -1;
+		goto out;
+	}
+	if (rw) {
+		ret = RCALL(SYS_mprotect, mapped + (long)rx, (long)rw, PROT_READ | PROT_WRITE, 0, 0,
+			    0);
+		if (failed || KERR(ret)) {
+			if (!failed) {
+				errno = (int)-ret;
+				sut_errno(err, "pid %d: remote mprotect of %s", (int)pid, name);
+			}
+			RCALL(SYS_munmap, mapped, (long)(rx + rw), 0, 0, 0, 0);
+			mapped = -1;
+			goto out;
+		}
+	}
+	*addr = (uint64_t)mapped;
+	rc = 0;
+out:
+	if (fd >= 0)
+		RCALL(SYS_close, fd, 0, 0, 0, 0, 0);
+	RCALL(SYS_munmap, scratch, 4096, 0, 0, 0, 0);
+	return failed ? -1 : rc;
+}
+
+int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct sut_err *err)
+{
+	int failed = 0;
+	long ret = RCALL(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
+	if (failed)
+		return -1;
+	if (KERR(ret)) {
+		errno = (int)-ret;
+		return sut_errno(err, "pid %d: remote munmap at 0x%llx", (int)r->f->pid,
+				 (unsigned long long)addr);
+	}
+	return 0;
+}
+
+int sut_with_one_thread(pid_t pid, int timeout_ms,
+			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
+			struct sut_err *err)
+{
+	pid_t *tids = NULL;
+	size_t n = 0;
+	if (sut_proc_threads(pid, &tids, &n, err) < 0)
+		return -1;
+	struct sut_maps maps = {0};
+	if (sut_proc_maps(pid, &maps, err) < 0) {
+		free(tids);
+		return -1;
+	}
+	int rc = -1;
+	/* the leader first: it is the thread most likely to sit in a plain stop */
+	for (size_t k = 0; k <= n && rc < 0; k++) {
+		pid_t tid = k == 0 ? pid : tids[k - 1];
+		if (k > 0 && tid == pid)
+			continue;
+		struct sut_freeze f;
+		if (sut_ptrace_stop_one(pid, tid, timeout_ms, &f, err) < 0) {
+			if (!sut_proc_exists(pid))
+				break;
+			continue;
+		}
+		struct sut_remote r;
+		int ok = sut_remote_init(&r, &f, &maps, err);
+		if (ok == 0)
+			rc = fn(&r, arg, err);
+		struct sut_err e2;
+		if (sut_ptrace_thaw(&f, &e2) < 0 && rc == 0) {
+			*err = e2;
+			rc = -1;
+		}
+		sut_freeze_free(&f);
+		if (ok == 0)
+			break; /* fn ran: its result stands */
+	}
+	free(tids);
+	sut_proc_maps_free(&maps);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Memory the tool creates inside a target process with remote system calls: named memfd
+ * mappings (the registry, patch images) and their removal. Internal to the apply layer.
+ *
+ * Invariant: every helper either completes or undoes its own partial work (a failed
+ * ftruncate closes the memfd; a failed mmap leaves no mapping), so callers only undo
+ * whole steps. */
+#ifndef SUTURE_APPLY_REMOTE_H
+#define SUTURE_APPLY_REMOTE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proc/proc.h"
+#include "ptrace/ptrace.h"
+#include "util/err.h"
+
+struct sut_remote {
+	struct sut_freeze *f;
+	size_t ti;     /* thread running the calls */
+	uint64_t insn; /* a syscall instruction */
+};
+
+/* Picks the thread and the syscall instruction inside an existing freeze. */
+int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut_maps *maps,
+		    struct sut_err *err);
+
+/* Maps `rx + rw` bytes of a fresh memfd named `name` at `place` (exactly there, never
+ * replacing anything; place 0 lets the kernel choose): the first rx bytes with rx_prot,
+ * the rest read-write. *addr receives the address. */
+int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint64_t rx,
+		   int rx_prot, uint64_t rw, uint64_t *addr, struct sut_err *err);
+int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct sut_err *err);
+
+/* Runs fn with one thread of pid stopped (the leader if it can run system calls, else
+ * another), then resumes it. For staging while the other threads keep running. */
+int sut_with_one_thread(pid_t pid, int timeout_ms,
+			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
+			struct sut_err *err);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A process seen as the home of one target object: its maps, its objects, the object with
+ * the patch's build-id, and the symbol resolver the link layer calls back. Internal to the
+ * apply layer. */
+#ifndef SUTURE_APPLY_TARGET_H
+#define SUTURE_APPLY_TARGET_H
+
+#include <sys/types.h>
+
+#include "patch/patch.h"
+#include "proc/proc.h"
+#include "util/err.h"
+
+struct sut_target {
+	pid_t pid;
+	char comm[32];
+	struct sut_maps maps;
+	struct sut_objects objs;
+	const struct sut_object *obj; /* NULL until found */
+	struct sut_elf **elf_cache;   /* per objs index, opened on demand for EXTERN lookups */
+	uint64_t *order;              /* link-map biases, loaded on demand */
+	size_t norder;
+};
+
+/* Reads maps and objects. When build_id is non-NULL, finds that object or fails with a
+ * message naming the process and the build-id. */
+int sut_target_open(pid_t pid, const uint8_t *build_id, size_t len, struct sut_target *t,
+		    struct sut_err *err);
+/* Re-reads maps (objects are kept: they cannot change while we hold the process). */
+int sut_target_refresh_maps(struct sut_target *t, struct sut_err *err);
+void sut_target_close(struct sut_target *t);
+
+/* sut_link_resolve_fn for a struct sut_target. */
+int sut_target_resolve(void *ctx, const struct sut_patch_symbol *sym, uint64_t *addr,
+		       struct sut_err *err);
+
+/* "pid 123 (comm)" for messages. */
+const char *sut_target_label(const struct sut_target *t);
+
+#endif

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The apply transaction (see apply.h for the steps and the invariant). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "apply/remote.h"
+#include "apply/txn.h"
+#include "link/link.h"
+#include "util/buf.h"
+
+struct apply_ctx {
+	const struct sut_patch *p;
+	const struct sut_txn_opts *o;
+	struct sut_target t;
+	struct sut_registry reg;
+	bool have_reg, reg_created, region_mapped;
+	struct sut_link_image img;
+	uint64_t place;
+	uint64_t *addr;    /* runtime entry of each replaced function */
+	uint8_t (*head)[8];/* the 5 bytes at each entry, read at verification */
+};
+
+static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
+{
+	const struct sut_patch *p = c->p;
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		const struct sut_patch_func *f = &p->funcs[i];
+		uint64_t a = c->addr[i];
+		uint8_t *cur = sut_xmalloc(f->target_size);
+		if (sut_proc_read(c->t.pid, a, cur, f->target_size, err) < 0) {
+			free(cur);
+			return sut_err_wrap(err, "%s: %s: reading %s", sut_target_label(&c->t),
+					    p->target_name, f->name);
+		}
+		memcpy(c->head[i], cur, 5);
+		/* A function an earlier patch redirected starts with that patch's jump; its
+		 * true first bytes are the ones the bottom record saved. */
+		const uint8_t *orig = c->have_reg ? sut_registry_original(&c->reg, a) : NULL;
+		if (orig) {
+			long ow = sut_registry_owner(&c->reg, a, -1);
+			const struct sut_reg_func *of = NULL;
+			const struct sut_reg_patch *op = sut_registry_patch(&c->reg, (size_t)ow);
+			for (uint32_t k = 0; k < op->nfuncs; k++)
+				if (sut_reg_funcs(op)[k].addr == a)
+					of = &sut_reg_funcs(op)[k];
+			if (memcmp(cur, of->written, 5) != 0) {
+				free(cur);
+				return sut_errf(err,
+						"%s: %s: %s: entry bytes differ from the jump patch %s "
+						"wrote: something else modified it",
+						sut_target_label(&c->t), p->target_name, f->name,
+						op->id);
+			}
+			memcpy(cur, orig, 5);
+		}
+		for (uint64_t k = 0; k < f->target_size; k++) {
+			if (cur[k] != f->preimage[k]) {
+				sut_errf(err,
+					 "%s: %s: %s: pre-image mismatch at byte %llu (expected 0x%02x, "
+					 "found 0x%02x): another build, another patching tool, or a "
+					 "half-applied attempt; nothing was changed",
+					 sut_target_label(&c->t), p->target_name, f->name,
+					 (unsigned long long)k, f->preimage[k], cur[k]);
+				free(cur);
+				return -1;
+			}
+		}
+		free(cur);
+	}
+	return 0;
+}
+
+static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
+{
+	struct apply_ctx *c = arg;
+	if (!c->have_reg) {
+		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
+				   err) < 0)
+			return -1;
+		c->reg_created = true;
+	}
+	char name[200];
+	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	uint64_t got;
+	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
+			   c->img.rw_size, &got, err) < 0) {
+		if (c->reg_created) {
+			struct sut_err e2;
+			sut_remote_unmap(r, c->reg.addr, SUT_REG_SIZE, &e2);
+			c->reg_created = false;
+		}
+		return -1;
+	}
+	c->region_mapped = true;
+	return 0;
+}
+
+struct unstage_arg {
+	struct apply_ctx *c;
+};
+
+static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
+{
+	struct apply_ctx *c = arg;
+	int rc = 0;
+	if (c->region_mapped && sut_remote_unmap(r, c->place, c->img.size, err) < 0)
+		rc = -1;
+	else
+		c->region_mapped = false;
+	if (c->reg_created && sut_remote_unmap(r, c->reg.addr, SUT_REG_SIZE, err) < 0)
+		rc = -1;
+	else
+		c->reg_created = false;
+	return rc;
+}
+
+/* Undo staging; a failure here is reported but cannot be made better. */
+static void unstage(struct apply_ctx *c)
+{
+	if (!c->region_mapped && !c->reg_created)
+		return;
+	struct sut_err e;
+	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, &e) < 0 && sut_proc_exists(c->t.pid))
+		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
+			sut_target_label(&c->t), e.msg);
+}
+
+static void init_registry(struct apply_ctx *c)
+{
+	struct sut_reg_header *h = &c->reg.hdr;
+	memset(h, 0, sizeof *h);
+	memcpy(h->magic, SUT_REG_MAGIC, 8);
+	h->version = SUT_REG_VERSION;
+	h->size = SUT_REG_SIZE;
+}
+
+/* Builds this transaction's record and appends it (uncommitted) to reg.records. */
+static size_t append_record(struct apply_ctx *c)
+{
+	const struct sut_patch *p = c->p;
+	size_t sz = sizeof(struct sut_reg_patch) + p->nfuncs * sizeof(struct sut_reg_func);
+	uint8_t *rec = sut_xcalloc(1, sz);
+	struct sut_reg_patch *r = (void *)rec;
+	r->rec_size = (uint32_t)sz;
+	r->nfuncs = (uint32_t)p->nfuncs;
+	snprintf(r->id, sizeof r->id, "%s", p->id);
+	r->version = p->version;
+	r->flags = p->consistency == SUT_CONS_PER_CALL ? 1 : 0;
+	memcpy(r->build_id, p->build_id, p->build_id_len);
+	r->build_id_len = (uint32_t)p->build_id_len;
+	r->bias = c->t.obj->bias;
+	r->region = c->place;
+	r->region_size = c->img.size;
+	r->applied_at = (uint64_t)time(NULL);
+	size_t off = 0;
+	for (size_t i = 0; i < p->ncves && off + 1 < sizeof r->cves; i++)
+		off += (size_t)snprintf(r->cves + off, sizeof r->cves - off, "%s%s", i ? "," : "",
+					p->cves[i]);
+	snprintf(r->target, sizeof r->target, "%s", p->target_name ? p->target_name : "");
+	struct sut_reg_func *rf = (void *)(r + 1);
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		const struct sut_patch_func *f = &p->funcs[i];
+		rf[i].addr = c->addr[i];
+		rf[i].size = f->target_size;
+		rf[i].repl = c->img.sym_addr[f->replacement];
+		rf[i].repl_size = p->symbols[f->replacement].size;
+		memcpy(rf[i].saved, c->head[i], 5);
+		sut_link_jmp(rf[i].addr, rf[i].repl, rf[i].written);
+		snprintf(rf[i].name, sizeof rf[i].name, "%s", f->name);
+	}
+	c->reg.records = sut_xrealloc(c->reg.records, c->reg.records_len + sz);
+	memcpy(c->reg.records + c->reg.records_len, rec, sz);
+	free(rec);
+	return sz;
+}
+
+/* In the freeze: journal, write every jump, commit. On failure restores every byte. */
+static int commit(struct apply_ctx *c, struct sut_err *err)
+{
+	pid_t pid = c->t.pid;
+	size_t sz = append_record(c);
+	const struct sut_reg_func *rf =
+		(const void *)(c->reg.records + c->reg.records_len + sizeof(struct sut_reg_patch));
+	struct sut_reg_header committed = c->reg.hdr;
+	/* journal: the pending record sits just past the committed ones */
+	c->reg.hdr.state = SUT_REG_APPLYING;
+	c->reg.hdr.txn_started = (uint64_t)time(NULL);
+	c->reg.hdr.tool_pid = (uint32_t)getpid();
+	c->reg.records_len += sz;
+	int rc = sut_registry_write(pid, &c->reg, err);
+	c->reg.records_len -= sz;
+	if (rc < 0) {
+		c->reg.hdr = committed;
+		return sut_err_wrap(err, "%s: writing registry journal", sut_target_label(&c->t));
+	}
+	size_t done = 0;
+	for (; done < c->p->nfuncs; done++)
+		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, 5, err) < 0)
+			break;
+	if (done < c->p->nfuncs) {
+		sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(&c->t),
+			     rf[done].name);
+		struct sut_err e2;
+		for (size_t k = 0; k < done; k++)
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+		c->reg.hdr = committed;
+		sut_registry_write(pid, &c->reg, &e2);
+		return -1;
+	}
+	c->reg.hdr = committed;
+	c->reg.hdr.npatches++;
+	c->reg.hdr.used += (uint32_t)sz;
+	c->reg.hdr.generation++;
+	c->reg.records_len += sz;
+	if (sut_ptrace_write(pid, c->reg.addr, &c->reg.hdr, sizeof c->reg.hdr, err) < 0) {
+		/* cannot record it: take the jumps back so the process stays as it was */
+		struct sut_err e2;
+		for (size_t k = 0; k < c->p->nfuncs; k++)
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+		return sut_err_wrap(err, "%s: committing registry", sut_target_label(&c->t));
+	}
+	return 0;
+}
+
+static void build_ranges(struct apply_ctx *c, struct sut_range *r, size_t *nr)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->p->nfuncs; i++) {
+		const struct sut_patch_func *f = &c->p->funcs[i];
+		if (c->p->consistency == SUT_CONS_PER_CALL) {
+			/* old activations may finish in old code; only the bytes the jump
+			 * overwrites must not hold a PC */
+			r[n++] = (struct sut_range){c->addr[i] + 1, c->addr[i] + 5, f->name, true};
+			continue;
+		}
+		r[n++] = (struct sut_range){c->addr[i], c->addr[i] + f->target_size, f->name, false};
+		long ow = c->have_reg ? sut_registry_owner(&c->reg, c->addr[i], -1) : -1;
+		if (ow >= 0) {
+			const struct sut_reg_patch *op = sut_registry_patch(&c->reg, (size_t)ow);
+			for (uint32_t k = 0; k < op->nfuncs; k++) {
+				const struct sut_reg_func *of = &sut_reg_funcs(op)[k];
+				if (of->addr == c->addr[i])
+					r[n++] = (struct sut_range){of->repl, of->repl + of->repl_size,
+								    f->name, false};
+			}
+		}
+	}
+	*nr = n;
+}
+
+static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
+{
+	struct sut_range *ranges = sut_xcalloc(2 * c->p->nfuncs, sizeof *ranges);
+	size_t nr;
+	build_ranges(c, ranges, &nr);
+	uint64_t deadline = sut_now_ns() + (uint64_t)c->o->timeout_ms * 1000000ull;
+	int rc = -1;
+	for (int attempt = 1;; attempt++) {
+		struct sut_freeze f;
+		sigset_t old;
+		sut_hold_signals(&old);
+		uint64_t t0 = sut_now_ns();
+		if (sut_ptrace_freeze(c->t.pid, c->o->timeout_ms, &f, err) < 0) {
+			sut_release_signals(&old);
+			sut_err_wrap(err, "%s", sut_target_label(&c->t));
+			break;
+		}
+		res->attempts = attempt;
+		res->nthreads = f.n;
+		struct sut_blocker b;
+		int chk = sut_target_refresh_maps(&c->t, err);
+		if (chk == 0)
+			chk = sut_check_consistency(&f, &c->t.maps, &c->t.objs, ranges, nr, &b, err);
+		if (chk == 0)
+			chk = verify_preimages(c, err) < 0 ? -1 : 0;
+		if (chk == 0 && !c->o->dry_run)
+			chk = commit(c, err) < 0 ? -1 : 0;
+		struct sut_err e2;
+		int th = sut_ptrace_thaw(&f, &e2);
+		res->freeze_ns = sut_now_ns() - t0;
+		sut_freeze_free(&f);
+		sut_release_signals(&old);
+		if (chk == 0 && th < 0) {
+			/* committed, but a thread could not be released (it vanished) */
+			rc = 0;
+			break;
+		}
+		if (chk == 0) {
+			rc = 0;
+			break;
+		}
+		if (chk < 0)
+			break;
+		if (sut_now_ns() >= deadline) {
+			sut_blocked_error(err, &c->t, &b, attempt, "apply");
+			break;
+		}
+		sut_backoff(attempt);
+	}
+	free(ranges);
+	return rc;
+}
+
+int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_opts *o,
+		    struct sut_txn_result *res, struct sut_err *err)
+{
+	struct apply_ctx c = {.p = p, .o = o};
+	memset(res, 0, sizeof *res);
+	res->pid = pid;
+	uint64_t t0 = sut_now_ns();
+	int rc = -1;
+	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0)
+		return -1;
+	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
+		goto out;
+	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
+		sut_errf(err,
+			 "%s: an interrupted transaction (suture pid %u) is recorded; run "
+			 "`suture status -p %d` to repair it first",
+			 sut_target_label(&c.t), c.reg.hdr.tool_pid, (int)pid);
+		goto out;
+	}
+	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
+		sut_errf(err, "%s: patch %s is already applied", sut_target_label(&c.t), p->id);
+		goto out;
+	}
+	c.addr = sut_xcalloc(p->nfuncs, sizeof *c.addr);
+	c.head = sut_xcalloc(p->nfuncs, sizeof *c.head);
+	for (size_t i = 0; i < p->nfuncs; i++)
+		c.addr[i] = c.t.obj->bias + p->funcs[i].target_addr;
+	/* plan: checks that need no stop come first, so a wrong patch costs the process
+	 * nothing (they are repeated inside the freeze, where they count) */
+	if (verify_preimages(&c, err) < 0)
+		goto out;
+	uint64_t size = sut_link_size(p);
+	if (sut_maps_find_gap_near(&c.t.maps, c.t.obj->lo, c.t.obj->hi, size, &c.place, err) < 0) {
+		sut_err_wrap(err, "%s: no room for %llu bytes near %s", sut_target_label(&c.t),
+			     (unsigned long long)size, p->target_name);
+		goto out;
+	}
+	struct sut_link_env env = {.place = c.place, .target_bias = c.t.obj->bias,
+				   .resolve = sut_target_resolve, .ctx = &c.t};
+	if (sut_link(p, &env, &c.img, err) < 0) {
+		sut_err_wrap(err, "%s: patch %s", sut_target_label(&c.t), p->id);
+		goto out;
+	}
+	res->region = c.place;
+	res->region_size = c.img.size;
+	if (o->dry_run) {
+		rc = freeze_and_commit(&c, res, err);
+		goto out;
+	}
+	/* stage */
+	if (sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, err) < 0) {
+		sut_err_wrap(err, "%s: staging", sut_target_label(&c.t));
+		goto out;
+	}
+	if (c.reg_created) {
+		init_registry(&c);
+		if (sut_registry_write(pid, &c.reg, err) < 0)
+			goto unstage;
+	}
+	if (sut_ptrace_write(pid, c.place, c.img.bytes, c.img.size, err) < 0) {
+		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
+		goto unstage;
+	}
+	if (freeze_and_commit(&c, res, err) == 0) {
+		rc = 0;
+		goto out;
+	}
+unstage:
+	unstage(&c);
+out:
+	res->total_ns = sut_now_ns() - t0;
+	free(c.addr);
+	free(c.head);
+	sut_link_image_free(&c.img);
+	sut_registry_free(&c.reg);
+	sut_target_close(&c.t);
+	return rc;
+}
+
+int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct sut_err *err)
+{
+	struct sut_target t;
+	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
+		return -1;
+	int found = sut_objects_find_build_id(&t.objs, id, len) != NULL;
+	sut_target_close(&t);
+	return found;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "apply/txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+uint64_t sut_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void sut_hold_signals(sigset_t *old)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	sigaddset(&s, SIGQUIT);
+	sigaddset(&s, SIGTSTP);
+	sigaddset(&s, SIGPIPE);
+	sigaddset(&s, SIGALRM);
+	sigaddset(&s, SIGUSR1);
+	sigaddset(&s, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &s, old);
+}
+
+void sut_release_signals(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err *err)
+{
+	uint8_t *buf = sut_xmalloc(reg->hdr.size);
+	long n = sut_registry_encode(reg, buf, reg->hdr.size, err);
+	int rc = n < 0 ? -1 : 0;
+	/* records first, header last: the header's counts make new records visible */
+	if (rc == 0 && n > (long)sizeof reg->hdr)
+		rc = sut_ptrace_write(pid, reg->addr + sizeof reg->hdr, buf + sizeof reg->hdr,
+				      (size_t)n - sizeof reg->hdr, err);
+	if (rc == 0)
+		rc = sut_ptrace_write(pid, reg->addr, buf, sizeof reg->hdr, err);
+	free(buf);
+	return rc;
+}
+
+void sut_backoff(int attempt)
+{
+	long ms = 1L << (attempt < 7 ? attempt : 7);
+	if (ms > 100)
+		ms = 100;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
+		      const struct sut_blocker *b, int attempts, const char *op)
+{
+	return sut_errf(err,
+			"%s: %s refused after %d attempts: thread %d is %s %s (0x%llx); "
+			"nothing was changed",
+			sut_target_label(t), op, attempts, (int)b->tid,
+			b->is_pc ? "executing in" : "has a return address into", b->what,
+			(unsigned long long)b->addr);
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The revert transaction: the inverse of apply, for any patch of the stack.
+ *
+ * Stack rule (registry.h): for each function of the reverted record R, if a newer record N
+ * also redirects it, the live jump is N's and stays; N inherits R's saved bytes so that
+ * reverting N later restores what was there before R. Otherwise R owns the live jump and
+ * its saved bytes go back into the code. Either way no jump is resurrected or orphaned. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "apply/remote.h"
+#include "apply/txn.h"
+#include "util/buf.h"
+
+/* Offset of record i in reg->records. */
+static size_t record_offset(const struct sut_registry *reg, size_t i)
+{
+	return (size_t)((const uint8_t *)sut_registry_patch(reg, i) - reg->records);
+}
+
+/* Checks the live entry bytes of every function R owns, before anything is written. */
+static int verify_owned(struct sut_target *t, const struct sut_registry *reg, long ri,
+			struct sut_err *err)
+{
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	for (uint32_t k = 0; k < r->nfuncs; k++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+		if (sut_registry_owner(reg, f->addr, ri) >= 0)
+			continue;
+		uint8_t cur[5];
+		if (sut_proc_read(t->pid, f->addr, cur, 5, err) < 0)
+			return sut_err_wrap(err, "%s: reading %s", sut_target_label(t), f->name);
+		if (memcmp(cur, f->written, 5) != 0)
+			return sut_errf(err,
+					"%s: %s: entry bytes are not the jump patch %s wrote: "
+					"something else modified it; nothing was changed",
+					sut_target_label(t), f->name, r->id);
+	}
+	return 0;
+}
+
+/* Writes code and registry for removing record ri; restores everything on failure. */
+static int commit_revert(struct sut_target *t, struct sut_registry *reg, long ri,
+			 struct sut_remote *rem, struct sut_err *err)
+{
+	pid_t pid = t->pid;
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	size_t roff = record_offset(reg, (size_t)ri), rsz = r->rec_size;
+	uint64_t region = r->region, region_size = r->region_size;
+
+	struct sut_registry next = *reg;
+	next.records = sut_xmalloc(reg->records_len);
+	memcpy(next.records, reg->records, reg->records_len);
+	/* hand saved bytes to newer owners */
+	for (uint32_t k = 0; k < r->nfuncs; k++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+		long ow = sut_registry_owner(reg, f->addr, ri);
+		if (ow < 0)
+			continue;
+		/* the lowest newer record naming f is the one whose saved bytes are R's jump */
+		for (size_t j = (size_t)ri + 1; j < reg->hdr.npatches; j++) {
+			struct sut_reg_patch *np = (void *)(next.records + record_offset(reg, j));
+			struct sut_reg_func *nf = (void *)(np + 1);
+			bool done = false;
+			for (uint32_t q = 0; q < np->nfuncs; q++)
+				if (nf[q].addr == f->addr) {
+					memcpy(nf[q].saved, f->saved, 8);
+					done = true;
+				}
+			if (done)
+				break;
+		}
+	}
+	memmove(next.records + roff, next.records + roff + rsz, reg->records_len - roff - rsz);
+	next.records_len -= rsz;
+	next.hdr.npatches--;
+	next.hdr.used -= (uint32_t)rsz;
+	next.hdr.generation++;
+	next.hdr.state = SUT_REG_IDLE;
+
+	/* journal */
+	struct sut_reg_header j = reg->hdr;
+	j.state = SUT_REG_REVERTING;
+	j.pending_index = (uint32_t)ri;
+	j.txn_started = (uint64_t)time(NULL);
+	j.tool_pid = (uint32_t)getpid();
+	int rc = -1;
+	if (sut_ptrace_write(pid, reg->addr, &j, sizeof j, err) < 0)
+		goto out;
+	uint32_t done = 0;
+	for (; done < r->nfuncs; done++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[done];
+		if (sut_registry_owner(reg, f->addr, ri) >= 0)
+			continue;
+		if (sut_ptrace_write(pid, f->addr, f->saved, 5, err) < 0)
+			break;
+	}
+	if (done < r->nfuncs) {
+		struct sut_err e2;
+		for (uint32_t k = 0; k < done; k++) {
+			const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+			if (sut_registry_owner(reg, f->addr, ri) < 0)
+				sut_ptrace_write(pid, f->addr, f->written, 5, &e2);
+		}
+		sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+		goto out;
+	}
+	if (sut_registry_write(pid, &next, err) < 0)
+		goto out;
+	/* The jumps are gone and no thread is inside the region (checked): release it. */
+	struct sut_err e3;
+	if (sut_remote_unmap(rem, region, region_size, &e3) < 0)
+		fprintf(stderr, "suture: warning: %s: patch memory at 0x%llx not released: %s\n",
+			sut_target_label(t), (unsigned long long)region, e3.msg);
+	free(reg->records);
+	*reg = next;
+	next.records = NULL;
+	rc = 0;
+out:
+	free(next.records);
+	return rc;
+}
+
+int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts *o,
+		     struct sut_txn_result *res, struct sut_err *err)
+{
+	memset(res, 0, sizeof *res);
+	res->pid = pid;
+	uint64_t t0 = sut_now_ns();
+	struct sut_target t;
+	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
+		return -1;
+	struct sut_registry reg;
+	bool found;
+	int rc = -1;
+	if (sut_registry_read(pid, &t.maps, &reg, &found, err) < 0)
+		goto out_t;
+	long ri = found ? sut_registry_find(&reg, patch_id) : -1;
+	if (ri < 0) {
+		sut_errf(err, "%s: patch %s is not applied", sut_target_label(&t), patch_id);
+		goto out;
+	}
+	if (reg.hdr.state != SUT_REG_IDLE) {
+		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is recorded",
+			 sut_target_label(&t), reg.hdr.tool_pid);
+		goto out;
+	}
+	const struct sut_reg_patch *r = sut_registry_patch(&reg, (size_t)ri);
+	res->region = r->region;
+	res->region_size = r->region_size;
+	char what[200];
+	snprintf(what, sizeof what, "the code of patch %s", patch_id);
+	/* Strict rule, whatever the patch declared: the region is unmapped afterwards, so
+	 * no thread may be executing in it or return into it. */
+	struct sut_range range = {r->region, r->region + r->region_size, what, false};
+	if (verify_owned(&t, &reg, ri, err) < 0)
+		goto out;
+	uint64_t deadline = sut_now_ns() + (uint64_t)o->timeout_ms * 1000000ull;
+	for (int attempt = 1;; attempt++) {
+		struct sut_freeze f;
+		sigset_t old;
+		sut_hold_signals(&old);
+		uint64_t f0 = sut_now_ns();
+		if (sut_ptrace_freeze(pid, o->timeout_ms, &f, err) < 0) {
+			sut_release_signals(&old);
+			sut_err_wrap(err, "%s", sut_target_label(&t));
+			break;
+		}
+		res->attempts = attempt;
+		res->nthreads = f.n;
+		struct sut_blocker b;
+		struct sut_remote rem;
+		int chk = sut_target_refresh_maps(&t, err);
+		if (chk == 0)
+			chk = sut_check_consistency(&f, &t.maps, &t.objs, &range, 1, &b, err);
+		if (chk == 0)
+			chk = verify_owned(&t, &reg, ri, err);
+		if (chk == 0 && !o->dry_run) {
+			chk = sut_remote_init(&rem, &f, &t.maps, err);
+			if (chk == 0)
+				chk = commit_revert(&t, &reg, ri, &rem, err);
+		}
+		struct sut_err e2;
+		sut_ptrace_thaw(&f, &e2);
+		res->freeze_ns = sut_now_ns() - f0;
+		sut_freeze_free(&f);
+		sut_release_signals(&old);
+		if (chk == 0) {
+			rc = 0;
+			break;
+		}
+		if (chk < 0)
+			break;
+		if (sut_now_ns() >= deadline) {
+			sut_blocked_error(err, &t, &b, attempt, "revert");
+			break;
+		}
+		sut_backoff(attempt);
+	}
+out:
+	sut_registry_free(&reg);
+out_t:
+	sut_target_close(&t);
+	res->total_ns = sut_now_ns() - t0;
+	return rc;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `cli` layer: the suture command. One file per subcommand; this header is what they
+ * share. Exit status: 0 every named process ended in the asked state, 1 at least one did
+ * not (and those were left as they were), 2 the command line was wrong. */
+#ifndef SUTURE_CLI_CLI_H
+#define SUTURE_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define EXIT_USAGE 2
+
+int cmd_build(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+
+/* Prints "suture: " + message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a PID argument; prints an error and returns -1 when it is not a positive number. */
+pid_t cli_parse_pid(const char *s);
+/* Wants help? (-h/--help anywhere). */
+bool cli_wants_help(int argc, char **argv);
+/* ISO-8601 UTC time. */
+void cli_time(unsigned long long secs, char *buf, size_t cap);
+
+struct pidlist {
+	pid_t *v;
+	size_t n, cap;
+};
+void pidlist_add(struct pidlist *l, pid_t p); /* ignores duplicates */
+void pidlist_free(struct pidlist *l);
+
+#endif

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* suture build, and suture keygen (making the key that signs what build produces). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/build.h"
+#include "cli/cli.h"
+#include "cli/json.h"
+#include "cli/trust.h"
+#include "patch/sign.h"
+#include "util/buf.h"
+
+static const char usage[] =
+	"usage: suture build --src DIR --diff FILE --target REL/PATH [--build-cmd CMD]\n"
+	"                    [-o OUT] [--id ID] [--cve ID]... [--description TEXT]\n"
+	"                    [--sign-key PEM] [--per-call] [--expect-build-id HEX]\n"
+	"                    [--workdir DIR] [--keep] [--json]\n"
+	"\n"
+	"Builds a live patch from a source tree and a unified diff. The tree is copied and built\n"
+	"twice with CMD (default: make), before and after `patch -p1` of the diff; every\n"
+	"translation unit the second build recompiles is compiled again in both trees with\n"
+	"-ffunction-sections -fdata-sections and compared function by function. The patch\n"
+	"carries exactly the functions whose machine code changed (and new ones); everything\n"
+	"they use binds to the original build's own functions and data. `#line` directives keep\n"
+	"__LINE__ stable after each hunk, so a fix that adds lines does not drag in every later\n"
+	"function of its file.\n"
+	"\n"
+	"The patch is for exactly one build: the GNU build-id of REL/PATH as rebuilt from DIR.\n"
+	"With --expect-build-id (the build-id of the deployed object) the build stops when the\n"
+	"rebuilt original differs: same compiler, flags and SOURCE_DATE_EPOCH are needed.\n"
+	"Changes that cannot be live-patched (changed initial values or sizes of writable\n"
+	"data) are refused with the variable named.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --src DIR           source tree (not modified)\n"
+	"  -d, --diff FILE         unified diff, paths as for patch -p1\n"
+	"  -T, --target PATH       executable or shared library, relative to the built tree\n"
+	"  -b, --build-cmd CMD     shell command building the tree (default: make)\n"
+	"  -o, --output OUT        patch file to write (default: ID.suture)\n"
+	"  -i, --id ID             patch id (default: the diff's file name)\n"
+	"  -c, --cve ID            CVE the patch fixes (repeatable)\n"
+	"  -D, --description TEXT  one line describing the fix\n"
+	"  -k, --sign-key PEM      Ed25519 private key to sign with (default:\n"
+	"                          $SUTURE_SIGNING_KEY; unsigned when neither is set)\n"
+	"  -P, --per-call          declare the per-call consistency rule (old activations\n"
+	"                          finish in old code); only when the author knows it is safe\n"
+	"  -e, --expect-build-id HEX  build-id the rebuilt original must have\n"
+	"  -w, --workdir DIR       where to build (default: a temporary directory)\n"
+	"  -K, --keep              keep the work directory\n"
+	"  -j, --json              report as one JSON document on standard output\n"
+	"  -h, --help              this text\n";
+
+static int sign_file(const char *path, const char *key, struct sut_err *err)
+{
+	struct sut_patch *p;
+	if (sut_patch_read_file(path, &p, err) < 0)
+		return -1;
+	int rc = sut_patch_sign(p, key, err);
+	if (rc == 0)
+		rc = sut_patch_write_file(p, path, err);
+	sut_patch_free(p);
+	return rc;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"src", required_argument, 0, 's'},	 {"diff", required_argument, 0, 'd'},
+		{"target", required_argument, 0, 'T'},	 {"build-cmd", required_argument, 0, 'b'},
+		{"output", required_argument, 0, 'o'},	 {"id", required_argument, 0, 'i'},
+		{"cve", required_argument, 0, 'c'},	 {"description", required_argument, 0, 'D'},
+		{"sign-key", required_argument, 0, 'k'}, {"per-call", no_argument, 0, 'P'},
+		{"expect-build-id", required_argument, 0, 'e'},
+		{"workdir", required_argument, 0, 'w'}, {"keep", no_argument, 0, 'K'},
+		{"json", no_argument, 0, 'j'},		 {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	struct sut_build_opts o = {0};
+	const char *key = cli_default_signing_key();
+	bool json = false;
+	const char **cves = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:d:T:b:o:i:c:D:k:Pe:w:Kjh", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o.src = optarg; break;
+		case 'd': o.diff = optarg; break;
+		case 'T': o.target = optarg; break;
+		case 'b': o.build_cmd = optarg; break;
+		case 'o': o.out = optarg; break;
+		case 'i': o.id = optarg; break;
+		case 'c':
+			cves = sut_xrealloc(cves, (o.ncves + 1) * sizeof *cves);
+			cves[o.ncves++] = optarg;
+			break;
+		case 'D': o.description = optarg; break;
+		case 'k': key = optarg; break;
+		case 'P': o.per_call = true; break;
+		case 'e': o.verify_build_id = optarg; break;
+		case 'w': o.workdir = optarg; break;
+		case 'K': o.keep = true; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); free(cves); return EXIT_USAGE;
+		}
+	}
+	o.cves = cves;
+	if (!o.src || !o.diff || !o.target || optind != argc) {
+		cli_error(optind != argc ? "unexpected argument '%s'"
+					 : "build needs --src, --diff and --target%s",
+			  optind != argc ? argv[optind] : "");
+		fputs(usage, stderr);
+		free(cves);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o.ncves; i++) {
+		if (strncmp(cves[i], "CVE-", 4) != 0) {
+			cli_error("'%s' is not a CVE id (CVE-YYYY-NNNN)", cves[i]);
+			free(cves);
+			return EXIT_USAGE;
+		}
+	}
+	struct sut_build_report rep = {0};
+	struct sut_err err;
+	int rc = 0;
+	if (sut_build(&o, &rep, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = 1;
+		goto out;
+	}
+	if (key && sign_file(rep.patch_path, key, &err) < 0) {
+		cli_error("%s: signing with %s: %s", rep.patch_path, key, err.msg);
+		remove(rep.patch_path);
+		rc = 1;
+		goto out;
+	}
+	if (json) {
+		struct json j;
+		json_init(&j, stdout);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "patch", rep.patch_path);
+		json_str(&j, "id", rep.patch_id);
+		json_str(&j, "build_id", rep.build_id_hex);
+		json_bool(&j, "signed", key != NULL);
+		json_arr_begin(&j, "functions");
+		for (size_t i = 0; i < rep.nfuncs; i++) {
+			json_obj_begin(&j, NULL);
+			json_str(&j, "name", rep.funcs[i].name);
+			json_str(&j, "file", rep.funcs[i].file);
+			json_str(&j, "reason", rep.funcs[i].reason);
+			json_uint(&j, "size", rep.funcs[i].size);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		if (rep.workdir)
+			json_str(&j, "workdir", rep.workdir);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		cli_info("wrote %s: patch %s for build-id %s%s", rep.patch_path, rep.patch_id,
+			 rep.build_id_hex, key ? ", signed" : " (unsigned)");
+		for (size_t i = 0; i < rep.nfuncs; i++)
+			cli_info("  %-32s %-8s %s", rep.funcs[i].name, rep.funcs[i].reason,
+				 rep.funcs[i].file ? rep.funcs[i].file : "");
+		if (rep.workdir)
+			cli_info("work directory kept: %s", rep.workdir);
+	}
+out:
+	sut_build_report_free(&rep);
+	free(cves);
+	return rc;
+}
+
+static const char keygen_usage[] =
+	"usage: suture keygen PRIVATE.pem PUBLIC.pem\n"
+	"\n"
+	"Creates an Ed25519 key pair for signing patches. Give the private key to `suture\n"
+	"build --sign-key` (or SUTURE_SIGNING_KEY); install the public key on the machines that\n"
+	"apply patches, in " SUT_TRUST_DIR "/ (or name it with SUTURE_TRUSTED_KEYS or\n"
+	"`suture apply --trusted-key`). The private key file is created mode 0600 and never\n"
+	"overwritten.\n";
+
+int cmd_keygen(int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(keygen_usage, stdout);
+		return 0;
+	}
+	if (argc != 3) {
+		fputs(keygen_usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct sut_err err;
+	if (sut_key_generate(argv[1], argv[2], &err) < 0) {
+		cli_error("%s", err.msg);
+		return 1;
+	}
+	char id[32];
+	if (sut_key_id_of_file(argv[2], id, &err) == 0)
+		cli_info("key %s: private %s, public %s", id, argv[1], argv[2]);
+	return 0;
+}
