@@ -8,7 +8,12 @@
  * or a memory buffer.
  *
  * Invariant: a struct sut_elf is immutable after open, so one parsed file can be shared
- * (cached by build-id) across many processes. */
+ * (cached by build-id) across many processes. Every query below reads only tables built at
+ * open, so queries may run concurrently; the raw Elf handle may not (libelf loads lazily).
+ *
+ * A relocatable object (ET_REL) opens too: symbols (with STT_FILE scope) and raw sections
+ * through sut_elf_handle(). It has no segments, so read_vaddr fails, load_span is 0..0 and
+ * sym_at returns NULL (its values are offsets within different sections). */
 #ifndef SUTURE_ELF_ELF_H
 #define SUTURE_ELF_ELF_H
 

@@ -223,6 +223,17 @@ int sut_elf_find_sym(const struct sut_elf *e, const char *name, const char *file
 			scoped[nscoped++] = s;
 	}
 	int rc = 0;
+	if (nscoped > 1 && !all_same_value(scoped, nscoped)) {
+		/* Same basename in several directories: a scope that matches a recorded
+		 * STT_FILE in full (compilers that keep the path) settles it. gcc records
+		 * only the basename, so then the ambiguity stands and is reported. */
+		size_t exact = 0;
+		for (size_t i = 0; i < nscoped; i++)
+			if (strcmp(scoped[i]->file, file) == 0)
+				scoped[exact++] = scoped[i];
+		if (exact > 0)
+			nscoped = exact;
+	}
 	if (nscoped > 0) {
 		if (!all_same_value(scoped, nscoped)) {
 			char desc[300];

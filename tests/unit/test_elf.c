@@ -421,6 +421,35 @@ static void test_truncated_and_garbage(void **state)
 	(void)state;
 }
 
+/* Compilers that keep a directory in STT_FILE ("d1/x.c", "d2/x.c") let a full path
+ * tell apart two files of one basename; the basename alone stays ambiguous. */
+static void test_same_basename_in_two_directories(void **state)
+{
+	for (int i = 1; i <= 2; i++)
+		fixture_sh("printf '\t.file \"d%d/x.c\"\n\t.text\n\t.type helper, @function\n"
+			   "helper:\n\tmov $%d, %%%%eax\n\tret\n\t.size helper, .-helper\n"
+			   "\t.globl g%d\n\t.type g%d, @function\ng%d:\n\tjmp helper\n"
+			   "\t.size g%d, .-g%d\n\t.section .note.GNU-stack,\"\",@progbits\n' > d%d.s",
+			   i, i, i, i, i, i, i, i);
+	fixture_sh("gcc -shared -o libdup.so d1.s d2.s");
+	char *path = sut_xasprintf("%s/libdup.so", fixture_tmpdir());
+	struct sut_elf *e = open_ok(path);
+	struct sut_err err = {0};
+	const struct sut_sym *s = NULL;
+	uint8_t code[2];
+	assert_int_equal(sut_elf_find_sym(e, "helper", "d2/x.c", &s, &err), 1);
+	assert_string_equal(s->file, "d2/x.c");
+	assert_int_equal(sut_elf_read_vaddr(e, s->value, code, sizeof code, &err), 0);
+	assert_int_equal(code[0], 0xb8);
+	assert_int_equal(code[1], 2);
+	assert_int_equal(sut_elf_find_sym(e, "helper", "x.c", &s, &err), -1);
+	assert_non_null(strstr(err.msg, "d1/x.c"));
+	assert_non_null(strstr(err.msg, "d2/x.c"));
+	sut_elf_close(e);
+	free(path);
+	(void)state;
+}
+
 /* A stripped library has no static functions; its debug file, found by build-id, has
  * them at the addresses the stripped file's code occupies. */
 static void test_debug_file_by_build_id(void **state)
@@ -527,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_static_helpers_by_file_scope),
 		cmocka_unit_test(test_global_hidden_absent),
 		cmocka_unit_test(test_ambiguous_helper),
+		cmocka_unit_test(test_same_basename_in_two_directories),
 		cmocka_unit_test(test_build_id_file_and_image),
 		cmocka_unit_test(test_read_vaddr_matches_file),
 		cmocka_unit_test(test_got_slots),
