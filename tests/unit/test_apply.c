@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Apply/revert transactions on a real child process, with patches made by hand (so this
+ * test does not depend on the build layer): the child prints value() every few ms; the
+ * patch replaces value() with code returning another number. */
+#include "fixtures.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "apply/apply.h"
+#include "elf/elf.h"
+#include "patch/patch.h"
+#include "proc/proc.h"
+#include "util/buf.h"
+
+static const char *prog_src =
+	"#include <stdio.h>\n#include <unistd.h>\n"
+	"__attribute__((noinline)) int value(void) { __asm__ volatile(\"\"); return 1; }\n"
+	"__attribute__((noinline)) int other(void) { __asm__ volatile(\"\"); return 10; }\n"
+	"int main(void) { setvbuf(stdout, 0, _IOLBF, 0);\n"
+	"  for (;;) { printf(\"%d\\n\", value() + other()); usleep(2000); } }\n";
+
+static char *prog;
+static pid_t child;
+static int child_out = -1;
+
+static int latest(void);
+
+/* Starts the child and waits until it runs the program (has printed). */
+static void start_child(void)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	child_out = p[0];
+	fcntl(child_out, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 100 && latest() < 0; i++)
+		;
+}
+
+static void stop_child(void)
+{
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(child_out);
+}
+
+/* Latest number the child printed, after draining its output for a moment. */
+static int latest(void)
+{
+	char buf[65536];
+	int last = -1;
+	for (int i = 0; i < 20; i++) {
+		usleep(5000);
+		ssize_t n;
+		while ((n = read(child_out, buf, sizeof buf - 1)) > 0) {
+			buf[n] = 0;
+			char *nl = NULL, *s = buf;
+			while ((nl = strchr(s, '\n')) != NULL) {
+				*nl = 0;
+				if (*s)
+					last = atoi(s);
+				s = nl + 1;
+			}
+		}
+	}
+	return last;
+}
+
+/* A patch replacing `fn` with `mov $ret, %eax; ret`. */
+static struct sut_patch *make_patch(const char *id, const char *fn, int ret)
+{
+	struct sut_elf *e;
+	struct sut_err err;
+	assert_int_equal(sut_elf_open(prog, &e, &err), 0);
+	const struct sut_sym *s;
+	assert_int_equal(sut_elf_find_sym(e, fn, NULL, &s, &err), 1);
+	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
+	p->format = SUT_PATCH_FORMAT;
+	p->id = sut_xstrdup(id);
+	p->version = 1;
+	p->description = sut_xstrdup("test");
+	p->target_name = sut_xstrdup("prog");
+	const uint8_t *bid;
+	p->build_id_len = sut_elf_build_id(e, &bid);
+	memcpy(p->build_id, bid, p->build_id_len);
+	p->nsections = 1;
+	p->sections = sut_xcalloc(1, sizeof *p->sections);
+	p->sections[0].name = sut_xasprintf(".text.%s", fn);
+	p->sections[0].kind = SUT_SEC_TEXT;
+	p->sections[0].align = 16;
+	p->sections[0].size = 6;
+	p->sections[0].bytes = sut_xmalloc(6);
+	uint8_t code[6] = {0xb8, (uint8_t)ret, 0, 0, 0, 0xc3};
+	memcpy(p->sections[0].bytes, code, 6);
+	p->nsymbols = 1;
+	p->symbols = sut_xcalloc(1, sizeof *p->symbols);
+	p->symbols[0] = (struct sut_patch_symbol){.name = sut_xstrdup(fn), .kind = SUT_SYM_LOCAL,
+						  .section = 0, .value = 0, .size = 6,
+						  .is_func = true};
+	p->nfuncs = 1;
+	p->funcs = sut_xcalloc(1, sizeof *p->funcs);
+	struct sut_patch_func *f = &p->funcs[0];
+	f->name = sut_xstrdup(fn);
+	f->target_addr = s->value;
+	f->target_size = s->size;
+	f->preimage_len = (uint32_t)s->size;
+	f->preimage = sut_xmalloc(s->size);
+	assert_int_equal(sut_elf_read_vaddr(e, s->value, f->preimage, s->size, &err), 0);
+	f->replacement = 0;
+	assert_int_equal(sut_patch_validate(p, &err), 0);
+	sut_elf_close(e);
+	return p;
+}
+
+#define OK(call)                                                                  \
+	do {                                                                      \
+		if ((call) < 0)                                                   \
+			fail_msg("%s: %s", #call, err.msg);                       \
+	} while (0)
+
+static int maps_lines(pid_t pid)
+{
+	struct sut_maps m;
+	struct sut_err err;
+	assert_int_equal(sut_proc_maps(pid, &m, &err), 0);
+	int n = (int)m.n;
+	sut_proc_maps_free(&m);
+	return n;
+}
+
+static void test_apply_revert(void **state)
+{
+	(void)state;
+	start_child();
+	assert_int_equal(latest(), 11);
+	struct sut_patch *p = make_patch("p1", "value", 5);
+	struct sut_txn_opts o = {.timeout_ms = 2000};
+	struct sut_txn_result r;
+	struct sut_err err;
+	int before = maps_lines(child);
+	if (sut_apply_patch(child, p, &o, &r, &err) < 0)
+		fail_msg("apply: %s", err.msg);
+	assert_int_equal(latest(), 15);
+	/* applying the same patch again is refused and changes nothing */
+	assert_int_equal(sut_apply_patch(child, p, &o, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "already applied"));
+	assert_int_equal(latest(), 15);
+	if (sut_revert_patch(child, "p1", &o, &r, &err) < 0)
+		fail_msg("revert: %s", err.msg);
+	assert_int_equal(latest(), 11);
+	/* the registry stays; the patch image is gone */
+	assert_int_equal(maps_lines(child), before + 1);
+	assert_int_equal(sut_revert_patch(child, "p1", &o, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "not applied"));
+	sut_patch_free(p);
+	stop_child();
+}
+
+static void test_stack_out_of_order(void **state)
+{
+	(void)state;
+	start_child();
+	struct sut_patch *a = make_patch("a", "value", 2);
+	struct sut_patch *b = make_patch("b", "value", 3);
+	struct sut_patch *c = make_patch("c", "other", 20);
+	struct sut_txn_opts o = {.timeout_ms = 2000};
+	struct sut_txn_result r;
+	struct sut_err err;
+	OK(sut_apply_patch(child, a, &o, &r, &err));
+	assert_int_equal(latest(), 12);
+	OK(sut_apply_patch(child, b, &o, &r, &err));
+	assert_int_equal(latest(), 13);
+	OK(sut_apply_patch(child, c, &o, &r, &err));
+	assert_int_equal(latest(), 23);
+	/* revert the bottom one: b stays live */
+	OK(sut_revert_patch(child, "a", &o, &r, &err));
+	assert_int_equal(latest(), 23);
+	/* now b: the original value() comes back, not a's */
+	OK(sut_revert_patch(child, "b", &o, &r, &err));
+	assert_int_equal(latest(), 21);
+	OK(sut_revert_patch(child, "c", &o, &r, &err));
+	assert_int_equal(latest(), 11);
+	sut_patch_free(a);
+	sut_patch_free(b);
+	sut_patch_free(c);
+	stop_child();
+}
+
+static void test_preimage_mismatch(void **state)
+{
+	(void)state;
+	start_child();
+	struct sut_patch *p = make_patch("bad", "value", 7);
+	p->funcs[0].preimage[p->funcs[0].preimage_len - 1] ^= 0xff;
+	struct sut_txn_opts o = {.timeout_ms = 2000};
+	struct sut_txn_result r;
+	struct sut_err err;
+	int before = maps_lines(child);
+	assert_int_equal(sut_apply_patch(child, p, &o, &r, &err), -1);
+	print_message("%s\n", err.msg);
+	assert_non_null(strstr(err.msg, "pre-image mismatch"));
+	assert_non_null(strstr(err.msg, "value"));
+	assert_int_equal(maps_lines(child), before);
+	assert_int_equal(latest(), 11);
+	/* wrong build-id */
+	p->funcs[0].preimage[p->funcs[0].preimage_len - 1] ^= 0xff;
+	p->build_id[0] ^= 0xff;
+	assert_int_equal(sut_apply_patch(child, p, &o, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "build-id"));
+	assert_int_equal(maps_lines(child), before);
+	sut_patch_free(p);
+	stop_child();
+}
+
+int main(void)
+{
+	prog = fixture_cc("prog", prog_src, "-O2 -Wl,--build-id", "prog");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_apply_revert),
+		cmocka_unit_test(test_stack_out_of_order),
+		cmocka_unit_test(test_preimage_mismatch),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
