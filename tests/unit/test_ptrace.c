@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ptrace layer on real children: freezing threads blocked in read, nanosleep, futex and
+ * accept leaves them undisturbed (no EINTR, no short sleep, no spurious wakeup); remote
+ * syscalls; a stopped process stays stopped; threads born and dying during the freeze;
+ * signals arriving during the freeze are delivered once; errors name the pid. */
+#include "fixtures.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "proc/proc.h"
+#include "ptrace/ptrace.h"
+
+/* Four threads blocked in read(stdin), nanosleep(2 s), pthread_cond_wait and accept(), the
+ * main thread in pthread_join. Prints "ready PORT", and at the end one line of counts of
+ * anything a stop could have disturbed. */
+static const char blocker_src[] =
+	"#include <errno.h>\n#include <pthread.h>\n#include <stdio.h>\n#include <time.h>\n"
+	"#include <unistd.h>\n#include <netinet/in.h>\n#include <sys/socket.h>\n"
+	"static int eintr, shorts, spurious, sleeps, lfd, done;\n"
+	"static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;\n"
+	"static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;\n"
+	"static long long ns(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);"
+	"return t.tv_sec*1000000000LL+t.tv_nsec;}\n"
+	"static void *reader(void *a){char c;for(;;){ssize_t n=read(0,&c,1);"
+	" if(n<0&&errno==EINTR){__atomic_add_fetch(&eintr,1,0);continue;}"
+	" if(n<=0||c=='q')break;}"
+	" pthread_mutex_lock(&mu);done=1;pthread_cond_broadcast(&cv);pthread_mutex_unlock(&mu);"
+	" return a;}\n"
+	"static void *sleeper(void *a){while(!__atomic_load_n(&done,0)){"
+	" struct timespec d={2,0};long long t0=ns();"
+	" if(nanosleep(&d,NULL)<0&&errno==EINTR)__atomic_add_fetch(&eintr,1,0);"
+	" if(ns()-t0<2000000000LL)__atomic_add_fetch(&shorts,1,0);"
+	" __atomic_add_fetch(&sleeps,1,0);}return a;}\n"
+	"static void *waiter(void *a){pthread_mutex_lock(&mu);"
+	" while(!done){pthread_cond_wait(&cv,&mu);if(!done)spurious++;}"
+	" pthread_mutex_unlock(&mu);return a;}\n"
+	"static void *acceptor(void *a){for(;;){int c=accept(lfd,NULL,NULL);"
+	" if(c<0&&errno==EINTR){__atomic_add_fetch(&eintr,1,0);continue;}"
+	" if(c>=0)close(c);break;}return a;}\n"
+	"int main(void){struct sockaddr_in sa={0};socklen_t l=sizeof sa;"
+	" sa.sin_family=AF_INET;sa.sin_addr.s_addr=htonl(INADDR_LOOPBACK);"
+	" lfd=socket(AF_INET,SOCK_STREAM,0);"
+	" if(bind(lfd,(void*)&sa,sizeof sa)||listen(lfd,1)||getsockname(lfd,(void*)&sa,&l))return 2;"
+	" pthread_t t[4];void *(*f[4])(void*)={reader,sleeper,waiter,acceptor};"
+	" for(int i=0;i<4;i++)pthread_create(&t[i],NULL,f[i],NULL);"
+	" printf(\"ready %d\\n\",ntohs(sa.sin_port));fflush(stdout);"
+	" for(int i=0;i<4;i++)pthread_join(t[i],NULL);"
+	" printf(\"eintr=%d short=%d spurious=%d sleeps=%d\\n\",eintr,shorts,spurious,sleeps);"
+	" return 0;}\n";
+
+/* Counts SIGUSR1 (SA_RESTART handler); on each byte 'p' read from stdin prints the count,
+ * on 'q' exits. */
+static const char sigcount_src[] =
+	"#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n"
+	"static volatile sig_atomic_t count;\n"
+	"static void on_usr1(int s){(void)s;count++;}\n"
+	"int main(void){struct sigaction sa={0};sa.sa_handler=on_usr1;sa.sa_flags=SA_RESTART;"
+	" sigaction(SIGUSR1,&sa,NULL);printf(\"ready\\n\");fflush(stdout);char c;"
+	" while(read(0,&c,1)==1){if(c=='q')break;if(c=='p'){printf(\"%d\\n\",(int)count);"
+	" fflush(stdout);}}return 0;}\n";
+
+/* Creates and joins short-lived threads forever; writes a byte every 64 rounds. */
+static const char churn_src[] =
+	"#include <pthread.h>\n#include <unistd.h>\n"
+	"static void *nop(void *a){return a;}\n"
+	"int main(void){for(unsigned long i=0;;i++){pthread_t t[3];"
+	" for(int k=0;k<3;k++)pthread_create(&t[k],NULL,nop,NULL);"
+	" for(int k=0;k<3;k++)pthread_join(t[k],NULL);"
+	" if(i%64==0&&write(1,\".\",1)<0)return 1;}}\n";
+
+struct child {
+	pid_t pid;
+	int in;  /* write end of the child's stdin */
+	int out; /* read end of the child's stdout */
+};
+
+static char *build(const char *name, const char *src)
+{
+	return fixture_cc(name, src, "-O1 -pthread", name);
+}
+
+static struct child spawn(const char *exe)
+{
+	int in[2], out[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	struct child c;
+	c.pid = fork();
+	assert_true(c.pid >= 0);
+	if (c.pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(exe, exe, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c.in = in[1];
+	c.out = out[0];
+	return c;
+}
+
+/* Reads one line from the child, waiting at most timeout_ms. */
+static int read_line(struct child *c, char *buf, size_t cap, int timeout_ms)
+{
+	size_t n = 0;
+	while (n + 1 < cap) {
+		struct pollfd p = {c->out, POLLIN, 0};
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -1;
+		if (read(c->out, buf + n, 1) != 1)
+			return -1;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+static void end_child(struct child *c)
+{
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->in);
+	close(c->out);
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p ? p[2] : '?';
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static void connect_loopback(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(s);
+}
+
+/* Asks the blocker to finish and checks its own account: nothing was disturbed. */
+static void finish_blocker(struct child *c, int port)
+{
+	char line[256];
+	connect_loopback(port);
+	assert_int_equal(write(c->in, "q", 1), 1);
+	assert_int_equal(read_line(c, line, sizeof line, 5000), 0);
+	int eintr = -1, shorts = -1, spurious = -1, sleeps = -1;
+	assert_int_equal(sscanf(line, "eintr=%d short=%d spurious=%d sleeps=%d", &eintr, &shorts,
+				&spurious, &sleeps), 4);
+	assert_int_equal(eintr, 0);
+	assert_int_equal(shorts, 0);
+	assert_int_equal(spurious, 0);
+	assert_true(sleeps >= 1);
+	int st;
+	assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(c->in);
+	close(c->out);
+}
+
+static bool has_syscall(const struct sut_freeze *f, long nr)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if ((long)f->threads[i].regs.orig_rax == nr)
+			return true;
+	return false;
+}
+
+static struct child start_blocker(int *port)
+{
+	static char *exe;
+	if (!exe)
+		exe = build("blocker", blocker_src);
+	struct child c = spawn(exe);
+	char line[64];
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	assert_int_equal(sscanf(line, "ready %d", port), 1);
+	msleep(100); /* let every thread reach its blocking call */
+	return c;
+}
+
+static void test_freeze_blocked_threads_undisturbed(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_maps m;
+	struct sut_err err;
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	for (int round = 0; round < 50; round++) {
+		struct sut_freeze f;
+		if (sut_ptrace_freeze(c.pid, 2000, &f, &err) < 0)
+			fail_msg("round %d: %s", round, err.msg);
+		assert_int_equal(f.n, 5);
+		assert_int_equal(f.threads[0].tid, c.pid); /* leader first */
+		for (size_t i = 0; i < f.n; i++) {
+			const struct sut_thread *t = &f.threads[i];
+			const struct sut_map *x = sut_maps_find(&m, t->regs.rip);
+			assert_non_null(x);
+			assert_int_equal(x->perms[2], 'x');
+			assert_false(t->group_stop);
+			assert_int_equal(t->pending_sig, 0);
+			assert_false(t->regs_dirty);
+		}
+		if (round == 0) {
+			/* Each thread was stopped inside its blocking call. */
+			assert_true(has_syscall(&f, SYS_read));
+			assert_true(has_syscall(&f, SYS_clock_nanosleep) || has_syscall(&f, SYS_nanosleep));
+			assert_true(has_syscall(&f, SYS_futex));
+			assert_true(has_syscall(&f, SYS_accept) || has_syscall(&f, SYS_accept4));
+		}
+		assert_true(sut_freeze_syscall_thread(&f) == 0);
+		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+		sut_freeze_free(&f);
+		assert_int_equal(sut_proc_maps(c.pid, &m, &err) < 0 ? -1 : 0, 0);
+		msleep(round % 5 == 0 ? 30 : 5);
+	}
+	sut_proc_maps_free(&m);
+	msleep(2100); /* let at least one full 2 s sleep finish under observation */
+	finish_blocker(&c, port);
+}
+
+static long remote(struct sut_freeze *f, size_t ti, uint64_t insn, long nr, long a0, long a1,
+		   long a2, long a3, long a4, long a5)
+{
+	long args[6] = {a0, a1, a2, a3, a4, a5}, ret = 0;
+	struct sut_err err;
+	if (sut_ptrace_syscall(f, ti, insn, nr, args, &ret, &err) < 0)
+		fail_msg("remote syscall %ld: %s", nr, err.msg);
+	return ret;
+}
+
+static void test_remote_syscall(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_maps m;
+	struct sut_err err;
+	uint64_t insn;
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	assert_int_equal(sut_proc_find_syscall_insn(c.pid, &m, &insn, &err), 0);
+	sut_proc_maps_free(&m);
+
+	struct sut_freeze f;
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	long ti = sut_freeze_syscall_thread(&f);
+	assert_true(ti >= 0);
+	struct user_regs_struct before = f.threads[ti].regs;
+	assert_int_equal(remote(&f, ti, insn, SYS_getpid, 0, 0, 0, 0, 0, 0), c.pid);
+	long addr = remote(&f, ti, insn, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(addr > 0 && addr % 4096 == 0);
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	assert_non_null(sut_maps_find(&m, (uint64_t)addr));
+	sut_proc_maps_free(&m);
+	/* Memory written through /proc/PID/mem reads back. */
+	const char msg[] = "suture was here";
+	char back[sizeof msg];
+	assert_int_equal(sut_ptrace_write(c.pid, (uint64_t)addr, msg, sizeof msg, &err), 0);
+	assert_int_equal(sut_proc_read(c.pid, (uint64_t)addr, back, sizeof back, &err), 0);
+	assert_string_equal(back, msg);
+	/* A failing call returns the raw negative errno. */
+	assert_int_equal(remote(&f, ti, insn, SYS_close, 12345, 0, 0, 0, 0, 0), -EBADF);
+	assert_int_equal(remote(&f, ti, insn, SYS_munmap, addr, 4096, 0, 0, 0, 0), 0);
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	assert_null(sut_maps_find(&m, (uint64_t)addr));
+	sut_proc_maps_free(&m);
+	/* The thread's registers are back as found, in the kernel too. */
+	struct user_regs_struct now;
+	assert_int_equal(ptrace(PTRACE_GETREGS, f.threads[ti].tid, 0, &now), 0);
+	assert_memory_equal(&now, &before, sizeof now);
+	assert_false(f.threads[ti].regs_dirty);
+
+	/* The same on the thread blocked in read(): its read must still complete normally. */
+	size_t reader = f.n;
+	for (size_t i = 0; i < f.n; i++)
+		if ((long)f.threads[i].regs.orig_rax == SYS_read)
+			reader = i;
+	assert_true(reader < f.n);
+	assert_int_equal(remote(&f, reader, insn, SYS_gettid, 0, 0, 0, 0, 0, 0),
+			 f.threads[reader].tid);
+	/* Writing code pages: read-only text is writable through /proc/PID/mem. */
+	uint8_t orig[2], patched[2] = {0x0f, 0x05};
+	assert_int_equal(sut_proc_read(c.pid, insn, orig, 2, &err), 0);
+	assert_int_equal(sut_ptrace_write(c.pid, insn, patched, 2, &err), 0);
+	/* Writing to an unmapped address fails and names it. */
+	assert_int_equal(sut_ptrace_write(c.pid, (uint64_t)addr, msg, 4, &err), -1);
+	char hex[32];
+	snprintf(hex, sizeof hex, "%lx", addr);
+	assert_non_null(strstr(err.msg, hex));
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	msleep(2100);
+	finish_blocker(&c, port);
+}
+
+static void test_stopped_process_stays_stopped(void **state)
+{
+	char *exe = build("sigcount", sigcount_src);
+	struct child c = spawn(exe);
+	char line[64];
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	kill(c.pid, SIGSTOP);
+	for (int i = 0; i < 200 && proc_state(c.pid) != 'T'; i++)
+		msleep(5);
+	assert_int_equal(proc_state(c.pid), 'T');
+	/* Our own waitpid would report the stop of our child: consume it first. */
+	int st;
+	assert_int_equal(waitpid(c.pid, &st, WUNTRACED), c.pid);
+	struct sut_freeze f;
+	struct sut_err err;
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	assert_int_equal(f.n, 1);
+	assert_true(f.threads[0].group_stop);
+	assert_int_equal(sut_freeze_syscall_thread(&f), -1);
+	long args[6] = {0}, ret;
+	assert_int_equal(sut_ptrace_syscall(&f, 0, 0, SYS_getpid, args, &ret, &err), -1);
+	assert_non_null(strstr(err.msg, "group-stop"));
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	msleep(100);
+	assert_int_equal(proc_state(c.pid), 'T');
+	kill(c.pid, SIGCONT);
+	assert_int_equal(write(c.in, "p", 1), 1);
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	assert_string_equal(line, "0");
+	assert_true(proc_state(c.pid) != 'T');
+	end_child(&c);
+	free(exe);
+}
+
+static void test_signal_during_freeze_delivered_once(void **state)
+{
+	char *exe = build("sigcount", sigcount_src);
+	struct child c = spawn(exe);
+	char line[64];
+	struct sut_err err;
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	msleep(20);
+	/* Plain freeze: a signal sent while frozen is delivered once after thaw. */
+	struct sut_freeze f;
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	kill(c.pid, SIGUSR1);
+	msleep(50);
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	assert_int_equal(write(c.in, "p", 1), 1);
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	assert_string_equal(line, "1");
+	/* With remote syscalls run in between: still exactly once more. */
+	struct sut_maps m;
+	uint64_t insn;
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	assert_int_equal(sut_proc_find_syscall_insn(c.pid, &m, &insn, &err), 0);
+	sut_proc_maps_free(&m);
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	kill(c.pid, SIGUSR1);
+	msleep(50);
+	assert_int_equal(remote(&f, 0, insn, SYS_getpid, 0, 0, 0, 0, 0, 0), c.pid);
+	assert_int_equal(remote(&f, 0, insn, SYS_getppid, 0, 0, 0, 0, 0, 0), getpid());
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	assert_int_equal(write(c.in, "p", 1), 1);
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	assert_string_equal(line, "2");
+	end_child(&c);
+	free(exe);
+}
+
+static void test_freeze_thread_churn(void **state)
+{
+	char *exe = build("churn", churn_src);
+	struct child c = spawn(exe);
+	char buf[4096];
+	struct sut_err err;
+	assert_int_equal(read_line(&c, buf, 2, 5000), 0); /* it runs */
+	fcntl(c.out, F_SETFL, O_NONBLOCK);
+	int ok = 0;
+	for (int i = 0; i < 20; i++) {
+		struct sut_freeze f;
+		uint64_t t0 = now_ms();
+		int rc = sut_ptrace_freeze(c.pid, 1000, &f, &err);
+		assert_true(now_ms() - t0 < 1000 + 1500); /* timeout plus the release grace */
+		if (rc < 0) {
+			assert_non_null(strstr(err.msg, "pid"));
+			continue;
+		}
+		ok++;
+		/* While frozen no thread outside the set is alive (exiting ones aside). */
+		pid_t *tids;
+		size_t n;
+		assert_int_equal(sut_proc_threads(c.pid, &tids, &n, &err), 0);
+		for (size_t k = 0; k < n; k++) {
+			bool in = false;
+			for (size_t j = 0; j < f.n; j++)
+				in |= f.threads[j].tid == tids[k];
+			if (!in) {
+				char path[96], st[512] = "";
+				snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)c.pid,
+					 (int)tids[k]);
+				FILE *fp = fopen(path, "r");
+				if (fp) {
+					size_t r = fread(st, 1, sizeof st - 1, fp);
+					st[r] = 0;
+					fclose(fp);
+				}
+				char *p = strrchr(st, ')');
+				assert_true(!p || p[2] == 'Z' || p[2] == 'X');
+			}
+		}
+		free(tids);
+		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+		sut_freeze_free(&f);
+		msleep(10);
+	}
+	assert_true(ok >= 15);
+	/* Still running: fresh output arrives after draining the pipe. */
+	while (read(c.out, buf, sizeof buf) > 0)
+		;
+	struct pollfd p = {c.out, POLLIN, 0};
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	end_child(&c);
+	free(exe);
+}
+
+static void test_freeze_errors(void **state)
+{
+	struct sut_freeze f;
+	struct sut_err err;
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	assert_int_equal(sut_ptrace_freeze(dead, 500, &f, &err), -1);
+	char num[16];
+	snprintf(num, sizeof num, "%d", (int)dead);
+	assert_non_null(strstr(err.msg, num));
+
+	/* Another tracer holds the process: the message says so. */
+	char *exe = build("sigcount", sigcount_src);
+	struct child c = spawn(exe);
+	char line[64];
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	int sync[2];
+	assert_int_equal(pipe(sync), 0);
+	pid_t tracer = fork();
+	if (tracer == 0) {
+		char ok = ptrace(PTRACE_SEIZE, c.pid, 0, 0) == 0 ? 'y' : 'n';
+		if (write(sync[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char ok = 0;
+	assert_int_equal(read(sync[0], &ok, 1), 1);
+	assert_int_equal(ok, 'y');
+	assert_int_equal(sut_ptrace_freeze(c.pid, 500, &f, &err), -1);
+	assert_non_null(strstr(err.msg, "already traced"));
+	snprintf(num, sizeof num, "%d", (int)tracer);
+	assert_non_null(strstr(err.msg, num));
+	kill(tracer, SIGKILL);
+	waitpid(tracer, NULL, 0);
+	close(sync[0]);
+	close(sync[1]);
+	/* Released by the other tracer's death, it runs on and can be frozen. */
+	assert_int_equal(write(c.in, "p", 1), 1);
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	end_child(&c);
+	free(exe);
+}
+
+static void test_stop_one(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	pid_t *tids;
+	size_t n;
+	struct sut_err err;
+	assert_int_equal(sut_proc_threads(c.pid, &tids, &n, &err), 0);
+	assert_int_equal(n, 5);
+	pid_t other = tids[0] == c.pid ? tids[1] : tids[0];
+	free(tids);
+	struct sut_freeze f;
+	assert_int_equal(sut_ptrace_stop_one(c.pid, other, 2000, &f, &err), 0);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.threads[0].tid, other);
+	assert_int_equal(sut_freeze_syscall_thread(&f), 0);
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	msleep(2100);
+	finish_blocker(&c, port);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_freeze_errors),
+		cmocka_unit_test(test_stopped_process_stays_stopped),
+		cmocka_unit_test(test_signal_during_freeze_delivered_once),
+		cmocka_unit_test(test_remote_syscall),
+		cmocka_unit_test(test_stop_one),
+		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
+		cmocka_unit_test(test_freeze_thread_churn),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
