@@ -70,13 +70,20 @@ run "$SUTURE" status -p "$SERVER"
 section "5. Build a patch from the fix"
 say "The fix is a one-line source diff ($(basename "$DEMO")/fix.diff):"
 sed -n '/^--- a\//,$p' "$DEMO/fix.diff" | sed 's/^/  /'
+SIGN=() TRUST=()
+if "$SUTURE" keygen --help >/dev/null 2>&1; then
+	say "Patches are signed, and a process only takes patches signed by a trusted key. A key pair for this demo:"
+	mkdir -p "$W/keys"
+	run "$SUTURE" keygen "$W/keys/demo.key.pem" "$W/keys/demo.pub.pem"
+	SIGN=(--sign-key "$W/keys/demo.key.pem") TRUST=(--trusted-key "$W/keys/demo.pub.pem")
+fi
 say "suture build compiles the service with and without the diff, keeps the functions that changed, and writes a patch for exactly this build of libquota.so:"
 run "$SUTURE" build --src "$W/service" --diff "$DEMO/fix.diff" --target libquota.so \
-	--id quota-fix -o "$W/quota-fix.suture"
+	--id quota-fix -o "$W/quota-fix.suture" "${SIGN[@]}"
 run "$SUTURE" inspect "$W/quota-fix.suture"
 
 section "6. Apply it to the running server"
-run "$SUTURE" apply -p "$SERVER" "$W/quota-fix.suture"
+run "$SUTURE" apply -p "$SERVER" "${TRUST[@]}" "$W/quota-fix.suture"
 
 section "7. AFTER: fixed, in the same process"
 run service/client "$PORT" take 5 | tee "$W/after.log"

@@ -62,6 +62,18 @@ require_suture() {
 	[ -x "$SUTURE" ] || skip "$SUTURE is not built"
 	"$SUTURE" --help >/dev/null 2>&1 || skip "suture --help fails: the command line is not built yet"
 	command -v jq >/dev/null || skip "jq is needed to read suture's --json output"
+	setup_signing
+}
+
+# setup_signing: a fresh key pair for this test, in $T/keys; suture build signs with it
+# and apply trusts it, through the environment, so the commands the tests run stay those
+# of the command-line contract. Does nothing if this suture has no keygen.
+setup_signing() {
+	"$SUTURE" keygen --help >/dev/null 2>&1 || return 0
+	mkdir -p "$T/keys"
+	"$SUTURE" keygen "$T/keys/test.key.pem" "$T/keys/test.pub.pem" 2>"$T/keys/keygen.log" ||
+		{ cat "$T/keys/keygen.log" >&2; fail "suture keygen failed"; }
+	export SUTURE_SIGNING_KEY=$T/keys/test.key.pem SUTURE_TRUSTED_KEYS=$T/keys/test.pub.pem
 }
 
 # build_scenario NAME [DEST]: copy tests/scenarios/NAME to DEST (default $T/NAME) and

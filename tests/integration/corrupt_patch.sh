@@ -56,6 +56,42 @@ for f in "$T"/bad-*.suture; do
 	refused "inspect --json of $what" "$SUTURE" inspect "$f" --json
 	refused "apply of $what" "$SUTURE" apply -p "$PID" "$f"
 done
+
+# With signing (the test's key, see setup_signing): a patch whose replacement code was
+# changed after signing, an unsigned patch and one signed by an untrusted key are refused.
+if [ -n "${SUTURE_SIGNING_KEY:-}" ]; then
+	# The first carried code section (.text*) of the patch, from its section headers.
+	text_off=0 text_size=0
+	while read -r name _ _ off size _; do
+		case $name in .text*) [ $((16#$size)) -gt 0 ] || continue
+			text_off=$((16#$off)) text_size=$((16#$size)); break ;; esac
+	done < <(readelf -SW "$T/good.suture" | sed -n 's/^ *\[ *[0-9]*\] *//p')
+	[ "$text_size" -gt 0 ] || fail "no code section in the patch: $(readelf -SW "$T/good.suture")"
+	cp "$T/good.suture" "$T/flipped-code.suture"
+	byte=$(od -An -t u1 -j $((text_off + text_size / 2)) -N 1 "$T/good.suture" | tr -d ' ')
+	printf "\\$(printf %03o $((byte ^ 0x01)))" |
+		dd of="$T/flipped-code.suture" bs=1 seek=$((text_off + text_size / 2)) conv=notrunc status=none
+	cmp -s "$T/good.suture" "$T/flipped-code.suture" && fail "the byte flip changed nothing"
+	refused "apply of a patch whose code changed after signing" \
+		"$SUTURE" apply -p "$PID" "$T/flipped-code.suture"
+	stderr_mentions 'signature' "the bad signature"
+
+	# build signs only when it has a key: build without one.
+	env -u SUTURE_SIGNING_KEY "$SUTURE" build --src "$S" --diff "$S/fix.diff" --target prog \
+		-o "$T/unsigned.suture" --id unsigned 2>"$T/last.err" ||
+		{ cat "$T/last.err" >&2; fail "build of an unsigned patch failed"; }
+	refused "apply of an unsigned patch" "$SUTURE" apply -p "$PID" "$T/unsigned.suture"
+	stderr_mentions 'sign' "the missing signature"
+
+	"$SUTURE" keygen "$T/keys/other.key.pem" "$T/keys/other.pub.pem" 2>/dev/null ||
+		fail "keygen of a second key failed"
+	SUTURE_SIGNING_KEY=$T/keys/other.key.pem "$SUTURE" build --src "$S" --diff "$S/fix.diff" \
+		--target prog -o "$T/untrusted.suture" --id untrusted 2>"$T/last.err" ||
+		{ cat "$T/last.err" >&2; fail "build signed with a second key failed"; }
+	refused "apply of a patch signed by an untrusted key" "$SUTURE" apply -p "$PID" "$T/untrusted.suture"
+	stderr_mentions 'key|trust' "the untrusted key"
+fi
+
 assert_alive "$PID"
 assert_applied "$PID" ""
 [ "$(cat "/proc/$PID/maps")" = "$maps_before" ] || fail "a refused patch changed the mappings"
