@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `suture build`: from a source tree and a diff to a patch file.
+ *
+ * W/orig   the tree copied and built with the user's command, through the compiler wrapper
+ * W/patched a copy of the built W/orig (timestamps kept, so make rebuilds only what the diff
+ *          touches), the diff applied, #line fix-ups inserted, built again
+ * W/fs     each translation unit the patched build recompiled, compiled again in both trees
+ *          with -ffunction-sections -fdata-sections, for the per-function comparison
+ * The rebuilt original's target object is what the patch binds to and what its build-id names;
+ * the deployed object must be the same build (see opts->verify_build_id). */
+#include "build/build_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+struct bctx {
+	const struct sut_build_opts *o;
+	char *src, *diff; /* absolute */
+	char *w, *orig, *patched, *shim, *fs;
+	char *path_env;   /* PATH=shim:$PATH */
+};
+
+static void progress(const struct bctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(const struct bctx *c, const char *fmt, ...)
+{
+	(void)c;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("suture build: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Runs the user's build command in tree, logging compilations to log. */
+static int run_build(struct bctx *c, const char *tree, const char *log, const char *what,
+		     struct sut_err *err)
+{
+	const char *cmd = c->o->build_cmd ? c->o->build_cmd : "make";
+	char *logenv = sut_xasprintf("SUTURE_CC_LOG=%s", log);
+	char *out = sut_xasprintf("%s.build-output", log);
+	char *env[] = { c->path_env, logenv, NULL };
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	int st = bld_run(tree, argv, env, out, err);
+	int rc = 0;
+	if (st > 0) {
+		char *tail = bld_file_tail(out, 1500);
+		rc = sut_errf(err, "building the %s tree with '%s' failed (exit status %d): %s", what, cmd,
+			      st, tail);
+		free(tail);
+	} else if (st < 0) {
+		rc = -1;
+	}
+	free(logenv);
+	free(out);
+	return rc;
+}
+
+static int apply_diff(struct bctx *c, struct sut_err *err)
+{
+	char *out = sut_xasprintf("%s/patch-output", c->w);
+	char *argv[] = { "patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i",
+			 c->diff, NULL };
+	int st = bld_run(c->patched, argv, NULL, out, err);
+	int rc = 0;
+	if (st > 0) {
+		char *tail = bld_file_tail(out, 1500);
+		rc = sut_errf(err, "%s does not apply to %s: %s", c->diff, c->src, tail);
+		free(tail);
+	} else if (st < 0) {
+		rc = -1;
+	}
+	free(out);
+	return rc;
+}
+
+/* #line fix-up of every changed C file, and a fresh mtime so make rebuilds it. */
+static int fix_changed_files(struct bctx *c, struct sut_err *err)
+{
+	char **files;
+	size_t n;
+	if (bld_diff_files(c->diff, &files, &n, err))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *o = sut_xasprintf("%s/%s", c->orig, files[i]);
+		char *p = sut_xasprintf("%s/%s", c->patched, files[i]);
+		if (exists(p) && exists(o) && bld_is_c_family(p))
+			rc = bld_line_fixup(o, p, err);
+		if (rc == 0 && exists(p) && utimensat(AT_FDCWD, p, NULL, 0) < 0)
+			rc = sut_errno(err, "%s", p);
+		free(o);
+		free(p);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}
+
+static char *resolve(const char *cwd, const char *path)
+{
+	char *joined = path[0] == '/' ? sut_xstrdup(path) : sut_xasprintf("%s/%s", cwd, path);
+	char *real = realpath(joined, NULL);
+	if (real) {
+		free(joined);
+		return real;
+	}
+	return joined;
+}
+
+/* The object files the target was linked from, when the log shows its link command. */
+static char **target_inputs(struct bctx *c, const struct bld_compile *v, size_t n, size_t *ni)
+{
+	char *target = sut_xasprintf("%s/%s", c->patched, c->o->target);
+	char *rt = resolve("/", target);
+	char **in = NULL;
+	*ni = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t idx[1];
+		const char *out = bld_compile_output(&v[i]);
+		if (!out || bld_compile_sources(&v[i], idx, 1))
+			continue;
+		char *ro = resolve(v[i].cwd, out);
+		bool is_target = !strcmp(ro, rt);
+		free(ro);
+		if (!is_target)
+			continue;
+		for (size_t k = 1; k < v[i].argc; k++) {
+			const char *a = v[i].argv[k];
+			size_t l = strlen(a);
+			if (a[0] == '-' || l < 3 || strcmp(a + l - 2, ".o"))
+				continue;
+			in = sut_xrealloc(in, (*ni + 1) * sizeof *in);
+			in[(*ni)++] = resolve(v[i].cwd, a);
+		}
+	}
+	free(target);
+	free(rt);
+	return in;
+}
+
+struct tu {
+	char *source;      /* as resolved in the patched tree */
+	char *orig_o, *patched_o;
+	bool is_new;
+};
+
+static int compile_one(const char *cwd, char **argv, const char *what, const char *outfile,
+		       struct sut_err *err)
+{
+	int st = bld_run(cwd, argv, NULL, outfile, err);
+	if (st < 0)
+		return -1;
+	if (st) {
+		char *tail = bld_file_tail(outfile, 1200);
+		sut_errf(err, "recompiling %s failed (exit status %d): %s", what, st, tail);
+		free(tail);
+		return -1;
+	}
+	return 0;
+}
+
+/* Step 3: each translation unit the patched build compiled, once more in both trees. */
+static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_err *err)
+{
+	char *log = sut_xasprintf("%s.log", c->patched);
+	struct bld_compile *v;
+	size_t n;
+	int rc = bld_read_cc_log(log, &v, &n, err);
+	free(log);
+	if (rc)
+		return -1;
+	size_t ni;
+	char **inputs = target_inputs(c, v, n, &ni);
+	char *fs_o = sut_xasprintf("%s/orig", c->fs), *fs_p = sut_xasprintf("%s/patched", c->fs);
+	char *msg = sut_xasprintf("%s/fs/compile-output", c->w);
+	char *prefix_map = sut_xasprintf("-fmacro-prefix-map=%s=%s", c->patched, c->orig);
+	if (mkdir(c->fs, 0755) || mkdir(fs_o, 0755) || mkdir(fs_p, 0755)) {
+		rc = sut_errno(err, "%s", c->fs);
+		goto out;
+	}
+	*tus = NULL;
+	*ntu = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		size_t idx[64];
+		size_t ns = bld_compile_sources(&v[i], idx, 64);
+		const char *out = bld_compile_output(&v[i]);
+		if (ns && ni && out) {
+			/* keep only objects linked into the target (a tree may build one source
+			 * into several objects with different flags) */
+			char *ro = resolve(v[i].cwd, out);
+			bool used = false;
+			for (size_t k = 0; k < ni && !used; k++)
+				used = !strcmp(inputs[k], ro);
+			free(ro);
+			if (!used)
+				continue;
+		}
+		for (size_t s = 0; s < ns && rc == 0; s++) {
+			char *source = resolve(v[i].cwd, v[i].argv[idx[s]]);
+			bool dup = false;
+			for (size_t k = 0; k < *ntu && !dup; k++)
+				dup = !strcmp((*tus)[k].source, source);
+			if (dup) {
+				free(source);
+				continue;
+			}
+			struct tu t = { .source = source };
+			t.patched_o = sut_xasprintf("%s/%zu.o", fs_p, *ntu);
+			t.orig_o = sut_xasprintf("%s/%zu.o", fs_o, *ntu);
+			char **pa = bld_rerun_argv(&v[i], idx[s], t.patched_o, NULL, NULL, prefix_map);
+			rc = compile_one(v[i].cwd, pa, source, msg, err);
+			bld_argv_free(pa);
+			char *ocwd = bld_replace_prefix(v[i].cwd, c->patched, c->orig);
+			char *osrc = bld_replace_prefix(source, c->patched, c->orig);
+			t.is_new = !exists(osrc);
+			if (rc == 0 && !t.is_new) {
+				char **oa = bld_rerun_argv(&v[i], idx[s], t.orig_o, c->patched, c->orig, NULL);
+				rc = compile_one(ocwd, oa, osrc, msg, err);
+				bld_argv_free(oa);
+			}
+			free(ocwd);
+			free(osrc);
+			*tus = sut_xrealloc(*tus, (*ntu + 1) * sizeof **tus);
+			(*tus)[(*ntu)++] = t;
+		}
+	}
+	if (rc == 0 && *ntu == 0)
+		rc = sut_errf(err, "the patched build compiled no C source that goes into %s (is the compiler called by an absolute path, bypassing the wrapper on PATH?)",
+			      c->o->target);
+out:
+	for (size_t k = 0; k < ni; k++)
+		free(inputs[k]);
+	free(inputs);
+	bld_compiles_free(v, n);
+	free(fs_o);
+	free(fs_p);
+	free(msg);
+	free(prefix_map);
+	return rc;
+}
+
+static void tus_free(struct tu *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].source);
+		free(t[i].orig_o);
+		free(t[i].patched_o);
+	}
+	free(t);
+}
+
+/* Steps 4-6 for one translation unit. */
+static int compare_tu(struct bld_emit *em, const struct tu *t, struct sut_err *err)
+{
+	struct bld_obj *o = NULL, *p = NULL;
+	if (bld_obj_open(t->patched_o, &p, err))
+		return sut_err_wrap(err, "%s", t->source);
+	if (!t->is_new && bld_obj_open(t->orig_o, &o, err)) {
+		bld_obj_close(p);
+		return sut_err_wrap(err, "%s", t->source);
+	}
+	struct bld_objdiff d;
+	int rc = bld_objdiff(o, p, &d, err);
+	if (rc == 0) {
+		rc = bld_emit_object(em, o, p, &d, err);
+		bld_objdiff_free(&d);
+	}
+	bld_obj_close(o);
+	bld_obj_close(p);
+	return rc;
+}
+
+static int fill_metadata(struct bctx *c, struct sut_patch *p, const struct sut_elf *target,
+			 struct sut_build_report *rep, struct sut_err *err)
+{
+	const struct sut_build_opts *o = c->o;
+	const uint8_t *id;
+	size_t idlen = sut_elf_build_id(target, &id);
+	if (!idlen)
+		return sut_errf(err, "%s: the rebuilt target has no GNU build-id (link with -Wl,--build-id)",
+				o->target);
+	if (idlen > SUT_BUILD_ID_MAX)
+		return sut_errf(err, "%s: build-id of %zu bytes is too long", o->target, idlen);
+	sut_hex(id, idlen, rep->build_id_hex);
+	if (o->verify_build_id && strcasecmp(o->verify_build_id, rep->build_id_hex))
+		return sut_errf(err, "rebuilt original has build-id %s but the deployed object has %s: rebuild with the same compiler, flags and SOURCE_DATE_EPOCH",
+				rep->build_id_hex, o->verify_build_id);
+	memcpy(p->build_id, id, idlen);
+	p->build_id_len = idlen;
+	p->format = SUT_PATCH_FORMAT;
+	p->version = 1;
+	p->id = o->id ? sut_xstrdup(o->id) : bld_id_from_diff(c->diff);
+	p->description = o->description ? sut_xstrdup(o->description) : bld_description_from_diff(c->diff);
+	if (!p->description)
+		p->description = sut_xasprintf("patch built from %s", strrchr(c->diff, '/') + 1);
+	p->ncves = o->ncves;
+	p->cves = sut_xcalloc(o->ncves, sizeof *p->cves);
+	for (size_t i = 0; i < o->ncves; i++)
+		p->cves[i] = sut_xstrdup(o->cves[i]);
+	const char *base = strrchr(o->target, '/');
+	p->target_name = sut_xstrdup(base ? base + 1 : o->target);
+	p->consistency = o->per_call ? SUT_CONS_PER_CALL : SUT_CONS_STRICT;
+	return 0;
+}
+
+static int setup(struct bctx *c, struct sut_err *err)
+{
+	const struct sut_build_opts *o = c->o;
+	if (!o->src || !o->diff || !o->target)
+		return sut_errf(err, "build needs a source tree, a diff and a target");
+	if (o->target[0] == '/')
+		return sut_errf(err, "target %s must be a path relative to the built tree", o->target);
+	c->src = realpath(o->src, NULL);
+	if (!c->src)
+		return sut_errno(err, "source tree %s", o->src);
+	c->diff = realpath(o->diff, NULL);
+	if (!c->diff)
+		return sut_errno(err, "diff %s", o->diff);
+	if (o->workdir) {
+		if (mkdir(o->workdir, 0700) < 0 && errno != EEXIST)
+			return sut_errno(err, "work directory %s", o->workdir);
+		c->w = realpath(o->workdir, NULL);
+		if (!c->w)
+			return sut_errno(err, "work directory %s", o->workdir);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		char *templ = sut_xasprintf("%s/suture-build-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(templ)) {
+			sut_errno(err, "creating a work directory %s", templ);
+			free(templ);
+			return -1;
+		}
+		c->w = templ;
+	}
+	c->orig = sut_xasprintf("%s/orig", c->w);
+	c->patched = sut_xasprintf("%s/patched", c->w);
+	c->shim = sut_xasprintf("%s/shim", c->w);
+	c->fs = sut_xasprintf("%s/fs", c->w);
+	if (exists(c->orig) || exists(c->patched) || exists(c->shim))
+		return sut_errf(err, "work directory %s is not empty", c->w);
+	const char *path = getenv("PATH");
+	c->path_env = sut_xasprintf("PATH=%s:%s", c->shim, path ? path : "/usr/bin:/bin");
+	return bld_write_shims(c->shim, path ? path : "/usr/bin:/bin", err);
+}
+
+static int build_trees(struct bctx *c, struct sut_err *err)
+{
+	if (bld_copy_tree(c->src, c->orig, err))
+		return -1;
+	progress(c, "building original tree...");
+	char *log = sut_xasprintf("%s.log", c->orig);
+	int rc = run_build(c, c->orig, log, "original", err);
+	free(log);
+	if (rc)
+		return -1;
+	char *t = sut_xasprintf("%s/%s", c->orig, c->o->target);
+	bool have = exists(t);
+	free(t);
+	if (!have)
+		return sut_errf(err, "the build of %s did not produce %s", c->src, c->o->target);
+	if (bld_copy_tree(c->orig, c->patched, err) || apply_diff(c, err) || fix_changed_files(c, err))
+		return -1;
+	progress(c, "building patched tree...");
+	log = sut_xasprintf("%s.log", c->patched);
+	rc = run_build(c, c->patched, log, "patched", err);
+	free(log);
+	return rc;
+}
+
+static int make_patch(struct bctx *c, struct sut_build_report *rep, struct sut_err *err)
+{
+	struct tu *tus = NULL;
+	size_t ntu = 0;
+	if (recompile(c, &tus, &ntu, err))
+		return -1;
+	char *tpath = sut_xasprintf("%s/%s", c->orig, c->o->target);
+	struct sut_elf *target = NULL;
+	int rc = sut_elf_open(tpath, &target, err);
+	free(tpath);
+	if (rc) {
+		tus_free(tus, ntu);
+		return -1;
+	}
+	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
+	struct bld_emit em = { .p = p, .target = target, .verbose = c->o->verbose };
+	rc = fill_metadata(c, p, target, rep, err);
+	if (rc == 0)
+		progress(c, "comparing %zu object%s...", ntu, ntu == 1 ? "" : "s");
+	for (size_t i = 0; i < ntu && rc == 0; i++)
+		rc = compare_tu(&em, &tus[i], err);
+	if (rc == 0 && p->nfuncs == 0)
+		rc = sut_errf(err, "the diff changes no function's machine code in %s", c->o->target);
+	char *out = c->o->out ? sut_xstrdup(c->o->out) : sut_xasprintf("%s.suture", p->id ? p->id : "patch");
+	if (rc == 0)
+		rc = sut_patch_write_file(p, out, err);
+	if (rc == 0) {
+		rep->patch_path = out;
+		rep->patch_id = sut_xstrdup(p->id);
+		rep->funcs = em.rep;
+		rep->nfuncs = em.nrep;
+		em.rep = NULL;
+		em.nrep = 0;
+		progress(c, "wrote %s: %zu function%s replaced", out, p->nfuncs, p->nfuncs == 1 ? "" : "s");
+	} else {
+		free(out);
+	}
+	for (size_t i = 0; i < em.nrep; i++) {
+		free(em.rep[i].name);
+		free(em.rep[i].file);
+		free(em.rep[i].reason);
+	}
+	free(em.rep);
+	sut_patch_free(p);
+	sut_elf_close(target);
+	tus_free(tus, ntu);
+	return rc;
+}
+
+/* Removes what the build created, then the directory itself if that leaves it empty: a work
+ * directory the user named may hold other files, which stay. */
+static void clean_workdir(struct bctx *c)
+{
+	static const char *const ours[] = { "orig", "patched", "shim", "fs", "orig.log",
+					    "orig.log.lock", "orig.log.build-output", "patched.log",
+					    "patched.log.lock", "patched.log.build-output",
+					    "patch-output" };
+	for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
+		char *path = sut_xasprintf("%s/%s", c->w, ours[i]);
+		struct sut_err e2;
+		if (exists(path) && bld_remove_tree(path, &e2))
+			fprintf(stderr, "suture build: %s\n", e2.msg);
+		free(path);
+	}
+	rmdir(c->w);
+}
+
+int sut_build(const struct sut_build_opts *o, struct sut_build_report *rep, struct sut_err *err)
+{
+	memset(rep, 0, sizeof *rep);
+	struct bctx c = { .o = o };
+	int rc = setup(&c, err);
+	if (rc == 0)
+		rc = build_trees(&c, err);
+	if (rc == 0)
+		rc = make_patch(&c, rep, err);
+	if (c.w) {
+		if (o->keep)
+			rep->workdir = sut_xstrdup(c.w);
+		else
+			clean_workdir(&c);
+	}
+	free(c.src);
+	free(c.diff);
+	free(c.w);
+	free(c.orig);
+	free(c.patched);
+	free(c.shim);
+	free(c.fs);
+	free(c.path_env);
+	return rc;
+}
+
+void sut_build_report_free(struct sut_build_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nfuncs; i++) {
+		free(r->funcs[i].name);
+		free(r->funcs[i].file);
+		free(r->funcs[i].reason);
+	}
+	free(r->funcs);
+	free(r->patch_path);
+	free(r->patch_id);
+	free(r->workdir);
+	memset(r, 0, sizeof *r);
+}
