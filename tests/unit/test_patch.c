@@ -324,7 +324,16 @@ static void m_dup_target(struct sut_patch *p) { p->funcs[1].target_addr = 0x1200
 static void m_overlap(struct sut_patch *p) { p->funcs[1].target_addr = 0x1210; }
 static void m_cve(struct sut_patch *p) { p->cves[1][0] = 'c'; }
 static void m_cve_short(struct sut_patch *p) { strcpy(p->cves[1], "CVE-2023-12"); }
-static void m_no_funcs(struct sut_patch *p) { p->nfuncs = 0; }
+static void m_no_funcs(struct sut_patch *p)
+{
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		free(p->funcs[i].name);
+		free(p->funcs[i].file);
+		free(p->funcs[i].preimage);
+		free(p->funcs[i].reason);
+	}
+	p->nfuncs = 0;
+}
 static void m_version(struct sut_patch *p) { p->version = 0; }
 static void m_build_id(struct sut_patch *p) { p->build_id_len = 0; }
 static void m_format(struct sut_patch *p) { p->format = 2; }
