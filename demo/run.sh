@@ -70,12 +70,14 @@ run "$SUTURE" status -p "$SERVER"
 section "5. Build a patch from the fix"
 say "The fix is a one-line source diff ($(basename "$DEMO")/fix.diff):"
 sed -n '/^--- a\//,$p' "$DEMO/fix.diff" | sed 's/^/  /'
-SIGN=() TRUST=()
+SIGN=()
 if "$SUTURE" keygen --help >/dev/null 2>&1; then
-	say "Patches are signed, and a process only takes patches signed by a trusted key. A key pair for this demo:"
+	say "Patches are signed, and suture applies only patches signed by a key the machine trusts. A key pair for this demo; this shell trusts its public half:"
 	mkdir -p "$W/keys"
 	run "$SUTURE" keygen "$W/keys/demo.key.pem" "$W/keys/demo.pub.pem"
-	SIGN=(--sign-key "$W/keys/demo.key.pem") TRUST=(--trusted-key "$W/keys/demo.pub.pem")
+	printf '$ export SUTURE_TRUSTED_KEYS=keys/demo.pub.pem\n'
+	export SUTURE_TRUSTED_KEYS=$W/keys/demo.pub.pem
+	SIGN=(--sign-key "$W/keys/demo.key.pem")
 fi
 say "suture build compiles the service with and without the diff, keeps the functions that changed, and writes a patch for exactly this build of libquota.so:"
 run "$SUTURE" build --src "$W/service" --diff "$DEMO/fix.diff" --target libquota.so \
@@ -83,7 +85,7 @@ run "$SUTURE" build --src "$W/service" --diff "$DEMO/fix.diff" --target libquota
 run "$SUTURE" inspect "$W/quota-fix.suture"
 
 section "6. Apply it to the running server"
-run "$SUTURE" apply -p "$SERVER" "${TRUST[@]}" "$W/quota-fix.suture"
+run "$SUTURE" apply -p "$SERVER" "$W/quota-fix.suture"
 
 section "7. AFTER: fixed, in the same process"
 run service/client "$PORT" take 5 | tee "$W/after.log"

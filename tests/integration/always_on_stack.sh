@@ -20,7 +20,7 @@ expect_fail "apply of a patch to a function always on a stack" \
 	timeout 60 "$SUTURE" apply -p "$PID" --timeout 1000 "$T/loop-fix.suture"
 ms=$((($(date +%s%N) - start) / 1000000))
 stderr_mentions 'poll_loop' "the function that is always on a stack (poll_loop)"
-[ "$ms" -ge 900 ] || fail "apply gave up after $ms ms, before its 1000 ms timeout"
+[ "$ms" -ge 900 ] || { cat "$T/last.err" >&2; fail "apply gave up after $ms ms, before its 1000 ms timeout"; }
 [ "$ms" -lt 30000 ] || fail "apply took $ms ms with a 1000 ms timeout"
 
 assert_alive "$PID"
