@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the build layer's comparison and emission, on objects compiled here from two
+ * versions of one source file, and of its #line fix-up, command-line rewriting and wrapper. */
+#include "fixtures.h"
+
+#include <gelf.h>
+
+#include "build/build_int.h"
+#include "util/buf.h"
+
+#define FS_FLAGS "-O2 -fPIC -ffunction-sections -fdata-sections -c"
+
+/* Two versions of lib.c (in v1/ and v2/, so both have the STT_FILE name "lib.c"), compiled
+ * for comparison, and v1 linked as the target shared library. */
+struct pair {
+	struct bld_obj *o, *p;
+	struct bld_objdiff d;
+	struct sut_elf *target;
+	char target_path[512];
+};
+
+static int pair_init(struct pair *x, const char *tag, const char *v1, const char *v2,
+		     struct sut_err *err)
+{
+	memset(x, 0, sizeof *x);
+	fixture_sh("mkdir -p %s/v1 %s/v2", tag, tag);
+	char n1[128], n2[128], o1[128], o2[128], so[128];
+	snprintf(n1, sizeof n1, "%s/v1/lib", tag);
+	snprintf(n2, sizeof n2, "%s/v2/lib", tag);
+	snprintf(o1, sizeof o1, "%s/v1/lib.o", tag);
+	snprintf(o2, sizeof o2, "%s/v2/lib.o", tag);
+	snprintf(so, sizeof so, "%s/v1/lib.so", tag);
+	free(fixture_cc(n1, v1, FS_FLAGS, o1));
+	free(fixture_cc(n2, v2, FS_FLAGS, o2));
+	free(fixture_cc(n1, v1, "-O2 -fPIC -shared -Wl,--build-id", so));
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", fixture_tmpdir(), o1);
+	assert_int_equal(bld_obj_open(path, &x->o, err), 0);
+	snprintf(path, sizeof path, "%s/%s", fixture_tmpdir(), o2);
+	assert_int_equal(bld_obj_open(path, &x->p, err), 0);
+	snprintf(x->target_path, sizeof x->target_path, "%s/%s", fixture_tmpdir(), so);
+	assert_int_equal(sut_elf_open(x->target_path, &x->target, err), 0);
+	return bld_objdiff(x->o, x->p, &x->d, err);
+}
+
+static void pair_free(struct pair *x)
+{
+	bld_objdiff_free(&x->d);
+	bld_obj_close(x->o);
+	bld_obj_close(x->p);
+	sut_elf_close(x->target);
+}
+
+static long sym_index(const struct bld_obj *o, const char *name)
+{
+	for (size_t i = 0; i < o->nsyms; i++)
+		if (!strcmp(o->syms[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+static enum bld_state state_of(const struct pair *x, const char *name)
+{
+	long i = sym_index(x->p, name);
+	assert_true(i >= 0);
+	return x->d.state[i];
+}
+
+/* Address of a symbol according to nm, the independent witness. */
+static unsigned long nm_addr(const char *path, const char *name)
+{
+	char cmd[700], line[512];
+	snprintf(cmd, sizeof cmd, "nm '%s'", path);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	unsigned long addr = 0;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long a;
+		char t, n[400];
+		if (sscanf(line, "%lx %c %399s", &a, &t, n) == 3 && !strcmp(n, name))
+			addr = a;
+	}
+	pclose(f);
+	return addr;
+}
+
+static struct sut_patch *emit(struct pair *x, struct bld_emit *em, struct sut_err *err, int *rc)
+{
+	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
+	*em = (struct bld_emit){ .p = p, .target = x->target };
+	*rc = bld_emit_object(em, x->o, x->p, &x->d, err);
+	return p;
+}
+
+static void emit_free(struct bld_emit *em)
+{
+	for (size_t i = 0; i < em->nrep; i++) {
+		free(em->rep[i].name);
+		free(em->rep[i].file);
+		free(em->rep[i].reason);
+	}
+	free(em->rep);
+	sut_patch_free(em->p);
+}
+
+/* Makes the emitted patch complete enough for the validator. */
+static void finish(struct sut_patch *p)
+{
+	p->format = SUT_PATCH_FORMAT;
+	p->id = sut_xstrdup("t");
+	p->version = 1;
+	p->build_id_len = 1;
+	p->build_id[0] = 1;
+}
+
+static const char *LIB_V1 =
+	"static int calls;\n"
+	"__attribute__((noinline)) int compute(int x) { calls++; return x * 3; }\n"
+	"int caller(int x) { return compute(x) + 1; }\n"
+	"int other(int x) { return x - 7; }\n"
+	"int calls_seen(void) { return calls; }\n";
+static const char *LIB_V2 =
+	"static int calls;\n"
+	"__attribute__((noinline)) int compute(int x) { calls++; if (x < 0) return 0; return x * 3; }\n"
+	"int caller(int x) { return compute(x) + 1; }\n"
+	"int other(int x) { return x - 7; }\n"
+	"int calls_seen(void) { return calls; }\n";
+
+/* A changed function is replaced at the target's address with the target's bytes as
+ * pre-image; its unchanged caller and the unrelated functions are left alone. */
+static void test_changed_function(void **state)
+{
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "changed", LIB_V1, LIB_V2, &err), 0);
+	assert_int_equal(state_of(&x, "compute"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "caller"), BLD_SAME);
+	assert_int_equal(state_of(&x, "other"), BLD_SAME);
+	assert_int_equal(state_of(&x, "calls_seen"), BLD_SAME);
+
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->nfuncs, 1);
+	assert_string_equal(p->funcs[0].name, "compute");
+	assert_null(p->funcs[0].file);
+	assert_int_equal(p->funcs[0].target_addr, nm_addr(x.target_path, "compute"));
+	assert_string_equal(p->funcs[0].reason, "changed");
+	/* the pre-image is the target's own bytes */
+	uint8_t *want = malloc(p->funcs[0].preimage_len);
+	assert_int_equal(sut_elf_read_vaddr(x.target, p->funcs[0].target_addr, want,
+					    p->funcs[0].preimage_len, &err), 0);
+	assert_memory_equal(want, p->funcs[0].preimage, p->funcs[0].preimage_len);
+	free(want);
+	/* the replacement is the new code, carried as text */
+	const struct sut_patch_symbol *r = &p->symbols[p->funcs[0].replacement];
+	assert_int_equal(r->kind, SUT_SYM_LOCAL);
+	assert_true(r->is_func);
+	assert_int_equal(p->sections[r->section].kind, SUT_SEC_TEXT);
+	assert_int_equal(r->size, x.p->syms[sym_index(x.p, "compute")].size);
+	/* no other function's code travels */
+	for (size_t i = 0; i < p->nsections; i++)
+		if (p->sections[i].kind == SUT_SEC_TEXT)
+			assert_string_equal(p->sections[i].name, ".text.compute");
+	/* the static counter binds to the target's own variable, by address */
+	long c = sut_patch_find_symbol(p, "calls");
+	bool found = false;
+	for (size_t i = 0; i < p->nsymbols; i++) {
+		if (strcmp(p->symbols[i].name, "calls"))
+			continue;
+		found = true;
+		assert_int_equal(p->symbols[i].kind, SUT_SYM_TARGET);
+		assert_int_equal(p->symbols[i].value, nm_addr(x.target_path, "calls"));
+	}
+	(void)c;
+	assert_true(found);
+	finish(p);
+	assert_int_equal(sut_patch_validate(p, &err), 0);
+	assert_int_equal(em.nrep, 1);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* A changed function inlined into its caller changes the caller; a changed string literal
+ * changes the function that uses it, and only that one, and the new string travels. */
+static void test_inlined_and_strings(void **state)
+{
+	const char *v1 = "#include <stdio.h>\n"
+			 "static int helper(int x) { return x + 1; }\n"
+			 "int outer(int x) { return helper(x) * 2; }\n"
+			 "void say(void) { puts(\"old message\"); }\n"
+			 "void keep(void) { puts(\"stays the same\"); }\n";
+	const char *v2 = "#include <stdio.h>\n"
+			 "static int helper(int x) { return x + 5; }\n"
+			 "int outer(int x) { return helper(x) * 2; }\n"
+			 "void say(void) { puts(\"new message!\"); }\n"
+			 "void keep(void) { puts(\"stays the same\"); }\n";
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "inl", v1, v2, &err), 0);
+	assert_int_equal(sym_index(x.p, "helper"), -1); /* inlined away */
+	assert_int_equal(state_of(&x, "outer"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "say"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "keep"), BLD_SAME);
+
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->nfuncs, 2);
+	bool has_new = false, has_old = false;
+	for (size_t i = 0; i < p->nsections; i++) {
+		if (p->sections[i].kind != SUT_SEC_RODATA)
+			continue;
+		has_new |= memmem(p->sections[i].bytes, p->sections[i].size, "new message!", 12) != NULL;
+		has_old |= memmem(p->sections[i].bytes, p->sections[i].size, "stays the same", 14) != NULL;
+	}
+	assert_true(has_new);
+	assert_false(has_old);
+	/* puts is not defined by the target: through its GOT slot, or by name */
+	for (size_t i = 0; i < p->nsymbols; i++)
+		if (!strcmp(p->symbols[i].name, "puts"))
+			assert_true(p->symbols[i].kind == SUT_SYM_TARGET_GOT ||
+				    p->symbols[i].kind == SUT_SYM_EXTERN);
+	finish(p);
+	assert_int_equal(sut_patch_validate(p, &err), 0);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* A new function is carried (with no replacement entry); the function calling it is
+ * replaced and its call reaches the carried copy. */
+static void test_new_function(void **state)
+{
+	const char *v1 = "int check(int x) { return x > 10; }\n";
+	const char *v2 = "__attribute__((noinline)) int bounded(int x) { return x > 10 && x < 1000; }\n"
+			 "int check(int x) { return bounded(x) + (x == 3); }\n";
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "new", v1, v2, &err), 0);
+	assert_int_equal(state_of(&x, "bounded"), BLD_NEW);
+	assert_int_equal(state_of(&x, "check"), BLD_CHANGED);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->nfuncs, 1);
+	assert_string_equal(p->funcs[0].name, "check");
+	long b = sut_patch_find_symbol(p, "bounded");
+	assert_true(b >= 0);
+	assert_int_equal(p->symbols[b].kind, SUT_SYM_LOCAL);
+	bool reported_new = false;
+	for (size_t i = 0; i < em.nrep; i++)
+		reported_new |= !strcmp(em.rep[i].name, "bounded") && !strcmp(em.rep[i].reason, "new");
+	assert_true(reported_new);
+	/* check's call to bounded is relocated against the carried copy */
+	long chk = sut_patch_find_symbol(p, "check");
+	bool call_local = false;
+	for (size_t i = 0; i < p->nrelocs; i++)
+		if (p->relocs[i].section == p->symbols[chk].section && p->relocs[i].symbol == (uint32_t)b)
+			call_local = true;
+	assert_true(call_local);
+	finish(p);
+	assert_int_equal(sut_patch_validate(p, &err), 0);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* Changing a writable variable's initial value cannot be live-patched: refused by name. */
+static void test_writable_initial_value_refused(void **state)
+{
+	const char *v1 = "int counter = 1;\nint get(void) { return counter; }\n";
+	const char *v2 = "int counter = 2;\nint get(void) { return counter; }\n";
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "wr", v1, v2, &err), -1);
+	assert_non_null(strstr(err.msg, "'counter'"));
+	assert_non_null(strstr(err.msg, "lib.c"));
+	pair_free(&x);
+}
+
+/* A static local variable (named "n.0" or so by the compiler) used by a changed function binds
+ * to the target's copy of it, found within the file's scope. */
+static void test_static_local_binds_to_target(void **state)
+{
+	const char *v1 = "int tick(void) { static int n; return ++n; }\n"
+			 "int tock(void) { static int n = 5; return n--; }\n";
+	const char *v2 = "int tick(void) { static int n; n += 2; return n; }\n"
+			 "int tock(void) { static int n = 5; return n--; }\n";
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "sl", v1, v2, &err), 0);
+	assert_int_equal(state_of(&x, "tick"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "tock"), BLD_SAME);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->nfuncs, 1);
+	/* the relocation of tick's code names tick's static n, bound to the target */
+	long t = sut_patch_find_symbol(p, "tick");
+	size_t bound = 0;
+	for (size_t i = 0; i < p->nrelocs; i++) {
+		if (p->relocs[i].section != p->symbols[t].section)
+			continue;
+		const struct sut_patch_symbol *s = &p->symbols[p->relocs[i].symbol];
+		assert_int_equal(s->kind, SUT_SYM_TARGET);
+		assert_true(!strncmp(s->name, "n.", 2));
+		assert_int_equal(s->value, nm_addr(x.target_path, s->name));
+		bound++;
+	}
+	assert_true(bound >= 1);
+	/* no writable data travels */
+	for (size_t i = 0; i < p->nsections; i++)
+		assert_true(p->sections[i].kind == SUT_SEC_TEXT || p->sections[i].kind == SUT_SEC_RODATA);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* A changed constant table makes its users change, and the table travels as read-only data. */
+static void test_changed_rodata(void **state)
+{
+	const char *v1 = "static const int tab[4] = {1, 2, 3, 4};\n"
+			 "int pick(int i) { return tab[i & 3]; }\n";
+	const char *v2 = "static const int tab[4] = {1, 2, 3, 5};\n"
+			 "int pick(int i) { return tab[i & 3]; }\n";
+	struct pair x;
+	struct sut_err err;
+	assert_int_equal(pair_init(&x, "ro", v1, v2, &err), 0);
+	assert_int_equal(state_of(&x, "pick"), BLD_CHANGED);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	assert_int_equal(rc, 0);
+	long t = sut_patch_find_symbol(p, "tab");
+	(void)t;
+	bool carried = false;
+	for (size_t i = 0; i < p->nsections; i++) {
+		static const int want[4] = {1, 2, 3, 5};
+		if (p->sections[i].kind == SUT_SEC_RODATA && p->sections[i].size == sizeof want &&
+		    !memcmp(p->sections[i].bytes, want, sizeof want))
+			carried = true;
+	}
+	assert_true(carried);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+static char *slurp(const char *path)
+{
+	uint8_t *d;
+	size_t l;
+	struct sut_err err;
+	if (sut_read_file(path, &d, &l, &err))
+		fail_msg("%s", err.msg);
+	char *s = malloc(l + 1);
+	memcpy(s, d, l);
+	s[l] = 0;
+	free(d);
+	return s;
+}
+
+/* The .text.NAME section of an object, for comparing a function's code. */
+static void section_bytes(const char *obj, const char *name, struct sut_buf *out)
+{
+	struct bld_obj *o;
+	struct sut_err err;
+	assert_int_equal(bld_obj_open(obj, &o, &err), 0);
+	for (size_t i = 0; i < o->nsecs; i++)
+		if (!strcmp(o->secs[i].name, name))
+			sut_buf_append(out, o->secs[i].data, o->secs[i].size);
+	bld_obj_close(o);
+	assert_true(out->len > 0);
+}
+
+static void write_rel(const char *rel, const char *text)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/%s", fixture_tmpdir(), rel);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* After applying a diff that adds lines, the #line fix-up keeps __LINE__ (and so the code)
+ * of every later function identical; without it the later function's code differs. */
+static void test_line_fixup_keeps_later_functions(void **state)
+{
+	const char *orig = "int early(int x)\n"
+			   "{\n"
+			   "\treturn x + 1;\n"
+			   "}\n"
+			   "#define TWO(a) \\\n"
+			   "\t((a) * 2)\n"
+			   "int later(void)\n"
+			   "{\n"
+			   "\treturn __LINE__ + TWO(1);\n"
+			   "}\n";
+	const char *fixed = "int early(int x)\n"
+			    "{\n"
+			    "\tif (x < 0)\n"
+			    "\t\treturn 0;\n"
+			    "\treturn x + 1;\n"
+			    "}\n"
+			    "#define TWO(a) \\\n"
+			    "\t((a) * 2)\n"
+			    "int later(void)\n"
+			    "{\n"
+			    "\treturn __LINE__ + TWO(1);\n"
+			    "}\n";
+	fixture_sh("mkdir -p ln/a ln/b");
+	write_rel("ln/a/e.c", orig);
+	write_rel("ln/b/e.c", fixed);
+	fixture_sh("cd ln && { diff -u --label a/e.c --label b/e.c a/e.c b/e.c > fix.diff; [ $? -eq 1 ]; }");
+	fixture_sh("cd ln && cp -a a p && cd p && patch -s -p1 --batch -i ../fix.diff");
+	char a[600], pth[600];
+	snprintf(a, sizeof a, "%s/ln/a/e.c", fixture_tmpdir());
+	snprintf(pth, sizeof pth, "%s/ln/p/e.c", fixture_tmpdir());
+	struct sut_err err;
+	assert_int_equal(bld_line_fixup(a, pth, &err), 0);
+	char *text = slurp(pth);
+	assert_non_null(strstr(text, "\treturn 0;\n#line 3\n\treturn x + 1;\n"));
+	free(text);
+	fixture_sh("cd ln && gcc " FS_FLAGS " -o a.o a/e.c && gcc " FS_FLAGS " -o p.o p/e.c && gcc " FS_FLAGS " -o b.o b/e.c");
+	struct sut_buf ba = {0}, bp = {0}, bb = {0}, ea = {0}, ep = {0};
+	char oa[600], op[600], ob[600];
+	snprintf(oa, sizeof oa, "%s/ln/a.o", fixture_tmpdir());
+	snprintf(op, sizeof op, "%s/ln/p.o", fixture_tmpdir());
+	snprintf(ob, sizeof ob, "%s/ln/b.o", fixture_tmpdir());
+	section_bytes(oa, ".text.later", &ba);
+	section_bytes(op, ".text.later", &bp);
+	section_bytes(ob, ".text.later", &bb);
+	assert_int_equal(ba.len, bp.len);
+	assert_memory_equal(ba.data, bp.data, ba.len);
+	/* the witness: without the fix-up, __LINE__ moved and the code differs */
+	assert_true(ba.len != bb.len || memcmp(ba.data, bb.data, ba.len));
+	/* and the function the fix did change still differs */
+	section_bytes(oa, ".text.early", &ea);
+	section_bytes(op, ".text.early", &ep);
+	assert_true(ea.len != ep.len || memcmp(ea.data, ep.data, ea.len));
+	sut_buf_free(&ba);
+	sut_buf_free(&bp);
+	sut_buf_free(&bb);
+	sut_buf_free(&ea);
+	sut_buf_free(&ep);
+}
+
+/* Directives never split a backslash-continued line or land inside a block comment: they
+ * move down to the next line where one is legal, with the number adjusted. */
+static void test_line_fixup_placement(void **state)
+{
+	const char *patched = "int a;\n"            /* 1 */
+			      "#define ADDED 1 \\\n" /* 2 new, continued */
+			      "#define M(x) \\\n"    /* 3 = orig 2 */
+			      "\t(x)\n"              /* 4 = orig 3 */
+			      "int b;\n"             /* 5 = orig 4 */
+			      "int new2; /* c1\n"    /* 6 new, opens a comment */
+			      "   c2 */\n"           /* 7 = orig 5 */
+			      "int c;\n";            /* 8 = orig 6 */
+	const char *u0 = "--- x\n+++ y\n@@ -1,0 +2 @@\n+#define ADDED 1 \\\n@@ -4,0 +6 @@\n+int new2; /* c1\n";
+	size_t len;
+	char *out = bld_line_fixup_text(patched, strlen(patched), u0, &len);
+	const char *want = "int a;\n"
+			   "#define ADDED 1 \\\n"
+			   "#define M(x) \\\n"
+			   "\t(x)\n"
+			   "#line 4\n"
+			   "int b;\n"
+			   "int new2; /* c1\n"
+			   "   c2 */\n"
+			   "#line 6\n"
+			   "int c;\n";
+	assert_string_equal(out, want);
+	assert_int_equal(len, strlen(want));
+	free(out);
+	/* a change that keeps the line count needs no directive at all */
+	out = bld_line_fixup_text("int a;\nint z;\nint c;\n", 21, "@@ -2 +2 @@\n-int b;\n+int z;\n", &len);
+	assert_string_equal(out, "int a;\nint z;\nint c;\n");
+	free(out);
+}
+
+/* The rerun of a recorded compilation: one source, function sections, our output, no
+ * dependency files, paths moved from one tree to the other. */
+static void test_rerun_argv(void **state)
+{
+	char *argv[] = { "/usr/bin/gcc", "-O2", "-MMD", "-MF", "dep.d", "-Wp,-MD,x.d", "-I/w/patched/inc",
+			 "-c", "a.c", "b.c", "-o", "a.o", "-include", "cfg.c", NULL };
+	struct bld_compile c = { .cwd = "/w/patched/sub", .argv = argv, .argc = 14 };
+	size_t idx[4];
+	assert_int_equal(bld_compile_sources(&c, idx, 4), 2);
+	assert_string_equal(argv[idx[0]], "a.c");
+	assert_string_equal(argv[idx[1]], "b.c");
+	assert_string_equal(bld_compile_output(&c), "a.o");
+	char **r = bld_rerun_argv(&c, idx[0], "/w/fs/orig/0.o", "/w/patched", "/w/orig", NULL);
+	struct sut_buf b = {0};
+	for (size_t i = 0; r[i]; i++) {
+		sut_buf_append(&b, r[i], strlen(r[i]));
+		sut_buf_append(&b, " ", 1);
+	}
+	sut_buf_append(&b, "", 1);
+	assert_string_equal((char *)b.data, "/usr/bin/gcc -O2 -I/w/orig/inc -c a.c -include cfg.c "
+					    "-ffunction-sections -fdata-sections -o /w/fs/orig/0.o ");
+	sut_buf_free(&b);
+	bld_argv_free(r);
+	char *link[] = { "cc", "-o", "prog", "a.o", NULL };
+	struct bld_compile l = { .cwd = "/", .argv = link, .argc = 4 };
+	assert_int_equal(bld_compile_sources(&l, idx, 4), 0);
+}
+
+/* The wrapper records working directory and argv exactly, spaces and quotes included, and
+ * still runs the compiler. */
+static void test_wrapper_log(void **state)
+{
+	char shim[600], log[600];
+	snprintf(shim, sizeof shim, "%s/shim", fixture_tmpdir());
+	snprintf(log, sizeof log, "%s/cc.log", fixture_tmpdir());
+	struct sut_err err;
+	assert_int_equal(bld_write_shims(shim, getenv("PATH"), &err), 0);
+	fixture_sh("mkdir -p 'sp ace' && printf 'int v;\\n' > 'sp ace/it'\\''s.c'");
+	fixture_sh("cd 'sp ace' && SUTURE_CC_LOG='%s' '%s/gcc' -c -DMSG='\"a b\"' \"it's.c\" -o out.o && test -s out.o",
+		   log, shim);
+	struct bld_compile *v;
+	size_t n;
+	assert_int_equal(bld_read_cc_log(log, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(v[0].cwd, "/sp ace"));
+	assert_int_equal(v[0].argc, 6);
+	assert_true(v[0].argv[0][0] == '/'); /* the real compiler, not the wrapper */
+	assert_null(strstr(v[0].argv[0], "/shim/"));
+	assert_string_equal(v[0].argv[2], "-DMSG=\"a b\"");
+	assert_string_equal(v[0].argv[3], "it's.c");
+	bld_compiles_free(v, n);
+}
+
+static void test_metadata_from_diff(void **state)
+{
+	char *id = bld_id_from_diff("/x/CVE-2024 fix (v2).diff");
+	assert_string_equal(id, "CVE-2024fixv2");
+	free(id);
+	write_rel("desc.patch", "From 123 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\n"
+				"Subject: [PATCH] Fix the header parser\n\n---\n a.c | 1 +\n");
+	char p[600];
+	snprintf(p, sizeof p, "%s/desc.patch", fixture_tmpdir());
+	char *d = bld_description_from_diff(p);
+	assert_string_equal(d, "Fix the header parser");
+	free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_changed_function),
+		cmocka_unit_test(test_inlined_and_strings),
+		cmocka_unit_test(test_new_function),
+		cmocka_unit_test(test_writable_initial_value_refused),
+		cmocka_unit_test(test_static_local_binds_to_target),
+		cmocka_unit_test(test_changed_rodata),
+		cmocka_unit_test(test_line_fixup_keeps_later_functions),
+		cmocka_unit_test(test_line_fixup_placement),
+		cmocka_unit_test(test_rerun_argv),
+		cmocka_unit_test(test_wrapper_log),
+		cmocka_unit_test(test_metadata_from_diff),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
