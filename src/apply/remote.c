@@ -48,21 +48,33 @@ int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint6
 {
 	int failed = 0;
 	pid_t pid = r->f->pid;
-	/* memfd_create takes the name from process memory: a scratch page holds it. */
-	long scratch = RCALL(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t total = rx + rw;
+	/* An anonymous placeholder first: it reserves the range (nothing the kernel places
+	 * for us afterwards can take it) and holds the name memfd_create reads from process
+	 * memory. The memfd mapping then replaces our own placeholder with MAP_FIXED. */
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (place ? MAP_FIXED_NOREPLACE : 0);
+	long ph = RCALL(SYS_mmap, (long)place, (long)total, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (failed)
 		return -1;
-	if (KERR(scratch))
-		return errno = (int)-scratch,
-		       sut_errno(err, "pid %d: remote mmap of a scratch page", (int)pid);
+	if (KERR(ph)) {
+		errno = (int)-ph;
+		return sut_errno(err, "pid %d: remote mmap of %s at 0x%llx", (int)pid, name,
+				 (unsigned long long)place);
+	}
+	if (place && (uint64_t)ph != place) {
+		/* an old kernel ignoring MAP_FIXED_NOREPLACE treats it as a hint */
+		RCALL(SYS_munmap, ph, (long)total, 0, 0, 0, 0);
+		return failed ? -1
+			      : sut_errf(err, "pid %d: could not map %s at 0x%llx", (int)pid, name,
+					 (unsigned long long)place);
+	}
 	int rc = -1;
-	long fd = -1, mapped = -1;
+	long fd = -1, ret;
 	char nm[250];
 	snprintf(nm, sizeof nm, "%s", name);
-	if (sut_ptrace_write(pid, (uint64_t)scratch, nm, strlen(nm) + 1, err) < 0)
+	if (sut_ptrace_write(pid, (uint64_t)ph, nm, strlen(nm) + 1, err) < 0)
 		goto out;
-	fd = RCALL(SYS_memfd_create, scratch, MFD_CLOEXEC, 0, 0, 0, 0);
+	fd = RCALL(SYS_memfd_create, ph, MFD_CLOEXEC, 0, 0, 0, 0);
 	if (failed)
 		goto out;
 	if (KERR(fd)) {
@@ -71,7 +83,7 @@ int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint6
 		fd = -1;
 		goto out;
 	}
-	long ret = RCALL(SYS_ftruncate, fd, (long)(rx + rw), 0, 0, 0, 0);
+	ret = RCALL(SYS_ftruncate, fd, (long)total, 0, 0, 0, 0);
 	if (failed)
 		goto out;
 	if (KERR(ret)) {
@@ -79,44 +91,31 @@ int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint6
 		sut_errno(err, "pid %d: remote ftruncate of %s", (int)pid, name);
 		goto out;
 	}
-	int flags = MAP_PRIVATE | (place ? MAP_FIXED_NOREPLACE : 0);
-	mapped = RCALL(SYS_mmap, (long)place, (long)(rx + rw), rx_prot, flags, fd, 0);
+	ret = RCALL(SYS_mmap, ph, (long)total, rx_prot, MAP_PRIVATE | MAP_FIXED, fd, 0);
 	if (failed)
 		goto out;
-	if (KERR(mapped)) {
-		errno = (int)-mapped;
-		sut_errno(err, "pid %d: remote mmap of %s at 0x%llx", (int)pid, name,
-			  (unsigned long long)place);
-		mapped = -1;
-		goto out;
-	}
-	if (place && (uint64_t)mapped != place) {
-		/* an old kernel ignoring MAP_FIXED_NOREPLACE treats it as a hint */
-		RCALL(SYS_munmap, mapped, (long)(rx + rw), 0, 0, 0, 0);
-		sut_errf(err, "pid %d: could not map %s at 0x%llx", (int)pid, name,
-			 (unsigned long long)place);
-		mapped = -1;
+	if (KERR(ret)) {
+		errno = (int)-ret;
+		sut_errno(err, "pid %d: remote mmap of %s", (int)pid, name);
 		goto out;
 	}
 	if (rw) {
-		ret = RCALL(SYS_mprotect, mapped + (long)rx, (long)rw, PROT_READ | PROT_WRITE, 0, 0,
-			    0);
-		if (failed || KERR(ret)) {
-			if (!failed) {
-				errno = (int)-ret;
-				sut_errno(err, "pid %d: remote mprotect of %s", (int)pid, name);
-			}
-			RCALL(SYS_munmap, mapped, (long)(rx + rw), 0, 0, 0, 0);
-			mapped = -1;
+		ret = RCALL(SYS_mprotect, ph + (long)rx, (long)rw, PROT_READ | PROT_WRITE, 0, 0, 0);
+		if (failed)
+			goto out;
+		if (KERR(ret)) {
+			errno = (int)-ret;
+			sut_errno(err, "pid %d: remote mprotect of %s", (int)pid, name);
 			goto out;
 		}
 	}
-	*addr = (uint64_t)mapped;
+	*addr = (uint64_t)ph;
 	rc = 0;
 out:
 	if (fd >= 0)
 		RCALL(SYS_close, fd, 0, 0, 0, 0, 0);
-	RCALL(SYS_munmap, scratch, 4096, 0, 0, 0, 0);
+	if (rc < 0)
+		RCALL(SYS_munmap, ph, (long)total, 0, 0, 0, 0);
 	return failed ? -1 : rc;
 }
 

@@ -78,25 +78,25 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 {
 	struct apply_ctx *c = arg;
-	if (!c->have_reg) {
-		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
-				   err) < 0)
-			return -1;
-		c->reg_created = true;
-	}
+	/* The image first: its address was chosen from the maps, and the registry, placed
+	 * by the kernel, could otherwise take that very gap. */
 	char name[200];
 	snprintf(name, sizeof name, "suture:%s", c->p->id);
 	uint64_t got;
 	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
-			   c->img.rw_size, &got, err) < 0) {
-		if (c->reg_created) {
-			struct sut_err e2;
-			sut_remote_unmap(r, c->reg.addr, SUT_REG_SIZE, &e2);
-			c->reg_created = false;
-		}
+			   c->img.rw_size, &got, err) < 0)
 		return -1;
-	}
 	c->region_mapped = true;
+	if (!c->have_reg) {
+		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
+				   err) < 0) {
+			struct sut_err e2;
+			if (sut_remote_unmap(r, c->place, c->img.size, &e2) == 0)
+				c->region_mapped = false;
+			return -1;
+		}
+		c->reg_created = true;
+	}
 	return 0;
 }
 

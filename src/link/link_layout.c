@@ -28,7 +28,9 @@ static bool reloc_may_need_stub(uint32_t type, const struct sut_patch_symbol *sy
 		return false;
 	if (sym->kind != SUT_SYM_EXTERN && sym->kind != SUT_SYM_TARGET_GOT)
 		return false;
-	return sym->is_func;
+	/* PLT32 is a call by definition; undefined symbols of an object file carry no type,
+	 * so is_func alone would miss `call snprintf@PLT` */
+	return type == R_X86_64_PLT32 || sym->is_func;
 }
 
 /* Places every section of `kind` after `off`, each at its own alignment. */
