@@ -53,7 +53,11 @@ static int run_build(struct bctx *c, const char *tree, const char *log, const ch
 	const char *cmd = c->o->build_cmd ? c->o->build_cmd : "make";
 	char *logenv = sut_xasprintf("SUTURE_CC_LOG=%s", log);
 	char *out = sut_xasprintf("%s.build-output", log);
-	char *env[] = { c->path_env, logenv, NULL };
+	/* Paths as if built in the source tree itself: the rebuilt target's debug info, and so
+	 * its build-id, match a deployed build made there, and __FILE__ is the same in both
+	 * trees, so no function differs only by the tree it was built in. */
+	char *extra = sut_xasprintf("SUTURE_CC_EXTRA=-ffile-prefix-map=%s=%s", tree, c->src);
+	char *env[] = { c->path_env, logenv, extra, NULL };
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	int st = bld_run(tree, argv, env, out, err);
 	int rc = 0;
@@ -66,6 +70,7 @@ static int run_build(struct bctx *c, const char *tree, const char *log, const ch
 		rc = -1;
 	}
 	free(logenv);
+	free(extra);
 	free(out);
 	return rc;
 }
@@ -189,7 +194,8 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	char **inputs = target_inputs(c, v, n, &ni);
 	char *fs_o = sut_xasprintf("%s/orig", c->fs), *fs_p = sut_xasprintf("%s/patched", c->fs);
 	char *msg = sut_xasprintf("%s/fs/compile-output", c->w);
-	char *prefix_map = sut_xasprintf("-fmacro-prefix-map=%s=%s", c->patched, c->orig);
+	char *prefix_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->patched, c->src);
+	char *orig_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->orig, c->src);
 	if (mkdir(c->fs, 0755) || mkdir(fs_o, 0755) || mkdir(fs_p, 0755)) {
 		rc = sut_errno(err, "%s", c->fs);
 		goto out;
@@ -230,7 +236,7 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 			char *osrc = bld_replace_prefix(source, c->patched, c->orig);
 			t.is_new = !exists(osrc);
 			if (rc == 0 && !t.is_new) {
-				char **oa = bld_rerun_argv(&v[i], idx[s], t.orig_o, c->patched, c->orig, NULL);
+				char **oa = bld_rerun_argv(&v[i], idx[s], t.orig_o, c->patched, c->orig, orig_map);
 				rc = compile_one(ocwd, oa, osrc, msg, err);
 				bld_argv_free(oa);
 			}
@@ -252,6 +258,7 @@ out:
 	free(fs_p);
 	free(msg);
 	free(prefix_map);
+	free(orig_map);
 	return rc;
 }
 

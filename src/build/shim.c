@@ -3,7 +3,9 @@
  * that record every compilation (working directory and argv) and exec the real compiler.
  * The record is NUL-separated (argc, cwd, compiler, args...), so arguments with spaces,
  * quotes or newlines survive; with make -j the append happens under flock(1) when it exists,
- * so records of parallel compilations never interleave. */
+ * so records of parallel compilations never interleave. $SUTURE_CC_EXTRA, when set, is one more
+ * argument for the compiler (not recorded): the build passes a -ffile-prefix-map there so the
+ * work tree's path does not end up in debug info and __FILE__. */
 #include "build/build_int.h"
 
 #include <stdio.h>
@@ -72,7 +74,7 @@ int bld_write_shims(const char *shim_dir, const char *path, struct sut_err *err)
 				"if [ -n \"$SUTURE_CC_LOG\" ]; then\n"
 				"\t%s%s printf '%%s\\0' \"$#\" \"$PWD\" %s \"$@\" >>\"$SUTURE_CC_LOG\" || exit 1\n"
 				"fi\n"
-				"exec %s \"$@\"\n",
+				"exec %s \"$@\" ${SUTURE_CC_EXTRA:+\"$SUTURE_CC_EXTRA\"}\n",
 				lock ? lock : "", lock ? " -x \"$SUTURE_CC_LOG.lock\"" : "", q, q);
 			free(q);
 			free(lock);
