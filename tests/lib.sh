@@ -185,3 +185,39 @@ settled_awk() {
 	bad=$(lines_after "$f" "$n" | awk -F"$fs" "!($cond)" | head -n 5)
 	[ -z "$bad" ] || fail "$(basename "$f"): lines not satisfying ($cond): $bad"
 }
+
+# ---- Hostile-condition helpers (tests/integration/hostile_*.sh) ----
+
+# sut_bounded SECS ARGS...: run suture ARGS under a SECS-second timeout; sets $SUT_RC to its
+# exit status (stdout in $T/last.out, stderr in $T/last.err) and returns 0. suture may
+# succeed (0) or fail cleanly (1), never hang (timeout's 124, or a kill at its deadline)
+# nor die of a signal (128+N), nor exit 2 (a wrong command line) for a well-formed call.
+# A clean failure says why: its stderr is not empty.
+sut_bounded() {
+	local secs=$1; shift
+	SUT_RC=0
+	timeout -k 5 "$secs" "$SUTURE" "$@" >"$T/last.out" 2>"$T/last.err" || SUT_RC=$?
+	case $SUT_RC in
+	0) ;;
+	1) [ -s "$T/last.err" ] || fail "'suture $*' failed (exit 1) without saying why" ;;
+	124 | 137) cat "$T/last.err" >&2; fail "'suture $*' hung: still running after ${secs}s" ;;
+	*) cat "$T/last.err" >&2; fail "'suture $*' ended with status $SUT_RC (crash or usage error)" ;;
+	esac
+}
+
+# proc_state PID: the one-letter state of PID from /proc/PID/stat (empty if gone).
+proc_state() {
+	# The command name in field 2 may contain spaces and parentheses: cut after the last ')'.
+	sed -n 's/.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null || true
+}
+
+# fd_targets PID: what each of PID's file descriptors refers to, one "FD -> TARGET" a line.
+fd_targets() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		echo "${f##*/} -> $(readlink "$f" 2>/dev/null || echo '?')"
+	done | sort -n
+}
+
+# stop_bg PID: end a process this test started (by its PID) and reap it.
+stop_bg() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
