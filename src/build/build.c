@@ -128,13 +128,16 @@ static char *resolve(const char *cwd, const char *path)
 	return joined;
 }
 
-/* The object files the target was linked from, when the log shows its link command. */
-static char **target_inputs(struct bctx *c, const struct bld_compile *v, size_t n, size_t *ni)
+/* Inputs (.o) of the recorded link commands: of the target's link when `target`, else of every
+ * other link. *found tells whether any such link was recorded. */
+static char **link_inputs(struct bctx *c, const struct bld_compile *v, size_t n, bool target,
+			  size_t *ni, bool *found)
 {
-	char *target = sut_xasprintf("%s/%s", c->patched, c->o->target);
-	char *rt = resolve("/", target);
+	char *tp = sut_xasprintf("%s/%s", c->patched, c->o->target);
+	char *rt = resolve("/", tp);
 	char **in = NULL;
 	*ni = 0;
+	*found = false;
 	for (size_t i = 0; i < n; i++) {
 		size_t idx[1];
 		const char *out = bld_compile_output(&v[i]);
@@ -143,8 +146,9 @@ static char **target_inputs(struct bctx *c, const struct bld_compile *v, size_t 
 		char *ro = resolve(v[i].cwd, out);
 		bool is_target = !strcmp(ro, rt);
 		free(ro);
-		if (!is_target)
+		if (is_target != target)
 			continue;
+		*found = true;
 		for (size_t k = 1; k < v[i].argc; k++) {
 			const char *a = v[i].argv[k];
 			size_t l = strlen(a);
@@ -154,9 +158,39 @@ static char **target_inputs(struct bctx *c, const struct bld_compile *v, size_t 
 			in[(*ni)++] = resolve(v[i].cwd, a);
 		}
 	}
-	free(target);
+	free(tp);
 	free(rt);
 	return in;
+}
+
+static bool listed(char **list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+static void list_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* How surely compilation v's object goes into the target: 2 linked into it, 1 unknown (an
+ * archive member, or no link recorded), 0 linked into something else only. A tree may compile
+ * one source several times (OpenSSL: static and shared library objects); the best one wins. */
+static int relevance(const struct bld_compile *v, char **tin, size_t ntin, bool tfound,
+		     char **oin, size_t noin)
+{
+	const char *out = bld_compile_output(v);
+	if (!out || !tfound)
+		return 1;
+	char *ro = resolve(v->cwd, out);
+	int r = listed(tin, ntin, ro) ? 2 : listed(oin, noin, ro) ? 0 : 1;
+	free(ro);
+	return r;
 }
 
 struct tu {
@@ -190,8 +224,13 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	free(log);
 	if (rc)
 		return -1;
-	size_t ni;
-	char **inputs = target_inputs(c, v, n, &ni);
+	size_t ntin, noin;
+	bool tfound, ofound;
+	char **tin = link_inputs(c, v, n, true, &ntin, &tfound);
+	char **oin = link_inputs(c, v, n, false, &noin, &ofound);
+	int *score = sut_xcalloc(n ? n : 1, sizeof *score);
+	for (size_t i = 0; i < n; i++)
+		score[i] = relevance(&v[i], tin, ntin, tfound, oin, noin);
 	char *fs_o = sut_xasprintf("%s/orig", c->fs), *fs_p = sut_xasprintf("%s/patched", c->fs);
 	char *msg = sut_xasprintf("%s/fs/compile-output", c->w);
 	char *prefix_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->patched, c->src);
@@ -205,23 +244,22 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		size_t idx[64];
 		size_t ns = bld_compile_sources(&v[i], idx, 64);
-		const char *out = bld_compile_output(&v[i]);
-		if (ns && ni && out) {
-			/* keep only objects linked into the target (a tree may build one source
-			 * into several objects with different flags) */
-			char *ro = resolve(v[i].cwd, out);
-			bool used = false;
-			for (size_t k = 0; k < ni && !used; k++)
-				used = !strcmp(inputs[k], ro);
-			free(ro);
-			if (!used)
-				continue;
-		}
+		if (score[i] == 0)
+			continue;
 		for (size_t s = 0; s < ns && rc == 0; s++) {
 			char *source = resolve(v[i].cwd, v[i].argv[idx[s]]);
 			bool dup = false;
-			for (size_t k = 0; k < *ntu && !dup; k++)
-				dup = !strcmp((*tus)[k].source, source);
+			for (size_t k = 0; k < n && !dup; k++) {
+				if (k == i || score[k] < score[i] || (score[k] == score[i] && k > i))
+					continue;
+				size_t kidx[64];
+				size_t kn = bld_compile_sources(&v[k], kidx, 64);
+				for (size_t j = 0; j < kn && !dup; j++) {
+					char *ks = resolve(v[k].cwd, v[k].argv[kidx[j]]);
+					dup = !strcmp(ks, source);
+					free(ks);
+				}
+			}
 			if (dup) {
 				free(source);
 				continue;
@@ -250,9 +288,9 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 		rc = sut_errf(err, "the patched build compiled no C source that goes into %s (is the compiler called by an absolute path, bypassing the wrapper on PATH?)",
 			      c->o->target);
 out:
-	for (size_t k = 0; k < ni; k++)
-		free(inputs[k]);
-	free(inputs);
+	list_free(tin, ntin);
+	list_free(oin, noin);
+	free(score);
 	bld_compiles_free(v, n);
 	free(fs_o);
 	free(fs_p);
