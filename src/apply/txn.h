@@ -9,6 +9,7 @@
 #include "apply/apply.h"
 #include "apply/consistency.h"
 #include "apply/registry.h"
+#include "apply/remote.h"
 #include "apply/target.h"
 #include "ptrace/ptrace.h"
 
@@ -28,5 +29,13 @@ void sut_backoff(int attempt);
 /* Message for a consistency failure: names thread, function and how it blocked. */
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
+
+/* Removes record ri from reg and the process (see txn_revert.c). */
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
+		      struct sut_remote *rem, bool repair, struct sut_err *err);
+
+/* Takes the per-pid lock and repairs an interrupted transaction if one is recorded;
+ * prints what it repaired to stderr. Returns the lock fd, or -1 with err set. */
+int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct sut_err *err);
 
 #endif

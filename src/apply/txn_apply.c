@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
+#include "apply/fault.h"
+#include "apply/lock.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "link/link.h"
@@ -199,12 +201,20 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 		return sut_err_wrap(err, "%s: writing registry journal", sut_target_label(&c->t));
 	}
 	size_t done = 0;
-	for (; done < c->p->nfuncs; done++)
+	if (sut_fault("journal", err) < 0)
+		goto undo;
+	for (; done < c->p->nfuncs; done++) {
 		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, 5, err) < 0)
 			break;
+		if (done == 0 && sut_fault("jump", err) < 0) {
+			done++;
+			goto undo;
+		}
+	}
 	if (done < c->p->nfuncs) {
 		sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(&c->t),
 			     rf[done].name);
+undo:;
 		struct sut_err e2;
 		for (size_t k = 0; k < done; k++)
 			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
@@ -224,6 +234,9 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
 		return sut_err_wrap(err, "%s: committing registry", sut_target_label(&c->t));
 	}
+	/* past this point the apply is complete: a failure injected here must not undo it */
+	struct sut_err e3;
+	sut_fault("committed", &e3);
 	return 0;
 }
 
@@ -278,6 +291,8 @@ static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, st
 			chk = sut_check_consistency(&f, &c->t.maps, &c->t.objs, ranges, nr, &b, err);
 		if (chk == 0)
 			chk = verify_preimages(c, err) < 0 ? -1 : 0;
+		if (chk == 0)
+			chk = sut_fault("frozen", err);
 		if (chk == 0 && !c->o->dry_run)
 			chk = commit(c, err) < 0 ? -1 : 0;
 		struct sut_err e2;
@@ -314,15 +329,18 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	res->pid = pid;
 	uint64_t t0 = sut_now_ns();
 	int rc = -1;
-	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0)
+	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
+	if (lock < 0)
 		return -1;
+	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0) {
+		sut_unlock_pid(lock);
+		return -1;
+	}
 	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
 		goto out;
 	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err,
-			 "%s: an interrupted transaction (suture pid %u) is recorded; run "
-			 "`suture status -p %d` to repair it first",
-			 sut_target_label(&c.t), c.reg.hdr.tool_pid, (int)pid);
+		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded",
+			 sut_target_label(&c.t), c.reg.hdr.tool_pid);
 		goto out;
 	}
 	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
@@ -369,6 +387,8 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
 		goto unstage;
 	}
+	if (sut_fault("staged", err) < 0)
+		goto unstage;
 	if (freeze_and_commit(&c, res, err) == 0) {
 		rc = 0;
 		goto out;
@@ -382,6 +402,7 @@ out:
 	sut_link_image_free(&c.img);
 	sut_registry_free(&c.reg);
 	sut_target_close(&c.t);
+	sut_unlock_pid(lock);
 	return rc;
 }
 

@@ -39,13 +39,11 @@ int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err
 {
 	uint8_t *buf = sut_xmalloc(reg->hdr.size);
 	long n = sut_registry_encode(reg, buf, reg->hdr.size, err);
-	int rc = n < 0 ? -1 : 0;
-	/* records first, header last: the header's counts make new records visible */
-	if (rc == 0 && n > (long)sizeof reg->hdr)
-		rc = sut_ptrace_write(pid, reg->addr + sizeof reg->hdr, buf + sizeof reg->hdr,
-				      (size_t)n - sizeof reg->hdr, err);
-	if (rc == 0)
-		rc = sut_ptrace_write(pid, reg->addr, buf, sizeof reg->hdr, err);
+	/* One write for header and records: a write to /proc/PID/mem completes or not as a
+	 * whole even if suture is killed (the kernel checks for the kill on return), and the
+	 * target is frozen, so the registry moves from one consistent state to the next.
+	 * Repair (repair.c) relies on that. */
+	int rc = n < 0 ? -1 : sut_ptrace_write(pid, reg->addr, buf, (size_t)n, err);
 	free(buf);
 	return rc;
 }

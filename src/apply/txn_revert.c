@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
+#include "apply/fault.h"
+#include "apply/lock.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "util/buf.h"
@@ -43,9 +45,12 @@ static int verify_owned(struct sut_target *t, const struct sut_registry *reg, lo
 	return 0;
 }
 
-/* Writes code and registry for removing record ri; restores everything on failure. */
-static int commit_revert(struct sut_target *t, struct sut_registry *reg, long ri,
-			 struct sut_remote *rem, struct sut_err *err)
+/* Writes code and registry for removing record ri; restores everything on failure.
+ * repair: finishing a revert a killed suture started (journal already written; an entry
+ * may already hold its saved bytes). rem NULL: leave the region mapped (the caller
+ * releases it once no thread is inside). */
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
+		      struct sut_remote *rem, bool repair, struct sut_err *err)
 {
 	pid_t pid = t->pid;
 	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
@@ -89,17 +94,40 @@ static int commit_revert(struct sut_target *t, struct sut_registry *reg, long ri
 	j.txn_started = (uint64_t)time(NULL);
 	j.tool_pid = (uint32_t)getpid();
 	int rc = -1;
-	if (sut_ptrace_write(pid, reg->addr, &j, sizeof j, err) < 0)
+	if (!repair && sut_ptrace_write(pid, reg->addr, &j, sizeof j, err) < 0)
 		goto out;
+	if (!repair && sut_fault("revert-journal", err) < 0) {
+		struct sut_err e2;
+		sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+		goto out;
+	}
 	uint32_t done = 0;
+	bool failed = false;
 	for (; done < r->nfuncs; done++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[done];
 		if (sut_registry_owner(reg, f->addr, ri) >= 0)
 			continue;
+		if (repair) {
+			uint8_t cur[5];
+			if (sut_proc_read(pid, f->addr, cur, 5, err) < 0)
+				break;
+			if (memcmp(cur, f->saved, 5) == 0)
+				continue; /* restored before the kill */
+			if (memcmp(cur, f->written, 5) != 0) {
+				sut_errf(err, "%s: %s: entry bytes are neither the jump nor the "
+					 "original; left alone", sut_target_label(t), f->name);
+				break;
+			}
+		}
 		if (sut_ptrace_write(pid, f->addr, f->saved, 5, err) < 0)
 			break;
+		if (done == 0 && !repair && sut_fault("revert-restore", err) < 0) {
+			done++;
+			failed = true;
+			break;
+		}
 	}
-	if (done < r->nfuncs) {
+	if (failed || done < r->nfuncs) {
 		struct sut_err e2;
 		for (uint32_t k = 0; k < done; k++) {
 			const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
@@ -111,9 +139,15 @@ static int commit_revert(struct sut_target *t, struct sut_registry *reg, long ri
 	}
 	if (sut_registry_write(pid, &next, err) < 0)
 		goto out;
+	if (!repair && sut_fault("revert-committed", err) < 0) {
+		/* the revert itself is complete; only the release of memory is skipped */
+		free(reg->records);
+		*reg = next;
+		return 0;
+	}
 	/* The jumps are gone and no thread is inside the region (checked): release it. */
 	struct sut_err e3;
-	if (sut_remote_unmap(rem, region, region_size, &e3) < 0)
+	if (rem && sut_remote_unmap(rem, region, region_size, &e3) < 0)
 		fprintf(stderr, "suture: warning: %s: patch memory at 0x%llx not released: %s\n",
 			sut_target_label(t), (unsigned long long)region, e3.msg);
 	free(reg->records);
@@ -132,8 +166,13 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 	res->pid = pid;
 	uint64_t t0 = sut_now_ns();
 	struct sut_target t;
-	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
+	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
+	if (lock < 0)
 		return -1;
+	if (sut_target_open(pid, NULL, 0, &t, err) < 0) {
+		sut_unlock_pid(lock);
+		return -1;
+	}
 	struct sut_registry reg;
 	bool found;
 	int rc = -1;
@@ -179,10 +218,12 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 			chk = sut_check_consistency(&f, &t.maps, &t.objs, &range, 1, &b, err);
 		if (chk == 0)
 			chk = verify_owned(&t, &reg, ri, err);
+		if (chk == 0)
+			chk = sut_fault("revert-frozen", err);
 		if (chk == 0 && !o->dry_run) {
 			chk = sut_remote_init(&rem, &f, &t.maps, err);
 			if (chk == 0)
-				chk = commit_revert(&t, &reg, ri, &rem, err);
+				chk = sut_revert_record(&t, &reg, ri, &rem, false, err);
 		}
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
@@ -205,6 +246,7 @@ out:
 	sut_registry_free(&reg);
 out_t:
 	sut_target_close(&t);
+	sut_unlock_pid(lock);
 	res->total_ns = sut_now_ns() - t0;
 	return rc;
 }

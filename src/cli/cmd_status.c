@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply/apply.h"
 #include "apply/registry.h"
 #include "cli/cli.h"
 #include "cli/json.h"
@@ -173,6 +174,22 @@ static int load(pid_t pid, struct proc_view *v, struct sut_err *err)
 		return -1;
 	if (sut_registry_read(pid, &v->maps, &v->reg, &v->found, err) < 0)
 		return -1;
+	/* invariant 6: a transaction a killed suture left behind is repaired by the next run */
+	if (v->found && v->reg.hdr.state != SUT_REG_IDLE) {
+		bool repaired;
+		char note[256];
+		struct sut_err rerr;
+		if (sut_repair(pid, &repaired, note, sizeof note, &rerr) < 0) {
+			cli_error("%s", rerr.msg);
+		} else if (repaired) {
+			cli_info("suture: pid %d: %s", (int)pid, note);
+			sut_registry_free(&v->reg);
+			sut_proc_maps_free(&v->maps);
+			if (sut_proc_maps(pid, &v->maps, err) < 0 ||
+			    sut_registry_read(pid, &v->maps, &v->reg, &v->found, err) < 0)
+				return -1;
+		}
+	}
 	if (v->found && sut_proc_objects(pid, &v->maps, &v->objs, err) < 0)
 		return -1;
 	return 0;

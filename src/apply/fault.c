@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "apply/fault.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sut_fault(const char *step, struct sut_err *err)
+{
+	const char *f = getenv("SUTURE_FAULT");
+	if (!f || !*f)
+		return 0;
+	size_t n = strlen(step);
+	if (strncmp(f, step, n) != 0 || (f[n] != 0 && f[n] != ':'))
+		return 0;
+	if (f[n] == ':' && strcmp(f + n + 1, "fail") == 0)
+		return sut_errf(err, "injected failure at step %s", step);
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fault injection for testing invariant 6 (a dying patcher leaves a running process).
+ *
+ * SUTURE_FAULT=STEP[:ACTION] makes the transaction stop at the named step: ACTION "kill"
+ * (the default) sends SIGKILL to suture itself, as an operator's kill -9 would; "fail"
+ * makes the step return an error, as a failed write would. Steps, in transaction order:
+ *   apply:  staged, frozen, journal, jump (after the first jump is written), committed
+ *   revert: revert-frozen, revert-journal, revert-restore (after the first restore),
+ *           revert-committed
+ * Unset (the normal case) costs one getenv per transaction. */
+#ifndef SUTURE_APPLY_FAULT_H
+#define SUTURE_APPLY_FAULT_H
+
+#include "util/err.h"
+
+/* 0 to go on; -1 (with a message) when told to fail here. Does not return when told to
+ * kill. */
+int sut_fault(const char *step, struct sut_err *err);
+
+#endif
