@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Freeze time of apply and revert against a target with 1, 10, 100 and 1000 threads,
+# measured by suture (--json: freeze_us, total_us; and the wall time of the command) and by
+# the target itself (the longest gap each kind of thread saw between two iterations of its
+# loop, minus its own period: the stall). Prints one JSON document.
+#
+# Per the issue: the main thread calls the patched function every millisecond; at 10
+# threads half the workers spin and half sleep 1 ms; at 100 and 1000 one worker spins and
+# the others sleep (1 ms at 100, 100 ms at 1000). 20 runs (5 at 1000 threads).
+# BENCH_QUICK=1: 1, 10 and 100 threads, 5 runs. FREEZE_CONFIGS overrides the list with
+# "THREADS:SPINNERS:SLEEP_US:RUNS ..." entries.
+source "$(dirname "$0")/lib.sh"
+bench_setup
+
+if [ -n "${FREEZE_CONFIGS:-}" ]; then
+	configs=$FREEZE_CONFIGS
+elif [ "$BENCH_QUICK" = 1 ]; then
+	configs="1:0:1000:5 10:4:1000:5 100:1:1000:5"
+else
+	configs="1:0:1000:20 10:4:1000:20 100:1:1000:20 1000:1:100000:5"
+fi
+# Rounds with no suture at all: what the target sees on this machine anyway.
+IDLE_ROUNDS=${IDLE_ROUNDS:-5}
+MAIN_PERIOD_US=1000
+
+fifo=$BENCH_WORK/freeze.fifo
+rm -f "$fifo"
+mkfifo "$fifo"
+
+# ask_gaps: SIGUSR1 to the target, read its "gaps main=NS spin=NS sleep=NS" line; the
+# target starts a new window at that moment. Sets GAPS to "MAIN SPIN SLEEP" (ns).
+ask_gaps() {
+	local line
+	kill -USR1 "$PID"
+	IFS= read -r -t 10 line <&"$GAPS_FD" || die "no answer from the target (pid $PID) in 10 s"
+	[[ $line =~ ^gaps\ main=(-?[0-9]+)\ spin=(-?[0-9]+)\ sleep=(-?[0-9]+)$ ]] ||
+		die "unexpected line from the target: $line"
+	GAPS="${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]}"
+}
+
+# record_window FILE: after a window, append "MAIN_US SPIN_US SLEEP_US STALL_US" to FILE,
+# the stall being the worst gap beyond the thread's own period over all kinds.
+record_window() {
+	ask_gaps
+	echo "$GAPS" | awk -v mp="$MAIN_PERIOD_US" -v sp="$SLEEP_US" '{
+		m = $1 / 1000; s = $2 / 1000; z = $3 / 1000
+		st = m - mp
+		if ($2 >= 0 && s > st) st = s
+		if ($3 >= 0 && z - sp > st) st = z - sp
+		if (st < 0) st = 0
+		printf "%.1f %.1f %.1f %.1f\n", m, ($2 < 0 ? -1 : s), ($3 < 0 ? -1 : z), st
+	}' >>"$1"
+}
+
+# settle: long enough after suture returns that every thread has finished the iteration
+# the freeze fell into (a sleeper's iteration is SLEEP_US long), plus a margin.
+settle() { sleep "$(echo "scale=3; ($SLEEP_US + 30000) / 1000000" | bc)"; }
+
+# one_op OP DIR: run suture OP (apply or revert) once inside a fresh window and record the
+# tool's and the target's figures under DIR.
+one_op() {
+	local op=$1 dir=$2 out=$BENCH_WORK/freeze.out
+	ask_gaps
+	if [ "$op" = apply ]; then
+		sut_json "$out" apply -p "$PID" "$BENCH_PATCH" || true
+	else
+		sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
+	fi
+	if jq -e '.results[0].ok == true' "$out" >/dev/null 2>&1; then
+		jq -r '.results[0] | "\(.freeze_us) \(.total_us) \(.attempts)"' "$out" >>"$dir/tool"
+		echo "$SUT_WALL_US" >>"$dir/wall"
+	else
+		echo "$(cat "$out.err" | tr '\n' ' ')" >>"$dir/failures"
+		log "  $op failed: $(tail -n 1 "$out.err")"
+		# Keep the target in the state the next operation expects.
+		if [ "$op" = apply ]; then return 1; fi
+	fi
+	settle
+	record_window "$dir/target"
+}
+
+# summarise DIR: the JSON of one operation's runs.
+summarise() {
+	local d=$1
+	touch "$d/tool" "$d/wall" "$d/target" "$d/failures"
+	jq -n \
+		--argjson freeze "$(awk '{print $1}' "$d/tool" | stats)" \
+		--argjson total "$(awk '{print $2}' "$d/tool" | stats)" \
+		--argjson attempts "$(awk '{print $3}' "$d/tool" | stats)" \
+		--argjson wall "$(stats <"$d/wall")" \
+		--argjson stall "$(awk '{print $4}' "$d/target" | stats)" \
+		--argjson gmain "$(awk '{print $1}' "$d/target" | stats)" \
+		--argjson gspin "$(awk '$2 >= 0 {print $2}' "$d/target" | stats)" \
+		--argjson gsleep "$(awk '$3 >= 0 {print $3}' "$d/target" | stats)" \
+		--argjson failed "$(wc -l <"$d/failures")" \
+		--arg firstfail "$(head -n 1 "$d/failures")" \
+		'{tool_freeze_us: $freeze, tool_total_us: $total, tool_attempts: $attempts,
+		  command_wall_us: $wall, target_stall_us: $stall,
+		  target_max_gap_us: {main: $gmain, spin: $gspin, sleep: $gsleep},
+		  failed: $failed} + (if $failed > 0 then {first_failure: $firstfail} else {} end)'
+}
+
+# The issue's targets for the freeze median (as seen by the application), in µs.
+target_for() {
+	case $1 in 1) echo 1000 ;; 100) echo 5000 ;; 1000) echo 50000 ;; *) echo null ;; esac
+}
+
+docs=()
+for cfg in $configs; do
+	IFS=: read -r THREADS SPINNERS SLEEP_US RUNS <<<"$cfg"
+	log "freeze: $THREADS threads ($SPINNERS spinning, $((THREADS - 1 - SPINNERS)) sleeping ${SLEEP_US} us), $RUNS runs"
+	d=$BENCH_WORK/freeze-$THREADS
+	rm -rf "$d"
+	mkdir -p "$d/apply" "$d/revert" "$d/idle"
+
+	"$BENCH_TREE/threads" "$THREADS" "$SPINNERS" "$SLEEP_US" >"$fifo" 2>"$d/target.err" &
+	PID=$!
+	STARTED_PIDS+=("$PID")
+	exec {GAPS_FD}<"$fifo"
+	IFS= read -r -t 30 line <&"$GAPS_FD" || die "the $THREADS-thread target did not start"
+	[ "$line" = "ready threads=$THREADS" ] || die "the target said '$line'"
+	sleep 0.3
+	n=$(ls "/proc/$PID/task" | wc -l)
+	[ "$n" -eq "$THREADS" ] || die "the target has $n threads, not $THREADS"
+
+	for ((i = 0; i < IDLE_ROUNDS; i++)); do
+		ask_gaps
+		settle
+		record_window "$d/idle/target"
+	done
+	# A first apply creates suture's registry in the process, once for its lifetime:
+	# measured on its own, not among the runs.
+	mkdir -p "$d/first"
+	one_op apply "$d/first" || die "the first apply failed: $(cat "$BENCH_WORK/freeze.out.err")"
+	one_op revert "$d/first"
+
+	for ((r = 1; r <= RUNS; r++)); do
+		if one_op apply "$d/apply"; then
+			one_op revert "$d/revert"
+		fi
+	done
+	kill -9 "$PID" 2>/dev/null || true
+	wait "$PID" 2>/dev/null || true
+	exec {GAPS_FD}<&-
+	STARTED_PIDS=()
+
+	doc=$(jq -n --argjson threads "$THREADS" --argjson spin "$SPINNERS" \
+		--argjson sleep "$SLEEP_US" --argjson runs "$RUNS" \
+		--argjson target "$(target_for "$THREADS")" \
+		--argjson apply "$(summarise "$d/apply")" --argjson revert "$(summarise "$d/revert")" \
+		--argjson first "$(summarise "$d/first")" \
+		--argjson idle "$(awk '{print $4}' "$d/idle/target" | stats)" \
+		'{threads: $threads, spinning_workers: $spin,
+		  sleeping_workers: ($threads - 1 - $spin), worker_sleep_us: $sleep, runs: $runs,
+		  issue_target_freeze_median_us: $target,
+		  apply: $apply, revert: $revert, first_apply: ($first | del(.tool_attempts)),
+		  idle_target_stall_us: $idle}')
+	docs+=("$doc")
+	log "  apply: tool freeze median $(jq -r '.apply.tool_freeze_us.median' <<<"$doc") us, target stall median $(jq -r '.apply.target_stall_us.median' <<<"$doc") us (idle $(jq -r '.idle_target_stall_us.median' <<<"$doc") us)"
+done
+
+printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
+	note: "tool_freeze_us: from the first thread stopped to the last resumed, by suture; target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	configs: .}'
