@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds pristine OpenSSL 3.0.20 once per machine into a cache folder outside the checkout
+# and prints that folder's path on standard output (progress goes to standard error).
+#
+#   scripts/openssl-cache.sh [--verify-reproducible]
+#
+# Layout of the cache folder:
+#   pristine/   the extracted tarball, never built (for `suture build --src` from scratch)
+#   tree/       the same source, configured and built in place: libcrypto.so.3, libssl.so.3,
+#               apps/openssl. `suture build --src tree` copies it and only recompiles what a
+#               diff touches, so a patch build takes seconds instead of minutes.
+#   env         shell assignments describing the build (SOURCE_DATE_EPOCH, flags, build-ids)
+#
+# Invariants:
+# - The folder name is keyed by the tarball's sha256 and the Configure flags, so a change of
+#   either gives a new folder and an existing folder is never rebuilt.
+# - A folder that exists is complete: the build happens in a temporary sibling that is
+#   renamed at the end, and concurrent runs serialise on a lock file (flock), the second one
+#   finding the finished folder.
+# - The build is reproducible: every compiler command line uses relative paths (in-tree
+#   build), and SOURCE_DATE_EPOCH fixes the date util/mkbuildinf.pl writes into
+#   crypto/buildinf.h, so a rebuild of the same tree anywhere gives the same build-ids.
+#   --verify-reproducible rebuilds in a temporary folder and compares (takes minutes).
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${SUTURE_OPENSSL_SHARED:-$TOP/../shared/openssl}
+TARBALL=$SHARED/openssl_3.0.20.orig.tar.gz
+VERSION=3.0.20
+# The date of the build, fixed so that every build of this tree is byte-identical
+# (2025-01-01T00:00:00Z; any fixed value works, it only has to be the same for the deployed
+# build and for the rebuild suture makes).
+export SOURCE_DATE_EPOCH=1735689600
+CONFIGURE_FLAGS="linux-x86_64 shared no-tests"
+JOBS=${SUTURE_OPENSSL_JOBS:-2}
+
+log() { echo "openssl-cache: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ -r "$TARBALL" ] || die "cannot read $TARBALL (the shared OpenSSL material must sit next to the repository)"
+command -v perl >/dev/null || die "perl is needed by OpenSSL's Configure"
+
+tar_sha=$(sha256sum "$TARBALL" | cut -d' ' -f1)
+key=$(printf '%s %s SOURCE_DATE_EPOCH=%s' "$tar_sha" "$CONFIGURE_FLAGS" "$SOURCE_DATE_EPOCH" |
+	sha256sum | cut -c1-12)
+CACHE=${SUTURE_OPENSSL_CACHE:-/var/cache/suture/openssl-$VERSION-$key}
+
+build_id() { readelf -n "$1" | awk '/Build ID:/ {print $3}'; }
+
+# build_tree DIR: extract, configure and build OpenSSL in DIR (which must not exist).
+# Output of each step goes to DIR.log; on failure its tail is shown.
+build_tree() {
+	local dir=$1 logf=$1.log start=$SECONDS
+	mkdir -p "$dir"
+	step() {
+		local what=$1; shift
+		log "  $what ($((SECONDS - start))s)"
+		if ! (cd "$dir" && "$@") >>"$logf" 2>&1; then
+			tail -n 30 "$logf" >&2
+			die "$what failed in $dir (full log: $logf)"
+		fi
+	}
+	step "extracting $(basename "$TARBALL")" tar -xzf "$TARBALL" --strip-components=1
+	# shellcheck disable=SC2086 # the flags are words
+	step "configuring: ./Configure $CONFIGURE_FLAGS" ./Configure $CONFIGURE_FLAGS
+	step "generating headers: make build_generated" make build_generated
+	step "compiling: make -j$JOBS libcrypto.so.3 libssl.so.3 apps/openssl (about 5 minutes)" \
+		make -j"$JOBS" libcrypto.so.3 libssl.so.3 apps/openssl
+	log "  built in $((SECONDS - start))s"
+}
+
+verify_reproducible() {
+	local tmp; tmp=$(mktemp -d "${CACHE%/*}/.verify-XXXXXX")
+	log "rebuilding in $tmp/tree to compare build-ids"
+	build_tree "$tmp/tree"
+	local lib a b ok=1
+	for lib in libcrypto.so.3 libssl.so.3; do
+		a=$(build_id "$CACHE/tree/$lib"); b=$(build_id "$tmp/tree/$lib")
+		if [ "$a" = "$b" ]; then log "  $lib: same build-id $a"
+		else log "  $lib: build-id differs: cache $a, rebuild $b"; ok=0; fi
+	done
+	rm -rf "$tmp"
+	[ $ok = 1 ] || die "the OpenSSL build is not reproducible here"
+}
+
+mkdir -p "$(dirname "$CACHE")"
+exec 9>"$CACHE.lock"
+if ! flock -n 9; then
+	log "another run is building $CACHE; waiting for it"
+	flock 9
+fi
+
+if [ ! -e "$CACHE/env" ]; then
+	log "building OpenSSL $VERSION into $CACHE (once per machine)"
+	tmp=$(mktemp -d "$CACHE.tmp-XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp/pristine"
+	tar -xzf "$TARBALL" -C "$tmp/pristine" --strip-components=1
+	build_tree "$tmp/tree"
+	mv "$tmp/tree.log" "$tmp/build.log"
+	# Configure wrote the absolute path of the temporary folder into configdata.pm (perl
+	# library paths for the generator scripts): point it at the final folder. Its mtime is
+	# kept, since generated headers depend on it and must not be regenerated later.
+	sed -i.orig "s|$tmp/tree|$CACHE/tree|g" "$tmp/tree/configdata.pm"
+	touch -r "$tmp/tree/configdata.pm.orig" "$tmp/tree/configdata.pm"
+	rm "$tmp/tree/configdata.pm.orig"
+	if grep -rlI --exclude='*.o' "$tmp" "$tmp/tree" >&2; then
+		die "the files above still name the temporary build folder $tmp"
+	fi
+	cat >"$tmp/env" <<-EOF
+	# OpenSSL $VERSION built by scripts/openssl-cache.sh
+	OPENSSL_VERSION=$VERSION
+	OPENSSL_TARBALL_SHA256=$tar_sha
+	OPENSSL_CONFIGURE_FLAGS="$CONFIGURE_FLAGS"
+	SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH
+	OPENSSL_CC="$(gcc --version | head -n1)"
+	LIBCRYPTO_BUILD_ID=$(build_id "$tmp/tree/libcrypto.so.3")
+	LIBSSL_BUILD_ID=$(build_id "$tmp/tree/libssl.so.3")
+	EOF
+	rm -rf "$CACHE"
+	mv "$tmp" "$CACHE"
+	trap - EXIT
+	log "done: $CACHE"
+fi
+
+if [ "${1:-}" = --verify-reproducible ]; then verify_reproducible; fi
+echo "$CACHE"
