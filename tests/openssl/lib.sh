@@ -131,11 +131,12 @@ OSSL_BUILD_CMD='make -s build_generated && make -s -j2 libcrypto.so.3 libssl.so.
 # cve_patch NUM: the path of the CVE-2026-NUM diff.
 cve_patch() { echo "$OSSL_SHARED/CVE-2026-$1.patch"; }
 
-# build_cve NUM: suture build of CVE-2026-NUM against the cached tree, checked against the
-# deployed library's build-id; writes $T/cve-NUM.suture, and $T/cve-NUM.json (inspect).
+# build_cve NUM [DIFF]: suture build of CVE-2026-NUM (from DIFF, default the shared diff)
+# against the cached tree, checked against the deployed library's build-id; writes
+# $T/cve-NUM.suture, and $T/cve-NUM.json (inspect).
 build_cve() {
-	local n=$1 t0=$SECONDS
-	sut "build of CVE-2026-$n" build --src "$OSSL_TREE" --diff "$(cve_patch "$n")" \
+	local n=$1 diff=${2:-$(cve_patch "$1")} t0=$SECONDS
+	sut "build of CVE-2026-$n" build --src "$OSSL_TREE" --diff "$diff" \
 		--target libcrypto.so.3 --build-cmd "$OSSL_BUILD_CMD" --cve "CVE-2026-$n" \
 		--id "cve-$n" --expect-build-id "$LIBCRYPTO_BUILD_ID" -o "$T/cve-$n.suture"
 	note "CVE-2026-$n: patch built in $((SECONDS - t0))s"
@@ -180,14 +181,14 @@ revert_patches() {
 	{ echo "== revert $*"; cat "$T/last.err" "$T/last.out"; } >>"$T/freeze.log"
 }
 
-# run_cve_case NUM "EXPECTED FUNCTIONS": the whole life of one CVE patch in running
+# run_cve_case NUM "EXPECTED FUNCTIONS" [DIFF]: the whole life of one CVE patch in running
 # processes: the probe and s_server are patched, the probe's line for NUM flips to fixed
 # (the other cases stay vulnerable), the patch is reverted and the line flips back; the TLS
 # client completes every handshake throughout.
 run_cve_case() {
 	local n=$1 funcs=$2 c others=""
 	openssl_setup
-	build_cve "$n"
+	build_cve "$n" "${3:-}"
 	assert_functions "$n" "$funcs"
 	for c in $OSSL_CASES; do [ "$c" = "$n" ] || others+="$c=vulnerable "; done
 
@@ -201,6 +202,9 @@ run_cve_case() {
 	expect_probe "$(all_cases vulnerable)"
 
 	apply_patches "apply of cve-$n" "$T/cve-$n.suture"
+	# one transaction per process: every replaced function switched in the same freeze
+	[ "$(grep -c "applied cve-$n ($(echo "$funcs" | wc -w) function" "$T/last.err")" = 2 ] ||
+		{ cat "$T/last.err" >&2; fail "suture did not report one apply of all functions per process"; }
 	expect_probe "$n=fixed $others"
 	assert_applied "$PROBE_PID" "cve-$n"
 	assert_applied "$SERVER_PID" "cve-$n"
