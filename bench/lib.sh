@@ -40,12 +40,14 @@ end_started() {
 # now_us: monotonic-enough wall clock in microseconds (for timing suture runs).
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
-# stats: numbers on stdin, one a line -> {"n","median","min","max"} (null when empty).
+# stats: numbers on stdin, one a line -> {"n","median","min","max"} (null when empty);
+# the median of an even count is the mean of the middle two, rounded to 4 decimals.
 stats() {
 	jq -s 'sort | if length == 0 then {n: 0, median: null, min: null, max: null} else
 		{n: length,
 		 median: (if length % 2 == 1 then .[(length - 1) / 2]
-			  else (.[length / 2 - 1] + .[length / 2]) / 2 end),
+			  else (.[length / 2 - 1] + .[length / 2]) / 2 end
+			  | . * 10000 | round / 10000),
 		 min: .[0], max: .[-1]} end'
 }
 

@@ -11,6 +11,8 @@ source "$(dirname "$0")/lib.sh"
 bench_setup
 only=${BENCH_ONLY:-freeze fleet overhead memory}
 started=$(now_us)
+# The machine may be shared: its load before and after is part of the figures' context.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 parts=()
 for b in $only; do
@@ -26,7 +28,9 @@ done
 machine=$(jq -n --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
 	--arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 	--argjson mem "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
-	'{kernel: $kernel, cpus: $cpus, cpu: $cpu, mem_kb: $mem}')
+	--arg lb "$load_before" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	'{kernel: $kernel, cpus: $cpus, cpu: $cpu, mem_kb: $mem,
+	  loadavg_before: $lb, loadavg_after: $la}')
 doc=$(jq -s --argjson quick "$BENCH_QUICK" --argjson machine "$machine" \
 	--arg suture "$(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--argjson secs "$((($(now_us) - started) / 1000000))" \
