@@ -44,7 +44,13 @@ command -v perl >/dev/null || die "perl is needed by OpenSSL's Configure"
 tar_sha=$(sha256sum "$TARBALL" | cut -d' ' -f1)
 key=$(printf '%s %s SOURCE_DATE_EPOCH=%s' "$tar_sha" "$CONFIGURE_FLAGS" "$SOURCE_DATE_EPOCH" |
 	sha256sum | cut -c1-12)
-CACHE=${SUTURE_OPENSSL_CACHE:-/var/cache/suture/openssl-$VERSION-$key}
+# /var/cache/suture when it can be written (root, or made writable once), else the user's
+# cache folder, so the tests also run unprivileged.
+cache_root=/var/cache/suture
+if ! { mkdir -p "$cache_root" && [ -w "$cache_root" ]; } 2>/dev/null; then
+	cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/suture
+fi
+CACHE=${SUTURE_OPENSSL_CACHE:-$cache_root/openssl-$VERSION-$key}
 
 build_id() { readelf -n "$1" | awk '/Build ID:/ {print $3}'; }
 
