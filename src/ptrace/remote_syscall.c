@@ -48,23 +48,29 @@ static bool has_temporary_sigmask(const struct user_regs_struct *r)
 	}
 }
 
+/* A group-stopped thread can run a remote syscall too: under PTRACE_SEIZE a single step
+ * resumes it, and the detach puts it back into the group stop (the kernel reinstates
+ * the pending stop while the process's stop is in effect), so a SIGSTOPped process stays
+ * stopped. Such threads are chosen last. */
 static bool can_run_syscalls(const struct sut_thread *t)
 {
-	return !t->pending_sig && !t->group_stop;
+	return !t->pending_sig;
 }
 
 long sut_freeze_syscall_thread(const struct sut_freeze *f)
 {
-	/* Best first: leader with a plain mask, any thread with a plain mask, then the rest. */
-	for (int pass = 0; pass < 4; pass++) {
+	/* Best first: leader with a plain mask, any thread with a plain mask, then the rest;
+	 * running threads before group-stopped ones. */
+	for (int pass = 0; pass < 8; pass++) {
 		for (size_t i = 0; i < f->n; i++) {
 			const struct sut_thread *t = &f->threads[i];
 			bool leader = t->tid == f->pid;
 			bool plain = !has_temporary_sigmask(&t->regs);
-			if (!can_run_syscalls(t))
+			if (!can_run_syscalls(t) || t->group_stop != (pass >= 4))
 				continue;
-			if ((pass == 0 && leader && plain) || (pass == 1 && plain) ||
-			    (pass == 2 && leader) || pass == 3)
+			int p = pass % 4;
+			if ((p == 0 && leader && plain) || (p == 1 && plain) || (p == 2 && leader) ||
+			    p == 3)
 				return (long)i;
 		}
 	}

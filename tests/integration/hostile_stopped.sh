@@ -1,14 +1,5 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# PENDING (not run by make check): apply to a SIGSTOPped process fails. After `kill -STOP`,
-#   suture apply -p PID patch.suture
-# exits 1 with "suture: pid N (prog): staging: pid N: no thread is in a state that can run
-# a system call": staging needs a thread to run remote system calls (memfd_create, mmap)
-# and refuses the only thread because it is group-stopped. The target itself is fine
-# (still stopped, nothing changed). Expected: stage through a thread that is resumed just
-# for the remote calls and put back into the group-stop (PTRACE_LISTEN), so that the
-# process stays stopped and the patch is live after SIGCONT.
-#
 # A target stopped by SIGSTOP stays stopped through apply and revert (state T in
 # /proc/PID/stat, no output while stopped), status shows the patch, and after SIGCONT it
 # runs the new code. The tracer case is hostile_traced.sh.
