@@ -34,6 +34,7 @@ struct sut_txn_opts {
 struct sut_txn_result {
 	pid_t pid;
 	int attempts;         /* freezes taken */
+	size_t nfuncs;        /* functions switched by this transaction */
 	uint64_t freeze_ns;   /* duration of the committing freeze (all threads stopped) */
 	uint64_t total_ns;
 	size_t nthreads;

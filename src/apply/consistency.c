@@ -12,11 +12,12 @@
  * thread as blocking rather than guess. */
 #define STACK_COPY_MAX (8u << 20)
 
-/* One unwinder for the life of the tool: CFI is cached per build-id inside it, so many
- * processes and retries parse each object once. */
+/* One unwinder per tool thread for its life: CFI is cached per build-id inside it, so many
+ * processes and retries parse each object once. Per thread because an unwinder must not
+ * be shared between threads (--all runs transactions on a pool of threads). */
 static struct sut_unwinder *unwinder(void)
 {
-	static struct sut_unwinder *u;
+	static __thread struct sut_unwinder *u;
 	if (!u)
 		u = sut_unwinder_new();
 	return u;

@@ -48,11 +48,20 @@ int sut_registry_read(pid_t pid, const struct sut_maps *maps, struct sut_registr
 	if (h->size != maplen || h->used > h->size - sizeof *h)
 		return sut_errf(err, "pid %d: registry header is inconsistent (size %u, used %u)",
 				(int)pid, h->size, h->used);
-	/* Read everything after the header: the pending record of an interrupted transaction
-	 * sits just past `used`, and repair needs it. */
-	reg->records_len = h->size - sizeof *h;
-	reg->records = sut_xmalloc(reg->records_len);
-	if (sut_proc_read(pid, m->start + sizeof *h, reg->records, reg->records_len, err) < 0) {
+	/* Read only what is in use (reading a page of the memfd would allocate it in the
+	 * target), plus the pending record of an interrupted apply, which repair needs. */
+	size_t want = h->used;
+	if (h->state == SUT_REG_APPLYING && h->used + sizeof(struct sut_reg_patch) <=
+						    h->size - sizeof *h) {
+		struct sut_reg_patch pend;
+		if (sut_proc_read(pid, m->start + sizeof *h + h->used, &pend, sizeof pend, err) < 0)
+			return sut_err_wrap(err, "pid %d: reading registry", (int)pid);
+		if (pend.rec_size >= sizeof pend && pend.rec_size <= h->size - sizeof *h - h->used)
+			want += pend.rec_size;
+	}
+	reg->records_len = want;
+	reg->records = sut_xmalloc(want ? want : 1);
+	if (want && sut_proc_read(pid, m->start + sizeof *h, reg->records, want, err) < 0) {
 		sut_registry_free(reg);
 		return sut_err_wrap(err, "pid %d: reading registry", (int)pid);
 	}
@@ -60,6 +69,7 @@ int sut_registry_read(pid_t pid, const struct sut_maps *maps, struct sut_registr
 		sut_registry_free(reg);
 		return sut_err_wrap(err, "pid %d", (int)pid);
 	}
+	reg->pending_len = reg->records_len - h->used;
 	reg->records_len = h->used;
 	*found = true;
 	return 0;

@@ -86,6 +86,7 @@ struct sut_registry {
 	struct sut_reg_header hdr;
 	uint8_t *records; /* hdr.used bytes (plus the pending record while one is in flight) */
 	size_t records_len;
+	size_t pending_len; /* bytes of an interrupted apply's record after hdr.used, 0 if none */
 };
 
 /* Reads the registry of pid. No registry mapping is not an error: *found = false.

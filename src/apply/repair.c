@@ -74,9 +74,9 @@ static bool tool_alive(uint32_t tool_pid)
 static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *note,
 			  size_t notelen, struct sut_err *err)
 {
-	size_t avail = reg->hdr.size - sizeof reg->hdr - reg->hdr.used;
+	size_t avail = reg->pending_len;
 	const struct sut_reg_patch *r = (const void *)(reg->records + reg->hdr.used);
-	if (avail < sizeof *r || r->rec_size > avail ||
+	if (avail < sizeof *r || r->rec_size != avail ||
 	    r->rec_size != sizeof *r + (size_t)r->nfuncs * sizeof(struct sut_reg_func))
 		return sut_errf(err, "%s: the journal of the interrupted apply is unreadable",
 				sut_target_label(t));
@@ -155,20 +155,32 @@ int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut
 {
 	*repaired = false;
 	note[0] = 0;
+	struct sut_registry reg;
+	bool found;
+	/* The common case (nothing to repair) costs the maps and the registry header only:
+	 * every transaction starts here. */
+	{
+		struct sut_maps m;
+		if (sut_proc_maps(pid, &m, err) < 0)
+			return sut_err_wrap(err, "pid %d", (int)pid);
+		int r = sut_registry_read(pid, &m, &reg, &found, err);
+		uint64_t lo[1], hi[1];
+		bool clean = r == 0 && !(found && reg.hdr.state != SUT_REG_IDLE) &&
+			     find_orphans(&m, &reg, found, lo, hi, 1) == 0;
+		sut_registry_free(&reg);
+		sut_proc_maps_free(&m);
+		if (r < 0)
+			return -1;
+		if (clean)
+			return 0;
+	}
 	struct sut_target t;
 	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
 		return -1;
-	struct sut_registry reg;
-	bool found;
 	int rc = -1;
 	if (sut_registry_read(pid, &t.maps, &reg, &found, err) < 0)
 		goto out;
-	uint64_t lo[1], hi[1];
 	bool dirty = found && reg.hdr.state != SUT_REG_IDLE;
-	if (!dirty && find_orphans(&t.maps, &reg, found, lo, hi, 1) == 0) {
-		rc = 0;
-		goto out;
-	}
 	if (dirty && tool_alive(reg.hdr.tool_pid)) {
 		sut_errf(err, "%s: suture pid %u is still running a transaction on it",
 			 sut_target_label(&t), reg.hdr.tool_pid);

@@ -327,6 +327,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	struct apply_ctx c = {.p = p, .o = o};
 	memset(res, 0, sizeof *res);
 	res->pid = pid;
+	res->nfuncs = p->nfuncs;
 	uint64_t t0 = sut_now_ns();
 	int rc = -1;
 	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);

@@ -189,6 +189,7 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 		goto out;
 	}
 	const struct sut_reg_patch *r = sut_registry_patch(&reg, (size_t)ri);
+	res->nfuncs = r->nfuncs;
 	res->region = r->region;
 	res->region_size = r->region_size;
 	char what[200];

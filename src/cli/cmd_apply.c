@@ -10,6 +10,7 @@
 #include "apply/registry.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "cli/pool.h"
 #include "cli/trust.h"
 #include "proc/proc.h"
 #include "util/buf.h"
@@ -133,8 +134,9 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 	return 0;
 }
 
-/* Processes that map a build-id (for apply --all). Our own process is never a target. */
-static void add_mapping_pids(struct pidlist *out, const struct sut_patch *p)
+/* Every process on the system but ourselves: the candidates of --all, each checked by
+ * its worker (reading maps and build-ids in parallel is most of the work of --all). */
+static void add_all_pids(struct pidlist *out)
 {
 	pid_t *all = NULL;
 	size_t n = 0;
@@ -143,13 +145,105 @@ static void add_mapping_pids(struct pidlist *out, const struct sut_patch *p)
 		cli_error("%s", err.msg);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (all[i] == getpid())
-			continue;
-		if (sut_process_maps_build_id(all[i], p->build_id, p->build_id_len, &err) == 1)
+	for (size_t i = 0; i < n; i++)
+		if (all[i] != getpid())
 			pidlist_add(out, all[i]);
-	}
 	free(all);
+}
+
+/* What one process's job did, printed in pid order once every job is done. */
+struct job {
+	bool skipped;   /* --all: the process maps none of the targets (or vanished) */
+	bool failed;
+	size_t nres;
+	struct sut_txn_result *res; /* one per transaction attempted */
+	const char **ids;
+	char **errs;    /* NULL entry for a transaction that succeeded */
+	char **notes;   /* take-backs and repairs */
+	size_t nnotes;
+};
+
+static void job_add(struct job *j, const char *id, const struct sut_txn_result *r,
+		    const char *error)
+{
+	j->res = sut_xrealloc(j->res, (j->nres + 1) * sizeof *j->res);
+	j->ids = sut_xrealloc(j->ids, (j->nres + 1) * sizeof *j->ids);
+	j->errs = sut_xrealloc(j->errs, (j->nres + 1) * sizeof *j->errs);
+	j->res[j->nres] = *r;
+	j->ids[j->nres] = id;
+	j->errs[j->nres] = error ? sut_xstrdup(error) : NULL;
+	j->nres++;
+}
+
+static void job_note(struct job *j, char *note)
+{
+	j->notes = sut_xrealloc(j->notes, (j->nnotes + 1) * sizeof *j->notes);
+	j->notes[j->nnotes++] = note;
+}
+
+static void job_free(struct job *j)
+{
+	for (size_t i = 0; i < j->nres; i++)
+		free(j->errs[i]);
+	for (size_t i = 0; i < j->nnotes; i++)
+		free(j->notes[i]);
+	free(j->res);
+	free(j->ids);
+	free(j->errs);
+	free(j->notes);
+}
+
+struct apply_run {
+	struct txn_args *a;
+	struct sut_patch **patches;
+	size_t np;
+	struct job *jobs;
+	struct sut_txn_opts o;
+};
+
+/* One process: the patches in order, all or nothing. */
+static void apply_job(size_t k, void *ctx)
+{
+	struct apply_run *run = ctx;
+	struct job *j = &run->jobs[k];
+	pid_t pid = run->a->pids.v[k];
+	size_t done = 0;
+	bool any = false;
+	for (size_t i = 0; i < run->np; i++) {
+		struct sut_patch *p = run->patches[i];
+		/* with --all, a process gets only the patches for objects it maps */
+		if (run->a->all && sut_process_maps_build_id(pid, p->build_id, p->build_id_len,
+							      &(struct sut_err){0}) != 1)
+			continue;
+		any = true;
+		struct sut_txn_result r;
+		struct sut_err err;
+		if (sut_apply_patch(pid, p, &run->o, &r, &err) < 0) {
+			job_add(j, p->id, &r, err.msg);
+			j->failed = true;
+			break;
+		}
+		job_add(j, p->id, &r, NULL);
+		done = i + 1;
+	}
+	j->skipped = !any;
+	if (!j->failed || run->o.dry_run)
+		return;
+	/* all or nothing per process: take back what this run applied */
+	for (size_t i = done; i-- > 0;) {
+		if (run->a->all && sut_process_maps_build_id(pid, run->patches[i]->build_id,
+							      run->patches[i]->build_id_len,
+							      &(struct sut_err){0}) != 1)
+			continue;
+		struct sut_txn_result r;
+		struct sut_err err;
+		if (sut_revert_patch(pid, run->patches[i]->id, &run->o, &r, &err) < 0)
+			job_note(j, sut_xasprintf("pid %d: could not take back %s: %s", (int)pid,
+						  run->patches[i]->id, err.msg));
+		else
+			job_note(j, sut_xasprintf("pid %d: took back %s", (int)pid,
+						  run->patches[i]->id));
+	}
 }
 
 static void json_result(struct json *j, const struct sut_txn_result *r, const char *id, bool ok,
@@ -162,6 +256,7 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 	if (!ok)
 		json_str(j, "error", error);
 	json_int(j, "attempts", r->attempts);
+	json_uint(j, "functions", r->nfuncs);
 	json_uint(j, "threads", r->nthreads);
 	json_uint(j, "freeze_us", r->freeze_ns / 1000);
 	json_uint(j, "total_us", r->total_ns / 1000);
@@ -169,6 +264,70 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 		json_hex(j, "region", r->region);
 	json_obj_end(j);
 }
+
+/* Prints the jobs in pid order; returns the exit status. */
+static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, bool apply,
+		  bool dry_run)
+{
+	struct json j;
+	json_init(&j, stdout);
+	if (a->json) {
+		json_obj_begin(&j, NULL);
+		json_arr_begin(&j, "results");
+	}
+	int rc = 0;
+	size_t touched = 0;
+	for (size_t k = 0; k < a->pids.n; k++) {
+		struct job *jb = &jobs[k];
+		if (jb->skipped)
+			continue;
+		touched++;
+		for (size_t i = 0; i < jb->nres; i++) {
+			const struct sut_txn_result *r = &jb->res[i];
+			if (r->repaired)
+				cli_info("pid %d: %s", (int)r->pid, r->repair_note);
+			if (a->json)
+				json_result(&j, r, jb->ids[i], jb->errs[i] == NULL, jb->errs[i]);
+			if (jb->errs[i]) {
+				cli_error("%s", jb->errs[i]);
+				continue;
+			}
+			if (a->json)
+				continue;
+			if (apply)
+				cli_info("pid %d: %s %s (%zu function%s, %zu thread%s, freeze %.3f ms, "
+					 "%d attempt%s)",
+					 (int)r->pid, dry_run ? "would apply" : "applied", jb->ids[i],
+					 r->nfuncs, r->nfuncs == 1 ? "" : "s", r->nthreads,
+					 r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6, r->attempts,
+					 r->attempts == 1 ? "" : "s");
+			else
+				cli_info("pid %d: reverted %s (%zu threads, freeze %.3f ms)",
+					 (int)r->pid, jb->ids[i], r->nthreads, r->freeze_ns / 1e6);
+		}
+		for (size_t i = 0; i < jb->nnotes; i++)
+			cli_info("%s", jb->notes[i]);
+		if (jb->failed)
+			rc = 1;
+	}
+	if (a->json) {
+		json_arr_end(&j);
+		json_obj_end(&j);
+		json_end(&j);
+	}
+	if (skipped_by_stop) {
+		cli_error("interrupted: %zu process%s not handled (the others completed)",
+			  skipped_by_stop, skipped_by_stop == 1 ? "" : "es");
+		rc = 1;
+	}
+	if (touched == 0 && !skipped_by_stop) {
+		cli_error("%s", apply ? "no running process maps the target of these patches"
+				      : "no running process has these patches applied");
+		rc = 1;
+	}
+	return rc;
+}
+
 
 int cmd_apply(int argc, char **argv)
 {
@@ -203,68 +362,16 @@ int cmd_apply(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (a.all)
-		for (size_t i = 0; i < np; i++)
-			add_mapping_pids(&a.pids, patches[i]);
-	if (a.pids.n == 0) {
-		cli_error("no running process maps the target of %s", np == 1 ? a.rest[0] : "these patches");
-		rc = 1;
-		goto out;
-	}
-	struct json j;
-	json_init(&j, stdout);
-	if (a.json) {
-		json_obj_begin(&j, NULL);
-		json_arr_begin(&j, "results");
-	}
-	struct sut_txn_opts o = {.timeout_ms = a.timeout_ms, .dry_run = a.dry_run};
-	for (size_t k = 0; k < a.pids.n; k++) {
-		pid_t pid = a.pids.v[k];
-		size_t done = 0;
-		bool failed = false;
-		for (size_t i = 0; i < np && !failed; i++) {
-			struct sut_patch *p = patches[i];
-			/* with --all, a process gets only the patches for objects it maps */
-			if (a.all && sut_process_maps_build_id(pid, p->build_id, p->build_id_len,
-								&(struct sut_err){0}) != 1)
-				continue;
-			struct sut_txn_result r;
-			struct sut_err err;
-			if (sut_apply_patch(pid, p, &o, &r, &err) < 0) {
-				cli_error("%s", err.msg);
-				if (a.json)
-					json_result(&j, &r, p->id, false, err.msg);
-				failed = true;
-				break;
-			}
-			if (a.json)
-				json_result(&j, &r, p->id, true, NULL);
-			if (!a.json)
-				cli_info("pid %d: %s %s (%zu function%s, %zu threads, freeze %.3f ms, "
-					 "%d attempt%s)",
-					 (int)pid, a.dry_run ? "would apply" : "applied", p->id,
-					 p->nfuncs, p->nfuncs == 1 ? "" : "s", r.nthreads,
-					 r.freeze_ns / 1e6, r.attempts, r.attempts == 1 ? "" : "s");
-			done = i + 1;
-		}
-		if (failed) {
-			rc = 1;
-			/* all or nothing per process: take back what this run applied */
-			for (size_t i = done; i-- > 0 && !a.dry_run;) {
-				struct sut_txn_result r;
-				struct sut_err err;
-				if (sut_revert_patch(pid, patches[i]->id, &o, &r, &err) < 0)
-					cli_error("pid %d: could not take back %s: %s", (int)pid,
-						  patches[i]->id, err.msg);
-				else
-					cli_info("pid %d: took back %s", (int)pid, patches[i]->id);
-			}
-		}
-	}
-	if (a.json) {
-		json_arr_end(&j);
-		json_obj_end(&j);
-		json_end(&j);
-	}
+		add_all_pids(&a.pids);
+	cli_pool_catch_signals();
+	struct apply_run run = {.a = &a, .patches = patches, .np = np,
+				.o = {.timeout_ms = a.timeout_ms, .dry_run = a.dry_run}};
+	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
+	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n), apply_job, &run);
+	rc = report(&a, run.jobs, stopped, true, a.dry_run);
+	for (size_t k = 0; k < a.pids.n; k++)
+		job_free(&run.jobs[k]);
+	free(run.jobs);
 out:
 	for (size_t i = 0; i < np; i++)
 		if (patches[i])
@@ -275,27 +382,49 @@ out:
 	return rc;
 }
 
-/* Processes whose registry holds patch `id` (for revert --all). */
-static void add_pids_with_patch(struct pidlist *out, const char *id)
+/* Does pid have patch `id` applied? (revert --all) */
+static bool has_patch(pid_t pid, const char *id)
 {
-	pid_t *all = NULL;
-	size_t n = 0;
+	struct sut_maps m;
 	struct sut_err err;
-	if (sut_proc_list(&all, &n, &err) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct sut_maps m;
-		if (all[i] == getpid() || sut_proc_maps(all[i], &m, &err) < 0)
+	if (sut_proc_maps(pid, &m, &err) < 0)
+		return false;
+	struct sut_registry reg;
+	bool found = false, has = false;
+	if (sut_registry_read(pid, &m, &reg, &found, &err) == 0 && found)
+		has = sut_registry_find(&reg, id) >= 0;
+	sut_registry_free(&reg);
+	sut_proc_maps_free(&m);
+	return has;
+}
+
+struct revert_run {
+	struct txn_args *a;
+	struct job *jobs;
+	struct sut_txn_opts o;
+};
+
+static void revert_job(size_t k, void *ctx)
+{
+	struct revert_run *run = ctx;
+	struct job *j = &run->jobs[k];
+	pid_t pid = run->a->pids.v[k];
+	bool any = false;
+	for (int i = 0; i < run->a->nrest; i++) {
+		const char *id = run->a->rest[i];
+		if (run->a->all && !has_patch(pid, id))
 			continue;
-		struct sut_registry reg;
-		bool found = false;
-		if (sut_registry_read(all[i], &m, &reg, &found, &err) == 0 && found &&
-		    sut_registry_find(&reg, id) >= 0)
-			pidlist_add(out, all[i]);
-		sut_registry_free(&reg);
-		sut_proc_maps_free(&m);
+		any = true;
+		struct sut_txn_result r;
+		struct sut_err err;
+		if (sut_revert_patch(pid, id, &run->o, &r, &err) < 0) {
+			job_add(j, id, &r, err.msg);
+			j->failed = true;
+			break;
+		}
+		job_add(j, id, &r, NULL);
 	}
-	free(all);
+	j->skipped = !any;
 }
 
 int cmd_revert(int argc, char **argv)
@@ -304,44 +433,16 @@ int cmd_revert(int argc, char **argv)
 	if (parse(argc, argv, &a, revert_usage, false) < 0)
 		return EXIT_USAGE;
 	if (a.all)
-		for (int i = 0; i < a.nrest; i++)
-			add_pids_with_patch(&a.pids, a.rest[i]);
-	if (a.pids.n == 0) {
-		cli_error("no running process has %s applied", a.rest[0]);
-		pidlist_free(&a.pids);
-		return 1;
-	}
-	struct json j;
-	json_init(&j, stdout);
-	if (a.json) {
-		json_obj_begin(&j, NULL);
-		json_arr_begin(&j, "results");
-	}
-	int rc = 0;
-	struct sut_txn_opts o = {.timeout_ms = a.timeout_ms};
-	for (size_t k = 0; k < a.pids.n; k++) {
-		for (int i = 0; i < a.nrest; i++) {
-			struct sut_txn_result r;
-			struct sut_err err;
-			if (sut_revert_patch(a.pids.v[k], a.rest[i], &o, &r, &err) < 0) {
-				cli_error("%s", err.msg);
-				if (a.json)
-					json_result(&j, &r, a.rest[i], false, err.msg);
-				rc = 1;
-				break;
-			}
-			if (a.json)
-				json_result(&j, &r, a.rest[i], true, NULL);
-			else
-				cli_info("pid %d: reverted %s (%zu threads, freeze %.3f ms)",
-					 (int)a.pids.v[k], a.rest[i], r.nthreads, r.freeze_ns / 1e6);
-		}
-	}
-	if (a.json) {
-		json_arr_end(&j);
-		json_obj_end(&j);
-		json_end(&j);
-	}
+		add_all_pids(&a.pids);
+	cli_pool_catch_signals();
+	struct revert_run run = {.a = &a, .o = {.timeout_ms = a.timeout_ms}};
+	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
+	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n), revert_job, &run);
+	int rc = report(&a, run.jobs, stopped, false, false);
+	for (size_t k = 0; k < a.pids.n; k++)
+		job_free(&run.jobs[k]);
+	free(run.jobs);
+	free(a.keys);
 	pidlist_free(&a.pids);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* suture: live-patch running processes. Entry point and subcommand dispatch. */
+#include <libelf.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	/* libelf's one-time initialisation, before any worker thread may open a file */
+	elf_version(EV_CURRENT);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
