@@ -36,6 +36,7 @@ struct slot {
 	pid_t tid;
 	enum slot_state state;
 	struct sut_thread t;
+	unsigned redelivered; /* signals let through on the way to the interrupt stop */
 };
 
 struct freezer {
@@ -155,6 +156,18 @@ static int collect(struct freezer *fz, struct sut_err *err)
 			}
 			if (r < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
 				s->state = GONE; /* exited: nothing to release */
+				continue;
+			}
+			/* A signal-delivery-stop met on the way to the interrupt stop: let the
+			 * kernel deliver that signal now, as it was about to (handler frame set
+			 * up, order and siginfo kept), and wait again: the interrupt is still
+			 * pending, so the thread traps before it runs a single instruction. Such a
+			 * thread can then run remote syscalls, which a signal storm would
+			 * otherwise deny every thread. Bounded, in case signals never stop. */
+			if ((st >> 16) == 0 && WSTOPSIG(st) && s->redelivered < 10000 &&
+			    ptrace(PTRACE_CONT, s->tid, 0, (long)WSTOPSIG(st)) == 0) {
+				s->redelivered++;
+				waiting++;
 				continue;
 			}
 			record_stop(s, st);

@@ -1,16 +1,5 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# PENDING (not run by make check): about one apply or revert in ten fails under the storm,
-# with "suture: pid N (prog): staging: pid N: no thread is in a state that can run a system
-# call" (apply) or "suture: pid N: no thread is in a state that can run a system call"
-# (revert). The thread seems to be caught in a signal-delivery stop (a SIGRTMIN+1 arriving
-# as it is interrupted) instead of the PTRACE_INTERRUPT stop, and the stop is not usable
-# for remote calls. The failures are clean: the process is left as it was, and every
-# signal is still delivered exactly once (the accounting below passes: e.g. sent=232100,
-# received=232100, no duplicate, no loss). Expected: a signal-delivery stop is recorded
-# (to be re-delivered at the thaw) and the thread interrupted again, so every round
-# succeeds.
-#
 # A real-time signal storm: a sender queues SIGRTMIN+1 at the target as fast as the
 # kernel accepts, with the values 1, 2, 3..., while the target is patched and reverted
 # 100 times. Every signal must be delivered exactly once and in order: the count the
