@@ -11,16 +11,67 @@
 #include "ptrace/ptrace.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* System calls that the kernel ends with EINTR, instead of restarting, when a ptrace stop
+ * interrupts them, and that are safe to issue again with the same arguments when they
+ * returned EINTR (nothing was consumed): epoll waits (always), and socket receives and
+ * accepts with a timeout (SO_RCVTIMEO), where the socket layer returns EINTR too. */
+static bool eintr_on_stop(long nr)
+{
+	switch (nr) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_read:
+	case SYS_readv:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_io_getevents:
+	case SYS_semop:
+	case SYS_semtimedop:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Invariant 5: a thread whose wait our stop cut short with EINTR (no signal of its own was
+ * delivered: that would have moved its PC into the handler and set rax to 0) goes back to
+ * the syscall instruction so it waits again. A finite timeout starts afresh: the wait may
+ * last longer than asked by the time spent before the stop, never shorter. */
+static void restart_interrupted_wait(struct sut_thread *t, pid_t pid)
+{
+	struct user_regs_struct *r = &t->regs;
+	if ((long long)r->orig_rax < 0 || (long long)r->rax != -EINTR ||
+	    !eintr_on_stop((long)r->orig_rax) || t->group_stop || t->pending_sig)
+		return;
+	errno = 0;
+	long word = ptrace(PTRACE_PEEKTEXT, t->tid, r->rip - 2, 0);
+	if (errno || (word & 0xffff) != 0x050f) /* the syscall instruction just executed */
+		return;
+	r->rip -= 2;
+	r->rax = r->orig_rax;
+	r->orig_rax = (unsigned long long)-1;
+	t->regs_dirty = true;
+	(void)pid;
+}
 
 int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 {
 	int rc = 0;
 	for (size_t i = 0; i < f->n; i++) {
 		struct sut_thread *t = &f->threads[i];
+		restart_interrupted_wait(t, f->pid);
 		if (t->regs_dirty && ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) < 0) {
 			if (rc == 0)
 				sut_errno(err, "pid %d: thread %d: cannot restore registers",
