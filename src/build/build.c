@@ -78,13 +78,16 @@ static int run_build(struct bctx *c, const char *tree, const char *log, const ch
 static int apply_diff(struct bctx *c, struct sut_err *err)
 {
 	char *out = sut_xasprintf("%s/patch-output", c->w);
-	char *argv[] = { "patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i",
-			 c->diff, NULL };
+	/* --fuzz=0: a security fix must apply exactly where its author wrote it; a hunk that
+	 * only fits with context lines ignored may land in code the fix was not written for. */
+	char *argv[] = { "patch", "-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+			 "-i", c->diff, NULL };
 	int st = bld_run(c->patched, argv, NULL, out, err);
 	int rc = 0;
 	if (st > 0) {
 		char *tail = bld_file_tail(out, 1500);
-		rc = sut_errf(err, "%s does not apply to %s: %s", c->diff, c->src, tail);
+		rc = sut_errf(err, "%s does not apply exactly to %s (no fuzz is allowed: a fix must apply where it was written; check that the diff is for this version of the source): %s",
+			      c->diff, c->src, tail);
 		free(tail);
 	} else if (st < 0) {
 		rc = -1;
@@ -331,6 +334,37 @@ static int compare_tu(struct bld_emit *em, const struct tu *t, struct sut_err *e
 	return rc;
 }
 
+/* --expect-build-id: the patch must be for the build that is deployed. */
+static int build_id_mismatch(const struct sut_build_opts *o, const char *hex, struct sut_err *err)
+{
+	if (o->verify_build_id && strcasecmp(o->verify_build_id, hex))
+		return sut_errf(err, "rebuilt original has build-id %s but the deployed object has %s: rebuild with the same compiler, flags and SOURCE_DATE_EPOCH",
+				hex, o->verify_build_id);
+	return 0;
+}
+
+/* Checked right after the original build, so a wrong build stops before the diff is applied
+ * and the tree built a second time. */
+static int check_original_build_id(struct bctx *c, const char *target, struct sut_err *err)
+{
+	if (!c->o->verify_build_id)
+		return 0;
+	struct sut_elf *e;
+	if (sut_elf_open(target, &e, err))
+		return -1;
+	const uint8_t *id;
+	size_t idlen = sut_elf_build_id(e, &id);
+	char hex[2 * SUT_BUILD_ID_MAX + 1] = "";
+	int rc = 0;
+	if (!idlen || idlen > SUT_BUILD_ID_MAX)
+		rc = sut_errf(err, "%s: the rebuilt target has no usable GNU build-id (link with -Wl,--build-id)",
+			      c->o->target);
+	else
+		sut_hex(id, idlen, hex);
+	sut_elf_close(e);
+	return rc ? rc : build_id_mismatch(c->o, hex, err);
+}
+
 static int fill_metadata(struct bctx *c, struct sut_patch *p, const struct sut_elf *target,
 			 struct sut_build_report *rep, struct sut_err *err)
 {
@@ -343,9 +377,8 @@ static int fill_metadata(struct bctx *c, struct sut_patch *p, const struct sut_e
 	if (idlen > SUT_BUILD_ID_MAX)
 		return sut_errf(err, "%s: build-id of %zu bytes is too long", o->target, idlen);
 	sut_hex(id, idlen, rep->build_id_hex);
-	if (o->verify_build_id && strcasecmp(o->verify_build_id, rep->build_id_hex))
-		return sut_errf(err, "rebuilt original has build-id %s but the deployed object has %s: rebuild with the same compiler, flags and SOURCE_DATE_EPOCH",
-				rep->build_id_hex, o->verify_build_id);
+	if (build_id_mismatch(o, rep->build_id_hex, err))
+		return -1;
 	memcpy(p->build_id, id, idlen);
 	p->build_id_len = idlen;
 	p->format = SUT_PATCH_FORMAT;
@@ -416,9 +449,12 @@ static int build_trees(struct bctx *c, struct sut_err *err)
 		return -1;
 	char *t = sut_xasprintf("%s/%s", c->orig, c->o->target);
 	bool have = exists(t);
+	rc = have ? check_original_build_id(c, t, err) : 0;
 	free(t);
 	if (!have)
 		return sut_errf(err, "the build of %s did not produce %s", c->src, c->o->target);
+	if (rc)
+		return -1;
 	if (bld_copy_tree(c->orig, c->patched, err) || apply_diff(c, err) || fix_changed_files(c, err))
 		return -1;
 	progress(c, "building patched tree...");

@@ -77,6 +77,57 @@ char *bld_line_fixup_text(const char *patched, size_t len, const char *diff_u0, 
 /* Whether a file name is a C/C++ source or header (where #line is meaningful). */
 bool bld_is_c_family(const char *path);
 
+/* One hunk header of `diff -U0`: "@@ -a,b +c,d @@" (a missing count is 1). */
+struct bld_hunk {
+	unsigned long a, b, c, d;
+};
+size_t bld_parse_hunks(const char *diff_u0, struct bld_hunk **out);
+
+/* ---- changed_lines.c: which lines of the original files the diff changed ---- */
+
+/* Lines first..last of the original file were replaced or deleted; or, when `insertion`,
+ * lines were inserted between original lines first and first + 1 (last == first). */
+struct bld_line_range {
+	unsigned long first, last;
+	bool insertion;
+};
+struct bld_changed_file {
+	char *path; /* relative to the tree, as the diff names it */
+	struct bld_line_range *ranges;
+	size_t nranges;
+};
+struct bld_changes {
+	struct bld_changed_file *files;
+	size_t nfiles;
+};
+/* Records the hunks of diff_u0 (`diff -U0 orig patched` of file rel). */
+void bld_changes_add(struct bld_changes *c, const char *rel, const char *diff_u0);
+/* Runs `diff -U0 orig patched` and records it for rel. */
+int bld_changes_record(struct bld_changes *c, const char *orig, const char *patched,
+		       const char *rel, struct sut_err *err);
+/* Whether the change touched original lines [from, to) of `file`: a path equal to a recorded
+ * one or ending in "/" and it (debug info names files by absolute or relative paths).
+ * to == 0 means to the end of the file. An insertion touches the range when both lines it
+ * falls between are in it. */
+bool bld_changes_touch(const struct bld_changes *c, const char *file, unsigned long from,
+		       unsigned long to);
+void bld_changes_free(struct bld_changes *c);
+
+/* ---- inlined.c: naming the inlined functions a replaced function contains ---- */
+
+/* The DWARF of one comparison object (compiled with -g). */
+struct bld_inlines;
+/* Opens obj's DWARF; 0 with *out NULL when the object has none. */
+int bld_inlines_open(const char *obj, struct bld_inlines **out, struct sut_err *err);
+/* Why function `func` (a symbol of that object) is replaced, as far as the source change
+ * says: "contains inlined A[, B...]" when the change touched the lines of functions inlined
+ * into it (their lines: from their declaration line to before the next function's of the
+ * same file), "changed; contains inlined A..." when it also touched func's own lines;
+ * NULL (the caller says "changed") when no inlined function's lines were touched.
+ * Malloc'd. */
+char *bld_inline_reason(struct bld_inlines *in, const char *func, const struct bld_changes *ch);
+void bld_inlines_close(struct bld_inlines *in);
+
 /* ---- objdiff.c: a relocatable object, and comparing two of them per function ---- */
 
 struct bld_rela {
@@ -135,7 +186,11 @@ void bld_resolve_ref(const struct bld_obj *o, const struct bld_rela *r, struct b
  * defined in an allocated section. */
 bool bld_sym_is_func(const struct bld_obj *o, size_t i);
 bool bld_sym_is_object(const struct bld_obj *o, size_t i);
+/* Writable: in a section the program may write. `.data.rel.ro*` is not: it holds `const`
+ * data with pointers (flags WA only so the dynamic linker can relocate it; read-only after
+ * RELRO), so it is compared, bound and carried like .rodata. */
 bool bld_sym_is_writable(const struct bld_obj *o, size_t i);
+bool bld_sec_is_relro(const struct bld_sec *s);
 /* "f.cold" -> the index of "f" in o, or -1; also for "f.part.0.cold". */
 long bld_cold_parent(const struct bld_obj *o, size_t i);
 
@@ -165,6 +220,7 @@ struct bld_emit {
 	struct sut_build_func *rep;  /* report entries */
 	size_t nrep;
 	bool verbose;
+	const struct bld_changes *changes; /* lines the diff changed (may be NULL) */
 };
 
 /* Adds what the patched object contributes: carried sections, their symbols and relocations,

@@ -134,18 +134,14 @@ static bool *directive_ok(const char *text, size_t len, size_t *nlines)
 	return ok;
 }
 
-struct hunk {
-	unsigned long a, b, c, d; /* -a,b +c,d */
-};
-
-static size_t parse_hunks(const char *u0, struct hunk **out)
+size_t bld_parse_hunks(const char *u0, struct bld_hunk **out)
 {
-	struct hunk *h = NULL;
+	struct bld_hunk *h = NULL;
 	size_t n = 0;
 	for (const char *s = u0; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
 		if (strncmp(s, "@@ -", 4))
 			continue;
-		struct hunk x = { 0, 1, 0, 1 };
+		struct bld_hunk x = { 0, 1, 0, 1 };
 		const char *p = s + 4;
 		char *e;
 		x.a = strtoul(p, &e, 10);
@@ -165,8 +161,8 @@ static size_t parse_hunks(const char *u0, struct hunk **out)
 
 char *bld_line_fixup_text(const char *text, size_t len, const char *diff_u0, size_t *out_len)
 {
-	struct hunk *h;
-	size_t nh = parse_hunks(diff_u0, &h), nlines;
+	struct bld_hunk *h;
+	size_t nh = bld_parse_hunks(diff_u0, &h), nlines;
 	bool *ok = directive_ok(text, len, &nlines);
 	/* insert_before[line] = N, 0 for none */
 	unsigned long *ins = sut_xcalloc(nlines + 2, sizeof *ins);

@@ -99,6 +99,9 @@ static enum sut_sec_kind section_kind(const struct bld_sec *s)
 {
 	if (s->flags & SHF_EXECINSTR)
 		return SUT_SEC_TEXT;
+	/* relocated by the patch's link before it is written, then never written again */
+	if (bld_sec_is_relro(s))
+		return SUT_SEC_RODATA;
 	if (s->flags & SHF_WRITE)
 		return s->type == SHT_NOBITS ? SUT_SEC_BSS : SUT_SEC_DATA;
 	return SUT_SEC_RODATA;
@@ -366,13 +369,17 @@ static int add_funcs(struct emit_obj *x, struct sut_err *err)
 			return sut_err_wrap(err, "%s: %s: pre-image", x->p->file, name);
 		}
 		const char *reason = x->d->reason[i] ? x->d->reason[i] : "changed";
+		/* The file names the function whenever the target's symbol is local: a static,
+		 * or a hidden global that the link turned local (OpenSSL's ossl_*), so that
+		 * inspect never shows a function as "(global)" that is not exported. */
+		const char *tfile = ts->bind == STB_LOCAL && ts->file && ts->file[0] ? ts->file : scope;
 		p->funcs = sut_xrealloc(p->funcs, (p->nfuncs + 1) * sizeof *p->funcs);
 		p->funcs[p->nfuncs++] = (struct sut_patch_func){
-			.name = sut_xstrdup(name), .file = scope ? sut_xstrdup(scope) : NULL,
+			.name = sut_xstrdup(name), .file = tfile ? sut_xstrdup(tfile) : NULL,
 			.target_addr = ts->value, .target_size = ts->size, .preimage = pre,
 			.preimage_len = (uint32_t)ts->size, .replacement = (uint32_t)x->patch_sym[i],
 			.reason = sut_xstrdup(reason) };
-		add_report(x->em, name, scope, reason, s->size);
+		add_report(x->em, name, tfile, reason, s->size);
 		if (x->em->verbose)
 			fprintf(stderr, "  %s (%s): %s, 0x%llx in the target\n", name, x->p->file, reason,
 				(unsigned long long)ts->value);

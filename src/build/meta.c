@@ -54,6 +54,9 @@ char *bld_description_from_diff(const char *diff_path)
 		else if (!strncmp(line, "From ", 5) || !strncmp(line, "From: ", 6) ||
 			 !strncmp(line, "Date: ", 6))
 			line = "";
+		/* a licence tag on top of a diff file describes the file, not the fix */
+		if (strstr(line, "SPDX-License-Identifier:"))
+			line = "";
 		if (!strncmp(line, "[PATCH", 6) && strchr(line, ']'))
 			line = strchr(line, ']') + 1;
 		while (isspace((unsigned char)*line))

@@ -186,9 +186,17 @@ bool bld_sym_is_object(const struct bld_obj *o, size_t i)
 	       (o->secs[o->syms[i].shndx].flags & SHF_ALLOC);
 }
 
+bool bld_sec_is_relro(const struct bld_sec *s)
+{
+	return !strcmp(s->name, ".data.rel.ro") || !strncmp(s->name, ".data.rel.ro.", 13);
+}
+
 bool bld_sym_is_writable(const struct bld_obj *o, size_t i)
 {
-	return bld_sym_is_object(o, i) && (o->secs[o->syms[i].shndx].flags & SHF_WRITE);
+	if (!bld_sym_is_object(o, i))
+		return false;
+	const struct bld_sec *s = &o->secs[o->syms[i].shndx];
+	return (s->flags & SHF_WRITE) && !bld_sec_is_relro(s);
 }
 
 long bld_cold_parent(const struct bld_obj *o, size_t i)
