@@ -221,3 +221,32 @@ fd_targets() {
 
 # stop_bg PID: end a process this test started (by its PID) and reap it.
 stop_bg() { kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# ---- Resource sampling (soak and long tests) ----
+
+# proc_sample PID: "MAPS RSS_KB FDS" of PID: lines of /proc/PID/maps, VmRSS in KiB, open
+# file descriptors other than sockets (a server's connections come and go with its load,
+# and one closed while being listed shows as '?'; what a patch run could leak is a file or
+# a memfd). What a patch run may leak into a process shows in one of these.
+proc_sample() {
+	local maps rss fds
+	maps=$(wc -l <"/proc/$1/maps") || fail "cannot read the mappings of process $1"
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status") || fail "cannot read VmRSS of process $1"
+	fds=$(fd_targets "$1" | grep -Ecv -- '-> (socket:.*|\?)$' || true)
+	echo "$maps $rss $fds"
+}
+
+# assert_flat_samples FILE RSS_MARGIN_KB: FILE has lines "LABEL MAPS RSS_KB FDS" (first
+# line the baseline); the last line may exceed the first by at most RSS_MARGIN_KB of RSS
+# and by nothing in mappings and descriptors.
+assert_flat_samples() {
+	local f=$1 margin=$2 first last
+	first=$(head -n1 "$f"); last=$(tail -n1 "$f")
+	set -- $first; local m0=$2 r0=$3 f0=$4
+	set -- $last; local m1=$2 r1=$3 f1=$4
+	note "growth from first to last sample: maps $((m1 - m0)), rss $((r1 - r0)) KiB, fds $((f1 - f0))"
+	[ "$m1" -le "$m0" ] || fail "the mapping count grew from $m0 to $m1"
+	[ "$f1" -le "$f0" ] || fail "the open descriptors grew from $f0 to $f1"
+	[ "$r1" -le $((r0 + margin)) ] ||
+		fail "resident memory grew from $r0 KiB to $r1 KiB (more than $margin KiB)"
+}

@@ -218,3 +218,24 @@ run_cve_case() {
 	assert_alive "$SERVER_PID"
 	note "suture's messages:"; sed 's/^/    /' "$T/freeze.log" >&2
 }
+
+# ---- soak (tests/long/soak_tls.sh) ----
+
+# cpu_ticks PID: user + system clock ticks PID has used so far.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# wait_for_server_load: the TLS client is running and the server is doing work for it
+# (its CPU time moves), so what follows happens under load.
+wait_for_server_load() {
+	local c0 i
+	c0=$(cpu_ticks "$SERVER_PID")
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$CLIENT_PID" 2>/dev/null || { cat "$T/client.out" >&2; fail "the TLS client loop exited"; }
+		[ "$(cpu_ticks "$SERVER_PID")" -gt $((c0 + 5)) ] && return 0
+		sleep 0.05
+	done
+	fail "the TLS server does no work under the client loop"
+}
+
+# sample_server LABEL: "LABEL MAPS RSS_KB FDS" of the TLS server.
+sample_server() { echo "$1 $(proc_sample "$SERVER_PID")"; }
