@@ -340,7 +340,7 @@ int cmd_apply(int argc, char **argv)
 	for (size_t i = 0; i < np; i++) {
 		struct sut_err err;
 		if (sut_patch_read_file(a.rest[i], &patches[i], &err) < 0) {
-			cli_error("%s: %s", a.rest[i], err.msg);
+			cli_error("%s", err.msg); /* the reader names the file */
 			rc = 1;
 			continue;
 		}

@@ -68,7 +68,7 @@ int cmd_inspect(int argc, char **argv)
 	struct sut_patch *p;
 	struct sut_err err;
 	if (sut_patch_read_file(path, &p, &err) < 0) {
-		cli_error("%s: %s", path, err.msg);
+		cli_error("%s", err.msg); /* the reader names the file */
 		return 1;
 	}
 	char hex[2 * SUT_BUILD_ID_MAX + 1];
