@@ -23,6 +23,18 @@ void sut_release_signals(const sigset_t *old);
 /* Writes the registry (header and records) into the process. */
 int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err *err);
 
+/* The work done inside one freeze: consistency check first, then whatever the transaction
+ * writes. Returns 0 done, 1 blocked by a thread (b says which: the loop retries), -1 error. */
+typedef int (*sut_frozen_fn)(struct sut_freeze *f, struct sut_target *t, void *ctx,
+			     struct sut_blocker *b, struct sut_err *err);
+
+/* Freezes t's process, refreshes its maps, runs fn, thaws; while fn reports a blocking
+ * thread, backs off and retries until timeout_ms, then fails naming thread and function
+ * ("OP refused after N attempts: ..."). Signals that would end suture are held during each
+ * freeze. Fills attempts, nthreads and freeze_ns of res. */
+int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
+		     void *ctx, struct sut_txn_result *res, struct sut_err *err);
+
 /* Sleeps for the retry backoff of attempt n (1 ms doubling, capped at 100 ms). */
 void sut_backoff(int attempt);
 

@@ -266,58 +266,31 @@ static void build_ranges(struct apply_ctx *c, struct sut_range *r, size_t *nr)
 	*nr = n;
 }
 
+struct frozen_apply {
+	struct apply_ctx *c;
+	struct sut_range *ranges;
+	size_t nr;
+};
+
+static int apply_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
+			struct sut_blocker *b, struct sut_err *err)
+{
+	struct frozen_apply *fa = ctx;
+	struct apply_ctx *c = fa->c;
+	int chk = sut_check_consistency(f, &t->maps, &t->objs, fa->ranges, fa->nr, b, err);
+	if (chk != 0)
+		return chk;
+	if (verify_preimages(c, err) < 0 || sut_fault("frozen", err) < 0)
+		return -1;
+	return c->o->dry_run ? 0 : commit(c, err);
+}
+
 static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
 {
-	struct sut_range *ranges = sut_xcalloc(2 * c->p->nfuncs, sizeof *ranges);
-	size_t nr;
-	build_ranges(c, ranges, &nr);
-	uint64_t deadline = sut_now_ns() + (uint64_t)c->o->timeout_ms * 1000000ull;
-	int rc = -1;
-	for (int attempt = 1;; attempt++) {
-		struct sut_freeze f;
-		sigset_t old;
-		sut_hold_signals(&old);
-		uint64_t t0 = sut_now_ns();
-		if (sut_ptrace_freeze(c->t.pid, c->o->timeout_ms, &f, err) < 0) {
-			sut_release_signals(&old);
-			sut_err_wrap(err, "%s", sut_target_label(&c->t));
-			break;
-		}
-		res->attempts = attempt;
-		res->nthreads = f.n;
-		struct sut_blocker b;
-		int chk = sut_target_refresh_maps(&c->t, err);
-		if (chk == 0)
-			chk = sut_check_consistency(&f, &c->t.maps, &c->t.objs, ranges, nr, &b, err);
-		if (chk == 0)
-			chk = verify_preimages(c, err) < 0 ? -1 : 0;
-		if (chk == 0)
-			chk = sut_fault("frozen", err);
-		if (chk == 0 && !c->o->dry_run)
-			chk = commit(c, err) < 0 ? -1 : 0;
-		struct sut_err e2;
-		int th = sut_ptrace_thaw(&f, &e2);
-		res->freeze_ns = sut_now_ns() - t0;
-		sut_freeze_free(&f);
-		sut_release_signals(&old);
-		if (chk == 0 && th < 0) {
-			/* committed, but a thread could not be released (it vanished) */
-			rc = 0;
-			break;
-		}
-		if (chk == 0) {
-			rc = 0;
-			break;
-		}
-		if (chk < 0)
-			break;
-		if (sut_now_ns() >= deadline) {
-			sut_blocked_error(err, &c->t, &b, attempt, "apply");
-			break;
-		}
-		sut_backoff(attempt);
-	}
-	free(ranges);
+	struct frozen_apply fa = {.c = c, .ranges = sut_xcalloc(2 * c->p->nfuncs, sizeof *fa.ranges)};
+	build_ranges(c, fa.ranges, &fa.nr);
+	int rc = sut_frozen_retry(&c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
+	free(fa.ranges);
 	return rc;
 }
 

@@ -68,3 +68,36 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 			b->is_pc ? "executing in" : "has a return address into", b->what,
 			(unsigned long long)b->addr);
 }
+
+int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
+		     void *ctx, struct sut_txn_result *res, struct sut_err *err)
+{
+	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (int attempt = 1;; attempt++) {
+		struct sut_freeze f;
+		sigset_t old;
+		sut_hold_signals(&old);
+		uint64_t t0 = sut_now_ns();
+		if (sut_ptrace_freeze(t->pid, timeout_ms, &f, err) < 0) {
+			sut_release_signals(&old);
+			return sut_err_wrap(err, "%s", sut_target_label(t));
+		}
+		res->attempts = attempt;
+		res->nthreads = f.n;
+		struct sut_blocker b;
+		int chk = sut_target_refresh_maps(t, err);
+		if (chk == 0)
+			chk = fn(&f, t, ctx, &b, err);
+		/* a thread that cannot be released has vanished: nothing more to do for it */
+		struct sut_err e2;
+		sut_ptrace_thaw(&f, &e2);
+		res->freeze_ns = sut_now_ns() - t0;
+		sut_freeze_free(&f);
+		sut_release_signals(&old);
+		if (chk <= 0)
+			return chk;
+		if (sut_now_ns() >= deadline)
+			return sut_blocked_error(err, t, &b, attempt, op);
+		sut_backoff(attempt);
+	}
+}

@@ -159,6 +159,30 @@ out:
 	return rc;
 }
 
+struct frozen_revert {
+	struct sut_registry *reg;
+	long ri;
+	const struct sut_range *range;
+	bool dry_run;
+};
+
+static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
+			 struct sut_blocker *b, struct sut_err *err)
+{
+	struct frozen_revert *fr = ctx;
+	int chk = sut_check_consistency(f, &t->maps, &t->objs, fr->range, 1, b, err);
+	if (chk != 0)
+		return chk;
+	if (verify_owned(t, fr->reg, fr->ri, err) < 0 || sut_fault("revert-frozen", err) < 0)
+		return -1;
+	if (fr->dry_run)
+		return 0;
+	struct sut_remote rem;
+	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
+		return -1;
+	return sut_revert_record(t, fr->reg, fr->ri, &rem, false, err);
+}
+
 int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts *o,
 		     struct sut_txn_result *res, struct sut_err *err)
 {
@@ -199,50 +223,8 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 	struct sut_range range = {r->region, r->region + r->region_size, what, false};
 	if (verify_owned(&t, &reg, ri, err) < 0)
 		goto out;
-	uint64_t deadline = sut_now_ns() + (uint64_t)o->timeout_ms * 1000000ull;
-	for (int attempt = 1;; attempt++) {
-		struct sut_freeze f;
-		sigset_t old;
-		sut_hold_signals(&old);
-		uint64_t f0 = sut_now_ns();
-		if (sut_ptrace_freeze(pid, o->timeout_ms, &f, err) < 0) {
-			sut_release_signals(&old);
-			sut_err_wrap(err, "%s", sut_target_label(&t));
-			break;
-		}
-		res->attempts = attempt;
-		res->nthreads = f.n;
-		struct sut_blocker b;
-		struct sut_remote rem;
-		int chk = sut_target_refresh_maps(&t, err);
-		if (chk == 0)
-			chk = sut_check_consistency(&f, &t.maps, &t.objs, &range, 1, &b, err);
-		if (chk == 0)
-			chk = verify_owned(&t, &reg, ri, err);
-		if (chk == 0)
-			chk = sut_fault("revert-frozen", err);
-		if (chk == 0 && !o->dry_run) {
-			chk = sut_remote_init(&rem, &f, &t.maps, err);
-			if (chk == 0)
-				chk = sut_revert_record(&t, &reg, ri, &rem, false, err);
-		}
-		struct sut_err e2;
-		sut_ptrace_thaw(&f, &e2);
-		res->freeze_ns = sut_now_ns() - f0;
-		sut_freeze_free(&f);
-		sut_release_signals(&old);
-		if (chk == 0) {
-			rc = 0;
-			break;
-		}
-		if (chk < 0)
-			break;
-		if (sut_now_ns() >= deadline) {
-			sut_blocked_error(err, &t, &b, attempt, "revert");
-			break;
-		}
-		sut_backoff(attempt);
-	}
+	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run};
+	rc = sut_frozen_retry(&t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
 out:
 	sut_registry_free(&reg);
 out_t:
