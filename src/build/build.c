@@ -27,6 +27,7 @@ struct bctx {
 	char *src, *diff; /* absolute */
 	char *w, *orig, *patched, *shim, *fs;
 	char *path_env;   /* PATH=shim:$PATH */
+	struct bld_changes changes; /* original lines the diff changed, per file */
 };
 
 static void progress(const struct bctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,7 +108,10 @@ static int fix_changed_files(struct bctx *c, struct sut_err *err)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *o = sut_xasprintf("%s/%s", c->orig, files[i]);
 		char *p = sut_xasprintf("%s/%s", c->patched, files[i]);
+		/* the change set first: the fix-up adds lines of its own */
 		if (exists(p) && exists(o) && bld_is_c_family(p))
+			rc = bld_changes_record(&c->changes, o, p, files[i], err);
+		if (rc == 0 && exists(p) && exists(o) && bld_is_c_family(p))
 			rc = bld_line_fixup(o, p, err);
 		if (rc == 0 && exists(p) && utimensat(AT_FDCWD, p, NULL, 0) < 0)
 			rc = sut_errno(err, "%s", p);
@@ -479,7 +483,8 @@ static int make_patch(struct bctx *c, struct sut_build_report *rep, struct sut_e
 		return -1;
 	}
 	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
-	struct bld_emit em = { .p = p, .target = target, .verbose = c->o->verbose };
+	struct bld_emit em = { .p = p, .target = target, .verbose = c->o->verbose,
+			       .changes = &c->changes };
 	rc = fill_metadata(c, p, target, rep, err);
 	if (rc == 0)
 		progress(c, "comparing %zu object%s...", ntu, ntu == 1 ? "" : "s");
@@ -554,6 +559,7 @@ int sut_build(const struct sut_build_opts *o, struct sut_build_report *rep, stru
 	free(c.shim);
 	free(c.fs);
 	free(c.path_env);
+	bld_changes_free(&c.changes);
 	return rc;
 }
 

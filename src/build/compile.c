@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a recorded compiler command line and rewriting it for the comparison compile:
- * same flags, one source, -ffunction-sections -fdata-sections, our own output, and no
+ * same flags, one source, -ffunction-sections -fdata-sections -g, our own output, and no
  * dependency-file options (they would overwrite the tree's .d files). */
 #include "build/build_int.h"
 
@@ -129,6 +129,9 @@ char **bld_rerun_argv(const struct bld_compile *c, size_t src, const char *out, 
 	}
 	push(&v, &n, sut_xstrdup("-ffunction-sections"));
 	push(&v, &n, sut_xstrdup("-fdata-sections"));
+	/* Debug info, to name the inlined functions a replaced function contains (inlined.c);
+	 * GCC guarantees -g does not change the generated code. */
+	push(&v, &n, sut_xstrdup("-g"));
 	if (extra)
 		push(&v, &n, sut_xstrdup(extra));
 	push(&v, &n, sut_xstrdup("-o"));

@@ -26,7 +26,27 @@ struct emit_obj {
 	long *sec_sym;      /* per patched section: its LOCAL section symbol, or -1 */
 	size_t *work;       /* sections whose relocations remain to be scanned */
 	size_t nwork;
+	struct bld_inlines *dw; /* DWARF of the original object, opened when first needed */
+	bool dw_tried;
 };
+
+/* Why changed function i is replaced: the reason objdiff or spread_inlined gave, else the
+ * inlined functions whose changed lines it contains (from the original object's DWARF, whose
+ * line numbers are those of the original sources, which the change set uses), else
+ * "changed". Malloc'd. */
+static char *reason_for(struct emit_obj *x, size_t i, const char *orig_name)
+{
+	if (x->d->reason[i])
+		return sut_xstrdup(x->d->reason[i]);
+	if (x->o && x->em->changes && !x->dw_tried) {
+		struct sut_err e2;
+		x->dw_tried = true;
+		if (bld_inlines_open(x->o->path, &x->dw, &e2) && x->em->verbose)
+			fprintf(stderr, "  %s (no inlining reasons)\n", e2.msg);
+	}
+	char *r = bld_inline_reason(x->dw, orig_name, x->em->changes);
+	return r ? r : sut_xstrdup("changed");
+}
 
 static const char *scope_of(const struct emit_obj *x, size_t i)
 {
@@ -368,17 +388,21 @@ static int add_funcs(struct emit_obj *x, struct sut_err *err)
 			free(pre);
 			return sut_err_wrap(err, "%s: %s: pre-image", x->p->file, name);
 		}
-		const char *reason = x->d->reason[i] ? x->d->reason[i] : "changed";
+		char *reason = reason_for(x, i, name);
 		/* The file names the function whenever the target's symbol is local: a static,
 		 * or a hidden global that the link turned local (OpenSSL's ossl_*), so that
-		 * inspect never shows a function as "(global)" that is not exported. */
-		const char *tfile = ts->bind == STB_LOCAL && ts->file && ts->file[0] ? ts->file : scope;
+		 * inspect never shows a function as "(global)" that is not exported. The link
+		 * puts the symbols it localised after an empty STT_FILE, so for those the scope
+		 * is the object's own: the function is defined in this translation unit. */
+		const char *tfile = scope;
+		if (ts->bind == STB_LOCAL)
+			tfile = ts->file && ts->file[0] ? ts->file : x->p->file[0] ? x->p->file : NULL;
 		p->funcs = sut_xrealloc(p->funcs, (p->nfuncs + 1) * sizeof *p->funcs);
 		p->funcs[p->nfuncs++] = (struct sut_patch_func){
 			.name = sut_xstrdup(name), .file = tfile ? sut_xstrdup(tfile) : NULL,
 			.target_addr = ts->value, .target_size = ts->size, .preimage = pre,
 			.preimage_len = (uint32_t)ts->size, .replacement = (uint32_t)x->patch_sym[i],
-			.reason = sut_xstrdup(reason) };
+			.reason = reason };
 		add_report(x->em, name, tfile, reason, s->size);
 		if (x->em->verbose)
 			fprintf(stderr, "  %s (%s): %s, 0x%llx in the target\n", name, x->p->file, reason,
@@ -417,5 +441,6 @@ out:
 	free(x.sec_sym);
 	free(x.patch_sym);
 	free(x.work);
+	bld_inlines_close(x.dw);
 	return rc;
 }

@@ -88,6 +88,70 @@ static long match_symbol(const struct bld_obj *orig, const struct bld_obj *patch
 	return found;
 }
 
+/* Whether function f of o references symbol `sym` (directly or through its section). */
+static bool references(const struct bld_obj *o, size_t f, size_t sym)
+{
+	const struct bld_sym *fs = &o->syms[f];
+	const struct bld_sec *s = &o->secs[fs->shndx];
+	for (size_t r = 0; r < s->nrelas; r++) {
+		if (s->relas[r].offset < fs->value || s->relas[r].offset >= fs->value + fs->size)
+			continue;
+		struct bld_ref ref;
+		bld_resolve_ref(o, &s->relas[r], &ref);
+		if (ref.kind == BLD_REF_SYM && ref.sym == sym)
+			return true;
+	}
+	return false;
+}
+
+/* The object of o referenced by function f whose name normalises to norm, if exactly one. */
+static long referenced_by(const struct bld_obj *o, size_t f, const char *norm)
+{
+	long found = -1;
+	for (size_t k = 0; k < o->nsyms; k++) {
+		if (!bld_sym_is_object(o, k) || o->syms[k].bind != STB_LOCAL)
+			continue;
+		char *m = normalise(o->syms[k].name);
+		bool same = !strcmp(m, norm);
+		free(m);
+		if (same && references(o, f, k)) {
+			if (found >= 0)
+				return -1;
+			found = (long)k;
+		}
+	}
+	return found;
+}
+
+/* A numbered local object (a static local "n.1", "__func__.0") is named by the compiler in
+ * the order it meets them, so an added function renumbers the others and the same name may
+ * designate another function's variable. It is matched through the first function that uses
+ * it (alone among its objects of that base name): to the object of that base name the
+ * matched original function uses, or to none. Binding a static local counter to another
+ * function's counter would corrupt the program. -2: no such user, keep the name match. */
+static long match_by_user(const struct bld_obj *orig, const struct bld_obj *patched, long *match,
+			  size_t i)
+{
+	char *norm = normalise(patched->syms[i].name);
+	long found = -2; /* no user found: keep the name match */
+	for (size_t f = 0; f < patched->nsyms; f++) {
+		if (!bld_sym_is_func(patched, f) || !references(patched, f, i))
+			continue;
+		if (match[f] < 0) { /* used by a new function: its own new variable */
+			found = -1;
+			continue;
+		}
+		/* -1 when the original user has no such object: a new variable, never
+		 * another function's */
+		if (referenced_by(patched, f, norm) == (long)i) {
+			found = referenced_by(orig, (size_t)match[f], norm);
+			break;
+		}
+	}
+	free(norm);
+	return found;
+}
+
 const char *bld_orig_name(const struct bld_obj *patched, const struct bld_obj *orig,
 			  const struct bld_objdiff *d, size_t i)
 {
@@ -192,10 +256,20 @@ int bld_objdiff(const struct bld_obj *orig, const struct bld_obj *patched, struc
 	d->match = sut_xcalloc(d->nsyms, sizeof *d->match);
 	d->state = sut_xcalloc(d->nsyms, sizeof *d->state);
 	d->reason = sut_xcalloc(d->nsyms, sizeof *d->reason);
-	for (size_t i = 0; i < d->nsyms; i++) {
+	for (size_t i = 0; i < d->nsyms; i++)
 		d->match[i] = orig && comparable(patched, i) ? match_symbol(orig, patched, i) : -1;
-		d->state[i] = comparable(patched, i) && d->match[i] < 0 ? BLD_NEW : BLD_SAME;
+	for (size_t i = 0; orig && i < d->nsyms; i++) {
+		if (!bld_sym_is_object(patched, i) || patched->syms[i].bind != STB_LOCAL)
+			continue;
+		char *norm = normalise(patched->syms[i].name);
+		bool numbered = strcmp(norm, patched->syms[i].name) != 0;
+		free(norm);
+		long k = numbered ? match_by_user(orig, patched, d->match, i) : -2;
+		if (k != -2)
+			d->match[i] = k;
 	}
+	for (size_t i = 0; i < d->nsyms; i++)
+		d->state[i] = comparable(patched, i) && d->match[i] < 0 ? BLD_NEW : BLD_SAME;
 	if (!orig)
 		return 0;
 	struct cmp_ctx c = { orig, patched, d };

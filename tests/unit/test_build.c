@@ -19,8 +19,8 @@ struct pair {
 	char target_path[512];
 };
 
-static int pair_init(struct pair *x, const char *tag, const char *v1, const char *v2,
-		     struct sut_err *err)
+static int pair_init_flags(struct pair *x, const char *tag, const char *v1, const char *v2,
+			   const char *flags, struct sut_err *err)
 {
 	memset(x, 0, sizeof *x);
 	fixture_sh("mkdir -p %s/v1 %s/v2", tag, tag);
@@ -30,8 +30,8 @@ static int pair_init(struct pair *x, const char *tag, const char *v1, const char
 	snprintf(o1, sizeof o1, "%s/v1/lib.o", tag);
 	snprintf(o2, sizeof o2, "%s/v2/lib.o", tag);
 	snprintf(so, sizeof so, "%s/v1/lib.so", tag);
-	free(fixture_cc(n1, v1, FS_FLAGS, o1));
-	free(fixture_cc(n2, v2, FS_FLAGS, o2));
+	free(fixture_cc(n1, v1, flags, o1));
+	free(fixture_cc(n2, v2, flags, o2));
 	free(fixture_cc(n1, v1, "-O2 -fPIC -shared -Wl,--build-id", so));
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", fixture_tmpdir(), o1);
@@ -41,6 +41,12 @@ static int pair_init(struct pair *x, const char *tag, const char *v1, const char
 	snprintf(x->target_path, sizeof x->target_path, "%s/%s", fixture_tmpdir(), so);
 	assert_int_equal(sut_elf_open(x->target_path, &x->target, err), 0);
 	return bld_objdiff(x->o, x->p, &x->d, err);
+}
+
+static int pair_init(struct pair *x, const char *tag, const char *v1, const char *v2,
+		     struct sut_err *err)
+{
+	return pair_init_flags(x, tag, v1, v2, FS_FLAGS, err);
 }
 
 static void pair_free(struct pair *x)
@@ -501,7 +507,7 @@ static void test_rerun_argv(void **state)
 	}
 	sut_buf_append(&b, "", 1);
 	assert_string_equal((char *)b.data, "/usr/bin/gcc -O2 -I/w/orig/inc -c a.c -include cfg.c "
-					    "-ffunction-sections -fdata-sections -o /w/fs/orig/0.o ");
+					    "-ffunction-sections -fdata-sections -g -o /w/fs/orig/0.o ");
 	sut_buf_free(&b);
 	bld_argv_free(r);
 	char *link[] = { "cc", "-o", "prog", "a.o", NULL };
@@ -546,6 +552,338 @@ static void test_metadata_from_diff(void **state)
 	char *d = bld_description_from_diff(p);
 	assert_string_equal(d, "Fix the header parser");
 	free(d);
+	/* a licence line on top of the diff file is not its description */
+	write_rel("spdx.diff", "# SPDX-License-Identifier: Apache-2.0\nvalue: clamp at zero\n--- a/v.c\n");
+	snprintf(p, sizeof p, "%s/spdx.diff", fixture_tmpdir());
+	d = bld_description_from_diff(p);
+	assert_string_equal(d, "value: clamp at zero");
+	free(d);
+}
+
+/* The changed-line set: replaced lines touch the ranges they overlap; an insertion touches a
+ * range only when both lines around it are inside; files are matched by path suffix. */
+static void test_changes_touch(void **state)
+{
+	struct bld_changes ch = {0};
+	bld_changes_add(&ch, "crypto/dh.c", "@@ -5,2 +5,3 @@\n-a\n-b\n+a\n+b\n+c\n@@ -20,0 +22 @@\n+x\n");
+	assert_int_equal(ch.nfiles, 1);
+	assert_true(bld_changes_touch(&ch, "/src/tree/crypto/dh.c", 1, 6));   /* line 5 */
+	assert_true(bld_changes_touch(&ch, "crypto/dh.c", 6, 10));           /* line 6 */
+	assert_false(bld_changes_touch(&ch, "crypto/dh.c", 7, 20));          /* 7..19 */
+	assert_true(bld_changes_touch(&ch, "crypto/dh.c", 15, 0));           /* insertion after 20 */
+	assert_false(bld_changes_touch(&ch, "crypto/dh.c", 21, 0));          /* it is before 21 */
+	assert_false(bld_changes_touch(&ch, "crypto/dh.c", 15, 21));         /* between 20 and 21 */
+	assert_false(bld_changes_touch(&ch, "other/dh.c", 1, 0));
+	assert_false(bld_changes_touch(&ch, "xcrypto/dh.c", 1, 0));
+	bld_changes_free(&ch);
+}
+
+static const struct sut_patch_func *func_named(const struct sut_patch *p, const char *name)
+{
+	for (size_t i = 0; i < p->nfuncs; i++)
+		if (!strcmp(p->funcs[i].name, name))
+			return &p->funcs[i];
+	fail_msg("%s is not replaced", name);
+	return NULL;
+}
+
+/* A static function inlined everywhere has no symbol; the DWARF of the (-g) comparison
+ * objects names it as the reason its callers are replaced, with "changed" kept when the
+ * caller's own lines changed too, and nothing claimed when only the caller changed. */
+static void test_inline_reason_from_dwarf(void **state)
+{
+	const char *v1 = "static int helper(int x)\n"          /* 1 */
+			 "{\n"
+			 "\treturn x * 3 + 1;\n"              /* 3 */
+			 "}\n"
+			 "int outer(int x)\n"                  /* 5 */
+			 "{\n"
+			 "\treturn helper(x) * 2;\n"
+			 "}\n"
+			 "int both(int x)\n"                   /* 9 */
+			 "{\n"
+			 "\treturn helper(x) - 3;\n"          /* 11 */
+			 "}\n"
+			 "int alone(int x)\n"                  /* 13 */
+			 "{\n"
+			 "\treturn x * x - 3 * x + 17;\n"     /* 15 */
+			 "}\n";
+	const char *v2 = "static int helper(int x)\n"
+			 "{\n"
+			 "\treturn x * 3 + 5;\n"
+			 "}\n"
+			 "int outer(int x)\n"
+			 "{\n"
+			 "\treturn helper(x) * 2;\n"
+			 "}\n"
+			 "int both(int x)\n"
+			 "{\n"
+			 "\treturn helper(x) - 4;\n"
+			 "}\n"
+			 "int alone(int x)\n"
+			 "{\n"
+			 "\treturn x * x - 3 * x + 19;\n"
+			 "}\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init_flags(&x, "inr", v1, v2, FS_FLAGS " -g", &err)) fail_msg("%s", err.msg);
+	assert_int_equal(sym_index(x.o, "helper"), -1); /* no symbol in either build */
+	assert_int_equal(sym_index(x.p, "helper"), -1);
+	struct bld_changes ch = {0};
+	char a[600], b[600];
+	snprintf(a, sizeof a, "%s/inr/v1/lib.c", fixture_tmpdir());
+	snprintf(b, sizeof b, "%s/inr/v2/lib.c", fixture_tmpdir());
+	assert_int_equal(bld_changes_record(&ch, a, b, "lib.c", &err), 0);
+	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
+	struct bld_emit em = { .p = p, .target = x.target, .changes = &ch };
+	if (bld_emit_object(&em, x.o, x.p, &x.d, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 3);
+	assert_string_equal(func_named(p, "outer")->reason, "contains inlined helper");
+	assert_string_equal(func_named(p, "both")->reason, "changed; contains inlined helper");
+	assert_string_equal(func_named(p, "alone")->reason, "changed");
+	/* the report says the same */
+	for (size_t i = 0; i < em.nrep; i++)
+		if (!strcmp(em.rep[i].name, "outer"))
+			assert_string_equal(em.rep[i].reason, "contains inlined helper");
+	emit_free(&em);
+	bld_changes_free(&ch);
+	pair_free(&x);
+}
+
+/* -g does not change the code: the comparison objects are compiled with it. */
+static void test_debug_info_keeps_code(void **state)
+{
+	const char *src = "#include <string.h>\n"
+			  "static int h(const char *s) { return (int)strlen(s) * 7; }\n"
+			  "int f(const char *s, int n) { int t = 0; for (int i = 0; i < n; i++) t += h(s + i); return t; }\n"
+			  "int g(int x) { switch (x) { case 1: return 4; case 2: return 9; case 3: return 1; case 4: return 7; default: return -x; } }\n";
+	free(fixture_cc("dbg", src, FS_FLAGS, "dbg.o"));
+	free(fixture_cc("dbg", src, FS_FLAGS " -g", "dbg-g.o"));
+	const char *secs[] = { ".text.f", ".text.g" };
+	for (size_t i = 0; i < 2; i++) {
+		struct sut_buf a = {0}, b = {0};
+		char pa[600], pb[600];
+		snprintf(pa, sizeof pa, "%s/dbg.o", fixture_tmpdir());
+		snprintf(pb, sizeof pb, "%s/dbg-g.o", fixture_tmpdir());
+		section_bytes(pa, secs[i], &a);
+		section_bytes(pb, secs[i], &b);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.data, b.data, a.len);
+		sut_buf_free(&a);
+		sut_buf_free(&b);
+	}
+}
+
+/* A const table of pointers lives in .data.rel.ro (flags WA); changed, it is carried as
+ * read-only data with its relocations and its user is replaced; nothing is refused. */
+static void test_relro_table_carried(void **state)
+{
+	const char *v1 = "static const char *const names[] = { \"zero\", \"one\" };\n"
+			 "__attribute__((noinline)) const char *name_of(unsigned i) { return names[i & 1]; }\n"
+			 "int unrelated(int x) { return x + 1; }\n";
+	const char *v2 = "static const char *const names[] = { \"zero\", \"uno\" };\n"
+			 "__attribute__((noinline)) const char *name_of(unsigned i) { return names[i & 1]; }\n"
+			 "int unrelated(int x) { return x + 1; }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "relro", v1, v2, &err)) fail_msg("%s", err.msg);
+	long t = sym_index(x.p, "names");
+	assert_true(t >= 0);
+	assert_true(!strncmp(x.p->secs[x.p->syms[t].shndx].name, ".data.rel.ro", 12));
+	assert_true(x.p->secs[x.p->syms[t].shndx].flags & SHF_WRITE);
+	assert_false(bld_sym_is_writable(x.p, (size_t)t));
+	assert_int_equal(state_of(&x, "names"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "name_of"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "unrelated"), BLD_SAME);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 1);
+	assert_string_equal(p->funcs[0].name, "name_of");
+	long n = -1;
+	for (size_t i = 0; i < p->nsymbols; i++)
+		if (!strcmp(p->symbols[i].name, "names"))
+			n = (long)i;
+	assert_true(n >= 0);
+	assert_int_equal(p->symbols[n].kind, SUT_SYM_LOCAL);
+	uint32_t sec = p->symbols[n].section;
+	assert_int_equal(p->sections[sec].kind, SUT_SEC_RODATA);
+	size_t relocs = 0;
+	for (size_t i = 0; i < p->nrelocs; i++)
+		relocs += p->relocs[i].section == sec;
+	assert_int_equal(relocs, 2); /* one per pointer */
+	finish(p);
+	assert_int_equal(sut_patch_validate(p, &err), 0);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* A hidden function is local in the linked target's .symtab, after an empty STT_FILE: the
+ * replaced function still names its source file. */
+static void test_hidden_function_names_file(void **state)
+{
+	const char *v1 = "__attribute__((visibility(\"hidden\"), noinline)) int hid(int x) { return x * x + 100 * x + 1; }\n"
+			 "int pub(int x) { return hid(x) * 2; }\n";
+	const char *v2 = "__attribute__((visibility(\"hidden\"), noinline)) int hid(int x) { return x * x + 100 * x + 2; }\n"
+			 "int pub(int x) { return hid(x) * 2; }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "hid", v1, v2, &err)) fail_msg("%s", err.msg);
+	const struct sut_sym *ts;
+	assert_int_equal(sut_elf_find_sym(x.target, "hid", NULL, &ts, &err), 1);
+	assert_int_equal(ts->bind, STB_LOCAL);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 1);
+	assert_string_equal(p->funcs[0].name, "hid");
+	assert_non_null(p->funcs[0].file);
+	assert_string_equal(p->funcs[0].file, "lib.c");
+	assert_int_equal(p->funcs[0].target_addr, nm_addr(x.target_path, "hid"));
+	emit_free(&em);
+	pair_free(&x);
+}
+
+static const char *CLONE_V1 =
+	"static __attribute__((noinline)) int scale(int x, int k) { return x * k + (x >> 3); }\n"
+	"int a(int x) { return scale(x, 7) * x; }\n"
+	"int b(int x) { return scale(x + 1, 7); }\n";
+
+/* A changed .constprop clone is replaced at the target's clone; its callers stay. */
+static void test_changed_constprop_clone(void **state)
+{
+	const char *v2 =
+		"static __attribute__((noinline)) int scale(int x, int k) { return x * k + (x >> 2); }\n"
+		"int a(int x) { return scale(x, 7) * x; }\n"
+		"int b(int x) { return scale(x + 1, 7); }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "cp", CLONE_V1, v2, &err)) fail_msg("%s", err.msg);
+	assert_true(sym_index(x.p, "scale.constprop.0") >= 0);
+	assert_int_equal(state_of(&x, "scale.constprop.0"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "a"), BLD_SAME);
+	assert_int_equal(state_of(&x, "b"), BLD_SAME);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 1);
+	assert_string_equal(p->funcs[0].name, "scale.constprop.0");
+	assert_string_equal(p->funcs[0].file, "lib.c");
+	assert_int_equal(p->funcs[0].target_addr, nm_addr(x.target_path, "scale.constprop.0"));
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* An unchanged clone is not carried: the changed caller calls the target's clone. */
+static void test_unchanged_clone_bound(void **state)
+{
+	const char *v2 =
+		"static __attribute__((noinline)) int scale(int x, int k) { return x * k + (x >> 3); }\n"
+		"int a(int x) { return scale(x, 7) * x + 1; }\n"
+		"int b(int x) { return scale(x + 1, 7); }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "cpu", CLONE_V1, v2, &err)) fail_msg("%s", err.msg);
+	assert_int_equal(state_of(&x, "scale.constprop.0"), BLD_SAME);
+	assert_int_equal(state_of(&x, "a"), BLD_CHANGED);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 1);
+	bool bound = false;
+	for (size_t i = 0; i < p->nsymbols; i++)
+		if (!strcmp(p->symbols[i].name, "scale.constprop.0")) {
+			assert_int_equal(p->symbols[i].kind, SUT_SYM_TARGET);
+			assert_int_equal(p->symbols[i].value, nm_addr(x.target_path, "scale.constprop.0"));
+			bound = true;
+		}
+	assert_true(bound);
+	for (size_t i = 0; i < p->nsections; i++)
+		assert_null(strstr(p->sections[i].name, "scale"));
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* The name of the local object patched function f uses (through its relocations). */
+static const char *object_used_by(const struct bld_obj *o, const char *f, const char *prefix)
+{
+	long fi = sym_index(o, f);
+	assert_true(fi >= 0);
+	const struct bld_sec *s = &o->secs[o->syms[fi].shndx];
+	for (size_t r = 0; r < s->nrelas; r++) {
+		struct bld_ref ref;
+		bld_resolve_ref(o, &s->relas[r], &ref);
+		if (ref.kind == BLD_REF_SYM && !strncmp(o->syms[ref.sym].name, prefix, strlen(prefix)))
+			return o->syms[ref.sym].name;
+	}
+	fail_msg("%s uses no %s*", f, prefix);
+	return NULL;
+}
+
+/* __func__ strings and static locals are numbered by the compiler; a function added in front
+ * renumbers them. Each is matched through the function that uses it: the unchanged function
+ * stays unchanged, and the changed function's static counter binds to its own counter in the
+ * target (so its value is kept), never to the same-named counter of another function. */
+static void test_numbered_locals_follow_their_function(void **state)
+{
+	const char *v1 = "#include <stdio.h>\n"
+			 "void first(void) { printf(\"%s\\n\", __func__); }\n"
+			 "void second(void) { printf(\"%s!\\n\", __func__); }\n"
+			 "int tick(void) { static int n; return ++n; }\n"
+			 "int tock(void) { static int n = 5; return n--; }\n";
+	const char *v2 = "#include <stdio.h>\n"
+			 "void first(void) { printf(\"%s\\n\", __func__); }\n"
+			 "void second(void) { printf(\"%s!!\\n\", __func__); }\n"
+			 "int tick(void) { static int n; n += 2; return n; }\n"
+			 "int tock(void) { static int n = 5; return n--; }\n"
+			 "void zeroth(void) { printf(\"%s?\\n\", __func__); }\n"
+			 "int early(void) { static int n = 9; return n++; }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "num", v1, v2, &err)) fail_msg("%s", err.msg);
+	/* the witness: the numbering did move */
+	const char *tick_n_orig = object_used_by(x.o, "tick", "n.");
+	const char *tick_n_new = object_used_by(x.p, "tick", "n.");
+	assert_string_not_equal(tick_n_orig, tick_n_new);
+	assert_int_equal(state_of(&x, "first"), BLD_SAME);
+	assert_int_equal(state_of(&x, "tock"), BLD_SAME);
+	assert_int_equal(state_of(&x, "second"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "tick"), BLD_CHANGED);
+	assert_int_equal(state_of(&x, "zeroth"), BLD_NEW);
+	/* early's counter is its own new variable, not tick's or tock's */
+	long early_n = sym_index(x.p, object_used_by(x.p, "early", "n."));
+	assert_int_equal(x.d.match[early_n], -1);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	assert_int_equal(p->nfuncs, 2);
+	long t = sut_patch_find_symbol(p, "tick");
+	size_t bound = 0;
+	for (size_t i = 0; i < p->nrelocs; i++) {
+		if (p->relocs[i].section != p->symbols[t].section)
+			continue;
+		const struct sut_patch_symbol *s = &p->symbols[p->relocs[i].symbol];
+		assert_int_equal(s->kind, SUT_SYM_TARGET);
+		assert_string_equal(s->name, tick_n_orig);
+		assert_int_equal(s->value, nm_addr(x.target_path, tick_n_orig));
+		bound++;
+	}
+	assert_true(bound >= 1);
+	/* second's __func__ is unchanged ("second"): bound to the target's copy */
+	const char *sf = object_used_by(x.o, "second", "__func__");
+	bool func_bound = false;
+	for (size_t i = 0; i < p->nsymbols; i++)
+		if (!strcmp(p->symbols[i].name, sf) && p->symbols[i].kind == SUT_SYM_TARGET)
+			func_bound = p->symbols[i].value == nm_addr(x.target_path, sf);
+	assert_true(func_bound);
+	emit_free(&em);
+	pair_free(&x);
 }
 
 int main(void)
@@ -562,6 +900,14 @@ int main(void)
 		cmocka_unit_test(test_rerun_argv),
 		cmocka_unit_test(test_wrapper_log),
 		cmocka_unit_test(test_metadata_from_diff),
+		cmocka_unit_test(test_changes_touch),
+		cmocka_unit_test(test_inline_reason_from_dwarf),
+		cmocka_unit_test(test_debug_info_keeps_code),
+		cmocka_unit_test(test_relro_table_carried),
+		cmocka_unit_test(test_hidden_function_names_file),
+		cmocka_unit_test(test_changed_constprop_clone),
+		cmocka_unit_test(test_unchanged_clone_bound),
+		cmocka_unit_test(test_numbered_locals_follow_their_function),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

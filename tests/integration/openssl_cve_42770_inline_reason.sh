@@ -8,7 +8,7 @@
 # no symbol, so the relation must come from elsewhere (e.g. the changed source lines fall in
 # dh_match_params' body and the compiled callers of it, found from the source's call graph
 # or from DW_TAG_inlined_subroutine when the comparison compiles add -g).
-source "$(dirname "$0")/../../lib.sh"
+source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/lib.sh"
 openssl_setup
 build_cve 42770
