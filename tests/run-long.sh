@@ -4,7 +4,7 @@
 # take minutes (soak runs), and ends with one line "N passed, N failed, N skipped". Exit
 # status is non-zero if anything failed. LONG_TIMEOUT (seconds, default 2400) bounds each.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 pass=0 failn=0 skipn=0 failed=()
 # Patches are signed and apply verifies them (invariant 4): one throw-away key pair for
 # the whole run, handed to suture through the environment.

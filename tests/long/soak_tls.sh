@@ -10,7 +10,7 @@
 # first by more than SOAK_RSS_MARGIN_KB of VmRSS (default 1024) and not at all in mappings
 # or non-socket descriptors. The first sample is taken after one warm-up round under load, so that the
 # registry mapping (created by the first apply and kept on purpose) and the server's own
-# warm-up are not counted as growth. Prints the rounds per second.
+# warm-up are not counted as growth. Prints the rounds per second and the freeze times.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/lib.sh"
 ROUNDS=${SOAK_ROUNDS:-10000}
@@ -26,9 +26,17 @@ build_cve 45445
 start_tls_server
 start_tls_client
 wait_for_server_load
+# keep_freeze: append the freeze time suture reported for the last command to $T/freezes.
+keep_freeze() {
+	local msg; msg=$(<"$T/last.err")
+	[[ $msg =~ freeze\ ([0-9.]+)\ ms ]] && echo "${BASH_REMATCH[1]}" >>"$T/freezes"
+	return 0
+}
 soak_round() {
 	sut "apply of cve-45445 (round $1)" apply -p "$SERVER_PID" "$T/cve-45445.suture"
+	keep_freeze
 	sut "revert of cve-45445 (round $1)" revert -p "$SERVER_PID" cve-45445
+	keep_freeze
 }
 
 soak_round 0
@@ -44,6 +52,10 @@ done
 ms=$((($(date +%s%N) - t0) / 1000000))
 note "$ROUNDS apply/revert rounds in $((ms / 1000)).$((ms % 1000 / 100)) s:" \
 	"$(awk -v n="$ROUNDS" -v ms="$ms" 'BEGIN { printf "%.1f", n * 1000 / ms }') rounds/s"
+
+[ -s "$T/freezes" ] && sort -n "$T/freezes" | awk '{ v[NR] = $1; s += $1 }
+	END { printf "  freeze (ms) over %d apply/revert: mean %.3f, median %.3f, max %.3f\n",
+		NR, s / NR, v[int((NR + 1) / 2)], v[NR] }' >&2
 
 assert_alive "$SERVER_PID"
 assert_applied "$SERVER_PID" ""
