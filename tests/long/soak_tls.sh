@@ -32,21 +32,26 @@ keep_freeze() {
 	[[ $msg =~ freeze\ ([0-9.]+)\ ms ]] && echo "${BASH_REMATCH[1]}" >>"$T/freezes"
 	return 0
 }
+# soak_round N [check]: apply then revert; with "check", status must show the patch
+# applied in between (every sampled round), so the rounds are not silently doing nothing.
 soak_round() {
 	sut "apply of cve-45445 (round $1)" apply -p "$SERVER_PID" "$T/cve-45445.suture"
 	keep_freeze
+	[ "${2:-}" != check ] || assert_applied "$SERVER_PID" cve-45445
 	sut "revert of cve-45445 (round $1)" revert -p "$SERVER_PID" cve-45445
 	keep_freeze
 }
 
-soak_round 0
+soak_round 0 check
 note "round      maps  rss_kb  fds  (server pid $SERVER_PID)"
 sample_server 0 | tee "$T/samples" | sed 's/^/  /' >&2
 t0=$(date +%s%N)
 for ((r = 1; r <= ROUNDS; r++)); do
-	soak_round "$r"
 	if ((r % SAMPLE == 0 || r == ROUNDS)); then
+		soak_round "$r" check
 		sample_server "$r" | tee -a "$T/samples" | sed 's/^/  /' >&2
+	else
+		soak_round "$r"
 	fi
 done
 ms=$((($(date +%s%N) - t0) / 1000000))

@@ -14,13 +14,13 @@
 #include <strings.h>
 
 /* Not const: the compiler must not fold the table into a direct call of strcoll. */
-int (*comparators[])(const char *, const char *) = { strcasecmp, strcoll };
+int (*comparators[])(const char *, const char *) = { strcoll };
 
 const char *rank(int i, char *buf, int len)
 {
 	char v[16];
 
 	snprintf(v, sizeof(v), "v%d", i % 20);
-	snprintf(buf, len, "case=%d tab=%d", strcasecmp(v, "V9"), comparators[1](v, "v9"));
+	snprintf(buf, len, "case=%d tab=%d", strcasecmp(v, "V9"), comparators[0](v, "v9"));
 	return buf;
 }
