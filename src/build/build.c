@@ -188,10 +188,17 @@ static void list_free(char **list, size_t n)
 /* How surely compilation v's object goes into the target: 2 linked into it, 1 unknown (an
  * archive member, or no link recorded), 0 linked into something else only. A tree may compile
  * one source several times (OpenSSL: static and shared library objects); the best one wins. */
-static int relevance(const struct bld_compile *v, char **tin, size_t ntin, bool tfound,
-		     char **oin, size_t noin)
+static int relevance(const struct bld_compile *v, const char *target, char **tin, size_t ntin,
+		     bool tfound, char **oin, size_t noin)
 {
 	const char *out = bld_compile_output(v);
+	if (bld_compile_links(v)) {
+		/* compiled and linked in one command: its output is the linked object */
+		char *ro = out ? resolve(v->cwd, out) : NULL;
+		int r = ro && !strcmp(ro, target) ? 2 : 0;
+		free(ro);
+		return r;
+	}
 	if (!out || !tfound)
 		return 1;
 	char *ro = resolve(v->cwd, out);
@@ -236,8 +243,12 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	char **tin = link_inputs(c, v, n, true, &ntin, &tfound);
 	char **oin = link_inputs(c, v, n, false, &noin, &ofound);
 	int *score = sut_xcalloc(n ? n : 1, sizeof *score);
+	char *tp = sut_xasprintf("%s/%s", c->patched, c->o->target);
+	char *rt = resolve("/", tp);
 	for (size_t i = 0; i < n; i++)
-		score[i] = relevance(&v[i], tin, ntin, tfound, oin, noin);
+		score[i] = relevance(&v[i], rt, tin, ntin, tfound, oin, noin);
+	free(tp);
+	free(rt);
 	char *fs_o = sut_xasprintf("%s/orig", c->fs), *fs_p = sut_xasprintf("%s/patched", c->fs);
 	char *msg = sut_xasprintf("%s/fs/compile-output", c->w);
 	char *prefix_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->patched, c->src);

@@ -48,12 +48,18 @@ void bld_compiles_free(struct bld_compile *c, size_t n);
 
 /* ---- compile.c: reading and rewriting compiler command lines ---- */
 
-/* Indices into c->argv of the source files of a `-c` compilation; 0 when not one. */
+/* Indices into c->argv of the C sources the command compiles: those of a `-c` compilation,
+ * or of a command that compiles and links in one go (`cc -o prog main.c lib.c`); 0 when it
+ * compiles none (a plain link, -E, -S). */
 size_t bld_compile_sources(const struct bld_compile *c, size_t *idx, size_t cap);
+/* Does the command link (no -c)? For one that also compiles, its output is the linked
+ * object itself. */
+bool bld_compile_links(const struct bld_compile *c);
 /* The output (-o) argument of the command, or NULL. */
 const char *bld_compile_output(const struct bld_compile *c);
-/* argv to recompile source argv[src] of c into `out` with -ffunction-sections
- * -fdata-sections, without dependency-file options, other sources removed, and every
+/* argv to recompile source argv[src] of c into `out` with -c -ffunction-sections
+ * -fdata-sections, without dependency-file options or link-only arguments (libraries,
+ * objects, -Wl,...), other sources removed, and every
  * occurrence of the prefix `from` replaced by `to` (both may be NULL). extra (may be NULL)
  * is appended. Free with bld_argv_free. */
 char **bld_rerun_argv(const struct bld_compile *c, size_t src, const char *out, const char *from,

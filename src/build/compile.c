@@ -39,13 +39,10 @@ static bool is_source(const char *a)
 
 size_t bld_compile_sources(const struct bld_compile *c, size_t *idx, size_t cap)
 {
-	bool compile_only = false;
 	size_t n = 0;
 	for (size_t i = 1; i < c->argc; i++) {
 		const char *a = c->argv[i];
-		if (!strcmp(a, "-c"))
-			compile_only = true;
-		else if (!strcmp(a, "-E") || !strcmp(a, "-S") || !strcmp(a, "-M") || !strcmp(a, "-MM"))
+		if (!strcmp(a, "-E") || !strcmp(a, "-S") || !strcmp(a, "-M") || !strcmp(a, "-MM"))
 			return 0; /* preprocessing or assembly output: not an object */
 		if (takes_value(a)) {
 			i++;
@@ -54,7 +51,31 @@ size_t bld_compile_sources(const struct bld_compile *c, size_t *idx, size_t cap)
 		if (is_source(a) && n < cap)
 			idx[n++] = i;
 	}
-	return compile_only ? n : 0;
+	return n;
+}
+
+bool bld_compile_links(const struct bld_compile *c)
+{
+	for (size_t i = 1; i < c->argc; i++)
+		if (!strcmp(c->argv[i], "-c"))
+			return false;
+	return true;
+}
+
+/* Arguments that only matter to the linker, dropped when a compile-and-link command is
+ * rerun as a compilation (an unused linker input is a warning, an error with -Werror). */
+static bool link_only(const char *a)
+{
+	if (!strncmp(a, "-l", 2) || !strncmp(a, "-L", 2) || !strncmp(a, "-Wl,", 4))
+		return true;
+	static const char *const opts[] = {"-shared", "-static", "-rdynamic", "-pie", "-no-pie",
+					   "-static-libgcc", "-nostdlib", "-nostartfiles"};
+	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+		if (!strcmp(a, opts[i]))
+			return true;
+	size_t l = strlen(a);
+	return a[0] != '-' && ((l > 2 && !strcmp(a + l - 2, ".o")) ||
+			       (l > 2 && !strcmp(a + l - 2, ".a")) || strstr(a, ".so"));
 }
 
 const char *bld_compile_output(const struct bld_compile *c)
@@ -109,10 +130,18 @@ char **bld_rerun_argv(const struct bld_compile *c, size_t src, const char *out, 
 {
 	char **v = NULL;
 	size_t n = 0;
+	bool links = bld_compile_links(c);
 	push(&v, &n, bld_replace_prefix(c->argv[0], from, to));
 	for (size_t i = 1; i < c->argc; i++) {
 		const char *a = c->argv[i];
 		bool skip_next;
+		if (links && (!strcmp(a, "-l") || !strcmp(a, "-L") || !strcmp(a, "-Xlinker") ||
+			      !strcmp(a, "-T") || !strcmp(a, "-u") || !strcmp(a, "-z"))) {
+			i++;
+			continue;
+		}
+		if (links && link_only(a))
+			continue;
 		if (dependency_option(a, &skip_next)) {
 			i += skip_next;
 			continue;
@@ -127,6 +156,8 @@ char **bld_rerun_argv(const struct bld_compile *c, size_t src, const char *out, 
 			continue;
 		push(&v, &n, bld_replace_prefix(a, from, to));
 	}
+	if (links)
+		push(&v, &n, sut_xstrdup("-c"));
 	push(&v, &n, sut_xstrdup("-ffunction-sections"));
 	push(&v, &n, sut_xstrdup("-fdata-sections"));
 	/* Debug info, to name the inlined functions a replaced function contains (inlined.c);

@@ -302,8 +302,10 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 					 r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6, r->attempts,
 					 r->attempts == 1 ? "" : "s");
 			else
-				cli_info("pid %d: reverted %s (%zu threads, freeze %.3f ms)",
-					 (int)r->pid, jb->ids[i], r->nthreads, r->freeze_ns / 1e6);
+				cli_info("pid %d: reverted %s (%zu function%s, %zu thread%s, freeze "
+					 "%.3f ms)",
+					 (int)r->pid, jb->ids[i], r->nfuncs, r->nfuncs == 1 ? "" : "s",
+					 r->nthreads, r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6);
 		}
 		for (size_t i = 0; i < jb->nnotes; i++)
 			cli_info("%s", jb->notes[i]);
