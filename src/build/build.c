@@ -296,6 +296,11 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 				rc = compile_one(ocwd, oa, osrc, msg, err);
 				bld_argv_free(oa);
 			}
+			if (rc == 0 && !t.is_new) {
+				char *shown = bld_replace_prefix(source, c->patched, c->src);
+				rc = bld_check_layouts(t.orig_o, t.patched_o, shown, err);
+				free(shown);
+			}
 			free(ocwd);
 			free(osrc);
 			*tus = sut_xrealloc(*tus, (*ntu + 1) * sizeof **tus);

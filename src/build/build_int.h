@@ -119,6 +119,19 @@ bool bld_changes_touch(const struct bld_changes *c, const char *file, unsigned l
 		       unsigned long to);
 void bld_changes_free(struct bld_changes *c);
 
+/* ---- dwarf_obj.c: the DWARF of a relocatable object, relocations applied ---- */
+#include <elfutils/libdwfl.h>
+/* *dw NULL (and 0 returned) when the object has no DWARF. Free with dwfl_end(*dwfl). */
+int bld_dwarf_open(const char *obj, Dwfl **dwfl, Dwfl_Module **mod, Dwarf **dw,
+		   struct sut_err *err);
+
+/* ---- layout.c: refusing changed struct layouts ---- */
+/* Fails with "cannot live-patch: layout of struct NAME changed ..." when a struct (or union)
+ * defined in both objects' DWARF has another size or other member offsets in the patched
+ * one: instances that already exist in the running process keep the old layout. */
+int bld_check_layouts(const char *orig_o, const char *patched_o, const char *source,
+		      struct sut_err *err);
+
 /* ---- inlined.c: naming the inlined functions a replaced function contains ---- */
 
 /* The DWARF of one comparison object (compiled with -g). */

@@ -36,12 +36,6 @@ struct bld_inlines {
 	size_t nfns;
 };
 
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-};
-
 /* File and declaration line of a function DIE, through DW_AT_abstract_origin and
  * DW_AT_specification (dwarf_decl_* integrate them). */
 static bool decl_of(Dwarf_Die *die, const char **file, int *line)
@@ -69,18 +63,14 @@ static void collect_decls(struct bld_inlines *in, Dwarf_Die *cu)
 int bld_inlines_open(const char *obj, struct bld_inlines **out, struct sut_err *err)
 {
 	*out = NULL;
-	Dwfl *dwfl = dwfl_begin(&offline_callbacks);
-	if (!dwfl)
-		return sut_errf(err, "%s: reading debug info: %s", obj, dwfl_errmsg(-1));
-	dwfl_report_begin(dwfl);
-	Dwfl_Module *mod = dwfl_report_offline(dwfl, "obj", obj, -1);
-	dwfl_report_end(dwfl, NULL, NULL);
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	Dwarf *dw;
+	if (bld_dwarf_open(obj, &dwfl, &mod, &dw, err) < 0)
+		return -1;
+	if (!dw)
+		return 0; /* no DWARF: nothing to name, not an error */
 	Dwarf_Addr bias;
-	Dwarf *dw = mod ? dwfl_module_getdwarf(mod, &bias) : NULL;
-	if (!dw) {
-		dwfl_end(dwfl); /* no DWARF: nothing to name, not an error */
-		return 0;
-	}
 	struct bld_inlines *in = sut_xcalloc(1, sizeof *in);
 	in->dwfl = dwfl;
 	in->mod = mod;
