@@ -92,13 +92,16 @@ int sut_elf_read_vaddr(const struct sut_elf *e, uint64_t vaddr, void *buf, size_
 void sut_elf_load_span(const struct sut_elf *e, uint64_t *lo, uint64_t *hi);
 
 /* vaddr of the GOT slot the dynamic linker fills with the address of `name`
- * (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT or R_X86_64_64 in .rela.dyn/.rela.plt).
+ * (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT, or an R_X86_64_64 with no addend inside
+ * PT_GNU_RELRO: a pointer in writable data may have been changed by the program since).
  * Returns 1 found, 0 absent. */
 int sut_elf_got_slot(const struct sut_elf *e, const char *name, uint64_t *slot);
 
 /* Looks up an exported (dynamic, defined, global/weak) symbol for run-time binding,
- * honouring symbol versions: version == NULL accepts the default version (or an
- * unversioned symbol). Returns 1 found, 0 absent. */
+ * honouring symbol versions as the dynamic linker does: version == NULL accepts the
+ * default version (or an unversioned symbol); a version accepts that exact version, an
+ * unversioned definition, or any definition of a file without version information.
+ * Returns 1 found, 0 absent. */
 int sut_elf_find_dynsym(const struct sut_elf *e, const char *name, const char *version,
 			uint64_t *value, uint8_t *type);
 

@@ -112,6 +112,23 @@ static int load_verneed(struct sut_elf *e, struct sut_err *err)
 	return 0;
 }
 
+/* Is vaddr inside PT_GNU_RELRO (read-only once relocated)? An absolute relocation there is
+ * a pointer the program can no longer change, so it still holds the symbol's address when
+ * suture reads it; one in writable data may have been overwritten since. */
+static bool in_relro(const struct sut_elf *e, uint64_t vaddr)
+{
+	size_t n;
+	if (elf_getphdrnum(e->elf, &n) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(e->elf, (int)i, &ph) && ph.p_type == PT_GNU_RELRO &&
+		    vaddr >= ph.p_vaddr && vaddr + 8 <= ph.p_vaddr + ph.p_memsz)
+			return true;
+	}
+	return false;
+}
+
 /* The slot the dynamic linker fills with a symbol's address. A GLOB_DAT or absolute
  * slot is preferred to a JUMP_SLOT: it is resolved at load time even under lazy binding,
  * when a JUMP_SLOT still points back into the PLT. */
@@ -152,7 +169,8 @@ static int load_got_slots(struct sut_elf *e, size_t dynsym_ndx, struct sut_err *
 				continue;
 			/* an absolute relocation with an addend holds sym+addend, not the
 			 * symbol's address */
-			if (type == R_X86_64_GLOB_DAT || (type == R_X86_64_64 && r.r_addend == 0))
+			if (type == R_X86_64_GLOB_DAT ||
+			    (type == R_X86_64_64 && r.r_addend == 0 && in_relro(e, r.r_offset)))
 				note_slot(e, symi, r.r_offset, false, jump);
 			else if (type == R_X86_64_JUMP_SLOT)
 				note_slot(e, symi, r.r_offset, true, jump);
@@ -218,16 +236,18 @@ int sut_elf_find_dynsym(const struct sut_elf *e, const char *name, const char *v
 			if (ndx == VER_NDX_LOCAL)
 				continue; /* not exported */
 			if (version) {
-				/* an explicit version matches exactly, hidden or not */
+				/* As the dynamic linker's check_match: the exact version (hidden
+				 * or not), or an unversioned (index 0/1), non-hidden definition. */
 				const char *vn = ndx >= 2 ? verdef_name(e, ndx) : NULL;
-				if (!vn || strcmp(vn, version) != 0)
+				bool exact = vn && strcmp(vn, version) == 0;
+				if (!exact && (ndx >= 2 || (v & VERSYM_HIDDEN)))
 					continue;
 			} else if (v & VERSYM_HIDDEN) {
 				continue; /* only reachable by naming its version */
 			}
-		} else if (version) {
-			continue; /* an unversioned file cannot satisfy a versioned reference */
 		}
+		/* a file without version information satisfies any versioned reference (an
+		 * unversioned interposer preloaded in front of libc, for instance) */
 		/* the dynamic linker takes a strong definition over a weak one */
 		if (!found || (found->bind == STB_WEAK && s->bind != STB_WEAK))
 			found = s;

@@ -1,17 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# PENDING: fails with this version of suture. What fails:
-#   a patch's new call to strcoll, which prog references as strcoll@GLIBC_2.2.5 without a
-#   GOT slot, is an extern binding with version GLIBC_2.2.5. In a process started with
-#   LD_PRELOAD=libinterpose.so (an unversioned strcoll, result 333) suture binds it to
-#   libc's strcoll ("coll=0"/negative), where the dynamic linker binds prog's own reference
-#   to the preloaded one: sut_elf_find_dynsym (src/elf/elf_dynamic.c) skips every
-#   definition of a file without version info when a version is asked ("an unversioned
-#   file cannot satisfy a versioned reference"). glibc's check_match accepts such a
-#   definition (and one of version index 1 in a versioned file) unless the reference is
-#   to a hidden version; only a versioned definition of another version is refused.
-# The plain process (no preload) checks that the fix does not lose libc's strcoll.
-# Move to tests/integration/ once it passes.
+# A new call that the target references as strcoll@GLIBC_2.2.5 (no GOT slot) binds as the
+# dynamic linker would: to libc's strcoll in a plain process, and to an unversioned
+# interposer preloaded in front of libc (which satisfies a versioned reference).
 source "$(dirname "$0")/../lib.sh"
 require_suture
 

@@ -1,21 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# PENDING: fails with this version of suture. What fails:
-#   `suture build` binds a new call of strcoll "through the target's GOT slot", and the
-#   slot it picks is prog's writable `collate` variable: sut_elf_got_slot (src/elf) counts
-#   an R_X86_64_64 relocation in writable .data as a GOT slot (and even prefers it to a
-#   JUMP_SLOT). At apply time the slot holds whatever the program stored there since
-#   (main sets it to by_marker, 444), so the patched rank() calls by_marker instead of
-#   strcoll: "coll=444" where the dynamic linker would bind libc's strcoll (0 or negative)
-#   or, preloaded, libinterpose's (333).
-# Expected fix: only GLOB_DAT/JUMP_SLOT slots, or absolute slots inside PT_GNU_RELRO (read-
-# only once relocated), count as the target's binding; otherwise bind as an extern, in the
-# link-map order. Then a second rule matters, which this test also checks with the
-# preloaded process: an unversioned definition (libinterpose.so has no version info)
-# satisfies the versioned reference strcoll@GLIBC_2.2.5, as in glibc's check_match, while
-# sut_elf_find_dynsym currently skips it ("an unversioned file cannot satisfy a versioned
-# reference").
-# Move to tests/integration/ once it passes.
+# A new call to a function the target references only through a pointer in writable data
+# (not a GOT slot) binds as an external symbol in the dynamic linker's order, never
+# through that pointer, which the program may have changed (it has: to its own function).
+# With an unversioned interposer preloaded, the preloaded definition wins, as for the
+# dynamic linker.
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
