@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs unit test binaries (given as arguments) then every tests/integration/*.sh, and ends
-# with one line "N passed, N failed, N skipped". Exit status is non-zero if anything failed.
+# Runs unit test binaries (given as arguments) then every tests/integration/*.sh (and, with
+# LONG=1, tests/long/*.sh), and ends with one line "N passed, N failed, N skipped". Exit
+# status is non-zero if anything failed. ONLY=GLOB selects tests by name.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pass=0 failn=0 skipn=0 failed=()
@@ -21,11 +22,16 @@ for bin in "$@"; do
 		failn=$((failn + 1)); failed+=("unit/$name"); echo "FAIL unit/$name"; echo "$out" | tail -n 30
 	fi
 done
-for t in tests/integration/${ONLY:-*}.sh; do
+# LONG=1 (make check sets it when CI is set) adds the soak tests of tests/long/.
+long=()
+[ -z "${LONG:-}" ] || long=(tests/long/${ONLY:-*}.sh)
+for t in tests/integration/${ONLY:-*}.sh "${long[@]}"; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
 	start=$(date +%s%N)
-	out=$(timeout 600 bash "$t" 2>&1); rc=$?
+	limit=600
+	case $t in tests/long/*) limit=${LONG_TIMEOUT:-2400} ;; esac
+	out=$(timeout "$limit" bash "$t" 2>&1); rc=$?
 	ms=$(( ($(date +%s%N) - start) / 1000000 )); dur="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
 	case $rc in
 	0) pass=$((pass + 1)); echo "ok   $name (${dur}s)" ;;
