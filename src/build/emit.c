@@ -378,13 +378,25 @@ static int add_funcs(struct emit_obj *x, struct sut_err *err)
 			return sut_err_wrap(err, "%s", x->p->file);
 		if (r == 0)
 			continue; /* inlined everywhere in the target: its callers are replaced */
-		if (ts->size < 5)
-			return sut_errf(err, "%s: %s: the target's copy is %llu bytes, too small for a 5-byte jump",
-					x->p->file, name, (unsigned long long)ts->size);
+		uint64_t span = ts->size;
+		if (span < 5) {
+			/* A tiny function (a getter is 4 bytes) is followed by alignment padding
+			 * that no code reaches: the jump may extend into it when no symbol claims
+			 * those bytes. The pre-image then covers the padding too. */
+			for (uint64_t a = ts->value + ts->size; a < ts->value + 5; a++) {
+				const struct sut_sym *o = sut_elf_sym_at(x->em->target, a);
+				if (o && o != ts)
+					return sut_errf(err, "%s: %s: the target's copy is %llu bytes and "
+							"%s follows it directly: no room for a 5-byte jump",
+							x->p->file, name, (unsigned long long)ts->size,
+							o->name);
+			}
+			span = 5;
+		}
 		if (already_replaced(p, ts->value))
 			continue;
-		uint8_t *pre = sut_xmalloc(ts->size);
-		if (sut_elf_read_vaddr(x->em->target, ts->value, pre, ts->size, err)) {
+		uint8_t *pre = sut_xmalloc(span);
+		if (sut_elf_read_vaddr(x->em->target, ts->value, pre, span, err)) {
 			free(pre);
 			return sut_err_wrap(err, "%s: %s: pre-image", x->p->file, name);
 		}
@@ -400,8 +412,8 @@ static int add_funcs(struct emit_obj *x, struct sut_err *err)
 		p->funcs = sut_xrealloc(p->funcs, (p->nfuncs + 1) * sizeof *p->funcs);
 		p->funcs[p->nfuncs++] = (struct sut_patch_func){
 			.name = sut_xstrdup(name), .file = tfile ? sut_xstrdup(tfile) : NULL,
-			.target_addr = ts->value, .target_size = ts->size, .preimage = pre,
-			.preimage_len = (uint32_t)ts->size, .replacement = (uint32_t)x->patch_sym[i],
+			.target_addr = ts->value, .target_size = span, .preimage = pre,
+			.preimage_len = (uint32_t)span, .replacement = (uint32_t)x->patch_sym[i],
 			.reason = reason };
 		add_report(x->em, name, tfile, reason, s->size);
 		if (x->em->verbose)

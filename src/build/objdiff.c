@@ -152,6 +152,42 @@ static long match_by_user(const struct bld_obj *orig, const struct bld_obj *patc
 	return found;
 }
 
+/* A numbered read-only local ("__func__.3", "CSWTCH.12") is a constant: its identity is its
+ * bytes. Two __func__ strings in one function (one of an inlined callee) defeat matching
+ * through the user, and matching by name binds another function's string. The original
+ * object of the same base name with the same size and bytes, when there is exactly one;
+ * -2 when there is none or several (other rules decide). Objects with relocations (tables
+ * of pointers) are left to the other rules. */
+static long match_by_content(const struct bld_obj *orig, const struct bld_obj *patched, size_t i,
+			     const char *norm)
+{
+	const struct bld_sym *ps = &patched->syms[i];
+	const struct bld_sec *psec = &patched->secs[ps->shndx];
+	if (bld_sym_is_writable(patched, i) || !psec->data || psec->nrelas ||
+	    ps->value + ps->size > psec->size)
+		return -2;
+	long found = -2;
+	for (size_t k = 0; k < orig->nsyms; k++) {
+		const struct bld_sym *os = &orig->syms[k];
+		if (!bld_sym_is_object(orig, k) || os->bind != STB_LOCAL || os->size != ps->size ||
+		    bld_sym_is_writable(orig, k))
+			continue;
+		const struct bld_sec *osec = &orig->secs[os->shndx];
+		if (!osec->data || osec->nrelas || os->value + os->size > osec->size ||
+		    memcmp(osec->data + os->value, psec->data + ps->value, ps->size))
+			continue;
+		char *m = normalise(os->name);
+		bool same = !strcmp(m, norm);
+		free(m);
+		if (!same)
+			continue;
+		if (found != -2)
+			return -2; /* several identical constants: any would do, but be exact */
+		found = (long)k;
+	}
+	return found;
+}
+
 const char *bld_orig_name(const struct bld_obj *patched, const struct bld_obj *orig,
 			  const struct bld_objdiff *d, size_t i)
 {
@@ -263,8 +299,10 @@ int bld_objdiff(const struct bld_obj *orig, const struct bld_obj *patched, struc
 			continue;
 		char *norm = normalise(patched->syms[i].name);
 		bool numbered = strcmp(norm, patched->syms[i].name) != 0;
+		long k = numbered ? match_by_content(orig, patched, i, norm) : -2;
 		free(norm);
-		long k = numbered ? match_by_user(orig, patched, d->match, i) : -2;
+		if (numbered && k == -2)
+			k = match_by_user(orig, patched, d->match, i);
 		if (k != -2)
 			d->match[i] = k;
 	}
