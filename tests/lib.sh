@@ -7,6 +7,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUTURE=${SUTURE:-$TOP/build/suture}
 T=$(mktemp -d /tmp/suture-it-XXXXXX)
 STARTED_PIDS=()
+# suture's audit trail goes to the test's own directory, not the machine's log
+export SUTURE_AUDIT_LOG=$T/audit.jsonl
 cleanup() {
 	local p
 	for p in "${STARTED_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done

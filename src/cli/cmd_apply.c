@@ -9,6 +9,7 @@
 #include "apply/apply.h"
 #include "apply/registry.h"
 #include "cli/cli.h"
+#include "cli/audit.h"
 #include "cli/json.h"
 #include "cli/pool.h"
 #include "cli/trust.h"
@@ -286,6 +287,8 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 			const struct sut_txn_result *r = &jb->res[i];
 			if (r->repaired)
 				cli_info("pid %d: %s", (int)r->pid, r->repair_note);
+			if (!dry_run)
+				cli_audit(apply ? "apply" : "revert", r, jb->ids[i], jb->errs[i]);
 			if (a->json)
 				json_result(&j, r, jb->ids[i], jb->errs[i] == NULL, jb->errs[i]);
 			if (jb->errs[i]) {

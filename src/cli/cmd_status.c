@@ -8,6 +8,7 @@
 
 #include "apply/apply.h"
 #include "apply/registry.h"
+#include "cli/audit.h"
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "proc/proc.h"
@@ -183,6 +184,9 @@ static int load(pid_t pid, struct proc_view *v, struct sut_err *err)
 			cli_error("%s", rerr.msg);
 		} else if (repaired) {
 			cli_info("suture: pid %d: %s", (int)pid, note);
+			struct sut_txn_result r = {.pid = pid, .repaired = true};
+			snprintf(r.repair_note, sizeof r.repair_note, "%s", note);
+			cli_audit("repair", &r, NULL, NULL);
 			sut_registry_free(&v->reg);
 			sut_proc_maps_free(&v->maps);
 			if (sut_proc_maps(pid, &v->maps, err) < 0 ||
