@@ -62,10 +62,12 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op)
 {
 	return sut_errf(err,
-			"%s: %s refused after %d attempts: thread %d is %s %s (0x%llx); "
-			"nothing was changed",
+			"%s: %s refused after %d attempts: at the last one thread %d %s %s "
+			"(0x%llx); nothing was changed (a function that is always on some thread's "
+			"stack, such as a main loop, can only be replaced by a patch built with "
+			"--per-call, when that is safe)",
 			sut_target_label(t), op, attempts, (int)b->tid,
-			b->is_pc ? "executing in" : "has a return address into", b->what,
+			b->is_pc ? "is executing in" : "has a return address into", b->what,
 			(unsigned long long)b->addr);
 }
 
