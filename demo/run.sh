@@ -9,6 +9,8 @@ TOP=$(cd "$DEMO/.." && pwd)
 SUTURE=${SUTURE:-$TOP/build/suture}
 W=$(mktemp -d /tmp/suture-demo-XXXXXX)
 STARTED=()
+# The demo keeps its audit trail with its other files rather than in the machine's log.
+export SUTURE_AUDIT_LOG=$W/audit.jsonl
 
 stop_all() {
 	local p
@@ -107,6 +109,10 @@ run service/client "$PORT" take 5 | tee "$W/reverted.log"
 grep -q 'NOT enforced' "$W/reverted.log" || die "the revert did not bring the old code back"
 run "$SUTURE" status -p "$SERVER"
 
-section "10. Done"
+section "10. The audit trail"
+say "Every apply, revert and repair leaves one JSON line (normally in /var/log/suture/audit.jsonl):"
+sed 's/^/  /' "$SUTURE_AUDIT_LOG"
+
+section "11. Done"
 kill -0 "$WATCHER" 2>/dev/null || die "the long-lived client lost its connection"
 say "The server (PID $SERVER) served every request throughout, and the long-lived client's connection conn=$CONN was served $(wc -l <"$W/watch.log") times. Stopping the processes this demo started."
