@@ -17,6 +17,7 @@ static const char usage[] =
 	"  apply    apply patches to running processes (-p PID or --all)\n"
 	"  revert   take applied patches back out of running processes\n"
 	"  status   show the patches applied in running processes\n"
+	"  exposure which running processes map a patch's build and are not patched yet\n"
 	"  keygen   make a key pair for signing patches\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
@@ -45,7 +46,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
-		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen}};
+		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
+		    {"exposure", cmd_exposure}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
