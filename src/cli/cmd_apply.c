@@ -33,7 +33,8 @@ static const char apply_usage[] =
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID     a process to patch (repeatable)\n"
-	"  -a, --all         every process that maps each patch's target build-id\n"
+	"  -a, --all         every process that maps each patch's target build-id (those\n"
+	"                    that already have the patch are left as they are)\n"
 	"  -t, --timeout MS  how long to retry the consistency check (default 5000)\n"
 	"  -n, --dry-run     plan and check everything, write nothing\n"
 	"  -k, --trusted-key PEM  also trust this public key (repeatable); keys are otherwise\n"
@@ -154,7 +155,8 @@ static void add_all_pids(struct pidlist *out)
 
 /* What one process's job did, printed in pid order once every job is done. */
 struct job {
-	bool skipped;   /* --all: the process maps none of the targets (or vanished) */
+	bool skipped;   /* --all: nothing to do (maps none of the targets, or vanished) */
+	size_t already; /* --all: patches skipped because they are applied there already */
 	bool failed;
 	size_t nres;
 	struct sut_txn_result *res; /* one per transaction attempted */
@@ -202,6 +204,22 @@ struct apply_run {
 	struct sut_txn_opts o;
 };
 
+/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those) */
+static bool has_patch(pid_t pid, const char *id)
+{
+	struct sut_maps m;
+	struct sut_err err;
+	if (sut_proc_maps(pid, &m, &err) < 0)
+		return false;
+	struct sut_registry reg;
+	bool found = false, has = false;
+	if (sut_registry_read(pid, &m, &reg, &found, &err) == 0 && found)
+		has = sut_registry_find(&reg, id) >= 0;
+	sut_registry_free(&reg);
+	sut_proc_maps_free(&m);
+	return has;
+}
+
 /* One process: the patches in order, all or nothing. */
 static void apply_job(size_t k, void *ctx)
 {
@@ -216,6 +234,12 @@ static void apply_job(size_t k, void *ctx)
 		if (run->a->all && sut_process_maps_build_id(pid, p->build_id, p->build_id_len,
 							      &(struct sut_err){0}) != 1)
 			continue;
+		/* --all asks for a state: a process that already has the patch is in it (a
+		 * vfork child sharing its parent's memory shows its parent's patches too) */
+		if (run->a->all && has_patch(pid, p->id)) {
+			j->already++;
+			continue;
+		}
 		any = true;
 		struct sut_txn_result r;
 		struct sut_err err;
@@ -277,9 +301,10 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 		json_arr_begin(&j, "results");
 	}
 	int rc = 0;
-	size_t touched = 0;
+	size_t touched = 0, already = 0;
 	for (size_t k = 0; k < a->pids.n; k++) {
 		struct job *jb = &jobs[k];
+		already += jb->already;
 		if (jb->skipped)
 			continue;
 		touched++;
@@ -325,7 +350,10 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 			  skipped_by_stop, skipped_by_stop == 1 ? "" : "es");
 		rc = 1;
 	}
-	if (touched == 0 && !skipped_by_stop) {
+	if (already)
+		cli_info("%zu patch%s already applied, left as %s", already,
+			 already == 1 ? " was" : "es were", already == 1 ? "it was" : "they were");
+	if (touched == 0 && !skipped_by_stop && !already) {
 		cli_error("%s", apply ? "no running process maps the target of these patches"
 				      : "no running process has these patches applied");
 		rc = 1;
@@ -387,21 +415,6 @@ out:
 	return rc;
 }
 
-/* Does pid have patch `id` applied? (revert --all) */
-static bool has_patch(pid_t pid, const char *id)
-{
-	struct sut_maps m;
-	struct sut_err err;
-	if (sut_proc_maps(pid, &m, &err) < 0)
-		return false;
-	struct sut_registry reg;
-	bool found = false, has = false;
-	if (sut_registry_read(pid, &m, &reg, &found, &err) == 0 && found)
-		has = sut_registry_find(&reg, id) >= 0;
-	sut_registry_free(&reg);
-	sut_proc_maps_free(&m);
-	return has;
-}
 
 struct revert_run {
 	struct txn_args *a;

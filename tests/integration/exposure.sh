@@ -46,3 +46,9 @@ exposure_json
 # the human form names the state of each process
 sut "exposure" exposure "$T/libfoo-fix.suture"
 grep -Eq "patched +pid $A " "$T/last.out" || { cat "$T/last.out" >&2; fail "human output lacks A"; }
+
+# apply --all asks for a state: processes that already have the patch are in it
+sut "apply --all when every process is patched" apply --all "$T/libfoo-fix.suture"
+grep -q 'already applied' "$T/last.err" || { cat "$T/last.err" >&2; fail "apply --all did not say the patch was already applied"; }
+assert_applied "$A" libfoo-fix
+assert_applied "$B" libfoo-fix
