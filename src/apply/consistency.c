@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "apply/consistency.h"
 
+#include <linux/kcmp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "unwind/unwind.h"
@@ -121,5 +125,39 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		rc = check_thread(&f->threads[i], f->pid, maps, mods, objs->n, r, nr, b, err);
 	free(mods);
+	return rc;
+}
+
+/* Children of every thread of pid (/proc/PID/task/TID/children): a vfork child is one. */
+int sut_check_shared_memory(pid_t pid, struct sut_blocker *b, struct sut_err *err)
+{
+	pid_t *tids = NULL;
+	size_t n = 0;
+	if (sut_proc_threads(pid, &tids, &n, err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char path[96];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)tids[i]);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue; /* the thread exited, or no CONFIG_PROC_CHILDREN: nothing to see */
+		int child;
+		while (rc == 0 && fscanf(f, "%d", &child) == 1) {
+			if (syscall(SYS_kcmp, pid, child, KCMP_VM, 0, 0) != 0)
+				continue;
+			static __thread char what[96];
+			snprintf(what, sizeof what,
+				 "pid %d shares its memory (a vfork child that has not exec'd yet)",
+				 child);
+			b->tid = child;
+			b->addr = 0;
+			b->what = what;
+			b->is_pc = true;
+			rc = 1;
+		}
+		fclose(f);
+	}
+	free(tids);
 	return rc;
 }

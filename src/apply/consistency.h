@@ -33,4 +33,10 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
 			  struct sut_blocker *b, struct sut_err *err);
 
+/* Invariant 7 covers every thread that runs in the process's memory, and a process can share
+ * it without being one of its threads: a child made with CLONE_VM (vfork) runs in its
+ * parent's memory until it execs or exits. 0 when no other process shares pid's memory; 1
+ * (blocked: *b names the child; the caller retries) when one does; -1 on error. */
+int sut_check_shared_memory(pid_t pid, struct sut_blocker *b, struct sut_err *err);
+
 #endif

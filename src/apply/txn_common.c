@@ -61,6 +61,9 @@ void sut_backoff(int attempt)
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op)
 {
+	if (!b->addr) /* not a thread of the process: something sharing its memory */
+		return sut_errf(err, "%s: %s refused after %d attempts: at the last one %s; nothing "
+				"was changed", sut_target_label(t), op, attempts, b->what);
 	return sut_errf(err,
 			"%s: %s refused after %d attempts: at the last one thread %d %s %s "
 			"(0x%llx); nothing was changed (a function that is always on some thread's "
@@ -76,6 +79,20 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	for (int attempt = 1;; attempt++) {
+		/* Checked just before the freeze, not inside it: reading every thread's
+		 * children would lengthen the freeze, and the vfork child this looks for is
+		 * created by a thread that cannot then be frozen before it execs anyway. */
+		struct sut_blocker sb;
+		int sh = sut_check_shared_memory(t->pid, &sb, err);
+		if (sh < 0)
+			return sut_err_wrap(err, "%s", sut_target_label(t));
+		if (sh == 1) {
+			res->attempts = attempt;
+			if (sut_now_ns() >= deadline)
+				return sut_blocked_error(err, t, &sb, attempt, op);
+			sut_backoff(attempt);
+			continue;
+		}
 		struct sut_freeze f;
 		sigset_t old;
 		sut_hold_signals(&old);
