@@ -27,7 +27,6 @@
 struct sut_txn_opts {
 	int timeout_ms;  /* give up the consistency retries after this long (default 5000) */
 	bool dry_run;    /* plan and check only: nothing is written */
-	bool quiet;
 };
 
 /* What a transaction did, for human and JSON reports. */

@@ -82,6 +82,17 @@ void sut_registry_free(struct sut_registry *reg)
 	reg->records_len = 0;
 }
 
+bool sut_registry_has(pid_t pid, const struct sut_maps *maps, const char *id)
+{
+	struct sut_registry reg;
+	struct sut_err err;
+	bool found = false, has = false;
+	if (sut_registry_read(pid, maps, &reg, &found, &err) == 0 && found)
+		has = sut_registry_find(&reg, id) >= 0;
+	sut_registry_free(&reg);
+	return has;
+}
+
 const struct sut_reg_patch *sut_registry_patch(const struct sut_registry *reg, size_t i)
 {
 	size_t off = 0;

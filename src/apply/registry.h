@@ -95,6 +95,9 @@ int sut_registry_read(pid_t pid, const struct sut_maps *maps,
 		      struct sut_registry *reg, bool *found, struct sut_err *err);
 void sut_registry_free(struct sut_registry *reg);
 
+/* Is patch `id` applied in pid (maps: pid's current maps)? false when unreadable. */
+bool sut_registry_has(pid_t pid, const struct sut_maps *maps, const char *id);
+
 /* Iterates committed records: returns the i-th record or NULL. */
 const struct sut_reg_patch *sut_registry_patch(const struct sut_registry *reg, size_t i);
 static inline const struct sut_reg_func *sut_reg_funcs(const struct sut_reg_patch *p)

@@ -102,10 +102,6 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	return 0;
 }
 
-struct unstage_arg {
-	struct apply_ctx *c;
-};
-
 static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 {
 	struct apply_ctx *c = arg;

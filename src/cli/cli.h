@@ -25,6 +25,9 @@ void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a PID argument; prints an error and returns -1 when it is not a positive number. */
 pid_t cli_parse_pid(const char *s);
+/* Options of a command that takes only --json and --help: 0 parsed (*json set, optind at
+ * the first operand), 1 help printed (exit 0), -1 wrong option (usage printed). */
+int cli_json_options(int argc, char **argv, const char *usage, bool *json);
 /* Wants help? (-h/--help anywhere). */
 bool cli_wants_help(int argc, char **argv);
 /* ISO-8601 UTC time. */

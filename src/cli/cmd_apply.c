@@ -211,11 +211,7 @@ static bool has_patch(pid_t pid, const char *id)
 	struct sut_err err;
 	if (sut_proc_maps(pid, &m, &err) < 0)
 		return false;
-	struct sut_registry reg;
-	bool found = false, has = false;
-	if (sut_registry_read(pid, &m, &reg, &found, &err) == 0 && found)
-		has = sut_registry_find(&reg, id) >= 0;
-	sut_registry_free(&reg);
+	bool has = sut_registry_has(pid, &m, id);
 	sut_proc_maps_free(&m);
 	return has;
 }

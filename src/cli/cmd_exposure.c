@@ -5,7 +5,6 @@
  * containers and renamed files count) and the patch is not applied in it; patched when the
  * patch is applied. Processes mapping another build of the library are not listed: this
  * patch says nothing about them. Read-only: no process is stopped. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +58,7 @@ static size_t scan(const struct sut_patch *p, struct hit **out)
 			const struct sut_object *o =
 				sut_objects_find_build_id(&objs, p->build_id, p->build_id_len);
 			if (o) {
-				struct sut_registry reg;
-				bool found = false;
-				bool applied = sut_registry_read(all[i], &m, &reg, &found, &err) == 0 &&
-					       found && sut_registry_find(&reg, p->id) >= 0;
-				sut_registry_free(&reg);
+				bool applied = sut_registry_has(all[i], &m, p->id);
 				*out = sut_xrealloc(*out, (nh + 1) * sizeof **out);
 				struct hit *h = &(*out)[nh++];
 				h->pid = all[i];
@@ -81,18 +76,10 @@ static size_t scan(const struct sut_patch *p, struct hit **out)
 
 int cmd_exposure(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
+	bool json;
+	int opt = cli_json_options(argc, argv, usage, &json);
+	if (opt != 0)
+		return opt > 0 ? 0 : EXIT_USAGE;
 	if (optind >= argc) {
 		cli_error("exposure takes one or more patch files");
 		fputs(usage, stderr);

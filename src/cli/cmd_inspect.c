@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* suture inspect: what a patch file holds, without touching any process. */
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +47,10 @@ static bool is_replacement(const struct sut_patch *p, size_t si)
 
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
+	bool json;
+	int opt = cli_json_options(argc, argv, usage, &json);
+	if (opt != 0)
+		return opt > 0 ? 0 : EXIT_USAGE;
 	if (argc - optind != 1) {
 		cli_error("inspect takes one patch file");
 		fputs(usage, stderr);
