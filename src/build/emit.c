@@ -102,6 +102,18 @@ static int bind_to_target(struct emit_obj *x, size_t i, long *out, struct sut_er
 	int r = sut_elf_find_sym(t, name, scope_of(x, i), &ts, err);
 	if (r < 0)
 		return sut_err_wrap(err, "%s", x->p->file);
+	if (r == 1 && ts->type == STT_GNU_IFUNC) {
+		/* The symbol's address is its resolver's: what the program calls is the
+		 * implementation the resolver returned when the object was loaded, which the
+		 * dynamic linker stored in the GOT slot of an IRELATIVE relocation. */
+		if (sut_elf_irelative_slot(t, ts->value, &slot) != 1)
+			return sut_errf(err, "%s: '%s' is an IFUNC of the target, which holds no "
+					"resolved address for it (no IRELATIVE slot): a patch "
+					"cannot call it without running its resolver",
+					x->p->file, name);
+		*out = add_bound(x->em->p, name, SUT_SYM_TARGET_GOT, slot, 0, true, NULL);
+		return 1;
+	}
 	if (r == 1) {
 		*out = add_bound(x->em->p, name, SUT_SYM_TARGET, ts->value, ts->size,
 				 ts->type == STT_FUNC, NULL);
@@ -239,6 +251,11 @@ static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym,
 	}
 	size_t i = ref.sym;
 	const struct bld_sym *s = &x->p->syms[i];
+	if (s->type == STT_GNU_IFUNC && s->shndx != SHN_UNDEF &&
+	    (s->shndx >= x->p->nsecs || x->carried[s->shndx]))
+		/* its value is the resolver: binding to it would call the resolver */
+		return sut_errf(err, "%s: '%s' is an IFUNC whose resolver the patch carries: "
+				"a patch cannot run a resolver", x->p->file, s->name);
 	if (s->shndx != SHN_UNDEF && s->shndx < x->p->nsecs && x->carried[s->shndx]) {
 		if (scan_only)
 			return 0;
@@ -261,6 +278,9 @@ static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym,
 	if (found == 0) {
 		/* Not in the target: a function or constant travels with the patch; writable
 		 * state cannot, since the running code would not see the copy. */
+		if (s->type == STT_GNU_IFUNC)
+			return sut_errf(err, "%s: IFUNC '%s' is not in the target: a patch cannot "
+					"run its resolver", x->p->file, s->name);
 		if (s->shndx == SHN_UNDEF)
 			return sut_errf(err, "%s: symbol '%s' is neither in the target nor exported",
 					x->p->file, s->name);
