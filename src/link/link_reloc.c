@@ -39,12 +39,8 @@ static bool fits_s32(uint64_t v)
 static int reloc_err(const struct sut_patch *p, const struct sut_patch_reloc *r,
 		     struct sut_err *err, const char *why)
 {
-	const char *tname = sut_link_reloc_name(r->type);
 	char tbuf[32];
-	if (!tname) {
-		snprintf(tbuf, sizeof tbuf, "type %" PRIu32, r->type);
-		tname = tbuf;
-	}
+	const char *tname = sut_reloc_type_name(r->type, tbuf, sizeof tbuf);
 	const char *sec = r->section < p->nsections && p->sections[r->section].name
 				  ? p->sections[r->section].name
 				  : "(bad section)";
