@@ -299,7 +299,8 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	res->nfuncs = p->nfuncs;
 	uint64_t t0 = sut_now_ns();
 	int rc = -1;
-	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
+	int lock = o->dry_run ? sut_txn_begin_readonly(pid, o->timeout_ms, err)
+			      : sut_txn_begin(pid, o->timeout_ms, res, err);
 	if (lock < 0)
 		return -1;
 	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0) {
@@ -309,10 +310,16 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
 		goto out;
 	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded",
-			 sut_target_label(&c.t), c.reg.hdr.tool_pid);
+		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded%s",
+			 sut_target_label(&c.t), c.reg.hdr.tool_pid,
+			 o->dry_run ? " (a dry run repairs nothing: `suture repair -p PID` does)"
+				    : "");
 		goto out;
 	}
+	/* a record that is not true now (library reloaded, code overwritten) is dropped and
+	 * the patch applied again (invariant 8: never "patched" for code that is not) */
+	if (c.have_reg && sut_drop_stale(&c.t, &c.reg, res, err) < 0)
+		goto out;
 	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
 		sut_errf(err, "%s: patch %s is already applied", sut_target_label(&c.t), p->id);
 		goto out;

@@ -70,6 +70,8 @@ void cli_audit(const char *action, const struct sut_txn_result *r, const char *p
 		json_str(&j, "error", error);
 	if (r->repaired)
 		json_str(&j, "repaired", r->repair_note);
+	if (r->repaired && r->repair_claimed_id[0]) /* text that came from the process */
+		json_str(&j, "repair_id_from_process", r->repair_claimed_id);
 	json_uint(&j, "functions", r->nfuncs);
 	json_int(&j, "attempts", r->attempts);
 	json_uint(&j, "freeze_us", r->freeze_ns / 1000);

@@ -18,6 +18,7 @@ static const char usage[] =
 	"  revert   take applied patches back out of running processes\n"
 	"  status   show the patches applied in running processes\n"
 	"  exposure which running processes map a patch's build and are not patched yet\n"
+	"  repair   finish or roll back what a killed suture left in a process\n"
 	"  keygen   make a key pair for signing patches\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
 		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
-		    {"exposure", cmd_exposure}};
+		    {"exposure", cmd_exposure}, {"repair", cmd_repair}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
