@@ -64,9 +64,12 @@ int sut_state_dir_open(struct sut_err *err)
 			}
 			return fd;
 		}
-		if (errno == ELOOP)
+		/* O_NOFOLLOW | O_DIRECTORY on a symlink fails with ELOOP or ENOTDIR */
+		struct stat st;
+		if ((errno == ELOOP || errno == ENOTDIR) && lstat(path, &st) == 0 &&
+		    S_ISLNK(st.st_mode))
 			return sut_errf(err, "refusing state directory %s: it is a symlink", path);
-		if (errno == ENOTDIR)
+		if (errno == ELOOP || errno == ENOTDIR)
 			return sut_errf(err, "refusing state directory %s: not a directory", path);
 		if (errno != ENOENT)
 			return sut_errno(err, "state directory %s", path);
@@ -119,9 +122,12 @@ int sut_lock_pid(pid_t pid, int timeout_ms, struct sut_err *err)
 					sut_errf(err, "pid %d: another suture (pid %ld) is working on this "
 						      "process",
 						 (int)pid, h);
+				else if (errno == EWOULDBLOCK)
+					sut_errf(err, "pid %d: another suture is working on this process "
+						      "(lock %s held)",
+						 (int)pid, name);
 				else
-					sut_errno(err, "pid %d: another suture is working on this process",
-						  (int)pid);
+					sut_errno(err, "pid %d: lock %s", (int)pid, name);
 				close(fd);
 				close(dfd);
 				return -1;
