@@ -89,6 +89,12 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 			   c->img.rw_size, &got, err) < 0)
 		return -1;
 	c->region_mapped = true;
+	if (sut_fault("stage-mapped", err) < 0) {
+		struct sut_err e2;
+		if (sut_remote_unmap(r, c->place, c->img.size, &e2) == 0)
+			c->region_mapped = false;
+		return -1;
+	}
 	if (!c->have_reg) {
 		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
 				   err) < 0) {
