@@ -55,4 +55,10 @@ int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct s
  * *repaired says whether anything was found; note describes what was done. */
 int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut_err *err);
 
+/* Links p for pid exactly as apply does, placed at `place`, resolving symbols in the process
+ * as it is now; for verify, which compares the result with what is in memory. Read-only. */
+struct sut_link_image;
+int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
+	       struct sut_err *err);
+
 #endif

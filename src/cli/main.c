@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
 		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
-		    {"exposure", cmd_exposure}};
+		    {"exposure", cmd_exposure}, {"verify", cmd_verify}, {"scan", cmd_scan}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
