@@ -9,7 +9,7 @@ CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE
-LIBS   := -lelf -ldw -lcrypto -ljansson -lpthread
+LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
 
 layer_srcs = $(wildcard src/$(1)/*.c)
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))

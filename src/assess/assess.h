@@ -122,6 +122,9 @@ struct sut_inv_file {
 	char *source;         /* its source package, "openssl" */
 	char *openssl;        /* "3.0.20" from the "OpenSSL 3.0.20 ..." string, or NULL */
 	char *openssl_text;   /* the whole string, "OpenSSL 3.0.20 27 Jan 2026" */
+	bool on_disk;         /* a file now on disk that no process maps (it replaced one) */
+	uint64_t dev, ino;    /* of the file (the mapping's device and inode) */
+	char *path;           /* a path it was seen at */
 };
 
 /* One object in one process. */
