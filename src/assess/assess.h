@@ -262,6 +262,29 @@ struct sut_assessment {
 int sut_assess(const struct sut_inventory *inv, const struct sut_vulndb *db,
 	       const struct sut_patch_set *store, struct sut_assessment *out, struct sut_err *err);
 void sut_assessment_free(struct sut_assessment *a);
+
+/* What a VEX document may say of one build (product) and one vulnerability. */
+enum sut_vex_status {
+	SUT_VEX_AFFECTED = 0,     /* some process mapping the build runs the vulnerable code */
+	SUT_VEX_MITIGATED,        /* every process mapping it runs a verified live patch */
+	SUT_VEX_FIXED,            /* the build's version is past the fix */
+	SUT_VEX_NOT_PRESENT,      /* nothing on the host is of the affected package */
+};
+
+struct sut_vex_stmt {
+	size_t vuln;
+	long file;                /* index into inv->files; -1 for SUT_VEX_NOT_PRESENT */
+	enum sut_vex_status status;
+	size_t nprocs, npatched;  /* processes mapping the build, and how many are patched */
+	char patches[512];        /* the verified live patches, comma-separated */
+	char action[SUT_PATCH_ID_MAX]; /* a store patch for this build and CVE, or "" */
+};
+
+/* One statement per vulnerability and build it is about (and one "not present" statement
+ * for a vulnerability that touches nothing here). MITIGATED only when every process mapping
+ * the build has the CVE fixed by a patch verify proved. */
+int sut_vex_statements(const struct sut_inventory *inv, const struct sut_vulndb *db,
+		       const struct sut_patch_set *store, struct sut_vex_stmt **out, size_t *n);
 const char *sut_verdict_name(enum sut_verdict v);
 
 #endif
