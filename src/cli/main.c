@@ -79,7 +79,8 @@ int main(int argc, char **argv)
 		    {"apply", cmd_apply, true},	     {"revert", cmd_revert, true},
 		    {"status", cmd_status, false},   {"keygen", cmd_keygen, false},
 		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false},
-		    {"repair", cmd_repair, true}};
+		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
+		    {"scan", cmd_scan, false}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			note_ignored_environment();
