@@ -84,6 +84,12 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	 * by the kernel, could otherwise take that very gap. */
 	char name[200];
 	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	/* every call staging (or undoing it) makes must pass the seccomp filters: checked
+	 * before the first, so a refusal leaves the process untouched */
+	if (sut_remote_check_map(r, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
+				 c->img.rw_size, err) < 0 ||
+	    (!c->have_reg && sut_remote_check_map(r, 0, SUT_REG_SIZE, PROT_READ, 0, err) < 0))
+		return -1;
 	uint64_t got;
 	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
 			   c->img.rw_size, &got, err) < 0)
