@@ -16,6 +16,10 @@ int sut_fault(const char *step, struct sut_err *err)
 		return 0;
 	if (f[n] == ':' && strcmp(f + n + 1, "fail") == 0)
 		return sut_errf(err, "injected failure at step %s", step);
+	if (f[n] == ':' && strcmp(f + n + 1, "stop") == 0) {
+		kill(getpid(), SIGSTOP);
+		return 0;
+	}
 	kill(getpid(), SIGKILL);
 	for (;;)
 		pause();

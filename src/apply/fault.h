@@ -7,6 +7,10 @@
  *   apply:  staged, frozen, journal, jump (after the first jump is written), committed
  *   revert: revert-frozen, revert-journal, revert-restore (after the first restore),
  *           revert-committed
+ *   far-jump:fail (apply, at plan time): each replacement is taken to be 4 GiB further
+ *           away than it is, a jump that cannot be encoded
+ * ACTION "stop" stops suture with SIGSTOP at the step (a test then changes the target
+ * between two steps and resumes suture with SIGCONT).
  * Unset (the normal case) costs one getenv per transaction. */
 #ifndef SUTURE_APPLY_FAULT_H
 #define SUTURE_APPLY_FAULT_H
