@@ -38,12 +38,21 @@ struct sut_freeze {
 	struct sut_thread *threads;
 	size_t n;
 	uint64_t stop_ns; /* monotonic time when the last thread was collected */
+	pid_t stuck;      /* after a failed freeze: a thread that did not stop in time, or 0 */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
  * was and the message names the thread and the reason (EPERM: "cannot trace: ..."; a thread
- * already traced by another debugger; timeout). timeout_ms bounds the whole operation. */
+ * already traced by another debugger; timeout). timeout_ms bounds the whole operation.
+ * A thread in an uninterruptible sleep ('D': vfork, some I/O) is not seized until it
+ * leaves it; one that has not stopped by the deadline is named in out->stuck, and the
+ * stopped threads are released at once. */
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err);
+
+/* Releases threads an earlier freeze of this tool thread interrupted but could not detach
+ * (they were in the kernel, out of reach, when it gave up) as soon as they have stopped.
+ * Every freeze, stop and thaw calls it first; a transaction calls it on its way out. */
+void sut_ptrace_release_leftovers(void);
 
 /* Stops only thread tid of pid (for staging work that needs one thread, such as remote
  * mmap, while the others keep running). */
