@@ -20,6 +20,9 @@ struct apply_ctx {
 	const struct sut_txn_opts *o;
 	struct sut_target t;
 	struct sut_registry reg;
+	/* the header as it is in the process (as read, or as staging wrote a registry it
+	 * created): reg.hdr may already differ, e.g. when stale records were dropped */
+	struct sut_reg_header hdr_seen;
 	bool have_reg, reg_created, region_mapped;
 	struct sut_link_image img;
 	uint64_t place;
@@ -341,7 +344,7 @@ static int check_staged(struct apply_ctx *c, struct sut_err *err)
 	free(now);
 	struct sut_reg_header h;
 	if (rc == 0 && sut_proc_read(c->t.pid, c->reg.addr, &h, sizeof h, err) == 0 &&
-	    memcmp(&h, &c->reg.hdr, sizeof h) != 0)
+	    memcmp(&h, &c->hdr_seen, sizeof h) != 0)
 		rc = sut_errf(err, "%s: the registry header changed since it was read (not by "
 			      "suture); nothing was changed", who);
 	return rc;
@@ -390,6 +393,8 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	}
 	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
 		goto out;
+	if (c.have_reg)
+		c.hdr_seen = c.reg.hdr;
 	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
 		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded%s",
 			 sut_target_label(&c.t), c.reg.hdr.tool_pid,
@@ -465,6 +470,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		init_registry(&c);
 		if (sut_registry_write(pid, &c.reg, err) < 0)
 			goto unstage;
+		c.hdr_seen = c.reg.hdr;
 	}
 	if (sut_ptrace_write(pid, c.place, c.img.bytes, c.img.size, err) < 0) {
 		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
