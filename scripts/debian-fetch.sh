@@ -116,6 +116,7 @@ mirrors() {
 		while [ $# -gt 0 ]; do echo "${1%/} $2"; shift 2; done
 		return
 	fi
+	# shellcheck disable=SC2016 # apt's own $(FIELD) placeholders
 	apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' |
 		awk -v c="$codename" '$2 == c || index($2, c "-") == 1 { sub(/\/$/, "", $1); print $1, $2 }' |
 		sort -u
