@@ -5,6 +5,13 @@
 #
 #   scripts/openssl-cache.sh [--verify-reproducible]
 #
+# The source is the upstream release tarball, taken from Debian's package registry: the orig
+# tarball of Debian's source package openssl 3.0.20-1~deb12u2 is byte-identical to it
+# (scripts/debian-fetch.sh downloads it once into /var/cache/suture/debian/). Its sha256 is
+# checked against the value below before anything is built. SUTURE_OPENSSL_TARBALL=FILE uses
+# a local copy instead (same check). Nothing is downloaded when the build is already cached.
+# Exit status 3: the registry cannot be reached (the tests skip), 1: any other error.
+#
 # Layout of the cache folder:
 #   pristine/   the extracted tarball, never built (for `suture build --src` from scratch)
 #   tree/       the same source, configured and built in place: libcrypto.so.3, libssl.so.3,
@@ -17,7 +24,8 @@
 #   either gives a new folder and an existing folder is never rebuilt.
 # - A folder that exists is complete: the build happens in a temporary sibling that is
 #   renamed at the end, and concurrent runs serialise on a lock file (flock), the second one
-#   finding the finished folder.
+#   finding the finished folder. What a killed build left (CACHE.tmp-*) is never used and is
+#   removed by the next build.
 # - The build is reproducible: every compiler command line uses relative paths (in-tree
 #   build), and SOURCE_DATE_EPOCH fixes the date util/mkbuildinf.pl writes into
 #   crypto/buildinf.h, so a rebuild of the same tree anywhere gives the same build-ids.
@@ -25,9 +33,12 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED=${SUTURE_OPENSSL_SHARED:-$TOP/../shared/openssl}
-TARBALL=$SHARED/openssl_3.0.20.orig.tar.gz
 VERSION=3.0.20
+# The Debian source package whose orig tarball is the pristine release, and that tarball.
+DEBIAN_SOURCE=openssl=3.0.20-1~deb12u2
+TARBALL_NAME=openssl_3.0.20.orig.tar.gz
+TARBALL_SHA256=c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f
+TARBALL=${SUTURE_OPENSSL_TARBALL:-}
 # The date of the build, fixed so that every build of this tree is byte-identical
 # (2025-01-01T00:00:00Z; any fixed value works, it only has to be the same for the deployed
 # build and for the rebuild suture makes).
@@ -38,10 +49,23 @@ JOBS=${SUTURE_OPENSSL_JOBS:-2}
 log() { echo "openssl-cache: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-[ -r "$TARBALL" ] || die "cannot read $TARBALL (the shared OpenSSL material must sit next to the repository)"
 command -v perl >/dev/null || die "perl is needed by OpenSSL's Configure"
 
-tar_sha=$(sha256sum "$TARBALL" | cut -d' ' -f1)
+# fetch_tarball: set TARBALL (downloading it if needed) and check its sha256.
+fetch_tarball() {
+	if [ -z "$TARBALL" ]; then
+		local dir rc=0
+		dir=$("$TOP/scripts/debian-fetch.sh" "$DEBIAN_SOURCE") || rc=$?
+		[ "$rc" = 0 ] || { log "cannot download Debian's source package $DEBIAN_SOURCE"; exit "$rc"; }
+		TARBALL=$dir/$TARBALL_NAME
+	fi
+	[ -r "$TARBALL" ] || die "cannot read $TARBALL"
+	local sha; sha=$(sha256sum "$TARBALL" | cut -d' ' -f1)
+	[ "$sha" = "$TARBALL_SHA256" ] ||
+		die "$TARBALL has sha256 $sha, not the $TARBALL_SHA256 of the OpenSSL $VERSION release"
+}
+
+tar_sha=$TARBALL_SHA256
 key=$(printf '%s %s SOURCE_DATE_EPOCH=%s' "$tar_sha" "$CONFIGURE_FLAGS" "$SOURCE_DATE_EPOCH" |
 	sha256sum | cut -c1-12)
 # /var/cache/suture when it can be written (root, or made writable once), else the user's
@@ -98,7 +122,10 @@ if ! flock -n 9; then
 fi
 
 if [ ! -e "$CACHE/env" ]; then
+	fetch_tarball
 	log "building OpenSSL $VERSION into $CACHE (once per machine)"
+	# What a killed build left (never used: only a complete folder is renamed into place).
+	rm -rf "$CACHE".tmp-*
 	tmp=$(mktemp -d "$CACHE.tmp-XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	mkdir -p "$tmp/pristine"
@@ -130,5 +157,5 @@ if [ ! -e "$CACHE/env" ]; then
 	log "done: $CACHE"
 fi
 
-if [ "${1:-}" = --verify-reproducible ]; then verify_reproducible; fi
+if [ "${1:-}" = --verify-reproducible ]; then fetch_tarball; verify_reproducible; fi
 echo "$CACHE"

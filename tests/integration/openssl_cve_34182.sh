@@ -16,9 +16,8 @@
 # libcrypto really has.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/lib.sh"
-[ -r "$OSSL_SHARED/openssl_3.0.20.orig.tar.gz" ] ||
-	skip "no OpenSSL material at ../shared/openssl next to the repository"
-tree=$("$TOP/scripts/openssl-cache.sh")/tree || fail "scripts/openssl-cache.sh failed"
+openssl_cache
+tree=$OSSL_TREE
 want="ossl_cms_EncryptedContent_init_bio ossl_cms_EncryptedData_init_bio"
 want+=" ossl_cms_AuthEnvelopedData_init_bio ossl_err_load_CMS_strings"
 for f in cms_EnvelopedData_Decryption_init_bio cms_EnvelopedData_Encryption_init_bio; do

@@ -9,7 +9,7 @@
 # decrypting; no function outside the signature change is replaced.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/lib.sh"
-# The shared diff minus its crypto/cms/cms_err.c section.
+# The upstream diff minus its crypto/cms/cms_err.c section.
 awk '/^--- a\//{ skip = ($2 == "a/crypto/cms/cms_err.c") } !skip' "$(cve_patch 34182)" >"$T/34182-core.patch"
 grep -q 'cms_err.c' "$T/34182-core.patch" && fail "the cms_err.c hunk was not removed"
 run_cve_case 34182 "ossl_cms_EncryptedContent_init_bio ossl_cms_EncryptedData_init_bio \

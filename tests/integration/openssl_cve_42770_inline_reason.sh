@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # PENDING: fails until suture build names the inlined function when it has no symbol.
-#   suture build ... --diff ../shared/openssl/CVE-2026-42770.patch --target libcrypto.so.3
+#   suture build ... --diff tests/openssl/CVE-2026-42770.patch --target libcrypto.so.3
 #   suture inspect: "dh_set_peer  dh_exch.c ... changed" — the reason does not say that
 #   dh_set_peer is replaced because it contains the inlined dh_match_params.
 # Issue 3 asks that inspect says so. dh_match_params is inlined in both compilations and has

@@ -1,31 +1,45 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers for the OpenSSL integration tests (sourced after tests/lib.sh). They build (once
-# per machine) and use the cached pristine OpenSSL 3.0.20 of scripts/openssl-cache.sh, start
-# the probe and `openssl s_server` from that build, run the TLS client loop, and build the
-# four CVE patches from ../shared/openssl/ with suture.
+# per machine) and use the cached pristine OpenSSL 3.0.20 of scripts/openssl-cache.sh (its
+# source comes from Debian's package registry), start the probe and `openssl s_server` from
+# that build, run the TLS client loop, and build the CVE patches of tests/openssl/ with
+# suture. Everything else the tests use is in the repository: the CVE diffs
+# (tests/openssl/CVE-*.patch) and the trigger data (tests/openssl/data/), see
+# tests/openssl/README.md.
 
-OSSL_SHARED=$TOP/../shared/openssl
-OSSL_DATA=$OSSL_SHARED/data
+OSSL_DIR=$TOP/tests/openssl
+OSSL_DATA=$OSSL_DIR/data
 # The four cases, by the number the probe prints.
 OSSL_CASES="45445 42770 45447 34182"
 
-# openssl_setup: skip without the shared material; build or find the cache; compile the
-# probe and the TLS client against it. Sets OSSL_CACHE, OSSL_TREE, and the build facts of
-# $OSSL_CACHE/env (SOURCE_DATE_EPOCH, LIBCRYPTO_BUILD_ID, ...).
+# openssl_cache: set OSSL_CACHE and OSSL_TREE to the cache of scripts/openssl-cache.sh
+# (building it the first time). Skips when Debian's package registry, where the source comes
+# from, cannot be reached.
+openssl_cache() {
+	command -v perl >/dev/null || skip "perl is needed to build OpenSSL"
+	local rc=0
+	OSSL_CACHE=$("$TOP/scripts/openssl-cache.sh" 2>"$T/openssl-cache.log") || rc=$?
+	OSSL_TREE=$OSSL_CACHE/tree
+	case $rc in
+	0) ;;
+	3) skip "Debian's package registry is unreachable, so the OpenSSL 3.0.20 source cannot be downloaded ($(grep -m1 unreachable "$T/openssl-cache.log"))" ;;
+	*) cat "$T/openssl-cache.log" >&2; fail "scripts/openssl-cache.sh failed (status $rc)" ;;
+	esac
+}
+
+# openssl_setup: build or find the cache; compile the probe and the TLS client against it.
+# Sets OSSL_CACHE, OSSL_TREE, and the build facts of $OSSL_CACHE/env (SOURCE_DATE_EPOCH,
+# LIBCRYPTO_BUILD_ID, ...).
 openssl_setup() {
 	require_suture
-	[ -r "$OSSL_SHARED/openssl_3.0.20.orig.tar.gz" ] ||
-		skip "no OpenSSL material at ../shared/openssl next to the repository"
-	command -v perl >/dev/null || skip "perl is needed to build OpenSSL"
-	OSSL_CACHE=$("$TOP/scripts/openssl-cache.sh") || fail "scripts/openssl-cache.sh failed"
-	OSSL_TREE=$OSSL_CACHE/tree
+	openssl_cache
 	# shellcheck disable=SC1091
 	source "$OSSL_CACHE/env"
 	export SOURCE_DATE_EPOCH
 	local prog
 	for prog in probe tls_client; do
 		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -I"$OSSL_TREE/include" -I"$OSSL_DATA" \
-			-o "$T/$prog" "$TOP/tests/openssl/$prog.c" \
+			-o "$T/$prog" "$OSSL_DIR/$prog.c" \
 			-L"$OSSL_TREE" -lssl -lcrypto -Wl,-rpath,"$OSSL_TREE" 2>"$T/$prog.cc.log" ||
 			{ cat "$T/$prog.cc.log" >&2; fail "cannot compile tests/openssl/$prog.c"; }
 	done
@@ -128,10 +142,10 @@ stop_tls_client() {
 # diff touches and relinks the library.
 OSSL_BUILD_CMD='make -s build_generated && make -s -j2 libcrypto.so.3 libssl.so.3'
 
-# cve_patch NUM: the path of the CVE-2026-NUM diff.
-cve_patch() { echo "$OSSL_SHARED/CVE-2026-$1.patch"; }
+# cve_patch NUM: the path of the CVE-2026-NUM diff (the upstream fix cut to that CVE).
+cve_patch() { echo "$OSSL_DIR/CVE-2026-$1.patch"; }
 
-# build_cve NUM [DIFF]: suture build of CVE-2026-NUM (from DIFF, default the shared diff)
+# build_cve NUM [DIFF]: suture build of CVE-2026-NUM (from DIFF, default tests/openssl's diff)
 # against the cached tree, checked against the deployed library's build-id; writes
 # $T/cve-NUM.suture, and $T/cve-NUM.json (inspect).
 build_cve() {
