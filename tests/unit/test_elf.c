@@ -585,6 +585,10 @@ static void test_ifunc_and_tls_entries(void **state)
 	assert_int_equal(sut_elf_irelative_slot(e, resolver, &slot), 1);
 	assert_int_equal(slot, sh_hex(cmd));
 	assert_int_equal(sut_elf_irelative_slot(e, resolver + 1, &slot), 0);
+	/* memcpy@GLIBC_2.2.5 and memcpy@@GLIBC_2.14; one strstr */
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "memcpy"), 2);
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "strstr"), 1);
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "no_such_symbol"), 0);
 	assert_false(sut_elf_is_program(e));
 	sut_elf_close(e);
 
