@@ -168,6 +168,10 @@ const char *sut_reloc_type_name(uint32_t type, char *buf, size_t cap);
 
 /* True for the relocation types a patch may hold (those the link layer implements). */
 bool sut_patch_reloc_type_ok(uint32_t type);
+/* A patch id: 1-127 characters of [A-Za-z0-9._+-]. */
+bool sut_patch_id_valid(const char *id);
+/* A CVE id: CVE-YYYY-NNNN with four or more sequence digits. */
+bool sut_patch_cve_valid(const char *s);
 
 /* Checks every structural rule (see docs/patch-format.md): id syntax, build-id present,
  * indices and offsets in bounds (a relocation's field fits inside its section), symbols of
