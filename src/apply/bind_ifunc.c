@@ -13,6 +13,11 @@
  * - else the defining object's own IRELATIVE slot for that resolver: glibc calls most of its
  *   string functions internally through such slots, so libc.so.6 holds the resolved strlen,
  *   memcpy or strchrnul of this very process (45 of the 58 IFUNCs of Debian 12's glibc);
+ * - else a GOT slot of any loaded object for that name whose value is code of the defining
+ *   object (the program's own bound `strstr`, say), when that object defines the name only
+ *   once: the dynamic linker put the resolver's result there. A slot not yet bound (lazy
+ *   binding: it still points into its own object's PLT) or bound to another object's
+ *   definition (an interposer) does not qualify;
  * - else the reference is refused, naming the symbol and the object.
  *
  * suture never runs a resolver itself. Running it in suture's own process gives suture's
@@ -26,18 +31,57 @@
 #include "apply/target.h"
 #include "elf/elf.h"
 
+/* An implementation in the defining object's code, other than the resolver itself. */
+static bool is_implementation(const struct sut_object *o, uint64_t resolver, uint64_t v)
+{
+	return v != o->bias + resolver && v >= o->text_lo && v < o->text_hi;
+}
+
+/* 1 and *addr set when some loaded object's GOT slot for the name holds an implementation
+ * of objs.v[obj]'s only definition of it. Objects that cannot be read are skipped. */
+static int bound_elsewhere(struct sut_target *t, size_t obj, uint64_t resolver,
+			   const struct sut_patch_symbol *sym, uint64_t *addr)
+{
+	const struct sut_object *d = &t->objs.v[obj];
+	if (sut_elf_count_dynsym_defs(t->elf_cache[obj], sym->name) != 1)
+		return 0; /* several versions: a slot may hold another version's choice */
+	for (size_t i = 0; i < t->objs.n; i++) {
+		if (i == obj)
+			continue;
+		if (!t->elf_cache[i]) {
+			struct sut_err e2;
+			if (sut_elf_open(t->objs.v[i].open_path, &t->elf_cache[i], &e2) < 0)
+				continue;
+		}
+		uint64_t slot, v = 0;
+		struct sut_err e2;
+		if (sut_elf_got_slot(t->elf_cache[i], sym->name, &slot) != 1 ||
+		    sut_proc_read(t->pid, t->objs.v[i].bias + slot, &v, sizeof v, &e2) < 0)
+			continue;
+		if (is_implementation(d, resolver, v)) {
+			*addr = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int sut_target_resolve_ifunc(struct sut_target *t, size_t obj, uint64_t resolver,
 			     const struct sut_patch_symbol *sym, uint64_t *addr,
 			     struct sut_err *err)
 {
 	const struct sut_object *o = &t->objs.v[obj];
 	uint64_t slot;
-	if (sut_elf_irelative_slot(t->elf_cache[obj], resolver, &slot) != 1)
+	if (sut_elf_irelative_slot(t->elf_cache[obj], resolver, &slot) != 1) {
+		if (bound_elsewhere(t, obj, resolver, sym, addr) == 1)
+			return 0;
 		return sut_errf(err,
 				"%s: %s is an IFUNC of %s and nothing in the process holds the "
-				"implementation its resolver chose (neither the target nor %s has "
-				"a GOT slot for it); suture does not run resolvers",
+				"implementation its resolver chose (no IRELATIVE slot for it in %s, "
+				"no bound GOT slot for it in any loaded object); suture does not "
+				"run resolvers",
 				sut_target_label(t), sym->name, o->path, o->path);
+	}
 	uint64_t v = 0;
 	if (sut_proc_read(t->pid, o->bias + slot, &v, sizeof v, err) < 0)
 		return sut_err_wrap(err, "%s: reading the IRELATIVE slot of %s in %s",
@@ -45,7 +89,7 @@ int sut_target_resolve_ifunc(struct sut_target *t, size_t obj, uint64_t resolver
 	/* The slot is written by the dynamic linker before the program runs, and is in
 	 * RELRO memory in every glibc build; still, what the process holds is checked:
 	 * it must be code of that object, not the resolver itself. */
-	if (v == o->bias + resolver || v < o->text_lo || v >= o->text_hi)
+	if (!is_implementation(o, resolver, v))
 		return sut_errf(err,
 				"%s: the IRELATIVE slot of %s in %s holds 0x%" PRIx64
 				", which is not an implementation in that object's code",

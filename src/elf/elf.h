@@ -140,6 +140,10 @@ int sut_elf_tls_slot(const struct sut_elf *e, enum sut_elf_tls_slot_kind kind, c
 int sut_elf_find_dynsym(const struct sut_elf *e, const char *name, const char *version,
 			uint64_t *value, uint8_t *type);
 
+/* Number of exported definitions of `name` in .dynsym, all versions counted (libc's
+ * memcpy has two: GLIBC_2.2.5 and GLIBC_2.14). */
+size_t sut_elf_count_dynsym_defs(const struct sut_elf *e, const char *name);
+
 /* Version name the file's own undefined reference to `name` requires (from .gnu.version_r),
  * e.g. "GLIBC_2.2.5"; NULL when unversioned or not referenced. */
 const char *sut_elf_needed_version(const struct sut_elf *e, const char *name);

@@ -304,3 +304,16 @@ int sut_elf_irelative_slot(const struct sut_elf *e, uint64_t resolver, uint64_t 
 	}
 	return 0;
 }
+
+size_t sut_elf_count_dynsym_defs(const struct sut_elf *e, const char *name)
+{
+	size_t n = 0;
+	for (uint32_t i = sut_name_index_first(&e->dyn_index, e->dynsyms, name);
+	     i != SUT_NAME_NONE; i = sut_name_index_next(&e->dyn_index, i)) {
+		const struct sut_sym *s = &e->dynsyms[i];
+		if (sut_sym_is_definition(s) && strcmp(s->name, name) == 0 &&
+		    (!e->versym || (e->versym[i] & VERSYM_INDEX) != VER_NDX_LOCAL))
+			n++;
+	}
+	return n;
+}

@@ -4,16 +4,19 @@
 # resolver. The library fix calls strlen and strchrnul, glibc IFUNCs that libword.so does not
 # import (no GOT slot of its own); the program fix calls strchrnul too and twice(), a static
 # IFUNC of prog. Bound to the symbols' values, each call would run a resolver and print an
-# address. A third fix calls strstr, an IFUNC whose resolved address nothing in the process
-# holds: apply refuses it by name and changes nothing.
+# address. A third fix calls strstr, which only prog's own GOT slot holds resolved; a fourth
+# calls wcsrchr, whose resolved address nothing in the process holds: apply refuses it by
+# name and changes nothing.
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
 build_scenario bind_ifunc
 for t in prog libword.so; do
-	readelf --dyn-syms -W "$S/$t" | grep -Ewq 'strlen|strchrnul|strstr' &&
+	readelf --dyn-syms -W "$S/$t" | grep -Ewq 'strlen|strchrnul|wcsrchr' &&
 		fail "the scenario is wrong: $t already imports one of the IFUNCs"
 done
+readelf --dyn-syms -W "$S/libword.so" | grep -wq strstr &&
+	fail "the scenario is wrong: libword.so already imports strstr"
 start_bg "$T/out" "$S/prog"
 PID=$BG_PID
 wait_for_line "$T/out" '^iter=[0-9]+ word=[a-z]+ m=[0-9]+ sum=[0-9]+$'
@@ -40,19 +43,34 @@ sut "revert of the library fix" revert -p "$PID" word-ifunc
 settled_awk "$T/out" '[ =]' "$ORIG" 4
 assert_applied "$PID" ""
 
-# strstr: refused at apply unless this libc calls it through an IRELATIVE slot of its own
+# An IFUNC neither target imports and libc.so.6 has no IRELATIVE slot for: strstr is bound
+# through prog's own GOT slot (prog calls it, so the slot holds glibc's choice); wcsrchr,
+# which nothing in the process resolved, is refused by name. Either succeeds when this libc
+# calls it through an IRELATIVE slot of its own.
 LIBC=$(awk '$NF ~ /\/libc\.so\.6$/ { print $NF; exit }' "/proc/$PID/maps")
 [ -n "$LIBC" ] || fail "prog maps no libc.so.6"
-resolver=$(readelf --dyn-syms -W "$LIBC" | awk '$8 ~ /^strstr@@/ && $4 == "IFUNC" { print $2 }' |
-	sed 's/^0*//')
-[ -n "$resolver" ] || skip "strstr is not an IFUNC in $LIBC"
+libc_irelative() {
+	local resolver
+	resolver=$(readelf --dyn-syms -W "$LIBC" | awk -v n="$1@@" '$4 == "IFUNC" && index($8, n) == 1 { print $2 }' |
+		sed 's/^0*//')
+	[ -n "$resolver" ] || skip "$1 is not an IFUNC in $LIBC"
+	readelf -rW "$LIBC" | awk '$3 == "R_X86_64_IRELATIVE" { print $4 }' | grep -qx "$resolver"
+}
+libc_irelative strstr && note "this libc resolves strstr in an IRELATIVE slot of its own"
+readelf -rW "$S/prog" | grep -q 'JUMP_SLOT.* strstr@' || fail "the scenario is wrong: prog does not import strstr"
 build_patch word-strstr "$S/fix-strstr.diff" libword.so
-if readelf -rW "$LIBC" | awk '$3 == "R_X86_64_IRELATIVE" { print $4 }' | grep -qx "$resolver"; then
-	sut "apply of the strstr fix" apply -p "$PID" "$T/word-strstr.suture"
-	settled_awk "$T/out" '[ =]' 'NF == 10 && $5 == "has-em" && $6 == (index($4, "em") > 0)' 4
+sut "apply of the strstr fix" apply -p "$PID" "$T/word-strstr.suture"
+settled_awk "$T/out" '[ =]' 'NF == 10 && $5 == "has-em" && $6 == (index($4, "em") > 0)' 4
+sut "revert of the strstr fix" revert -p "$PID" word-strstr
+settled_awk "$T/out" '[ =]' "$ORIG" 3
+
+build_patch word-wcsrchr "$S/fix-wcsrchr.diff" libword.so
+if libc_irelative wcsrchr; then
+	sut "apply of the wcsrchr fix" apply -p "$PID" "$T/word-wcsrchr.suture"
+	settled_awk "$T/out" '[ =]' 'NF == 10 && $5 == "wide-o" && $6 == (index($4, "o") > 0)' 4
 else
-	expect_fail "apply of a fix calling an unresolved IFUNC" "$SUTURE" apply -p "$PID" "$T/word-strstr.suture"
-	stderr_mentions 'strstr is an IFUNC of .*libc\.so\.6.*does not run resolvers' "strstr and why"
+	expect_fail "apply of a fix calling an unresolved IFUNC" "$SUTURE" apply -p "$PID" "$T/word-wcsrchr.suture"
+	stderr_mentions 'wcsrchr is an IFUNC of .*libc\.so\.6.*does not run resolvers' "wcsrchr and why"
 	settled_awk "$T/out" '[ =]' "$ORIG" 3
 	assert_applied "$PID" ""
 fi

@@ -554,6 +554,100 @@ static void test_corrupt_copies_do_not_crash(void **state)
 	(void)state;
 }
 
+/* The first field (hex) of the first line `cmd` prints, or 0. */
+static unsigned long sh_hex(const char *cmd)
+{
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	unsigned long v = 0;
+	if (fscanf(f, "%lx", &v) != 1)
+		v = 0;
+	pclose(f);
+	return v;
+}
+
+/* IRELATIVE slots (libc's own strlen) and the TLS entries of a library and a program,
+ * against readelf. */
+static void test_ifunc_and_tls_entries(void **state)
+{
+	(void)state;
+	struct sut_elf *e;
+	struct sut_err err;
+	assert_int_equal(sut_elf_open(LIBC, &e, &err), 0);
+	uint64_t resolver;
+	uint8_t type;
+	assert_int_equal(sut_elf_find_dynsym(e, "strlen", NULL, &resolver, &type), 1);
+	assert_int_equal(type, STT_GNU_IFUNC);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "readelf -rW %s | awk '$3 == \"R_X86_64_IRELATIVE\" && $4 == "
+		 "\"%lx\" { print $1; exit }'", LIBC, (unsigned long)resolver);
+	uint64_t slot = 0;
+	assert_int_equal(sut_elf_irelative_slot(e, resolver, &slot), 1);
+	assert_int_equal(slot, sh_hex(cmd));
+	assert_int_equal(sut_elf_irelative_slot(e, resolver + 1, &slot), 0);
+	/* memcpy@GLIBC_2.2.5 and memcpy@@GLIBC_2.14; one strstr */
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "memcpy"), 2);
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "strstr"), 1);
+	assert_int_equal(sut_elf_count_dynsym_defs(e, "no_such_symbol"), 0);
+	assert_false(sut_elf_is_program(e));
+	sut_elf_close(e);
+
+	const char *src = "static __thread int ld_n;\n__thread int gd_n = 3;\n"
+			  "static __thread int ie_n __attribute__((tls_model(\"initial-exec\")));\n"
+			  "int f(void) { return ++ld_n + ++gd_n + ++ie_n; }\n";
+	free(fixture_cc("tls", src, "-O2 -fPIC -shared -Wl,--build-id", "libtls.so"));
+	char *path = sut_xasprintf("%s/libtls.so", fixture_tmpdir());
+	assert_int_equal(sut_elf_open(path, &e, &err), 0);
+	assert_false(sut_elf_is_program(e));
+	struct sut_elf_tls t;
+	assert_int_equal(sut_elf_tls_segment(e, &t), 1);
+	snprintf(cmd, sizeof cmd, "readelf -lW %s | awk '$1 == \"TLS\" { print $3 }'", path);
+	assert_int_equal(t.vaddr, sh_hex(cmd));
+	int64_t tp;
+	assert_int_equal(sut_elf_tls_tpoff(e, 0, &tp), 0); /* a library has no fixed offset */
+	snprintf(cmd, sizeof cmd, "readelf -rW %s | awk '$3 == \"R_X86_64_DTPMOD64\" && $5 == "
+		 "\"gd_n\" { print $1 }'", path);
+	assert_int_equal(sut_elf_tls_slot(e, SUT_ELF_TLS_GD_PAIR, "gd_n", 0, &slot), 1);
+	assert_int_equal(slot, sh_hex(cmd));
+	assert_int_equal(sut_elf_tls_slot(e, SUT_ELF_TLS_GD_PAIR, "ld_n", 0, &slot), 0);
+	snprintf(cmd, sizeof cmd, "readelf -rW %s | awk '$3 == \"R_X86_64_DTPMOD64\" && NF == 4 "
+		 "{ print $1; exit }'", path);
+	assert_int_equal(sut_elf_tls_slot(e, SUT_ELF_TLS_OWN_MODULE, NULL, 0, &slot), 1);
+	assert_int_equal(slot, sh_hex(cmd));
+	snprintf(cmd, sizeof cmd, "readelf -rW %s | awk '$3 == \"R_X86_64_TPOFF64\" { print $1 }'",
+		 path);
+	const struct sut_sym *ie;
+	assert_int_equal(sut_elf_find_sym(e, "ie_n", "tls.c", &ie, &err), 1);
+	assert_int_equal(sut_elf_tls_slot(e, SUT_ELF_TLS_TPOFF, NULL, ie->value, &slot), 1);
+	assert_int_equal(slot, sh_hex(cmd));
+	assert_int_equal(sut_elf_tls_slot(e, SUT_ELF_TLS_TPOFF, NULL, ie->value + 4, &slot), 0);
+	sut_elf_close(e);
+	free(path);
+
+	/* a program: its TLS offsets are fixed, as the static linker computed them */
+	const char *prog = "__thread int a = 1;\nstatic __thread long b;\n"
+			   "int main(void) { return a + (int)++b; }\n";
+	free(fixture_cc("tlsprog", prog, "-O2 -fPIE -pie -Wl,--build-id", "tlsprog"));
+	path = sut_xasprintf("%s/tlsprog", fixture_tmpdir());
+	assert_int_equal(sut_elf_open(path, &e, &err), 0);
+	assert_true(sut_elf_is_program(e));
+	const struct sut_sym *b;
+	assert_int_equal(sut_elf_find_sym(e, "b", "tlsprog.c", &b, &err), 1);
+	assert_int_equal(sut_elf_tls_tpoff(e, b->value, &tp), 1);
+	/* the witness: the displacement of main's %fs: access to b, from objdump */
+	snprintf(cmd, sizeof cmd, "objdump -d --no-show-raw-insn %s | awk '/<main>:/,/ret/' | "
+		 "grep -o '%%fs:0x[0-9a-f]*' | sed 's/%%fs:0x//' | sort -u", path);
+	FILE *f = popen(cmd, "r");
+	char line[64];
+	bool seen = false;
+	while (fgets(line, sizeof line, f))
+		seen |= (int64_t)strtoull(line, NULL, 16) == tp;
+	pclose(f);
+	assert_true(seen);
+	sut_elf_close(e);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_garbage),
 		cmocka_unit_test(test_debug_file_by_build_id),
 		cmocka_unit_test(test_corrupt_copies_do_not_crash),
+		cmocka_unit_test(test_ifunc_and_tls_entries),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
