@@ -35,8 +35,10 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 
 /* Invariant 7 covers every thread that runs in the process's memory, and a process can share
  * it without being one of its threads: a child made with CLONE_VM (vfork) runs in its
- * parent's memory until it execs or exits. 0 when no other process shares pid's memory; 1
- * (blocked: *b names the child; the caller retries) when one does; -1 on error. */
+ * parent's memory until it execs or exits, and the target may itself be such a child, or
+ * one of several. 0 when no other process shares pid's memory (kcmp KCMP_VM against its
+ * parent, children and siblings: see consistency.c for what that covers); 1 (blocked: *b names the sharer and how it is related; the caller retries)
+ * when one does; -1 on error. */
 int sut_check_shared_memory(pid_t pid, struct sut_blocker *b, struct sut_err *err);
 
 #endif
