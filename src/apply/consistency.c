@@ -27,12 +27,16 @@ static struct sut_unwinder *unwinder(void)
 	return u;
 }
 
-static const struct sut_range *hit(const struct sut_range *r, size_t nr, uint64_t a, bool is_pc)
+/* The range that code address a lies in. A return address points after its call, so the
+ * call itself, at ra - 1, is what lies in a function (ret_adjust). Per-call ranges (the
+ * entry bytes a jump overwrites) are about where execution would resume, which is a
+ * itself for every kind of address: a PC, a return address, a PC saved in a signal frame. */
+static const struct sut_range *hit(const struct sut_range *r, size_t nr, uint64_t a,
+				   bool ret_adjust)
 {
 	for (size_t i = 0; i < nr; i++) {
-		if (r[i].pc_only && !is_pc)
-			continue;
-		if (a >= r[i].lo && a < r[i].hi)
+		uint64_t x = ret_adjust && !r[i].pc_only ? a - 1 : a;
+		if (x >= r[i].lo && x < r[i].hi)
 			return &r[i];
 	}
 	return NULL;
@@ -54,13 +58,10 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 			struct sut_err *err)
 {
 	uint64_t pc = t->regs.rip, sp = t->regs.rsp;
-	const struct sut_range *h = hit(r, nr, pc, true);
+	const struct sut_range *h = hit(r, nr, pc, false);
 	if (h)
 		return block(b, t->tid, pc, h, true);
-	bool any_stack_range = false;
-	for (size_t i = 0; i < nr; i++)
-		any_stack_range |= !r[i].pc_only;
-	if (!any_stack_range)
+	if (!nr)
 		return 0;
 
 	const struct sut_map *m = sut_maps_find(maps, sp);
@@ -81,8 +82,7 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 	uint64_t scan_from = sp;
 	if (sut_unwind_thread(unwinder(), mods, nmods, &t->regs, &snap, 512, &u, &uerr) == 0) {
 		for (size_t i = 1; i < u.n; i++) {
-			/* a return address points after the call: the call itself is at ra-1 */
-			h = hit(r, nr, u.pcs[i] - 1, false);
+			h = hit(r, nr, u.pcs[i], true);
 			if (h) {
 				uint64_t a = u.pcs[i];
 				free(u.pcs);
@@ -100,7 +100,7 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 	for (uint64_t a = (scan_from + 7) & ~7ULL; a + 8 <= sp + len; a += 8) {
 		uint64_t w;
 		memcpy(&w, stack + (a - sp), 8);
-		h = hit(r, nr, w - 1, false);
+		h = hit(r, nr, w, true);
 		if (h) {
 			rc = block(b, t->tid, w, h, false);
 			break;

@@ -18,7 +18,10 @@
 struct sut_range {
 	uint64_t lo, hi;  /* [lo, hi) */
 	const char *what; /* function name for messages */
-	bool pc_only;     /* only the PC matters (per-call rule: the bytes being overwritten) */
+	bool pc_only;     /* per-call rule: the bytes a jump overwrites, past the first. No PC,
+			     return address or PC saved in a signal frame may point into them
+			     (execution would resume inside the jump); activations elsewhere in
+			     the function are fine */
 };
 
 struct sut_blocker {
