@@ -49,6 +49,7 @@ static int block(struct sut_blocker *b, pid_t tid, uint64_t a, const struct sut_
 	b->addr = a;
 	b->what = r->what;
 	b->is_pc = is_pc;
+	b->entry = r->pc_only;
 	return 1;
 }
 

@@ -29,6 +29,7 @@ struct sut_blocker {
 	uint64_t addr;
 	const char *what;
 	bool is_pc; /* the thread is executing there (else: a return address) */
+	bool entry; /* inside the bytes a jump overwrites (per-call rule) */
 };
 
 /* 0: no thread is inside any range. 1: blocked, *b says by what. -1: error. */
