@@ -173,6 +173,8 @@ static int resolve_extern(struct sut_target *t, const struct sut_patch_symbol *s
 			uint8_t type;
 			if (sut_elf_find_dynsym(t->elf_cache[i], sym->name, sym->version, &value,
 						&type) == 1) {
+				if (type == STT_GNU_IFUNC) /* value is the resolver's */
+					return sut_target_resolve_ifunc(t, i, value, sym, addr, err);
 				*addr = o->bias + value;
 				return 0;
 			}

@@ -20,6 +20,9 @@ struct apply_ctx {
 	const struct sut_txn_opts *o;
 	struct sut_target t;
 	struct sut_registry reg;
+	/* the header as it is in the process (as read, or as staging wrote a registry it
+	 * created): reg.hdr may already differ, e.g. when stale records were dropped */
+	struct sut_reg_header hdr_seen;
 	bool have_reg, reg_created, region_mapped;
 	struct sut_link_image img;
 	uint64_t place;
@@ -97,6 +100,12 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 			   c->img.rw_size, &got, err) < 0)
 		return -1;
 	c->region_mapped = true;
+	if (sut_fault("stage-mapped", err) < 0) {
+		struct sut_err e2;
+		if (sut_remote_unmap(r, c->place, c->img.size, &e2) == 0)
+			c->region_mapped = false;
+		return -1;
+	}
 	if (!c->have_reg) {
 		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
 				   err) < 0) {
@@ -353,7 +362,7 @@ static int check_staged(struct apply_ctx *c, struct sut_err *err)
 	free(now);
 	struct sut_reg_header h;
 	if (rc == 0 && sut_proc_read(c->t.pid, c->reg.addr, &h, sizeof h, err) == 0 &&
-	    memcmp(&h, &c->reg.hdr, sizeof h) != 0)
+	    memcmp(&h, &c->hdr_seen, sizeof h) != 0)
 		rc = sut_errf(err, "%s: the registry header changed since it was read (not by "
 			      "suture); nothing was changed", who);
 	return rc;
@@ -392,7 +401,8 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	res->nfuncs = p->nfuncs;
 	uint64_t t0 = sut_now_ns();
 	int rc = -1;
-	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
+	int lock = o->dry_run ? sut_txn_begin_readonly(pid, o->timeout_ms, err)
+			      : sut_txn_begin(pid, o->timeout_ms, res, err);
 	if (lock < 0)
 		return -1;
 	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0) {
@@ -401,11 +411,19 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	}
 	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
 		goto out;
+	if (c.have_reg)
+		c.hdr_seen = c.reg.hdr;
 	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded",
-			 sut_target_label(&c.t), c.reg.hdr.tool_pid);
+		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded%s",
+			 sut_target_label(&c.t), c.reg.hdr.tool_pid,
+			 o->dry_run ? " (a dry run repairs nothing: `suture repair -p PID` does)"
+				    : "");
 		goto out;
 	}
+	/* a record that is not true now (library reloaded, code overwritten) is dropped and
+	 * the patch applied again (invariant 8: never "patched" for code that is not) */
+	if (c.have_reg && sut_drop_stale(&c.t, &c.reg, res, err) < 0)
+		goto out;
 	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
 		sut_errf(err, "%s: patch %s is already applied", sut_target_label(&c.t), p->id);
 		goto out;
@@ -470,6 +488,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		init_registry(&c);
 		if (sut_registry_write(pid, &c.reg, err) < 0)
 			goto unstage;
+		c.hdr_seen = c.reg.hdr;
 	}
 	if (sut_ptrace_write(pid, c.place, c.img.bytes, c.img.size, err) < 0) {
 		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
