@@ -18,7 +18,10 @@
 struct sut_range {
 	uint64_t lo, hi;  /* [lo, hi) */
 	const char *what; /* function name for messages */
-	bool pc_only;     /* only the PC matters (per-call rule: the bytes being overwritten) */
+	bool pc_only;     /* per-call rule: the bytes a jump overwrites, past the first. No PC,
+			     return address or PC saved in a signal frame may point into them
+			     (execution would resume inside the jump); activations elsewhere in
+			     the function are fine */
 };
 
 struct sut_blocker {
@@ -26,6 +29,7 @@ struct sut_blocker {
 	uint64_t addr;
 	const char *what;
 	bool is_pc; /* the thread is executing there (else: a return address) */
+	bool entry; /* inside the bytes a jump overwrites (per-call rule) */
 };
 
 /* 0: no thread is inside any range. 1: blocked, *b says by what. -1: error. */
@@ -35,8 +39,10 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 
 /* Invariant 7 covers every thread that runs in the process's memory, and a process can share
  * it without being one of its threads: a child made with CLONE_VM (vfork) runs in its
- * parent's memory until it execs or exits. 0 when no other process shares pid's memory; 1
- * (blocked: *b names the child; the caller retries) when one does; -1 on error. */
+ * parent's memory until it execs or exits, and the target may itself be such a child, or
+ * one of several. 0 when no other process shares pid's memory (kcmp KCMP_VM against its
+ * parent, children and siblings: see consistency.c for what that covers); 1 (blocked: *b names the sharer and how it is related; the caller retries)
+ * when one does; -1 on error. */
 int sut_check_shared_memory(pid_t pid, struct sut_blocker *b, struct sut_err *err);
 
 #endif

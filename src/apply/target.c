@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gelf.h>
 
 #include "elf/elf.h"
 #include "proc/linkmap.h"
@@ -38,6 +39,65 @@ bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t l
 		at = mp->end;
 	}
 	return true;
+}
+
+/* Whether sym names a split-off part of `name`: "name." then dot-separated components,
+ * each "cold", "part" or a number, the first "cold" or "part". */
+static bool is_fragment_of(const char *sym, const char *name)
+{
+	size_t n = strlen(name);
+	if (strncmp(sym, name, n) != 0 || sym[n] != '.')
+		return false;
+	const char *p = sym + n + 1;
+	if (strncmp(p, "cold", 4) != 0 && strncmp(p, "part", 4) != 0)
+		return false;
+	while (*p) {
+		size_t len = strcspn(p, ".");
+		bool digits = len > 0 && strspn(p, "0123456789") == len;
+		if (!digits && !(len == 4 && (!strncmp(p, "cold", 4) || !strncmp(p, "part", 4))))
+			return false;
+		p += len;
+		if (*p == '.')
+			p++;
+	}
+	return true;
+}
+
+static const char *base_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+void sut_target_fragments(struct sut_target *t, const char *name, const char *file,
+			  uint64_t (**out)[2], size_t *n)
+{
+	size_t idx = (size_t)(t->obj - t->objs.v);
+	struct sut_err e;
+	if (!t->elf_cache[idx] && sut_elf_open(t->obj->open_path, &t->elf_cache[idx], &e) < 0)
+		return;
+	struct sut_elf *elf = t->elf_cache[idx], *dbg = NULL;
+	if (!sut_elf_has_symtab(elf)) {
+		char *path = NULL;
+		if (sut_elf_find_debug_file(NULL, t->obj->build_id, t->obj->build_id_len, &path) == 1 &&
+		    sut_elf_open(path, &dbg, &e) == 0)
+			elf = dbg;
+		free(path);
+	}
+	for (size_t i = 0; i < sut_elf_nsyms(elf); i++) {
+		const struct sut_sym *s = sut_elf_sym(elf, i);
+		if (s->type != STT_FUNC || !s->shndx || !s->size || !is_fragment_of(s->name, name))
+			continue;
+		/* a local function's parts are locals of its file; a global's may be in any */
+		if (file && s->file && strcmp(base_of(s->file), base_of(file)) != 0)
+			continue;
+		*out = sut_xrealloc(*out, (*n + 1) * sizeof **out);
+		(*out)[*n][0] = t->obj->bias + s->value;
+		(*out)[*n][1] = t->obj->bias + s->value + s->size;
+		(*n)++;
+	}
+	if (dbg)
+		sut_elf_close(dbg);
 }
 
 int sut_target_open(pid_t pid, const uint8_t *build_id, size_t len, struct sut_target *t,

@@ -50,6 +50,15 @@ int sut_target_resolve_ifunc(struct sut_target *t, size_t obj, uint64_t resolver
 bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t lo, uint64_t rx,
 			  const char *rx_perms, uint64_t rw, const char *rw_perms);
 
+/* The split-off parts of function `name` (file: its STT_FILE scope when local, else NULL)
+ * in t->obj, found by symbol name in the object's .symtab (or in its debug file when
+ * stripped): NAME.cold, NAME.part.N and combinations (NAME.part.0.cold...). GCC moves an
+ * unlikely path or an outlined piece of a function there; an activation of the function
+ * may be executing in them. Appends runtime [lo, hi) pairs to *out (*n of them, grown
+ * as needed). An object without symbols has none to find. */
+void sut_target_fragments(struct sut_target *t, const char *name, const char *file,
+			  uint64_t (**out)[2], size_t *n);
+
 /* "pid 123 (comm)" for messages. */
 const char *sut_target_label(const struct sut_target *t);
 

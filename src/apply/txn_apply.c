@@ -278,30 +278,48 @@ undo:;
 	return 0;
 }
 
-static void build_ranges(struct apply_ctx *c, struct sut_range *r, size_t *nr)
+/* The ranges no thread may be in at the switch. Strict rule: each replaced function, its
+ * split-off parts (.cold, .part.N: the same activations run there), and the current
+ * replacement of a function an earlier patch redirected. Per-call rule: only the bytes
+ * past the first that each jump overwrites. */
+static struct sut_range *build_ranges(struct apply_ctx *c, size_t *nr)
 {
-	size_t n = 0;
+	size_t n = 0, cap = 2 * c->p->nfuncs + 8;
+	struct sut_range *r = sut_xcalloc(cap, sizeof *r);
+#define ADD(...)                                                                   \
+	do {                                                                       \
+		if (n == cap)                                                      \
+			r = sut_xrealloc(r, (cap *= 2) * sizeof *r);               \
+		r[n++] = (struct sut_range){__VA_ARGS__};                          \
+	} while (0)
 	for (size_t i = 0; i < c->p->nfuncs; i++) {
 		const struct sut_patch_func *f = &c->p->funcs[i];
 		if (c->p->consistency == SUT_CONS_PER_CALL) {
-			/* old activations may finish in old code; only the bytes the jump
-			 * overwrites must not hold a PC */
-			r[n++] = (struct sut_range){c->addr[i] + 1, c->addr[i] + 5, f->name, true};
+			/* old activations may finish in old code; nothing may resume inside
+			 * the bytes the jump overwrites */
+			ADD(c->addr[i] + 1, c->addr[i] + 5, f->name, true);
 			continue;
 		}
-		r[n++] = (struct sut_range){c->addr[i], c->addr[i] + f->target_size, f->name, false};
+		ADD(c->addr[i], c->addr[i] + f->target_size, f->name, false);
+		uint64_t (*frag)[2] = NULL;
+		size_t nfrag = 0;
+		sut_target_fragments(&c->t, f->name, f->file, &frag, &nfrag);
+		for (size_t k = 0; k < nfrag; k++)
+			ADD(frag[k][0], frag[k][1], f->name, false);
+		free(frag);
 		long ow = c->have_reg ? sut_registry_owner(&c->reg, c->addr[i], -1) : -1;
 		if (ow >= 0) {
 			const struct sut_reg_patch *op = sut_registry_patch(&c->reg, (size_t)ow);
 			for (uint32_t k = 0; k < op->nfuncs; k++) {
 				const struct sut_reg_func *of = &sut_reg_funcs(op)[k];
 				if (of->addr == c->addr[i])
-					r[n++] = (struct sut_range){of->repl, of->repl + of->repl_size,
-								    f->name, false};
+					ADD(of->repl, of->repl + of->repl_size, f->name, false);
 			}
 		}
 	}
+#undef ADD
 	*nr = n;
+	return r;
 }
 
 struct frozen_apply {
@@ -367,8 +385,8 @@ static int apply_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 
 static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
 {
-	struct frozen_apply fa = {.c = c, .ranges = sut_xcalloc(2 * c->p->nfuncs, sizeof *fa.ranges)};
-	build_ranges(c, fa.ranges, &fa.nr);
+	struct frozen_apply fa = {.c = c};
+	fa.ranges = build_ranges(c, &fa.nr);
 	int rc = sut_frozen_retry(&c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
 	free(fa.ranges);
 	return rc;

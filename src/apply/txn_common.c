@@ -68,6 +68,13 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 	if (!b->addr) /* not a thread of the process: something sharing its memory */
 		return sut_errf(err, "%s: %s refused after %d attempts: at the last one %s; nothing "
 				"was changed", sut_target_label(t), op, attempts, b->what);
+	if (b->entry)
+		return sut_errf(err, "%s: %s refused after %d attempts: at the last one thread %d "
+				"would resume at 0x%llx (%s), inside the first five bytes of %s, which "
+				"the jump overwrites; nothing was changed", sut_target_label(t), op,
+				attempts, (int)b->tid, (unsigned long long)b->addr,
+				b->is_pc ? "its PC" : "a return address or a PC saved in a signal frame",
+				b->what);
 	return sut_errf(err,
 			"%s: %s refused after %d attempts: at the last one thread %d %s %s "
 			"(0x%llx); nothing was changed (a function that is always on some thread's "
@@ -105,8 +112,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		 * for the rest: a thread that cannot stop now (in the kernel, in an
 		 * uninterruptible sleep) then counts as blocking, like a thread inside a
 		 * function, and the others run again during the backoff. */
-		uint64_t left_ms = sut_now_ns() < deadline ? (deadline - sut_now_ns()) / 1000000u : 0;
-		int attempt_ms = left_ms < FREEZE_ATTEMPT_MS ? (int)left_ms + 1 : FREEZE_ATTEMPT_MS;
+		int attempt_ms = timeout_ms < FREEZE_ATTEMPT_MS ? timeout_ms : FREEZE_ATTEMPT_MS;
 		if (sut_ptrace_freeze(t->pid, attempt_ms, &f, err) < 0) {
 			sut_release_signals(&old);
 			res->attempts = attempt;

@@ -13,14 +13,23 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 /* System calls that the kernel ends with EINTR, instead of restarting, when a ptrace stop
  * interrupts them, and that are safe to issue again with the same arguments when they
- * returned EINTR (nothing was consumed): epoll waits (always), and socket receives and
- * accepts with a timeout (SO_RCVTIMEO), where the socket layer returns EINTR too. */
+ * returned EINTR (an EINTR from them means nothing was consumed or done):
+ *   epoll waits (always);
+ *   socket receives and accepts with a timeout (SO_RCVTIMEO), where the socket layer
+ *   returns EINTR instead of -ERESTARTSYS;
+ *   socket sends and writes with SO_SNDTIMEO (EINTR only when nothing was sent: a partial
+ *   send returns its count), and connect with SO_SNDTIMEO: called again on a socket whose
+ *   attempt is still under way, connect waits for that same attempt (the kernel's own
+ *   -ERESTARTSYS restart of a connect without timeout relies on exactly this);
+ *   rt_sigtimedwait (sigtimedwait, sigwaitinfo): EINTR means no signal was taken; a
+ *   signal of the waited set that arrived during the stop is taken by the call again. */
 static bool eintr_on_stop(long nr)
 {
 	switch (nr) {
@@ -36,6 +45,13 @@ static bool eintr_on_stop(long nr)
 	case SYS_recvmmsg:
 	case SYS_accept:
 	case SYS_accept4:
+	case SYS_write:
+	case SYS_writev:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_connect:
+	case SYS_rt_sigtimedwait:
 	case SYS_io_getevents:
 	case SYS_semop:
 	case SYS_semtimedop:
@@ -43,6 +59,27 @@ static bool eintr_on_stop(long nr)
 	default:
 		return false;
 	}
+}
+
+/* Whether the thread has a signal pending that it does not block: then the EINTR may be
+ * that signal's (it is delivered on detach, and the program asked for its EINTR), so the
+ * call is not issued again. Unreadable status counts as pending (leave the EINTR). */
+static bool unblocked_signal_pending(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return true;
+	unsigned long long pnd = 0, shd = 0, blk = 0;
+	int got = 0;
+	while (fgets(line, sizeof line, f)) {
+		got += sscanf(line, "SigPnd: %llx", &pnd) == 1;
+		got += sscanf(line, "ShdPnd: %llx", &shd) == 1;
+		got += sscanf(line, "SigBlk: %llx", &blk) == 1;
+	}
+	fclose(f);
+	return got != 3 || ((pnd | shd) & ~blk) != 0;
 }
 
 /* Invariant 5: a thread whose wait our stop cut short with EINTR (no signal of its own was
@@ -59,11 +96,12 @@ static void restart_interrupted_wait(struct sut_thread *t, pid_t pid)
 	long word = ptrace(PTRACE_PEEKTEXT, t->tid, r->rip - 2, 0);
 	if (errno || (word & 0xffff) != 0x050f) /* the syscall instruction just executed */
 		return;
+	if (unblocked_signal_pending(pid, t->tid))
+		return;
 	r->rip -= 2;
 	r->rax = r->orig_rax;
 	r->orig_rax = (unsigned long long)-1;
 	t->regs_dirty = true;
-	(void)pid;
 }
 
 int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)

@@ -70,3 +70,22 @@ sut_bounded 30 revert -p "$PID" seccomp-fix
 [ "$SUT_RC" -eq 0 ] || { cat "$T/last.err" >&2; fail "revert under a systemd-style filter failed"; }
 settled_output "$T/out.mdwe" '^iter=[0-9]+ value=1[0-9]{3}$' 'value=2[0-9]{3}|SIGSYS'
 stop_bg "$PID"
+
+# A filter that kills munmap, installed after the apply: revert must release the patch
+# memory with munmap, finds that out under the freeze before writing a byte, and refuses;
+# the patch stays applied and working, the process lives.
+start_bg "$T/out.late" "${AS_USER[@]}" "$S/prog" kill munmap late
+PID=$BG_PID
+wait_for_line "$T/out.late" '^iter=3 value=1003$'
+sut "apply before the filter" apply -p "$PID" "$T/seccomp-fix.suture"
+settled_output "$T/out.late" '^iter=[0-9]+ value=2[0-9]{3}$' 'value=1[0-9]{3}'
+kill -USR1 "$PID"
+wait_for_line "$T/out.late" '^filtered kill munmap$'
+sut_bounded 30 revert -p "$PID" seccomp-fix
+[ "$SUT_RC" -ne 0 ] || fail "revert succeeded although seccomp kills munmap"
+note "late kill munmap: $(head -n 1 "$T/last.err")"
+stderr_mentions "SECCOMP_RET_KILL_PROCESS to munmap" "the call and the action"
+assert_alive "$PID"
+assert_applied "$PID" "seccomp-fix"
+settled_output "$T/out.late" '^iter=[0-9]+ value=2[0-9]{3}$' 'value=1[0-9]{3}|SIGSYS'
+stop_bg "$PID"

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* prog ACTION CALL: installs a seccomp filter (a BPF program of its own, no library) that
+/* prog ACTION CALL [late]: installs a seccomp filter (a BPF program of its own, no library) that
  * answers ACTION (kill: SECCOMP_RET_KILL_PROCESS, trap: SECCOMP_RET_TRAP, errno:
  * SECCOMP_RET_ERRNO|EPERM) to CALL (mmap, memfd_create, ftruncate, mprotect, close,
  * munmap), and allows everything else. Two more CALLs model systemd's
  * MemoryDenyWriteExecute=: "mdwe-x" refuses mmap and mprotect whenever PROT_EXEC is asked
  * (stricter than systemd), "mdwe" exactly as systemd does (mmap with both PROT_WRITE and
- * PROT_EXEC, mprotect with PROT_EXEC). A SIGSYS (from RET_TRAP) prints "SIGSYS". Then
+ * PROT_EXEC, mprotect with PROT_EXEC). With "late", the filter is installed only on
+ * SIGUSR1 (after suture has applied a patch). A SIGSYS (from RET_TRAP) prints "SIGSYS". Then
  * prints "filtered", and every 20 ms "iter=I value=V", V = value(I): 1000 + I % 100,
  * 2000 + I % 100 once fixed. */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +26,14 @@
 #include <unistd.h>
 
 int value(int i);
+
+static volatile sig_atomic_t install;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	install = 1;
+}
 
 static void on_sigsys(int sig)
 {
@@ -37,7 +47,7 @@ static void on_sigsys(int sig)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc != 3 && argc != 4) {
 		fprintf(stderr, "usage: prog kill|trap|errno CALL\n");
 		return 2;
 	}
@@ -85,13 +95,19 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("starting\n"); /* stdout's buffer is allocated before the filter */
 	signal(SIGSYS, on_sigsys);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-		perror("prctl(PR_SET_SECCOMP)");
-		return 1;
-	}
-	printf("filtered %s %s\n", argv[1], call);
+	bool late = argc == 4 && !strcmp(argv[3], "late");
+	signal(SIGUSR1, on_usr1);
+	install = !late;
 	for (int i = 0;; i++) {
+		if (install) {
+			install = 0;
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+			    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+				perror("prctl(PR_SET_SECCOMP)");
+				return 1;
+			}
+			printf("filtered %s %s\n", argv[1], call);
+		}
 		printf("iter=%d value=%d\n", i, value(i));
 		usleep(20 * 1000);
 	}
