@@ -407,11 +407,18 @@ int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 				continue;
 			}
 			uint8_t cur[SUT_REG_JMP_LEN];
-			if (sut_proc_read(pid, f->addr, cur, sizeof cur, err) < 0) {
-				rc = -1;
-				break;
-			}
-			if (memcmp(cur, f->written, sizeof cur) != 0) {
+			struct sut_err rerr;
+			if (sut_proc_read(pid, f->addr, cur, sizeof cur, &rerr) < 0) {
+				/* gone, or a hole the process made: either way not patched */
+				if (!sut_proc_exists(pid)) {
+					*err = rerr;
+					rc = -1;
+					break;
+				}
+				l->live = false;
+				snprintf(l->why, sizeof l->why, "the entry of %s cannot be read",
+					 f->name);
+			} else if (memcmp(cur, f->written, sizeof cur) != 0) {
 				l->live = false;
 				snprintf(l->why, sizeof l->why,
 					 "%s no longer starts with the jump to its replacement (the "
