@@ -118,6 +118,8 @@ struct sut_status {
 	struct sut_status_object *objects;
 	size_t nobjects;
 	size_t nlive, nstale;     /* patch records */
+	bool exposed;             /* runs code a record says is patched (a stale record of a
+				   * mapped object), or its registry is corrupt */
 };
 
 /* Reads pid's status. -1 only when the process cannot be read (gone, no permission); a
