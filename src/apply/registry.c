@@ -362,6 +362,16 @@ static void mark_superseded(const struct sut_registry *reg, bool *superseded)
 	free(v);
 }
 
+const struct sut_object *sut_registry_object(const struct sut_objects *objs,
+					     const struct sut_reg_patch *p)
+{
+	for (size_t k = 0; k < objs->n; k++)
+		if (objs->v[k].bias == p->bias && objs->v[k].build_id_len == p->build_id_len &&
+		    !memcmp(objs->v[k].build_id, p->build_id, p->build_id_len))
+			return &objs->v[k];
+	return NULL;
+}
+
 static const struct sut_map *map_at(const struct sut_maps *maps, uint64_t addr)
 {
 	const struct sut_map *m = sut_maps_find(maps, addr);
@@ -381,11 +391,7 @@ int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 		struct sut_reg_liveness *l = &out[i];
 		l->live = true;
 		l->why[0] = 0;
-		const struct sut_object *o = NULL;
-		for (size_t k = 0; k < objs->n && !o; k++)
-			if (objs->v[k].bias == p->bias && objs->v[k].build_id_len == p->build_id_len &&
-			    !memcmp(objs->v[k].build_id, p->build_id, p->build_id_len))
-				o = &objs->v[k];
+		const struct sut_object *o = sut_registry_object(objs, p);
 		if (!o) {
 			l->live = false;
 			snprintf(l->why, sizeof l->why, "%s",

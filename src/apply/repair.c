@@ -79,11 +79,7 @@ static bool tool_alive(uint32_t tool_pid)
 static int journal_in_object(const struct sut_target *t, const struct sut_reg_patch *r,
 			     struct sut_err *err)
 {
-	const struct sut_object *o = NULL;
-	for (size_t i = 0; i < t->objs.n && !o; i++)
-		if (t->objs.v[i].bias == r->bias && t->objs.v[i].build_id_len == r->build_id_len &&
-		    !memcmp(t->objs.v[i].build_id, r->build_id, r->build_id_len))
-			o = &t->objs.v[i];
+	const struct sut_object *o = sut_registry_object(&t->objs, r);
 	if (!o)
 		return 1;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
@@ -256,8 +252,8 @@ static int repair_locked(pid_t pid, struct sut_txn_result *res, struct sut_err *
 	rc = sut_target_refresh_maps(&t, err);
 	if (rc == 0)
 		rc = sut_registry_read(pid, &t.maps, &reg, &found, err);
-	if (rc == 0)
-		rc = repair_frozen(&t, &f, &reg, found, res, err);
+	if (rc == 0 && repair_frozen(&t, &f, &reg, found, res, err) < 0)
+		rc = sut_err_wrap(err, "repairing an interrupted transaction");
 	struct sut_err e2;
 	sut_ptrace_thaw(&f, &e2);
 	sut_freeze_free(&f);
@@ -289,7 +285,6 @@ int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct 
 		return -1;
 	/* what was repaired comes back in res; the caller reports it */
 	if (repair_locked(pid, res, err) < 0) {
-		sut_err_wrap(err, "repairing an interrupted transaction");
 		sut_unlock_pid(fd);
 		return -1;
 	}

@@ -14,14 +14,9 @@
 # None may crash, hang or mislead suture.
 source "$(dirname "$0")/../lib.sh"
 require_suture
-command -v setpriv >/dev/null || skip "setpriv is needed to run the hostile processes unprivileged"
-id nobody >/dev/null 2>&1 || skip "no user nobody to run the hostile processes as"
 
 build_scenario hostile_registry
-chmod a+rx "$T"
-chmod -R a+rX "$S"
-# setpriv execs the program, so the PID start_bg records is the hostile process itself
-AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+setup_nobody
 build_patch hv-fix "$S/fix.diff" libhv.so
 
 # no_control_bytes FILE: FILE has no control bytes but newline and tab (and no raw C1).

@@ -7,13 +7,10 @@
 # live one, and no patch memory is left behind.
 source "$(dirname "$0")/../lib.sh"
 require_suture
-command -v setpriv >/dev/null || skip "setpriv is needed to run the process unprivileged"
-id nobody >/dev/null 2>&1 || skip "no user nobody to run the process as"
 
 build_scenario hostile_registry
-chmod a+rx "$T"
-chmod -R a+rX "$S"
-start_bg "$T/out" setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$S/prog" plain "$S/libhv.so"
+setup_nobody
+start_bg "$T/out" "${AS_NOBODY[@]}" "$S/prog" plain "$S/libhv.so"
 PID=$BG_PID
 wait_for_line "$T/out" '^value=1 '
 build_patch hv-fix "$S/fix.diff" libhv.so --cve CVE-2026-12345
