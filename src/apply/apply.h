@@ -145,4 +145,10 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 			   struct sut_found_process **out, size_t *n, struct sut_err *err);
 void sut_found_processes_free(struct sut_found_process *v, size_t n);
 
+/* Links p for pid exactly as apply does, placed at `place`, resolving symbols in the process
+ * as it is now; for verify, which compares the result with what is in memory. Read-only. */
+struct sut_link_image;
+int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
+	       struct sut_err *err);
+
 #endif
