@@ -261,3 +261,16 @@ assert_flat_samples() {
 	[ "$r1" -le $((r0 + margin)) ] ||
 		fail "resident memory grew from $r0 KiB to $r1 KiB (more than $margin KiB)"
 }
+
+# ---- Unprivileged hostile processes ----
+
+# setup_nobody: the test's directory becomes readable by others, and $AS_NOBODY is the
+# command prefix that runs a program as the user nobody (setpriv execs it, so the PID
+# start_bg records is the program itself). Skips when that is not possible here.
+setup_nobody() {
+	command -v setpriv >/dev/null || skip "setpriv is needed to run a process unprivileged"
+	id nobody >/dev/null 2>&1 || skip "no user nobody to run a process as"
+	chmod a+rx "$T"
+	[ -z "${S:-}" ] || chmod -R a+rX "$S"
+	AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+}

@@ -39,7 +39,7 @@ struct sut_txn_result {
 	uint64_t region;      /* apply: where the image was placed */
 	uint64_t region_size;
 	bool repaired;        /* an interrupted earlier transaction was repaired first */
-	char repair_note[256];
+	char repair_note[512];
 	/* the patch id the repaired journal (or a dropped stale record) named: text that came
 	 * from the process, validated as a patch id but not vouched for by suture */
 	char repair_claimed_id[128];
@@ -118,6 +118,8 @@ struct sut_status {
 	struct sut_status_object *objects;
 	size_t nobjects;
 	size_t nlive, nstale;     /* patch records */
+	bool exposed;             /* runs code a record says is patched (a stale record of a
+				   * mapped object), or its registry is corrupt */
 };
 
 /* Reads pid's status. -1 only when the process cannot be read (gone, no permission); a

@@ -362,6 +362,16 @@ static void mark_superseded(const struct sut_registry *reg, bool *superseded)
 	free(v);
 }
 
+const struct sut_object *sut_registry_object(const struct sut_objects *objs,
+					     const struct sut_reg_patch *p)
+{
+	for (size_t k = 0; k < objs->n; k++)
+		if (objs->v[k].bias == p->bias && objs->v[k].build_id_len == p->build_id_len &&
+		    !memcmp(objs->v[k].build_id, p->build_id, p->build_id_len))
+			return &objs->v[k];
+	return NULL;
+}
+
 static const struct sut_map *map_at(const struct sut_maps *maps, uint64_t addr)
 {
 	const struct sut_map *m = sut_maps_find(maps, addr);
@@ -381,11 +391,7 @@ int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 		struct sut_reg_liveness *l = &out[i];
 		l->live = true;
 		l->why[0] = 0;
-		const struct sut_object *o = NULL;
-		for (size_t k = 0; k < objs->n && !o; k++)
-			if (objs->v[k].bias == p->bias && objs->v[k].build_id_len == p->build_id_len &&
-			    !memcmp(objs->v[k].build_id, p->build_id, p->build_id_len))
-				o = &objs->v[k];
+		const struct sut_object *o = sut_registry_object(objs, p);
 		if (!o) {
 			l->live = false;
 			snprintf(l->why, sizeof l->why, "%s",
@@ -407,11 +413,18 @@ int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 				continue;
 			}
 			uint8_t cur[SUT_REG_JMP_LEN];
-			if (sut_proc_read(pid, f->addr, cur, sizeof cur, err) < 0) {
-				rc = -1;
-				break;
-			}
-			if (memcmp(cur, f->written, sizeof cur) != 0) {
+			struct sut_err rerr;
+			if (sut_proc_read(pid, f->addr, cur, sizeof cur, &rerr) < 0) {
+				/* gone, or a hole the process made: either way not patched */
+				if (!sut_proc_exists(pid)) {
+					*err = rerr;
+					rc = -1;
+					break;
+				}
+				l->live = false;
+				snprintf(l->why, sizeof l->why, "the entry of %s cannot be read",
+					 f->name);
+			} else if (memcmp(cur, f->written, sizeof cur) != 0) {
 				l->live = false;
 				snprintf(l->why, sizeof l->why,
 					 "%s no longer starts with the jump to its replacement (the "

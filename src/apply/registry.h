@@ -159,6 +159,9 @@ struct sut_reg_liveness {
 int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 			  const struct sut_maps *maps, const struct sut_objects *objs,
 			  struct sut_reg_liveness *out, bool *superseded, struct sut_err *err);
+/* The object with p's build-id mapped at p's recorded bias, or NULL. */
+const struct sut_object *sut_registry_object(const struct sut_objects *objs,
+					     const struct sut_reg_patch *p);
 /* Total functions over all committed records. */
 size_t sut_registry_nfuncs(const struct sut_registry *reg);
 

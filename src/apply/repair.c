@@ -72,19 +72,16 @@ static bool tool_alive(uint32_t tool_pid)
 }
 
 /* The journal came from the process: before acting on it, its record must describe code of
- * an object the process maps where the record says (the decoder checked its form). */
+ * an object the process maps where the record says (the decoder checked its form).
+ * Returns 0 when it does, 1 when that object is no longer mapped at all at that bias
+ * (unloaded since: none of the record's jumps can be live, so no code is written), -1
+ * (refused, err set) when it names addresses outside the object's code. */
 static int journal_in_object(const struct sut_target *t, const struct sut_reg_patch *r,
 			     struct sut_err *err)
 {
-	const struct sut_object *o = NULL;
-	for (size_t i = 0; i < t->objs.n && !o; i++)
-		if (t->objs.v[i].bias == r->bias && t->objs.v[i].build_id_len == r->build_id_len &&
-		    !memcmp(t->objs.v[i].build_id, r->build_id, r->build_id_len))
-			o = &t->objs.v[i];
+	const struct sut_object *o = sut_registry_object(&t->objs, r);
 	if (!o)
-		return sut_errf(err, "%s: the journal names an object the process does not map at "
-				"0x%llx; left alone", sut_target_label(t),
-				(unsigned long long)r->bias);
+		return 1;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
 		if (f->addr < o->text_lo || f->addr + SUT_REG_JMP_LEN > o->text_hi)
@@ -104,8 +101,19 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	    r->rec_size != sizeof *r + (size_t)r->nfuncs * sizeof(struct sut_reg_func))
 		return sut_errf(err, "%s: the journal of the interrupted apply is unreadable",
 				sut_target_label(t));
-	if (journal_in_object(t, r, err) < 0)
+	int where = journal_in_object(t, r, err);
+	if (where < 0)
 		return -1;
+	snprintf(claimed, claimedlen, "%s", r->id);
+	if (where == 1) {
+		reg->hdr.state = SUT_REG_IDLE;
+		if (sut_ptrace_write(t->pid, reg->addr, &reg->hdr, sizeof reg->hdr, err) < 0)
+			return -1;
+		snprintf(note, notelen, "cleared the journal of the interrupted apply of %s (patch "
+			 "id as recorded in the process): its object is not mapped where the journal "
+			 "says, so no code was written", r->id);
+		return 0;
+	}
 	unsigned undone = 0;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
@@ -121,7 +129,6 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	reg->hdr.state = SUT_REG_IDLE;
 	if (sut_ptrace_write(t->pid, reg->addr, &reg->hdr, sizeof reg->hdr, err) < 0)
 		return -1;
-	snprintf(claimed, claimedlen, "%s", r->id);
 	snprintf(note, notelen, "rolled back the interrupted apply of %s (patch id as recorded "
 		 "in the process; %u of %u jumps were written, all taken back)", r->id, undone,
 		 r->nfuncs);
@@ -146,13 +153,25 @@ static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_
 		const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
 		char id[sizeof r->id];
 		memcpy(id, r->id, sizeof id);
-		if (journal_in_object(t, r, err) < 0)
-			return -1;
-		if (sut_revert_record(t, reg, ri, NULL, true, err) < 0)
+		int where = journal_in_object(t, r, err);
+		if (where < 0)
 			return -1;
 		snprintf(res->repair_claimed_id, sizeof res->repair_claimed_id, "%s", id);
+		if (where == 1) {
+			/* its object is gone: finishing the revert is dropping the record */
+			bool *drop = sut_xcalloc(reg->hdr.npatches, sizeof *drop);
+			drop[ri] = true;
+			sut_registry_drop(reg, drop);
+			free(drop);
+			reg->hdr.state = SUT_REG_IDLE;
+			if (sut_registry_write(t->pid, reg, err) < 0)
+				return -1;
+		} else if (sut_revert_record(t, reg, ri, NULL, true, err) < 0) {
+			return -1;
+		}
 		snprintf(note, notelen, "finished the interrupted revert of %s (patch id as "
-			 "recorded in the process)", id);
+			 "recorded in the process)%s", id,
+			 where == 1 ? "; its object is no longer mapped: record dropped" : "");
 	}
 	/* release patch memory nothing refers to, if no thread is inside it */
 	uint64_t lo[64], hi[64];
@@ -233,8 +252,8 @@ static int repair_locked(pid_t pid, struct sut_txn_result *res, struct sut_err *
 	rc = sut_target_refresh_maps(&t, err);
 	if (rc == 0)
 		rc = sut_registry_read(pid, &t.maps, &reg, &found, err);
-	if (rc == 0)
-		rc = repair_frozen(&t, &f, &reg, found, res, err);
+	if (rc == 0 && repair_frozen(&t, &f, &reg, found, res, err) < 0)
+		rc = sut_err_wrap(err, "repairing an interrupted transaction");
 	struct sut_err e2;
 	sut_ptrace_thaw(&f, &e2);
 	sut_freeze_free(&f);
@@ -266,7 +285,6 @@ int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct 
 		return -1;
 	/* what was repaired comes back in res; the caller reports it */
 	if (repair_locked(pid, res, err) < 0) {
-		sut_err_wrap(err, "repairing an interrupted transaction");
 		sut_unlock_pid(fd);
 		return -1;
 	}

@@ -53,13 +53,18 @@ struct rec_ref {
 	size_t index, first_func;
 };
 
+static int cmp_object(const struct sut_reg_patch *a, const struct sut_reg_patch *b)
+{
+	if (a->build_id_len != b->build_id_len)
+		return a->build_id_len < b->build_id_len ? -1 : 1;
+	return memcmp(a->build_id, b->build_id, a->build_id_len);
+}
+
 /* Orders records by build-id, then application order: one pass then groups them. */
 static int cmp_by_object(const void *a, const void *b)
 {
 	const struct rec_ref *x = a, *y = b;
-	if (x->p->build_id_len != y->p->build_id_len)
-		return x->p->build_id_len < y->p->build_id_len ? -1 : 1;
-	int c = memcmp(x->p->build_id, y->p->build_id, x->p->build_id_len);
+	int c = cmp_object(x->p, y->p);
 	if (c)
 		return c;
 	return x->index < y->index ? -1 : x->index > y->index;
@@ -109,14 +114,20 @@ static int build_view(pid_t pid, const struct sut_registry *reg, const struct su
 				sut_objects_find_build_id(objs, p->build_id, p->build_id_len);
 			o->mapped = m != NULL;
 			o->path = sut_xstrdup(m ? m->path : p->target);
-			o->patches = sut_xcalloc(n, sizeof *o->patches);
+			size_t group = 1; /* records of this object: they follow, sorted */
+			while (i + group < n && !cmp_object(refs[i + group].p, p))
+				group++;
+			o->patches = sut_xcalloc(group, sizeof *o->patches);
 		}
 		decode_patch(p, &live[refs[i].index], &sup[refs[i].first_func],
 			     &o->patches[o->npatches++]);
-		if (live[refs[i].index].live)
+		if (live[refs[i].index].live) {
 			st->nlive++;
-		else
+		} else {
 			st->nstale++;
+			/* the old code runs where the object is still mapped */
+			st->exposed |= o->mapped;
+		}
 	}
 	/* objects in the order their first patch was applied (a stable, meaningful order) */
 	struct obj_order *ord = sut_xcalloc(st->nobjects ? st->nobjects : 1, sizeof *ord);
@@ -152,7 +163,7 @@ int sut_status_read(pid_t pid, struct sut_status *st, struct sut_err *err)
 			rc = -1;
 			goto out;
 		}
-		st->has_registry = st->corrupt = true;
+		st->has_registry = st->corrupt = st->exposed = true;
 		snprintf(st->corrupt_why, sizeof st->corrupt_why, "%s", err->msg);
 		goto out;
 	}

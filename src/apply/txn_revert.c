@@ -216,6 +216,16 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 			 sut_target_label(&t), reg.hdr.tool_pid);
 		goto out;
 	}
+	/* A stale record (its code no longer runs: library reloaded) is dropped; when it is
+	 * the one asked for, writing the registry without it is the whole revert. */
+	long dropped = sut_drop_stale(&t, &reg, res, err);
+	if (dropped < 0)
+		goto out;
+	ri = sut_registry_find(&reg, patch_id);
+	if (ri < 0) {
+		rc = o->dry_run ? 0 : sut_registry_write(pid, &reg, err);
+		goto out;
+	}
 	const struct sut_reg_patch *r = sut_registry_patch(&reg, (size_t)ri);
 	res->nfuncs = r->nfuncs;
 	res->region = r->region;

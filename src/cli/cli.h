@@ -38,6 +38,9 @@ void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a PID argument; prints an error and returns -1 when it is not a positive number. */
 pid_t cli_parse_pid(const char *s);
+/* Parses a --timeout argument (milliseconds, 1-3600000); prints an error and returns -1
+ * when it is not one. */
+int cli_parse_timeout(const char *s);
 /* Options of a command that takes only --json and --help: 0 parsed (*json set, optind at
  * the first operand), 1 help printed (exit 0), -1 wrong option (usage printed). */
 int cli_json_options(int argc, char **argv, const char *usage, bool *json);

@@ -124,16 +124,10 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 			break;
 		}
 		case 'a': a->all = true; break;
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v <= 0 || v > 3600000) {
-				cli_error("--timeout wants milliseconds, got '%s'", optarg);
+		case 't':
+			if ((a->timeout_ms = cli_parse_timeout(optarg)) < 0)
 				return -1;
-			}
-			a->timeout_ms = (int)v;
 			break;
-		}
 		case 'n':
 			if (!apply)
 				return -1;

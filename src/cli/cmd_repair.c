@@ -23,10 +23,12 @@ static const char usage[] =
 	"untouched (not even stopped).\n"
 	"\n"
 	"The journal that says what to repair is the process's own memory: suture acts on\n"
-	"it only when it passes validation and describes code of an object the process maps\n"
-	"where the journal says. Otherwise the process is left alone and the error says\n"
-	"why. The patch id a journal names is reported (and written to the audit trail) as\n"
-	"text from the process.\n"
+	"it only when it passes validation and every address it names lies in the code of\n"
+	"the object it names, mapped where it says. A journal naming anything else is\n"
+	"refused and the process left alone (the error says why); one whose object is not\n"
+	"mapped any more has no live jump, so it is cleared without writing any code. The\n"
+	"patch id a journal names is reported (and written to the audit trail) as text\n"
+	"from the process.\n"
 	"\n"
 	"apply and revert do the same repair before their own transaction; status,\n"
 	"exposure and apply --dry-run never repair, they report an interrupted transaction.\n"
@@ -60,16 +62,10 @@ int cmd_repair(int argc, char **argv)
 			pidlist_add(&pids, p);
 			break;
 		}
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v <= 0 || v > 3600000) {
-				cli_error("--timeout wants milliseconds, got '%s'", optarg);
+		case 't':
+			if ((timeout_ms = cli_parse_timeout(optarg)) < 0)
 				goto usage;
-			}
-			timeout_ms = (int)v;
 			break;
-		}
 		case 'j': json = true; break;
 		case 'h': fputs(usage, stdout); pidlist_free(&pids); return 0;
 		default: goto usage;

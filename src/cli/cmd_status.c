@@ -54,7 +54,7 @@ static void print_human(const struct sut_status *st)
 	char comm[CLI_ESC_SIZE(sizeof st->comm)], path[CLI_ESC_SIZE(4096)];
 	char why[CLI_ESC_SIZE(SUT_ERR_MAX)], name[CLI_ESC_SIZE(96)];
 	printf("pid %d (%s)%s\n", (int)st->pid, ESC(st->comm, comm),
-	       st->nstale || st->corrupt ? "  EXPOSED" : "");
+	       st->exposed ? "  EXPOSED" : "");
 	if (st->corrupt) {
 		printf("  CORRUPT registry, not used (nothing it says is believed): %s\n",
 		       ESC(st->corrupt_why, why));
@@ -82,9 +82,10 @@ static void print_human(const struct sut_status *st)
 				printf("%s%s", c ? "," : "  ", p->cves[c]);
 			printf("\n");
 			if (!p->live)
-				printf("      STALE: %s: the process runs the old code (exposed); the "
-				       "next apply drops this record and applies again\n",
-				       ESC(p->stale_why, why));
+				printf("      STALE: %s: %s\n", ESC(p->stale_why, why),
+				       o->mapped ? "the process runs the old code (exposed); the next "
+						   "apply drops this record and applies again"
+						 : "the next transaction drops this record");
 			for (size_t f = 0; f < p->nfuncs; f++) {
 				const struct sut_status_func *rf = &p->funcs[f];
 				printf("      %-32s 0x%llx -> 0x%llx%s\n", ESC(rf->name, name),
@@ -104,7 +105,7 @@ static void print_json(struct json *j, const struct sut_status *st)
 	json_bool(j, "corrupt", st->corrupt);
 	if (st->corrupt)
 		json_str(j, "corrupt_reason", st->corrupt_why);
-	json_bool(j, "exposed", st->corrupt || st->nstale > 0);
+	json_bool(j, "exposed", st->exposed);
 	json_arr_begin(j, "objects");
 	for (size_t i = 0; i < st->nobjects; i++) {
 		const struct sut_status_object *o = &st->objects[i];

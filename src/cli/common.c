@@ -53,6 +53,18 @@ pid_t cli_parse_pid(const char *s)
 	return (pid_t)v;
 }
 
+int cli_parse_timeout(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 3600000) {
+		cli_error("--timeout wants milliseconds, got '%s'", s);
+		return -1;
+	}
+	return (int)v;
+}
+
 int cli_json_options(int argc, char **argv, const char *usage, bool *json)
 {
 	static const struct option lo[] = {

@@ -14,14 +14,9 @@
 # None may crash, hang or mislead suture.
 source "$(dirname "$0")/../lib.sh"
 require_suture
-command -v setpriv >/dev/null || skip "setpriv is needed to run the hostile processes unprivileged"
-id nobody >/dev/null 2>&1 || skip "no user nobody to run the hostile processes as"
 
 build_scenario hostile_registry
-chmod a+rx "$T"
-chmod -R a+rX "$S"
-# setpriv execs the program, so the PID start_bg records is the hostile process itself
-AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+setup_nobody
 build_patch hv-fix "$S/fix.diff" libhv.so
 
 # no_control_bytes FILE: FILE has no control bytes but newline and tab (and no raw C1).
@@ -111,7 +106,7 @@ jq -e '.processes[0].transaction == "interrupted-apply"' "$T/last.out" >/dev/nul
 # an explicit repair, and apply (which repairs first), refuse a journal naming no code
 sut_bounded 60 repair -p "$JR"
 [ "$SUT_RC" = 1 ] || fail "repair acted on a forged journal"
-stderr_mentions "journal names an object the process does not map" "why the journal is refused"
+stderr_mentions "journal names an address \(0x[0-9a-f]+\) outside the code of .*prog; left alone" "why the journal is refused"
 sut_bounded 60 apply -p "$JR" "$T/hv-fix.suture"
 [ "$SUT_RC" = 1 ] || fail "apply acted on a forged journal"
 victim_intact "$T/jr.out"
@@ -119,6 +114,26 @@ settled_output "$T/jr.out" '^value=1 ' '^value=2 ' 3
 # the refusal is in the audit trail
 grep -q '"action":"repair"' "$SUTURE_AUDIT_LOG" || fail "the refused repair is not in the audit trail"
 stop_bg "$JR"
+
+# ---- 3b. a forged journal naming an object the process does not map: nothing of it can
+# be live, so the repair clears the journal and writes no code
+start_bg "$T/el.out" "${AS_NOBODY[@]}" "$S/prog" elsewhere "$S/libhv.so"
+EL=$BG_PID
+wait_for_line "$T/el.out" '^value=1 victim=intact$'
+sut_bounded 30 status -p "$EL" --json
+jq -e '.processes[0].transaction == "interrupted-apply"' "$T/last.out" >/dev/null ||
+	fail "status --json: $(cat "$T/last.out")"
+sut_bounded 60 repair -p "$EL" --json
+[ "$SUT_RC" = 0 ] || fail "repair of a journal whose object is gone failed: $(cat "$T/last.err")"
+jq -e '.results[0] | .repaired == true and .journal_patch_id == "forged-journal" and
+	(.note | test("cleared the journal.*no code was written"))' "$T/last.out" >/dev/null ||
+	fail "repair --json: $(cat "$T/last.out")"
+grep -q '"repair_id_from_process":"forged-journal"' "$SUTURE_AUDIT_LOG" ||
+	fail "the audit trail does not mark the journal's patch id as the process's text"
+victim_intact "$T/el.out"
+sut_bounded 30 status -p "$EL" --json
+jq -e '.processes[0].transaction == "none"' "$T/last.out" >/dev/null || fail "repair left the journal"
+stop_bg "$EL"
 
 # ---- 4. control bytes in comm and in the library's path
 EVIL="$T/lib"$'\e[2J\e]0;pwned\a'"hv.so"

@@ -3,17 +3,14 @@
 # Invariant 8: a record counts as applied only if it is true now. An unprivileged process
 # dlopens the patched library, gets the patch, then dlcloses and dlopens it again: it runs
 # the old code. status and exposure must say it is exposed (and why), and apply --all must
-# drop the stale record and apply the patch again; revert then works and leaves no patch
-# memory behind.
+# drop the stale record and apply the patch again; revert drops a stale record, reverts a
+# live one, and no patch memory is left behind.
 source "$(dirname "$0")/../lib.sh"
 require_suture
-command -v setpriv >/dev/null || skip "setpriv is needed to run the process unprivileged"
-id nobody >/dev/null 2>&1 || skip "no user nobody to run the process as"
 
 build_scenario hostile_registry
-chmod a+rx "$T"
-chmod -R a+rX "$S"
-start_bg "$T/out" setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$S/prog" plain "$S/libhv.so"
+setup_nobody
+start_bg "$T/out" "${AS_NOBODY[@]}" "$S/prog" plain "$S/libhv.so"
 PID=$BG_PID
 wait_for_line "$T/out" '^value=1 '
 build_patch hv-fix "$S/fix.diff" libhv.so --cve CVE-2026-12345
@@ -59,6 +56,19 @@ settled_output "$T/out" '^value=2 ' '^value=1 ' 3
 [ "$(patch_state)" = "hv-fix:live" ] || fail "after the second apply: $(cat "$T/st.json")"
 [ "$(exposure_state)" = patched ] || fail "exposure after the second apply: $(cat "$T/exp.json")"
 
+# reloaded once more: revert of a stale record drops it (its code runs no more)
+n=$(nlines "$T/out")
+kill -USR1 "$PID"
+wait_for_new_line "$T/out" "$n" '^reloaded$'
+settled_output "$T/out" '^value=1 ' '^value=2 ' 3
+[ "$(patch_state)" = "hv-fix:stale" ] || fail "after the second reload: $(cat "$T/st.json")"
+sut "revert of the stale record" revert -p "$PID" hv-fix
+grep -q 'dropped 1 stale record (hv-fix' "$T/last.err" || fail "revert does not report dropping the stale record: $(cat "$T/last.err")"
+[ "$(patch_state)" = "" ] || fail "after reverting the stale record: $(cat "$T/st.json")"
+
+# and a live one reverts as usual, releasing the memory of the records dropped before
+sut "apply a third time" apply -p "$PID" "$T/hv-fix.suture"
+settled_output "$T/out" '^value=2 ' '^value=1 ' 3
 sut "revert" revert -p "$PID" hv-fix
 settled_output "$T/out" '^value=1 ' '^value=2 ' 3
 [ "$(patch_state)" = "" ] || fail "after revert: $(cat "$T/st.json")"

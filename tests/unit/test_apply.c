@@ -223,6 +223,67 @@ static void test_preimage_mismatch(void **state)
 	stop_child();
 }
 
+/* The status view: a record is live while its jump is in place; once something puts the
+ * original bytes back (as a reloaded library would have them) it is stale, the process is
+ * exposed, and the next apply drops the record and applies again. */
+static void test_status_stale(void **state)
+{
+	(void)state;
+	start_child();
+	struct sut_patch *p = make_patch("p1", "value", 5);
+	struct sut_txn_opts o = {.timeout_ms = 2000};
+	struct sut_txn_result r;
+	struct sut_err err;
+	OK(sut_apply_patch(child, p, &o, &r, &err));
+	assert_int_equal(latest(), 15);
+	struct sut_status st;
+	OK(sut_status_read(child, &st, &err));
+	assert_false(st.corrupt);
+	assert_int_equal(st.nobjects, 1);
+	assert_true(st.objects[0].mapped);
+	assert_int_equal(st.objects[0].npatches, 1);
+	const struct sut_status_patch *sp = sut_status_find(&st, "p1");
+	assert_non_null(sp);
+	assert_true(sp->live);
+	assert_false(st.exposed);
+	assert_int_equal(sp->nfuncs, 1);
+	assert_string_equal(sp->funcs[0].name, "value");
+	assert_int_equal(sp->consistency, SUT_CONS_STRICT);
+	uint64_t entry = sp->funcs[0].addr;
+	sut_status_free(&st);
+
+	/* put the original entry bytes back behind suture's back */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)child);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, p->funcs[0].preimage, 5, (off_t)entry), 5);
+	close(fd);
+	assert_int_equal(latest(), 11);
+	OK(sut_status_read(child, &st, &err));
+	sp = sut_status_find(&st, "p1");
+	assert_non_null(sp);
+	assert_false(sp->live);
+	assert_true(st.exposed);
+	assert_int_equal(st.nstale, 1);
+	assert_non_null(strstr(sp->stale_why, "value"));
+	sut_status_free(&st);
+
+	/* apply drops the stale record and applies again */
+	OK(sut_apply_patch(child, p, &o, &r, &err));
+	assert_true(r.repaired);
+	assert_non_null(strstr(r.repair_note, "dropped 1 stale record (p1"));
+	assert_int_equal(latest(), 15);
+	OK(sut_status_read(child, &st, &err));
+	assert_int_equal(st.nlive, 1);
+	assert_int_equal(st.nstale, 0);
+	sut_status_free(&st);
+	OK(sut_revert_patch(child, "p1", &o, &r, &err));
+	assert_int_equal(latest(), 11);
+	sut_patch_free(p);
+	stop_child();
+}
+
 int main(void)
 {
 	prog = fixture_cc("prog", prog_src, "-O2 -Wl,--build-id", "prog");
@@ -230,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_apply_revert),
 		cmocka_unit_test(test_stack_out_of_order),
 		cmocka_unit_test(test_preimage_mismatch),
+		cmocka_unit_test(test_status_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,14 +10,18 @@
  *   bid      plants a suture-registry whose one record has a build-id length of 100000
  *            (a reader trusting it overruns a 64-byte field);
  *   journal  plants a well-formed registry with a forged journal: an interrupted apply
- *            whose "jump" is the victim buffer, so a suture that repairs it writes the
- *            "saved" bytes into the buffer;
+ *            of the program itself (its own build-id and load bias) whose "jump" is the
+ *            victim buffer, so a suture that repairs it writes the "saved" bytes there;
+ *   elsewhere the same journal, naming an object the process does not map;
  *   huge     plants a registry mapping of 64 MiB filled with record headers;
  *   ctl      names itself (comm) with terminal control sequences.
  * On SIGUSR1 it dlcloses the library and dlopens it again (printing "reloaded"). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +121,38 @@ static void jmp(uint64_t from, uint64_t to, uint8_t out[8])
 	memcpy(out + 1, &rel, 4);
 }
 
-static void plant_journal(void)
+struct self {
+	uint64_t bias;
+	uint8_t id[64];
+	uint32_t len;
+};
+
+/* The main program's load bias and GNU build-id, from its own program headers. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct self *me = data;
+	me->bias = info->dlpi_addr;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *n = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		const uint8_t *end = n + ph->p_memsz;
+		while (n + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const void *)n;
+			const uint8_t *desc = n + sizeof *nh + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_descsz <= sizeof me->id) {
+				memcpy(me->id, desc, nh->n_descsz);
+				me->len = nh->n_descsz;
+			}
+			n = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1; /* the first entry is the main program */
+}
+
+static void plant_journal(bool self)
 {
 	uint8_t *m = plant(REG_SIZE);
 	/* "patch memory" near the victim, so the forged jump is a valid rel32 */
@@ -134,8 +169,17 @@ static void plant_journal(void)
 	p->nfuncs = 1;
 	strcpy(p->id, "forged-journal");
 	p->version = 1;
-	p->build_id_len = 20;
-	memset(p->build_id, 0x42, 20);
+	struct self me = {0};
+	if (self)
+		dl_iterate_phdr(find_self, &me);
+	if (me.len) {
+		memcpy(p->build_id, me.id, me.len);
+		p->build_id_len = me.len;
+		p->bias = me.bias;
+	} else {
+		p->build_id_len = 20;
+		memset(p->build_id, 0x42, 20);
+	}
 	p->region = (uint64_t)(uintptr_t)region;
 	p->region_size = 4096;
 	f->addr = (uint64_t)(uintptr_t)victim;
@@ -166,7 +210,7 @@ static void plant_huge(void)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: prog plain|bid|journal|huge|ctl LIBPATH\n");
+		fprintf(stderr, "usage: prog plain|bid|journal|elsewhere|huge|ctl LIBPATH\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -176,7 +220,9 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "bid"))
 		plant_bid();
 	else if (!strcmp(mode, "journal"))
-		plant_journal();
+		plant_journal(true);
+	else if (!strcmp(mode, "elsewhere"))
+		plant_journal(false);
 	else if (!strcmp(mode, "huge"))
 		plant_huge();
 	else if (!strcmp(mode, "ctl"))
