@@ -4,6 +4,9 @@
 # Invariant: idempotent and silent when everything is present, so `make` can call it every time.
 set -euo pipefail
 need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc)
+need+=(libjansson-dev)     # the audit trail's JSON lines, written and read back
+need+=(clang)              # the sanitizer build of make check (libFuzzer's coverage)
+need+=(libclang-rt-14-dev) # libFuzzer and the ASan/UBSan runtimes for clang 14
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
