@@ -80,7 +80,8 @@ check-sanitize: deps
 	@FUZZ_TIME=$(FUZZ_TIME) tests/run-sanitize.sh $(SAN_B)
 
 # In CI (CI set) the long soak tests run too: issue 4 asks CI to run them.
-# The sanitizer step runs after the other tests (SANITIZE=0 leaves it out).
+# The sanitizer step runs after the other tests (left out with SANITIZE=0, and when ONLY
+# selects tests).
 check: all $(UNIT_BINS)
 	@LONG=$(if $(CI),1,$(LONG)) tests/run-all.sh $(UNIT_BINS); rc=$$?; \
 	if [ "$(SANITIZE)" != 0 ] && [ -z "$(ONLY)" ]; then $(MAKE) --no-print-directory check-sanitize || rc=1; fi; \
