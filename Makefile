@@ -3,7 +3,7 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply build audit cli
+LAYERS := util elf proc ptrace patch link unwind apply audit assess build cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
@@ -15,7 +15,7 @@ HARDEN   ?= -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fPIE
 LDHARDEN ?= -pie -Wl,-z,relro,-z,now
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE $(HARDEN) \
 	  $(SAN_CFLAGS)
-LIBS   := -lelf -ldw -lcrypto -ljansson -lpthread
+LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
 
 layer_srcs = $(wildcard src/$(1)/*.c)
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))
@@ -28,7 +28,7 @@ endef
 $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
 
-.PHONY: all deps demo check check-long bench clean
+.PHONY: all deps demo check check-long check-layers print-layers bench clean
 all: deps $(B)/suture
 
 deps:
@@ -82,10 +82,17 @@ check-sanitize: deps
 # In CI (CI set) the long soak tests run too: issue 4 asks CI to run them.
 # The sanitizer step runs after the other tests (left out with SANITIZE=0, and when ONLY
 # selects tests).
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) check-layers
 	@LONG=$(if $(CI),1,$(LONG)) tests/run-all.sh $(UNIT_BINS); rc=$$?; \
 	if [ "$(SANITIZE)" != 0 ] && [ -z "$(ONLY)" ]; then $(MAKE) --no-print-directory check-sanitize || rc=1; fi; \
 	exit $$rc
+
+# The layer rule of DESIGN.md (scripts/check-layers.sh reads LAYERS through print-layers).
+check-layers:
+	@scripts/check-layers.sh
+
+print-layers:
+	@echo $(LAYERS)
 
 check-long: all
 	@tests/run-long.sh

@@ -3,10 +3,12 @@
 # Installs the Debian packages suture needs to build and test, only when missing.
 # Invariant: idempotent and silent when everything is present, so `make` can call it every time.
 set -euo pipefail
-need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc)
-need+=(libjansson-dev)     # the audit trail's JSON lines, written and read back
-need+=(clang)              # the sanitizer build of make check (libFuzzer's coverage)
-need+=(libclang-rt-14-dev) # libFuzzer and the ASan/UBSan runtimes for clang 14
+need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc
+  libjansson-dev
+  clang              # the sanitizer build of make check (libFuzzer coverage)
+  libclang-rt-14-dev # libFuzzer and the ASan/UBSan runtimes of clang 14
+  python3-jsonschema
+)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,6 +26,10 @@ int sut_fault(const char *step, struct sut_err *err)
 			;
 		return 0;
 	}
+	if (f[n] == ':' && strcmp(f + n + 1, "stop") == 0) {
+		kill(getpid(), SIGSTOP);
+		return 0;
+	}
 	kill(getpid(), SIGKILL);
 	for (;;)
 		pause();

@@ -11,6 +11,10 @@
  *           is written), committed
  *   revert: revert-frozen, revert-journal, revert-restore (after the first restore),
  *           revert-committed
+ *   far-jump:fail (apply, at plan time): each replacement is taken to be 4 GiB further
+ *           away than it is, a jump that cannot be encoded
+ * ACTION "stop" stops suture with SIGSTOP at the step (a test then changes the target
+ * between two steps and resumes suture with SIGCONT).
  * Unset (the normal case) costs one getenv per step. Ignored when the environment is
  * not believed (util/env.h). */
 #ifndef SUTURE_APPLY_FAULT_H

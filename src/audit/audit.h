@@ -40,6 +40,8 @@ struct sut_audit_record {
 	bool ok;
 	const char *error;    /* why it failed or was refused */
 	const char *repaired; /* what a repair of an interrupted transaction did */
+	const char *repair_from_process; /* patch id the interrupted journal claimed: text that
+	                                  * came from the (untrusted) process, kept apart */
 	size_t functions;
 	int attempts;
 	uint64_t freeze_us;

@@ -174,6 +174,7 @@ static char *render(const struct sut_audit_record *r, const char *prev)
 	json_object_set_new(o, "ok", json_boolean(r->ok));
 	set_str(o, "error", r->error);
 	set_str(o, "repaired", r->repaired);
+	set_str(o, "repair_id_from_process", r->repair_from_process);
 	if (strcmp(r->action, "refuse") != 0) {
 		json_object_set_new(o, "functions", json_integer((json_int_t)r->functions));
 		json_object_set_new(o, "attempts", json_integer(r->attempts));

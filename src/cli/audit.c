@@ -61,6 +61,7 @@ void cli_audit_txn(const char *action, const struct sut_txn_result *r, const cha
 	struct sut_audit_record rec = {
 		.action = action, .pid = r->pid, .patch = patch_id, .signer = signer,
 		.ok = error == NULL, .error = error, .repaired = r->repaired ? r->repair_note : NULL,
+		.repair_from_process = r->repaired && r->repair_claimed_id[0] ? r->repair_claimed_id : NULL,
 		.functions = r->nfuncs, .attempts = r->attempts, .freeze_us = r->freeze_ns / 1000};
 	append(&rec);
 }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "apply/registry.h"
 #include "cli/cli.h"
 #include "cli/audit.h"
 #include "cli/json.h"
@@ -181,17 +180,16 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
  * its worker (reading maps and build-ids in parallel is most of the work of --all). */
 static void add_all_pids(struct pidlist *out)
 {
-	pid_t *all = NULL;
+	struct sut_found_process *all;
 	size_t n = 0;
 	struct sut_err err;
-	if (sut_proc_list(&all, &n, &err) < 0) {
+	if (sut_discover_processes(SUT_DISCOVER_ALL, NULL, 0, &all, &n, &err) < 0) {
 		cli_error("%s", err.msg);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (all[i] != getpid())
-			pidlist_add(out, all[i]);
-	free(all);
+		pidlist_add(out, all[i].pid);
+	sut_found_processes_free(all, n);
 }
 
 /* What one process's job did, printed in pid order once every job is done. */
@@ -246,15 +244,17 @@ struct apply_run {
 	struct sut_txn_opts o;
 };
 
-/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those) */
-static bool has_patch(pid_t pid, const char *id)
+/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those.)
+ * live: only a record that is true now counts (apply); a stale one is applied again. */
+static bool has_patch(pid_t pid, const char *id, bool live)
 {
-	struct sut_maps m;
+	struct sut_status st;
 	struct sut_err err;
-	if (sut_proc_maps(pid, &m, &err) < 0)
+	if (sut_status_read(pid, &st, &err) < 0)
 		return false;
-	bool has = sut_registry_has(pid, &m, id);
-	sut_proc_maps_free(&m);
+	const struct sut_status_patch *p = sut_status_find(&st, id);
+	bool has = p && (p->live || !live);
+	sut_status_free(&st);
 	return has;
 }
 
@@ -274,7 +274,7 @@ static void apply_job(size_t k, void *ctx)
 			continue;
 		/* --all asks for a state: a process that already has the patch is in it (a
 		 * vfork child sharing its parent's memory shows its parent's patches too) */
-		if (run->a->all && has_patch(pid, p->id)) {
+		if (run->a->all && has_patch(pid, p->id, true)) {
 			j->already++;
 			continue;
 		}
@@ -526,7 +526,7 @@ static void revert_job(size_t k, void *ctx)
 	bool any = false;
 	for (int i = 0; i < run->a->nrest; i++) {
 		const char *id = run->a->rest[i];
-		if (run->a->all && !has_patch(pid, id))
+		if (run->a->all && !has_patch(pid, id, false))
 			continue;
 		any = true;
 		if (!cli_txn_start()) {

@@ -22,8 +22,11 @@ static const char usage[] =
 	"  revert   take applied patches back out of running processes\n"
 	"  status   show the patches applied in running processes\n"
 	"  exposure which running processes map a patch's build and are not patched yet\n"
+	"  repair   finish or roll back what a killed suture left in a process\n"
 	"  keygen   make a key pair for signing patches\n"
 	"  audit    check the audit trail's hash chain (audit verify)\n"
+	"  verify   prove that every patched process runs exactly the signed code\n"
+	"  scan     which processes are exposed to which CVE, most urgent first\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -77,7 +80,9 @@ int main(int argc, char **argv)
 	} cmds[] = {{"build", cmd_build, false},     {"inspect", cmd_inspect, false},
 		    {"apply", cmd_apply, true},	     {"revert", cmd_revert, true},
 		    {"status", cmd_status, false},   {"keygen", cmd_keygen, false},
-		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false}};
+		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false},
+		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
+		    {"scan", cmd_scan, false}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			note_ignored_environment();
