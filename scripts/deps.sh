@@ -5,6 +5,8 @@
 set -euo pipefail
 need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc
   libjansson-dev
+  clang              # the sanitizer build of make check (libFuzzer coverage)
+  libclang-rt-14-dev # libFuzzer and the ASan/UBSan runtimes of clang 14
   python3-jsonschema
 )
 missing=()

@@ -97,6 +97,8 @@ int sut_unhex(const char *hex, uint8_t *out, size_t cap)
 
 void sut_buf_append(struct sut_buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return; /* an empty buffer has no data pointer to add 0 to */
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + n)

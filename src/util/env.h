@@ -21,8 +21,8 @@ bool sut_env_handed_privileges(void);
 /* getenv(name), or NULL when privileges were handed over or the value is empty. */
 const char *sut_env(const char *name);
 
-/* The SUTURE_* variables that are set and ignored (names, malloc'd array of pointers
- * into environ; *n entries). NULL with *n == 0 when nothing is ignored. */
+/* The SUTURE_* variables that are set and ignored: a malloc'd array of *n pointers to
+ * their "NAME=VALUE" entries in environ. NULL with *n == 0 when nothing is ignored. */
 const char **sut_env_ignored(size_t *n);
 
 #endif

@@ -267,6 +267,7 @@ static void test_freeze_blocked_threads_undisturbed(void **state)
 		assert_true(sut_freeze_syscall_thread(&f) == 0);
 		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
 		sut_freeze_free(&f);
+		sut_proc_maps_free(&m);
 		assert_int_equal(sut_proc_maps(c.pid, &m, &err) < 0 ? -1 : 0, 0);
 		msleep(round % 5 == 0 ? 30 : 5);
 	}
