@@ -169,7 +169,9 @@ static void print_json(const struct sut_inventory *inv, const struct sut_vulndb 
 		json_str(&j, "summary", v->summary);
 		json_str(&j, "verdict", sut_verdict_name(f->verdict));
 		json_str(&j, "live_patch", f->verdict == SUT_V_FIXED_LIVE ? f->live_patch : NULL);
+		json_str(&j, "unproven_patch", f->unproven[0] ? f->unproven : NULL);
 		json_str(&j, "action", f->verdict == SUT_V_FIXED_LIVE ? NULL
+				       : f->unproven[0] ? "repair"
 				       : f->live_patch[0] ? "apply"
 				       : f->verdict == SUT_V_FIXED_ON_DISK ? "restart"
 									   : "update");
@@ -280,6 +282,9 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 			 file->version ? file->version : file->openssl ? file->openssl : "");
 		if (f->verdict == SUT_V_FIXED_LIVE)
 			snprintf(act, sizeof act, "patched live: %s (verified)", f->live_patch);
+		else if (f->unproven[0])
+			snprintf(act, sizeof act, "%s does not hold (suture verify -p %d): revert, "
+				 "apply again", f->unproven, (int)p->pid);
 		else if (f->live_patch[0])
 			snprintf(act, sizeof act, "suture apply -p %d %s", (int)p->pid, f->live_patch);
 		else if (f->verdict == SUT_V_FIXED_ON_DISK)
