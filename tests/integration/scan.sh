@@ -207,5 +207,11 @@ expect "$G1" CVE-2026-90001 exposed "G1 whose jump was removed"
 vex
 [ "$(stmt CVE-2026-90001 "$BG")" = affected ] || fail "a stale record yielded $(stmt CVE-2026-90001 "$BG")"
 
+# a feed that cannot be read is an error (2), naming the file and the place
+echo '{"id": "CVE-2026-1", "affected": [' >"$T/bad.json"
+set +e; "$SUTURE" scan --feed "$T/bad.json" -p "$A" >/dev/null 2>"$T/bad.err"; rc=$?; set -e
+[ "$rc" = 2 ] || fail "scan with a broken feed exited $rc"
+grep -q "bad.json:" "$T/bad.err" || { cat "$T/bad.err" >&2; fail "the error does not name the feed"; }
+
 # read-only, and nobody died
 for p in "$A" "$B" "$C" "$D" "$E" "$L" "$G1" "$G2"; do assert_alive "$p"; done
