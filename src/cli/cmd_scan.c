@@ -163,7 +163,7 @@ static void print_json(const struct sut_inventory *inv, const struct sut_vulndb 
 		json_str(&j, "cve", v->cve);
 		json_str(&j, "id", v->id);
 		json_str(&j, "severity", sev_name(v->severity));
-		if (v->cvss > 0)
+		if (v->cvss > 0) /* the writer has no fractions; a member after others: ",k:v" */
 			fprintf(stdout, ",\"cvss\":%.1f", v->cvss);
 		json_str(&j, "published", v->published);
 		json_str(&j, "summary", v->summary);
@@ -267,7 +267,7 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 		return;
 	}
 	if (as->n) {
-		printf("%-13s %-16s %-8s %-8s %-16s %-24s %-28s %s\n", "VERDICT", "CVE", "SEVERITY",
+		printf("%-13s %-16s %-8s %-7s %-15s %-15s %-32s %s\n", "VERDICT", "CVE", "SEVERITY",
 		       "PID", "COMMAND", "EXPOSURE", "OBJECT", "ACTION");
 	}
 	for (size_t i = 0; i < as->n; i++) {
@@ -291,7 +291,7 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 			snprintf(act, sizeof act, "restart (the file on disk is fixed) or patch live");
 		else
 			snprintf(act, sizeof act, "update the package or build a live patch");
-		printf("%-13s %-16s %-8s %-8d %-16s %-24s %-28s %s\n",
+		printf("%-13s %-16s %-8s %-7d %-15s %-15s %-32s %s\n",
 		       f->verdict == SUT_V_EXPOSED ? "EXPOSED" : sut_verdict_name(f->verdict), v->cve,
 		       sev_name(v->severity), (int)p->pid, p->comm, ex, obj, act);
 	}

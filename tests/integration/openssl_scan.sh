@@ -57,6 +57,20 @@ jq -e --argjson p "$UP" '.findings[] | select(.pid == $p and .cve == "CVE-2026-4
 	fail "the store patch is not named as the action"
 [ "$(jq -r '.findings[0].cve' "$T/scan.out")" = CVE-2026-45447 ] || fail "the High CVE is not first"
 
+# Debian's security-tracker JSON, imported: a CVE open in bookworm for the openssl source
+# package touches the Debian server only (the upstream build is not Debian's)
+cat >"$T/tracker.json" <<'JSON'
+{"openssl": {"CVE-2026-99998": {"description": "open in bookworm", "scope": "remote",
+   "releases": {"bookworm": {"status": "open", "urgency": "medium",
+     "repositories": {"bookworm": "3.0.20-1~deb12u2"}}}}},
+ "zlib": {"CVE-2026-99997": {"releases": {"bookworm": {"status": "open"}}}}}
+JSON
+scan --json --import-debian "$T/tracker.json"
+[ "$(verdict "$DEB" CVE-2026-99998)" = exposed ] || fail "the tracker's open CVE does not touch the Debian server"
+[ "$(verdict "$UP" CVE-2026-99998)" = none ] || fail "the tracker's CVE touched the upstream build"
+jq -e '[.findings[] | select(.cve == "CVE-2026-99998")][0].severity == "moderate"' "$T/scan.out" >/dev/null ||
+	fail "the tracker's urgency is not the severity"
+
 sut "apply" apply -p "$UP" "$T/store/cve-45447.suture"
 sut "verify" verify -p "$UP" --json
 jq -e '.ok and .patches_verified == 1' "$T/last.out" >/dev/null || fail "verify: $(cat "$T/last.out")"
