@@ -18,6 +18,8 @@ int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_exposure(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 

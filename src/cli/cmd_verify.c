@@ -54,7 +54,11 @@ static void load_file(const char *path, const char *const *keys, size_t nkeys,
 		cli_error("%s: %s", path, err.msg);
 		return;
 	}
-	if (cli_trust_verify(p, keys, nkeys, NULL, &err) < 0) {
+	struct cli_trust trust;
+	cli_trust_load(&trust, keys, nkeys);
+	int trusted = cli_trust_check(&trust, p, NULL, &err);
+	cli_trust_free(&trust);
+	if (trusted < 0) {
 		cli_error("%s: not used: %s", path, err.msg);
 		sut_patch_free(p);
 		return;
