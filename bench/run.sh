@@ -5,11 +5,11 @@
 # targets next to the figures. Benchmarks report numbers; they assert nothing.
 #
 #   BENCH_QUICK=1   fewer runs, 1/10/100 threads, 100 processes (about 1-2 minutes)
-#   BENCH_ONLY="freeze fleet overhead memory"   a subset
+#   BENCH_ONLY="freeze fleet overhead memory scan"   a subset
 #   BENCH_OUT=FILE  also write the document to FILE
 source "$(dirname "$0")/lib.sh"
 bench_setup
-only=${BENCH_ONLY:-freeze fleet overhead memory}
+only=${BENCH_ONLY:-freeze fleet overhead memory scan}
 started=$(now_us)
 # The machine may be shared: its load before and after is part of the figures' context.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -53,6 +53,8 @@ jq -r '
 	  "  apply --all \(.processes) processes: \(.apply_all.command_wall_us|f) us wall (\(.apply_all.processes_ok) ok), \(.apply_all.tool_total_us_per_process.median|f) us per process; revert --all \(.revert_all.command_wall_us|f) us [< \(.issue_target_wall_us|f) us]"),
 	(.benchmarks.call_overhead? // empty |
 	  "  call: unpatched \(.unpatched_ns.median|f) ns, patched \(.patched_ns.median|f) ns, overhead \(.overhead_ns.median|f) ns [< 1 ns]"),
+	(.benchmarks.scan? // empty |
+	  "  scan: \(.processes_scanned) processes (\(.extra_processes) with \(.libraries_each) libraries each), \(.distinct_files) files read: \(.wall_us.median|f) us wall, \(.wall_us_no_dpkg.median|f) us without dpkg [< 2000000 us]"),
 	(.benchmarks.memory? // empty |
 	  "  memory: patch adds \(.added_by_patch.rss_kb) kB resident, \(.added_by_patch.mapped_kb) kB mapped; kept after revert \(.kept_after_revert.rss_kb)/\(.kept_after_revert.mapped_kb) kB; growth over \(.rounds) rounds \(.growth_over_rounds.rss_kb) kB resident, \(.growth_over_rounds.maps) mappings [0]")
 ' <<<"$doc" >&2

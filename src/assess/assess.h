@@ -248,6 +248,8 @@ struct sut_finding {
 	size_t obj;           /* index into the process's objs: the affected object */
 	enum sut_verdict verdict;
 	char live_patch[SUT_PATCH_ID_MAX];  /* fixed-live: the patch; exposed: one in the store */
+	char unproven[SUT_PATCH_ID_MAX];    /* a recorded patch naming the CVE that verify did
+					       not prove (altered, stale, unknown), or "" */
 	int exposure;         /* score: listening/established 2, external 2, root 1 */
 };
 

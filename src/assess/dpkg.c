@@ -89,34 +89,53 @@ static void query_owners(char *const *paths, const size_t *idx, size_t n, char *
 	free(out);
 }
 
+/* The other spelling of a path under merged /usr ("/usr/lib/x" <-> "/lib/x"), or NULL. */
+static char *other_spelling(const char *p)
+{
+	if (!strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/bin/", 9) || !strncmp(p, "/usr/sbin/", 10))
+		return sut_xstrdup(p + 4);
+	if (!strncmp(p, "/lib/", 5) || !strncmp(p, "/bin/", 5) || !strncmp(p, "/sbin/", 6))
+		return sut_xasprintf("/usr%s", p);
+	return NULL;
+}
+
 void sut_dpkg_owners(char *const *paths, size_t n, char **pkg, char **ver, char **src)
 {
-	size_t *idx = sut_xcalloc(n ? n : 1, sizeof *idx), m = 0;
+	/* one dpkg-query -S for every path and its other spelling (each call reads the whole
+	 * database: about 0.2 s) */
+	char **all = sut_xcalloc(2 * n + 1, sizeof *all);
+	size_t *idx = sut_xcalloc(2 * n + 1, sizeof *idx), m = 0;
 	for (size_t i = 0; i < n; i++) {
 		pkg[i] = ver[i] = src[i] = NULL;
-		if (plain_path(paths[i]))
-			idx[m++] = i;
-	}
-	query_owners(paths, idx, m, pkg);
-	/* merged /usr: ask again for the other spelling of what was not found */
-	char **alt = sut_xcalloc(n ? n : 1, sizeof *alt);
-	size_t k = 0;
-	for (size_t i = 0; i < m; i++) {
-		const char *p = paths[idx[i]];
-		if (pkg[idx[i]])
+		if (!plain_path(paths[i]))
 			continue;
-		if (!strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/bin/", 9) ||
-		    !strncmp(p, "/usr/sbin/", 10))
-			alt[idx[i]] = sut_xstrdup(p + 4);
-		else if (!strncmp(p, "/lib/", 5) || !strncmp(p, "/bin/", 5) || !strncmp(p, "/sbin/", 6))
-			alt[idx[i]] = sut_xasprintf("/usr%s", p);
-		if (alt[idx[i]])
-			idx[k++] = idx[i];
+		all[m] = sut_xstrdup(paths[i]);
+		idx[m] = m;
+		m++;
+		char *alt = other_spelling(paths[i]);
+		if (alt) {
+			all[m] = alt;
+			idx[m] = m;
+			m++;
+		}
 	}
-	query_owners(alt, idx, k, pkg);
-	for (size_t i = 0; i < n; i++)
-		free(alt[i]);
-	free(alt);
+	char **found = sut_xcalloc(m + 1, sizeof *found);
+	query_owners(all, idx, m, found);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (!plain_path(paths[i]))
+			continue;
+		char *alt = other_spelling(paths[i]);
+		char *a = found[k], *b = alt ? found[k + 1] : NULL;
+		pkg[i] = a ? a : b;
+		if (a && b)
+			free(b);
+		k += alt ? 2 : 1;
+		free(alt);
+	}
+	for (size_t i = 0; i < m; i++)
+		free(all[i]);
+	free(all);
+	free(found);
 	/* versions and sources, one call for the distinct packages */
 	char **argv = sut_xcalloc(n + 4, sizeof *argv);
 	size_t na = 0;

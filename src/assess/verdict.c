@@ -75,6 +75,16 @@ static const char *live_fix(const struct sut_inventory *inv, const struct sut_in
 	return NULL;
 }
 
+/* A patch the process records as naming v that verify did not prove, or NULL. */
+static const char *unproven_fix(const struct sut_inv_proc *p, const struct sut_vuln *v)
+{
+	for (size_t i = 0; i < p->vfy.npatches; i++)
+		if (names_vuln(p->vfy.patches[i].cves, v) &&
+		    (!p->vfy.patches[i].verified || !p->vfy.registry_ok))
+			return p->vfy.patches[i].id;
+	return NULL;
+}
+
 /* A store patch for this object's build naming v, or NULL. */
 static const char *store_fix(const struct sut_patch_set *store, const struct sut_inv_file *f,
 			     const struct sut_vuln *v)
@@ -160,7 +170,13 @@ int sut_assess(const struct sut_inventory *inv, const struct sut_vulndb *db,
 			for (size_t oi = 0; oi < p->nobjs; oi++) {
 				const char *patch;
 				enum sut_verdict r = object_verdict(inv, p, &p->objs[oi], v, &patch);
-				if (rank(r) > rank(worst)) {
+				/* the worst object; of equals, the one that reports an OpenSSL
+				 * version (libcrypto rather than the openssl executable) */
+				bool better = rank(r) > rank(worst) ||
+					      (r != SUT_V_NOT_AFFECTED && rank(r) == rank(worst) &&
+					       inv->files[p->objs[oi].file].openssl &&
+					       !inv->files[p->objs[wobj].file].openssl);
+				if (better) {
 					worst = r;
 					wobj = oi;
 					wpatch = patch;
@@ -182,6 +198,8 @@ int sut_assess(const struct sut_inventory *inv, const struct sut_vulndb *db,
 			if (worst != SUT_V_FIXED_LIVE)
 				wpatch = store_fix(store, &inv->files[p->objs[wobj].file], v);
 			snprintf(f->live_patch, sizeof f->live_patch, "%s", wpatch ? wpatch : "");
+			const char *un = worst == SUT_V_FIXED_LIVE ? NULL : unproven_fix(p, v);
+			snprintf(f->unproven, sizeof f->unproven, "%s", un ? un : "");
 		}
 	}
 	g_inv = inv;

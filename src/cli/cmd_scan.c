@@ -163,13 +163,15 @@ static void print_json(const struct sut_inventory *inv, const struct sut_vulndb 
 		json_str(&j, "cve", v->cve);
 		json_str(&j, "id", v->id);
 		json_str(&j, "severity", sev_name(v->severity));
-		if (v->cvss > 0)
+		if (v->cvss > 0) /* the writer has no fractions; a member after others: ",k:v" */
 			fprintf(stdout, ",\"cvss\":%.1f", v->cvss);
 		json_str(&j, "published", v->published);
 		json_str(&j, "summary", v->summary);
 		json_str(&j, "verdict", sut_verdict_name(f->verdict));
 		json_str(&j, "live_patch", f->verdict == SUT_V_FIXED_LIVE ? f->live_patch : NULL);
+		json_str(&j, "unproven_patch", f->unproven[0] ? f->unproven : NULL);
 		json_str(&j, "action", f->verdict == SUT_V_FIXED_LIVE ? NULL
+				       : f->unproven[0] ? "repair"
 				       : f->live_patch[0] ? "apply"
 				       : f->verdict == SUT_V_FIXED_ON_DISK ? "restart"
 									   : "update");
@@ -265,7 +267,7 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 		return;
 	}
 	if (as->n) {
-		printf("%-13s %-16s %-8s %-8s %-16s %-24s %-28s %s\n", "VERDICT", "CVE", "SEVERITY",
+		printf("%-13s %-16s %-8s %-7s %-15s %-15s %-32s %s\n", "VERDICT", "CVE", "SEVERITY",
 		       "PID", "COMMAND", "EXPOSURE", "OBJECT", "ACTION");
 	}
 	for (size_t i = 0; i < as->n; i++) {
@@ -280,13 +282,16 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 			 file->version ? file->version : file->openssl ? file->openssl : "");
 		if (f->verdict == SUT_V_FIXED_LIVE)
 			snprintf(act, sizeof act, "patched live: %s (verified)", f->live_patch);
+		else if (f->unproven[0])
+			snprintf(act, sizeof act, "%s does not hold (suture verify -p %d): revert, "
+				 "apply again", f->unproven, (int)p->pid);
 		else if (f->live_patch[0])
 			snprintf(act, sizeof act, "suture apply -p %d %s", (int)p->pid, f->live_patch);
 		else if (f->verdict == SUT_V_FIXED_ON_DISK)
 			snprintf(act, sizeof act, "restart (the file on disk is fixed) or patch live");
 		else
 			snprintf(act, sizeof act, "update the package or build a live patch");
-		printf("%-13s %-16s %-8s %-8d %-16s %-24s %-28s %s\n",
+		printf("%-13s %-16s %-8s %-7d %-15s %-15s %-32s %s\n",
 		       f->verdict == SUT_V_EXPOSED ? "EXPOSED" : sut_verdict_name(f->verdict), v->cve,
 		       sev_name(v->severity), (int)p->pid, p->comm, ex, obj, act);
 	}

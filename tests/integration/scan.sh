@@ -121,6 +121,8 @@ expect "$E" CVE-2026-90001 fixed-on-disk "3.0.20 replaced on disk by 3.0.21"
 expect "$L" CVE-2026-90001 exposed "listening 3.0.20"
 expect "$G1" CVE-2026-90001 fixed-live "patched G build"
 expect "$G2" CVE-2026-90001 exposed "patched G build whose code was altered"
+jq -e --argjson p "$G2" '.findings[] | select(.pid == $p and .cve == "CVE-2026-90001") | .action == "repair" and .unproven_patch == "scan-fix-g"' "$T/scan.json" >/dev/null ||
+	fail "G2's action is not to repair scan-fix-g"
 [ "$(jq '[.findings[] | select(.cve == "CVE-2026-90003")] | length' "$T/scan.json")" = 0 ] ||
 	fail "the zlib record touched a process"
 jq -e --argjson p "$B" '.findings[] | select(.pid == $p and .cve == "CVE-2026-90001") | .live_patch == "scan-fix"' "$T/scan.json" >/dev/null ||
@@ -204,6 +206,12 @@ scan_json --json
 expect "$G1" CVE-2026-90001 exposed "G1 whose jump was removed"
 vex
 [ "$(stmt CVE-2026-90001 "$BG")" = affected ] || fail "a stale record yielded $(stmt CVE-2026-90001 "$BG")"
+
+# a feed that cannot be read is an error (2), naming the file and the place
+echo '{"id": "CVE-2026-1", "affected": [' >"$T/bad.json"
+set +e; "$SUTURE" scan --feed "$T/bad.json" -p "$A" >/dev/null 2>"$T/bad.err"; rc=$?; set -e
+[ "$rc" = 2 ] || fail "scan with a broken feed exited $rc"
+grep -q "bad.json:" "$T/bad.err" || { cat "$T/bad.err" >&2; fail "the error does not name the feed"; }
 
 # read-only, and nobody died
 for p in "$A" "$B" "$C" "$D" "$E" "$L" "$G1" "$G2"; do assert_alive "$p"; done
