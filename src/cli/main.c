@@ -25,6 +25,8 @@ static const char usage[] =
 	"  repair   finish or roll back what a killed suture left in a process\n"
 	"  keygen   make a key pair for signing patches\n"
 	"  audit    check the audit trail's hash chain (audit verify)\n"
+	"  verify   prove that every patched process runs exactly the signed code\n"
+	"  scan     which processes are exposed to which CVE, most urgent first\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
