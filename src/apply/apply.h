@@ -55,4 +55,39 @@ int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct s
  * *repaired says whether anything was found; note describes what was done. */
 int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut_err *err);
 
+/* Several patches on one process (txn_multi.c). */
+struct sut_multi_opts {
+	struct sut_txn_opts txn;
+	bool only_mapped;  /* leave out patches for objects the process does not map */
+	/* apply: a patch already applied there counts as done (a state is asked, not an
+	 * action); revert: an id not applied there is left out */
+	bool skip_applied;
+};
+
+struct sut_multi_txn {
+	const char *id;             /* the caller's patch id string */
+	struct sut_txn_result res;
+	char *error;                /* NULL when the transaction succeeded */
+};
+
+struct sut_multi_result {
+	struct sut_multi_txn *txns; /* transactions attempted, in order */
+	size_t ntxns;
+	size_t already;             /* apply: patches left out, applied there already */
+	bool touched;               /* at least one patch concerned the process */
+	bool failed;
+	char **notes;               /* what was taken back after a failure */
+	size_t nnotes;
+};
+
+/* Applies the patches to pid in the order given, all or nothing: when one fails, those
+ * this call applied before it are reverted (each take-back is a note). 0 when every patch
+ * ended applied, -1 otherwise (details in out, which the caller frees). */
+int sut_apply_patches(pid_t pid, struct sut_patch *const *patches, size_t n,
+		      const struct sut_multi_opts *o, struct sut_multi_result *out);
+/* Reverts the patch ids from pid in the order given, stopping at the first failure. */
+int sut_revert_patches(pid_t pid, const char *const *ids, size_t n,
+		       const struct sut_multi_opts *o, struct sut_multi_result *out);
+void sut_multi_result_free(struct sut_multi_result *r);
+
 #endif
