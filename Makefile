@@ -3,13 +3,16 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply build cli
+LAYERS := util elf proc ptrace patch link unwind apply store build cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE
 LIBS   := -lelf -ldw -lcrypto -lpthread
+# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal), jansson
+CFLAGS += $(shell pkg-config --cflags glib-2.0)
+LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd jansson)
 
 layer_srcs = $(wildcard src/$(1)/*.c)
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))

@@ -19,6 +19,7 @@ static const char usage[] =
 	"  status   show the patches applied in running processes\n"
 	"  exposure which running processes map a patch's build and are not patched yet\n"
 	"  keygen   make a key pair for signing patches\n"
+	"  store    the patches sutured keeps applied (add, list, remove, policy)\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
 		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
-		    {"exposure", cmd_exposure}};
+		    {"exposure", cmd_exposure}, {"store", cmd_store}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
