@@ -3,7 +3,7 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply store build cli
+LAYERS := util elf proc ptrace patch link unwind apply store daemon build cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
@@ -14,7 +14,9 @@ LIBS   := -lelf -ldw -lcrypto -lpthread
 CFLAGS += $(shell pkg-config --cflags glib-2.0)
 LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd jansson)
 
-layer_srcs = $(wildcard src/$(1)/*.c)
+# Programs' entry points are not part of their layer's library.
+PROGRAM_MAINS := src/cli/sutured.c
+layer_srcs = $(filter-out $(PROGRAM_MAINS),$(wildcard src/$(1)/*.c))
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))
 # libraries of a layer and every layer before it, innermost last (for the linker)
 define layer_lib_rule
@@ -26,7 +28,7 @@ $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
 
 .PHONY: all deps demo check check-long bench clean
-all: deps $(B)/suture
+all: deps $(B)/suture $(B)/sutured
 
 deps:
 	@scripts/deps.sh
@@ -38,6 +40,10 @@ $(B)/obj/%.o: src/%.c
 
 $(B)/suture: $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
+
+# sutured: the daemon, from the same libraries (src/daemon/daemon.h)
+$(B)/sutured: $(B)/obj/cli/sutured.o $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
 
 # Unit tests: tests/unit/test_X.c links all layer libraries (the linker keeps only what is used).
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

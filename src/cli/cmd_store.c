@@ -52,21 +52,19 @@ static const char store_usage[] =
 
 struct store_args {
 	const char *root;
-	const char **keys;
-	size_t nkeys;
+	struct cli_keys keys;
 	bool json, replace;
 	enum sut_policy policy;
 };
 
-/* The store's signature check: exactly the command line's trust (cli/trust.h). */
-static int verify_cb(const struct sut_patch *p, void *ctx, char *signer, size_t cap,
+int cli_store_verify(const struct sut_patch *p, void *ctx, char *signer, size_t cap,
 		     struct sut_err *err)
 {
-	struct store_args *a = ctx;
+	const struct cli_keys *k = ctx;
 	char id[32];
 	if (p->sig_len == 0)
 		return sut_errf(err, "the patch is unsigned (sign it with `suture build --sign-key`)");
-	if (cli_trust_verify(p, a->keys, a->nkeys, id, err) < 0)
+	if (cli_trust_verify(p, k->v, k->n, id, err) < 0)
 		return -1;
 	snprintf(signer, cap, "%s", id);
 	return 0;
@@ -79,7 +77,7 @@ static int store_add(struct store_args *a, const struct sut_store_paths *paths, 
 	for (int i = 0; i < n; i++) {
 		char *id;
 		struct sut_err err;
-		if (sut_store_add(paths, files[i], a->replace, verify_cb, a, &id, &err) < 0) {
+		if (sut_store_add(paths, files[i], a->replace, cli_store_verify, &a->keys, &id, &err) < 0) {
 			cli_error("%s", err.msg);
 			rc = 1;
 			continue;
@@ -147,7 +145,7 @@ static int store_list(struct store_args *a, const struct sut_store_paths *paths)
 		return 1;
 	}
 	int rc = 0;
-	if (sut_store_load(paths, &conf, verify_cb, a, &s, &err) < 0) {
+	if (sut_store_load(paths, &conf, cli_store_verify, &a->keys, &s, &err) < 0) {
 		cli_error("%s", err.msg);
 		sut_conf_free(&conf);
 		return 1;
@@ -233,18 +231,17 @@ int cmd_store(int argc, char **argv)
 		case 'P':
 			if (sut_policy_parse(optarg, &a.policy) < 0) {
 				cli_error("--policy wants auto or manual, got '%s'", optarg);
-				free(a.keys);
+				free(a.keys.v);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'r': a.replace = true; break;
 		case 'R': a.root = optarg; break;
 		case 'k':
-			a.keys = sut_xrealloc(a.keys, (a.nkeys + 1) * sizeof *a.keys);
-			a.keys[a.nkeys++] = optarg;
+			cli_keys_add(&a.keys, optarg);
 			break;
 		case 'j': a.json = true; break;
-		default: fputs(store_usage, stderr); free(a.keys); return EXIT_USAGE;
+		default: fputs(store_usage, stderr); free(a.keys.v); return EXIT_USAGE;
 		}
 	}
 	int n = argc - 1 - optind;
@@ -265,6 +262,12 @@ int cmd_store(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 	sut_store_paths_free(&paths);
-	free(a.keys);
+	free(a.keys.v);
 	return rc;
+}
+
+void cli_keys_add(struct cli_keys *k, const char *path)
+{
+	k->v = sut_xrealloc(k->v, (k->n + 1) * sizeof *k->v);
+	k->v[k->n++] = path;
 }
