@@ -122,14 +122,6 @@ static void reply(int fd, const char *text)
 
 static void serve(struct sut_daemon *d, int fd)
 {
-	struct ucred cr;
-	socklen_t cl = sizeof cr;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.uid != 0) {
-		reply(fd, "{\"error\": \"only root may use the sutured control socket\"}");
-		dm_log(d, 4, 0, NULL, "control socket: refused a client (pid %d, uid %d)",
-		       (int)cr.pid, (int)cr.uid);
-		return;
-	}
 	/* a request is one short line; a client that sends nothing is dropped after 1 s */
 	struct timeval tv = {.tv_sec = 1};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -146,6 +138,16 @@ static void serve(struct sut_daemon *d, int fd)
 	}
 	req[n] = 0;
 	req[strcspn(req, "\r\n")] = 0;
+	/* checked after reading the request, so that the refusal reaches the client (closing
+	 * a socket with unread data resets the connection) */
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.uid != 0) {
+		reply(fd, "{\"error\": \"only root may use the sutured control socket\"}");
+		dm_log(d, 4, 0, NULL, "control socket: refused a client (pid %d, uid %d)",
+		       (int)cr.pid, (int)cr.uid);
+		return;
+	}
 	if (!strcmp(req, "reload")) {
 		dm_log(d, 6, 0, NULL, "reload asked on the control socket");
 		dm_reload(d);
