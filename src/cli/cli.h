@@ -20,6 +20,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_exposure(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_package(int argc, char **argv);
 
 /* Prints "suture: " + message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,7 @@ static const char usage[] =
 	"  keygen   make a key pair for signing patches\n"
 	"  store    the patches sutured keeps applied (add, list, remove, policy)\n"
 	"  daemon   ask sutured for its status, or to reload the store\n"
+	"  package  make a Debian package that installs a patch into the store\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -50,7 +51,7 @@ int main(int argc, char **argv)
 	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
 		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
 		    {"exposure", cmd_exposure}, {"store", cmd_store},
-		    {"daemon", cmd_daemon}};
+		    {"daemon", cmd_daemon}, {"package", cmd_package}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
