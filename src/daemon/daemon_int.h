@@ -25,6 +25,15 @@ struct dm_pending {
 	uint64_t exec_ns; /* CLOCK_MONOTONIC of the exec (the connector's timestamp) */
 	uint64_t next_ns;
 	unsigned tries;
+	unsigned stable; /* consecutive looks that found the same executable mappings */
+};
+
+/* What the last look at a process found, to skip it next time if nothing changed. */
+struct dm_seen {
+	uint64_t sig, prev_sig; /* signature of its executable file mappings, now and before */
+	uint64_t gen;
+	unsigned nexec;         /* executable file mappings */
+	bool candidate;         /* maps a target of an auto patch */
 };
 
 struct dm_counters {
@@ -45,6 +54,7 @@ struct sut_daemon {
 	GPtrArray *managed;        /* ids the daemon enforces (char *), persisted */
 	GHashTable *seen;          /* pid -> struct dm_seen: maps signature at gen */
 	GHashTable *problems;      /* pid -> struct dm_problem */
+	GHashTable *not_target;    /* "maj:min:inode" of executable files that are no target */
 	GArray *pending;           /* struct dm_pending */
 	struct dm_counters c;
 	bool connector;            /* the connector is in use */
@@ -67,7 +77,7 @@ int dm_connector_read(int fd, void (*on_exec)(void *ctx, pid_t pid, uint64_t ts_
 		      void (*on_exit)(void *ctx, pid_t pid), void *ctx);
 
 /* state.c: the store as the daemon sees it, and the managed-ids file. */
-int dm_reload(struct sut_daemon *d); /* re-reads store and policy; 0 if anything changed */
+int dm_reload(struct sut_daemon *d); /* re-reads store and policy; -1 keeps the old ones */
 void dm_managed_save(struct sut_daemon *d);
 void dm_managed_load(struct sut_daemon *d);
 bool dm_is_auto(const struct sut_daemon *d, const char *id);

@@ -58,6 +58,18 @@ static void record_latency(struct sut_daemon *d, uint64_t exec_ns)
 		d->c.exec_to_patched_max_us = us;
 }
 
+/* Has the dynamic linker finished mapping the process's libraries? Its executable
+ * mappings beyond the program and the linker did not change over the last two looks. */
+static bool loaded(struct sut_daemon *d, struct dm_pending *p)
+{
+	const struct dm_seen *s = g_hash_table_lookup(d->seen, GINT_TO_POINTER(p->pid));
+	if (!s || s->sig != s->prev_sig)
+		p->stable = 0;
+	else
+		p->stable++;
+	return s && s->nexec >= 3 && p->stable >= 2;
+}
+
 /* One look at a process that exec'd; schedules the next look if it maps no target yet. */
 static void look_new(struct sut_daemon *d, struct dm_pending *p)
 {
@@ -66,7 +78,7 @@ static void look_new(struct sut_daemon *d, struct dm_pending *p)
 	if (v == DM_APPLIED)
 		record_latency(d, p->exec_ns);
 	p->tries++;
-	if (v == DM_NONE && p->tries < PENDING_TRIES)
+	if (v == DM_NONE && p->tries < PENDING_TRIES && !loaded(d, p))
 		p->next_ns = p->exec_ns + (PENDING_FIRST_NS << (p->tries - 1));
 	else
 		p->next_ns = 0; /* done */
@@ -158,6 +170,7 @@ static void cleanup(struct sut_daemon *d)
 	g_ptr_array_free(d->managed, TRUE);
 	g_hash_table_destroy(d->seen);
 	g_hash_table_destroy(d->problems);
+	g_hash_table_destroy(d->not_target);
 	g_array_free(d->pending, TRUE);
 	sut_store_paths_free(&d->paths);
 }
@@ -179,6 +192,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	d.managed = g_ptr_array_new_with_free_func(free);
 	d.seen = g_hash_table_new_full(NULL, NULL, NULL, free);
 	d.problems = g_hash_table_new_full(NULL, NULL, NULL, free_problem);
+	d.not_target = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	d.pending = g_array_new(FALSE, FALSE, sizeof(struct dm_pending));
 	d.started = (uint64_t)time(NULL);
 	d.conf.rescan_ms = 1000;

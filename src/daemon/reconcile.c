@@ -15,27 +15,80 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS (5 * 60 * 1000)
 
-/* What the last look at a process found, to skip it next time if nothing changed. */
-struct dm_seen {
-	uint64_t sig;
-	uint64_t gen;
-	bool candidate; /* maps a target of an auto patch */
-};
+/* The negative cache holds at most this many files; past it, it starts again empty. */
+#define NOT_TARGET_MAX 65536
+
+static bool file_exec_map(const struct sut_map *e)
+{
+	return e->perms[2] == 'x' && e->inode != 0;
+}
 
 /* FNV-1a over the file-backed executable mappings: a dlopen (or an munmap) changes it. */
-static uint64_t maps_signature(const struct sut_maps *m)
+static uint64_t maps_signature(const struct sut_maps *m, unsigned *nexec)
 {
 	uint64_t h = 1469598103934665603ull;
+	*nexec = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct sut_map *e = &m->v[i];
-		if (e->perms[2] != 'x' || e->inode == 0)
+		if (!file_exec_map(e))
 			continue;
+		(*nexec)++;
 		uint64_t f[3] = {e->start, e->inode, ((uint64_t)e->dev_major << 32) | e->dev_minor};
 		const uint8_t *b = (const uint8_t *)f;
 		for (size_t k = 0; k < sizeof f; k++)
 			h = (h ^ b[k]) * 1099511628211ull;
 	}
 	return h;
+}
+
+/* The file of a mapping, exactly: device and inode. */
+static char *file_key(const struct sut_map *e)
+{
+	return sut_xasprintf("%x:%x:%llu", e->dev_major, e->dev_minor,
+			     (unsigned long long)e->inode);
+}
+
+/* Are all the process's executable files known to be no target of an auto patch? Then its
+ * objects need not be opened (opening and parsing them is most of the cost of a look). */
+static bool all_known_not_target(struct sut_daemon *d, const struct sut_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		if (!file_exec_map(&m->v[i]))
+			continue;
+		char *k = file_key(&m->v[i]);
+		bool known = g_hash_table_contains(d->not_target, k);
+		free(k);
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
+/* Records the executable files of objects that are no target. */
+static void learn_not_targets(struct sut_daemon *d, const struct sut_maps *m,
+			      const struct sut_objects *objs)
+{
+	if (g_hash_table_size(d->not_target) > NOT_TARGET_MAX)
+		g_hash_table_remove_all(d->not_target);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct sut_map *e = &m->v[i];
+		if (!file_exec_map(e))
+			continue;
+		const struct sut_object *o = NULL;
+		for (size_t k = 0; k < objs->n && !o; k++)
+			if (e->start >= objs->v[k].lo && e->start < objs->v[k].hi)
+				o = &objs->v[k];
+		bool target = false;
+		for (size_t a = 0; o && a < d->nauto; a++)
+			if (o->build_id_len == d->auto_v[a]->build_id_len &&
+			    !memcmp(o->build_id, d->auto_v[a]->build_id, o->build_id_len))
+				target = true;
+		/* a mapping of no ELF object (a patch image) is no target either; an object
+		 * whose build-id could not be read is looked at again next time */
+		if (target || (o && o->build_id_len == 0))
+			continue;
+		g_hash_table_add(d->not_target, file_key(e));
+	}
 }
 
 void dm_forget_pid(struct sut_daemon *d, pid_t pid)
@@ -121,16 +174,32 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 	struct sut_err err;
 	if (sut_proc_maps(pid, &m, &err) < 0)
 		return DM_GONE;
-	uint64_t sig = maps_signature(&m);
+	unsigned nexec;
+	uint64_t sig = maps_signature(&m, &nexec);
 	struct dm_seen *s = g_hash_table_lookup(d->seen, GINT_TO_POINTER(pid));
-	if (!fresh && s && s->sig == sig && s->gen == d->gen && !s->candidate) {
+	if (!s) {
+		s = sut_xcalloc(1, sizeof *s);
+		g_hash_table_insert(d->seen, GINT_TO_POINTER(pid), s);
+	}
+	s->prev_sig = s->sig;
+	bool same = s->gen == d->gen && s->sig == sig;
+	s->sig = sig;
+	s->gen = d->gen;
+	s->nexec = nexec;
+	if (!fresh && same && !s->candidate) {
 		sut_proc_maps_free(&m);
 		return DM_NONE;
 	}
-	if (!fresh && s && s->sig == sig && s->gen == d->gen && s->candidate &&
+	if (!fresh && same && s->candidate &&
 	    !g_hash_table_contains(d->problems, GINT_TO_POINTER(pid))) {
 		sut_proc_maps_free(&m);
 		return DM_DONE; /* patched at the last look, nothing mapped since */
+	}
+	if (all_known_not_target(d, &m)) {
+		sut_proc_maps_free(&m);
+		s->candidate = false;
+		g_hash_table_remove(d->problems, GINT_TO_POINTER(pid));
+		return DM_NONE;
 	}
 	struct sut_objects objs;
 	if (sut_proc_objects(pid, &m, &objs, &err) < 0) {
@@ -145,14 +214,9 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 			want = sut_xrealloc(want, (nwant + 1) * sizeof *want);
 			want[nwant++] = d->auto_v[i];
 		}
+	learn_not_targets(d, &m, &objs);
 	sut_proc_objects_free(&objs);
 	sut_proc_maps_free(&m);
-	if (!s) {
-		s = sut_xcalloc(1, sizeof *s);
-		g_hash_table_insert(d->seen, GINT_TO_POINTER(pid), s);
-	}
-	s->sig = sig;
-	s->gen = d->gen;
 	s->candidate = nwant > 0;
 	if (nwant == 0) {
 		g_hash_table_remove(d->problems, GINT_TO_POINTER(pid));

@@ -126,6 +126,7 @@ int dm_reload(struct sut_daemon *d)
 	d->nauto = n;
 	d->gen++;
 	g_hash_table_remove_all(d->seen);
+	g_hash_table_remove_all(d->not_target);
 	GHashTableIter it;
 	gpointer k, val;
 	g_hash_table_iter_init(&it, d->problems);
