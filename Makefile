@@ -28,7 +28,7 @@ $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
 
 .PHONY: all deps demo check check-long bench clean
-all: deps $(B)/suture $(B)/sutured
+all: deps $(B)/suture $(B)/sutured $(B)/libsutured-hold.so
 
 deps:
 	@scripts/deps.sh
@@ -44,6 +44,10 @@ $(B)/suture: $(ALL_LIBS)
 # sutured: the daemon, from the same libraries (src/daemon/daemon.h)
 $(B)/sutured: $(B)/obj/cli/sutured.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
+
+# the preload that holds a starting process until sutured has looked at it (daemon.h)
+$(B)/libsutured-hold.so: src/daemon/preload/sutured_hold.c
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 # Unit tests: tests/unit/test_X.c links all layer libraries (the linker keeps only what is used).
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -97,6 +97,11 @@ char *dm_status_json(struct sut_daemon *d)
 		(json_int_t)d->c.exec_to_patched_last_us, "exec_to_patched_max_us",
 		(json_int_t)d->c.exec_to_patched_max_us, "exec_to_patched_avg_us",
 		(json_int_t)(n_new ? d->c.exec_to_patched_sum_us / n_new : 0));
+	json_object_set_new(c, "held", json_integer((json_int_t)d->c.held));
+	json_object_set_new(c, "held_patched", json_integer((json_int_t)d->c.held_patched));
+	json_object_set_new(c, "hold_max_us", json_integer((json_int_t)d->c.hold_max_us));
+	json_object_set_new(c, "hold_avg_us",
+			    json_integer((json_int_t)(d->c.held ? d->c.hold_sum_us / d->c.held : 0)));
 	json_t *doc = json_pack(
 		"{s:i, s:I, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:i}", "pid", (int)getpid(),
 		"started", (json_int_t)d->started, "root", d->paths.root, "new_processes",

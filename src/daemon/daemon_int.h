@@ -40,6 +40,7 @@ struct dm_counters {
 	uint64_t exec_events, exec_checked, overruns, full_passes;
 	uint64_t applied, reverted, failed, processes_patched_new;
 	uint64_t exec_to_patched_last_us, exec_to_patched_max_us, exec_to_patched_sum_us;
+	uint64_t held, held_patched, hold_max_us, hold_sum_us; /* hold.c */
 };
 
 struct sut_daemon {
@@ -59,7 +60,7 @@ struct sut_daemon {
 	struct dm_counters c;
 	bool connector;            /* the connector is in use */
 	uint64_t started;          /* CLOCK_REALTIME seconds */
-	int nl_fd, ino_fd, sig_fd, ctl_fd, ep_fd;
+	int nl_fd, ino_fd, sig_fd, ctl_fd, hold_fd, ep_fd;
 	uint64_t reload_at_ns;     /* 0: none scheduled */
 	uint64_t next_pass_ns;
 	bool stop;
@@ -88,6 +89,10 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh);
 /* One look at every process: reverts ids no longer enforced, applies auto patches. */
 void dm_full_pass(struct sut_daemon *d);
 void dm_forget_pid(struct sut_daemon *d, pid_t pid);
+
+/* hold.c: the hold socket of libsutured-hold.so. */
+int dm_hold_open(struct sut_daemon *d, struct sut_err *err);
+void dm_hold_accept(struct sut_daemon *d);
 
 /* control.c: the control socket. */
 int dm_control_open(struct sut_daemon *d, struct sut_err *err);

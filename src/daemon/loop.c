@@ -157,12 +157,17 @@ static void status_line(struct sut_daemon *d)
 
 static void cleanup(struct sut_daemon *d)
 {
-	int fds[] = {d->nl_fd, d->ino_fd, d->sig_fd, d->ctl_fd, d->ep_fd};
+	int fds[] = {d->nl_fd, d->ino_fd, d->sig_fd, d->ctl_fd, d->hold_fd, d->ep_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (d->ctl_fd >= 0)
 		unlink(d->paths.socket);
+	if (d->hold_fd >= 0) {
+		char *hold = sut_xasprintf("%s/hold.sock", d->paths.run_dir);
+		unlink(hold);
+		free(hold);
+	}
 	if (d->store_ok)
 		sut_store_free(&d->store);
 	sut_conf_free(&d->conf);
@@ -187,7 +192,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		   struct sut_err *err)
 {
 	struct sut_daemon d = {.h = *h, .nl_fd = -1, .ino_fd = -1, .sig_fd = -1, .ctl_fd = -1,
-			       .ep_fd = -1};
+			       .hold_fd = -1, .ep_fd = -1};
 	sut_store_paths_init(&d.paths, o->root);
 	d.managed = g_ptr_array_new_with_free_func(free);
 	d.seen = g_hash_table_new_full(NULL, NULL, NULL, free);
@@ -212,7 +217,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		cleanup(&d);
 		return -1;
 	}
-	if (dm_control_open(&d, err) < 0) {
+	if (dm_control_open(&d, err) < 0 || dm_hold_open(&d, err) < 0) {
 		cleanup(&d);
 		return -1;
 	}
@@ -233,6 +238,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	add_fd(&d, d.sig_fd);
 	add_fd(&d, d.ino_fd);
 	add_fd(&d, d.ctl_fd);
+	add_fd(&d, d.hold_fd);
 	if (d.nl_fd >= 0)
 		add_fd(&d, d.nl_fd);
 
@@ -274,6 +280,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 				drain(d.ino_fd);
 				if (!d.reload_at_ns)
 					d.reload_at_ns = dm_now_ns() + RELOAD_DEBOUNCE_NS;
+			} else if (fd == d.hold_fd) {
+				dm_hold_accept(&d);
 			} else if (fd == d.ctl_fd) {
 				dm_control_accept(&d);
 			} else if (fd == d.sig_fd) {
