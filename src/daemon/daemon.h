@@ -17,6 +17,10 @@
  *     soon as it maps a target. This is after the exec, not before the library's code
  *     runs: a process that calls the vulnerable function within the first milliseconds
  *     can run the old code once (docs/daemon.md gives the measured window);
+ *   - held new processes: a program that preloads libsutured-hold.so (LD_PRELOAD or
+ *     /etc/ld.so.preload) connects to ROOT/run/suture/hold.sock from its constructor, once
+ *     its libraries are mapped and relocated and before main, and waits (at most its
+ *     timeout, 500 ms by default) until the daemon has looked at it and patched it;
  *   - libraries loaded later (dlopen) and anything the connector missed (its buffer
  *     overran, or the connector is unavailable): every process is looked at again every
  *     rescan-ms (default 1000 ms); a process whose executable mappings did not change
