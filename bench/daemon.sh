@@ -45,22 +45,33 @@ status() { "$SUTURE" daemon status --root "$R" --json; }
 
 # exec loop of /bin/true: wall time per exec; runs with and without sutured alternate (5
 # each) so that the machine's changing load weighs on both alike
+HOLD=$BENCH_TOP/build/libsutured-hold.so
+export SUTURED_HOLD_SOCKET=$R/run/suture/hold.sock
 loop_once() {
 	local t0
 	t0=$(now_us)
 	for ((i = 0; i < LOOP; i++)); do /bin/true; done
 	echo $((($(now_us) - t0) * 1000 / LOOP))
 }
+# the same with every /bin/true preloading libsutured-hold.so (held and released)
+loop_held() {
+	local t0
+	t0=$(now_us)
+	for ((i = 0; i < LOOP; i++)); do LD_PRELOAD=$HOLD /bin/true; done
+	echo $((($(now_us) - t0) * 1000 / LOOP))
+}
 log "daemon: exec loop of /bin/true, $LOOP execs, 5 runs without and 5 with sutured"
-wo=() wi=()
+wo=() wi=() wh=()
 for r in 1 2 3 4 5; do
 	wo+=("$(loop_once)")
 	start_daemon
 	wi+=("$(loop_once)")
+	wh+=("$(loop_held)")
 	kill "$SD"; wait "$SD" 2>/dev/null || true
 done
 without=$(printf '%s\n' "${wo[@]}" | stats)
 with=$(printf '%s\n' "${wi[@]}" | stats)
+held=$(printf '%s\n' "${wh[@]}" | stats)
 start_daemon
 
 # exec to patched, one start at a time (a worker that stays up)
@@ -89,6 +100,11 @@ later_fixed=$(grep -c ' later=2$' "$W/burst.out" || true)
 later_old=$(grep -c ' later=1$' "$W/burst.out" || true)
 died=$(grep -c '^died ' "$W/burst.out" || true)
 st2=$(status)
+log "daemon: burst of $BURST held starts (preloading libsutured-hold.so)"
+SUTURED_HOLD_TIMEOUT_MS=10000 LD_PRELOAD=$HOLD "$S/supervisor" "$BURST" 1 "$S/worker" 0 >"$W/held.out" 2>&1
+held_first_fixed=$(grep -c ' first=2$' "$W/held.out" || true)
+held_died=$(grep -c '^died ' "$W/held.out" || true)
+st3=$(status)
 
 # idle: no start of ours for IDLE_S seconds (the machine's other processes still exec)
 log "daemon: idle for $IDLE_S s"
@@ -103,6 +119,7 @@ rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SD/status")
 cpu_pct=$(echo "scale=3; ($ut1 + $stt1 - $ut0 - $stt0) * 100 / $hz / $IDLE_S" | bc)
 
 jq -n --argjson without "$without" --argjson with "$with" --argjson single "$single" \
+	--argjson held "$held" --argjson st3 "$st3" --argjson hff "$held_first_fixed" --argjson hd "$held_died" \
 	--argjson st1 "$st1" --argjson st2 "$st2" --argjson burst "$BURST" \
 	--argjson ff "$first_fixed" --argjson lf "$later_fixed" --argjson lo "$later_old" \
 	--argjson died "$died" --argjson rss "$rss" --arg cpu "$cpu_pct" --argjson idle "$IDLE_S" \
@@ -110,6 +127,8 @@ jq -n --argjson without "$without" --argjson with "$with" --argjson single "$sin
 	{benchmark: "daemon", mechanism: $st2.new_processes, rescan_ms: $st2.rescan_ms,
 	 exec_loop_true_ns: {without_sutured: $without, with_sutured: $with,
 			     added_pct: ((($with.median - $without.median) * 10000 / $without.median | round) / 100),
+			     with_sutured_held: $held,
+			     held_added_pct: ((($held.median - $without.median) * 10000 / $without.median | round) / 100),
 			     issue_target_added_pct: 5},
 	 exec_to_patched_us: {single_starts_seen_from_outside: $single,
 			      daemon_counted_single: {avg: $st1.counters.exec_to_patched_avg_us,
@@ -119,6 +138,8 @@ jq -n --argjson without "$without" --argjson with "$with" --argjson single "$sin
 	 burst: {starts: $burst, first_call_already_fixed: $ff, patched_within_3s: $lf,
 		 not_patched_within_3s: $lo, died: $died,
 		 connector_overruns: $st2.counters.connector_overruns, failed_transactions: $st2.counters.failed},
+	 held_burst: {starts: $burst, first_call_already_fixed: $hff, died: $hd,
+		      hold_avg_us: $st3.counters.hold_avg_us, hold_max_us: $st3.counters.hold_max_us},
 	 loadavg: $load,
 	 idle: {seconds: $idle, rss_kb: $rss, cpu_percent: ($cpu | tonumber),
 		exec_events_from_other_processes: $ev},
