@@ -3,16 +3,16 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply store daemon build cli
+LAYERS := util elf proc ptrace patch link unwind apply audit store assess daemon build cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE
-LIBS   := -lelf -ldw -lcrypto -lpthread
-# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal), jansson
+LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
+# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal)
 CFLAGS += $(shell pkg-config --cflags glib-2.0)
-LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd jansson)
+LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd)
 
 # Programs' entry points are not part of their layer's library.
 PROGRAM_MAINS := src/cli/sutured.c
@@ -27,7 +27,7 @@ endef
 $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
 
-.PHONY: all deps demo check check-long bench clean
+.PHONY: all deps demo check check-long check-layers print-layers bench clean
 all: deps $(B)/suture $(B)/sutured $(B)/libsutured-hold.so
 
 deps:
@@ -57,8 +57,15 @@ $(B)/tests/%: tests/unit/%.c tests/unit/fixtures.h $(ALL_LIBS)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS) -lcmocka
 
 # In CI (CI set) the long soak tests run too: issue 4 asks CI to run them.
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) check-layers
 	@LONG=$(if $(CI),1,$(LONG)) tests/run-all.sh $(UNIT_BINS)
+
+# The layer rule of DESIGN.md (scripts/check-layers.sh reads LAYERS through print-layers).
+check-layers:
+	@scripts/check-layers.sh
+
+print-layers:
+	@echo $(LAYERS)
 
 check-long: all
 	@tests/run-long.sh

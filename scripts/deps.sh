@@ -4,9 +4,11 @@
 # Invariant: idempotent and silent when everything is present, so `make` can call it every time.
 set -euo pipefail
 need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc
-      libglib2.0-dev
-      libsystemd-dev
-      libjansson-dev)
+  libjansson-dev
+  python3-jsonschema
+  libglib2.0-dev
+  libsystemd-dev
+)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "apply/apply.h"
-#include "apply/registry.h"
 #include "proc/proc.h"
 #include "util/buf.h"
 
@@ -35,17 +34,32 @@ void sut_multi_result_free(struct sut_multi_result *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Is patch `id` applied in pid? (a vfork child sharing its parent's memory shows its
- * parent's patches too, which is right: the code it runs has them) */
-static bool has_patch(pid_t pid, const char *id)
+/* Does pid have a record of patch `id`? live: only one that is true now counts (apply: a
+ * stale record is applied again). A vfork child sharing its parent's memory shows its
+ * parent's patches too, which is right: the code it runs has them. */
+static bool has_patch(pid_t pid, const char *id, bool live)
 {
-	struct sut_maps m;
+	struct sut_status st;
 	struct sut_err err;
-	if (sut_proc_maps(pid, &m, &err) < 0)
+	if (sut_status_read(pid, &st, &err) < 0)
 		return false;
-	bool has = sut_registry_has(pid, &m, id);
-	sut_proc_maps_free(&m);
+	const struct sut_status_patch *p = sut_status_find(&st, id);
+	bool has = p && (p->live || !live);
+	sut_status_free(&st);
 	return has;
+}
+
+static bool hook_start(const struct sut_multi_opts *o)
+{
+	return !o->hooks || !o->hooks->start || o->hooks->start(o->hooks->ctx);
+}
+
+static void hook_done(const struct sut_multi_opts *o, const char *action,
+		      const struct sut_txn_result *r, const char *id, size_t index,
+		      const char *error)
+{
+	if (o->hooks && o->hooks->done)
+		o->hooks->done(o->hooks->ctx, action, r, id, index, error);
 }
 
 static bool concerns(pid_t pid, const struct sut_patch *p, const struct sut_multi_opts *o)
@@ -65,14 +79,23 @@ int sut_apply_patches(pid_t pid, struct sut_patch *const *patches, size_t n,
 		if (!concerns(pid, p, o))
 			continue;
 		out->touched = true;
-		if (o->skip_applied && has_patch(pid, p->id)) {
+		if (o->skip_applied && has_patch(pid, p->id, true)) {
 			out->already++;
 			done = i + 1;
 			continue;
 		}
+		if (!hook_start(o)) {
+			add_note(out, sut_xasprintf("pid %d: %s not applied: interrupted", (int)pid,
+						    p->id));
+			out->failed = true;
+			break;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_apply_patch(pid, p, &o->txn, &r, &err) < 0) {
+		int rc = sut_apply_patch(pid, p, &o->txn, &r, &err);
+		/* reported as it ends: a later kill loses nothing */
+		hook_done(o, "apply", &r, p->id, i, rc < 0 ? err.msg : NULL);
+		if (rc < 0) {
 			add_txn(out, p->id, &r, err.msg);
 			out->failed = true;
 			break;
@@ -94,9 +117,16 @@ int sut_apply_patches(pid_t pid, struct sut_patch *const *patches, size_t n,
 				applied_here = true;
 		if (!applied_here)
 			continue;
+		if (!hook_start(o)) {
+			add_note(out, sut_xasprintf("pid %d: %s left applied: interrupted before its "
+						    "take-back", (int)pid, id));
+			continue;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_revert_patch(pid, id, &o->txn, &r, &err) < 0)
+		int rc = sut_revert_patch(pid, id, &o->txn, &r, &err);
+		hook_done(o, "takeback", &r, id, i, rc < 0 ? err.msg : NULL);
+		if (rc < 0)
 			add_note(out, sut_xasprintf("pid %d: could not take back %s: %s", (int)pid,
 						    id, err.msg));
 		else
@@ -110,12 +140,20 @@ int sut_revert_patches(pid_t pid, const char *const *ids, size_t n,
 {
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < n; i++) {
-		if (o->skip_applied && !has_patch(pid, ids[i]))
+		if (o->skip_applied && !has_patch(pid, ids[i], false))
 			continue;
 		out->touched = true;
+		if (!hook_start(o)) {
+			add_note(out, sut_xasprintf("pid %d: %s not reverted: interrupted", (int)pid,
+						    ids[i]));
+			out->failed = true;
+			return -1;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_revert_patch(pid, ids[i], &o->txn, &r, &err) < 0) {
+		int rc = sut_revert_patch(pid, ids[i], &o->txn, &r, &err);
+		hook_done(o, "revert", &r, ids[i], i, rc < 0 ? err.msg : NULL);
+		if (rc < 0) {
 			add_txn(out, ids[i], &r, err.msg);
 			out->failed = true;
 			return -1;

@@ -64,7 +64,12 @@ int cli_store_verify(const struct sut_patch *p, void *ctx, char *signer, size_t 
 	char id[32];
 	if (p->sig_len == 0)
 		return sut_errf(err, "the patch is unsigned (sign it with `suture build --sign-key`)");
-	if (cli_trust_verify(p, k->v, k->n, id, err) < 0)
+	/* loaded per check: a key added or revoked since the last reload counts at once */
+	struct cli_trust t;
+	cli_trust_load(&t, k->v, k->n);
+	int rc = cli_trust_check(&t, p, id, err);
+	cli_trust_free(&t);
+	if (rc < 0)
 		return -1;
 	snprintf(signer, cap, "%s", id);
 	return 0;
@@ -248,6 +253,10 @@ int cmd_store(int argc, char **argv)
 	char **rest = argv + 1 + optind;
 	struct sut_store_paths paths;
 	sut_store_paths_init(&paths, a.root);
+	struct cli_trust ts;
+	cli_trust_load(&ts, a.keys.v, a.keys.n);
+	cli_trust_print_warnings(&ts);
+	cli_trust_free(&ts);
 	if (!strcmp(sub, "list") && n == 0) {
 		rc = store_list(&a, &paths);
 	} else if (!strcmp(sub, "add") && n > 0) {
