@@ -166,6 +166,20 @@ static bool apply_group(struct sut_daemon *d, pid_t pid, struct sut_patch **v, s
 	return ok && did;
 }
 
+/* Does the object's executable mapping cover every function the patch replaces? While
+ * the dynamic linker maps a library, its whole span is first mapped read-only from the
+ * file and the text segment is mapped over it afterwards (MAP_FIXED): a jump written in
+ * between would be replaced by the file's bytes. */
+static bool text_mapped(const struct sut_object *o, const struct sut_patch *p)
+{
+	for (size_t f = 0; f < p->nfuncs; f++) {
+		uint64_t a = o->bias + p->funcs[f].target_addr;
+		if (a < o->text_lo || a + p->funcs[f].target_size > o->text_hi)
+			return false;
+	}
+	return true;
+}
+
 enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 {
 	if (pid == getpid() || d->nauto == 0)
@@ -208,12 +222,15 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 	}
 	struct sut_patch **want = NULL;
 	size_t nwant = 0;
-	for (size_t i = 0; i < d->nauto; i++)
-		if (sut_objects_find_build_id(&objs, d->auto_v[i]->build_id,
-					      d->auto_v[i]->build_id_len)) {
+	for (size_t i = 0; i < d->nauto; i++) {
+		const struct sut_object *o = sut_objects_find_build_id(
+			&objs, d->auto_v[i]->build_id, d->auto_v[i]->build_id_len);
+		/* a library the dynamic linker is still mapping is left for the next look */
+		if (o && text_mapped(o, d->auto_v[i])) {
 			want = sut_xrealloc(want, (nwant + 1) * sizeof *want);
 			want[nwant++] = d->auto_v[i];
 		}
+	}
 	learn_not_targets(d, &m, &objs);
 	sut_proc_objects_free(&objs);
 	sut_proc_maps_free(&m);
