@@ -35,7 +35,7 @@ int dm_hold_open(struct sut_daemon *d, struct sut_err *err)
 	}
 	unlink(path); /* the control socket's probe already proved no other sutured serves */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, 256) < 0) {
+	    listen(fd, 4096) < 0) {
 		sut_errno(err, "hold socket %s", path);
 		close(fd);
 		free(path);

@@ -34,6 +34,14 @@ dstatus
 jq -e ".counters.held >= $N" "$T/dstatus.json" >/dev/null || fail "the daemon did not count $N holds: $(jq .counters "$T/dstatus.json")"
 jq -r '.counters | "hold: avg \(.hold_avg_us) us, max \(.hold_max_us) us over \(.held) processes"' "$T/dstatus.json" >&2
 
+# a burst, 2 ms apart: the daemon is busy while the dynamic linker of the next workers
+# maps libfix.so; a jump written before the text segment is mapped would be lost
+SUTURED_HOLD_TIMEOUT_MS=10000 LD_PRELOAD=$HOLD "$S/supervisor" 150 2 "$S/worker" \
+	>"$T/burst.out" 2>&1 || fail "the burst supervisor failed"
+bf=$(count_lines "$T/burst.out" '^pid=[0-9]+ first=2$')
+note "burst of 150 held workers 2 ms apart: first call fixed in $bf"
+[ "$bf" -eq 150 ] || fail "$((150 - bf)) of 150 held workers of the burst ran the old code"
+
 # an unrelated program is released after one look
 t0=$(date +%s%N)
 LD_PRELOAD=$HOLD /bin/true || fail "/bin/true failed under the preload"

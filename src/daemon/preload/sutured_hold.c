@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HOLD_SOCKET "/run/suture/hold.sock"
@@ -35,28 +36,60 @@ static long parse_ms(const char *s)
 	return v > 0 ? v : HOLD_TIMEOUT_MS;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void set_timeouts(int fd, long ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Connects before the deadline; -1 when no sutured listens or time is up. A connect
+ * waiting on a full backlog ends with EINTR when sutured itself stops this process to
+ * patch it (a finite wait is not restarted), and with EAGAIN at the timeout: both retry
+ * while time is left. */
+static int connect_by(const struct sockaddr_un *sa, long deadline)
+{
+	for (;;) {
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		set_timeouts(fd, left);
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+			return fd;
+		int e = errno;
+		close(fd);
+		if (e != EINTR && e != EAGAIN)
+			return -1; /* ENOENT, ECONNREFUSED: no sutured */
+	}
+}
+
 __attribute__((constructor)) static void sutured_hold(void)
 {
 	int saved = errno;
 	const char *path = secure_getenv("SUTURED_HOLD_SOCKET");
-	long ms = parse_ms(secure_getenv("SUTURED_HOLD_TIMEOUT_MS"));
+	long deadline = now_ms() + parse_ms(secure_getenv("SUTURED_HOLD_TIMEOUT_MS"));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (!path || !*path || strlen(path) >= sizeof sa.sun_path)
 		path = HOLD_SOCKET;
 	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto out;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+	int fd = connect_by(&sa, deadline);
+	if (fd >= 0) {
 		char c;
-		/* one byte, or the daemon closing, or the timeout: then main runs */
-		while (recv(fd, &c, 1, 0) < 0 && errno == EINTR)
-			;
+		/* one byte, or sutured closing, or the deadline: then main runs */
+		while (recv(fd, &c, 1, 0) < 0 && (errno == EINTR || errno == EAGAIN) &&
+		       now_ms() < deadline)
+			set_timeouts(fd, deadline - now_ms() > 0 ? deadline - now_ms() : 1);
+		close(fd);
 	}
-	close(fd);
-out:
 	errno = saved;
 }
