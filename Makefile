@@ -3,7 +3,7 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply audit assess build cli
+LAYERS := util elf proc ptrace patch link unwind apply audit store assess daemon build cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
@@ -16,8 +16,13 @@ LDHARDEN ?= -pie -Wl,-z,relro,-z,now
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE $(HARDEN) \
 	  $(SAN_CFLAGS)
 LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
+# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal)
+CFLAGS += $(shell pkg-config --cflags glib-2.0)
+LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd)
 
-layer_srcs = $(wildcard src/$(1)/*.c)
+# Programs' entry points are not part of their layer's library.
+PROGRAM_MAINS := src/cli/sutured.c
+layer_srcs = $(filter-out $(PROGRAM_MAINS),$(wildcard src/$(1)/*.c))
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))
 # libraries of a layer and every layer before it, innermost last (for the linker)
 define layer_lib_rule
@@ -29,7 +34,7 @@ $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
 
 .PHONY: all deps demo check check-long check-layers print-layers bench clean
-all: deps $(B)/suture
+all: deps $(B)/suture $(B)/sutured $(B)/libsutured-hold.so
 
 deps:
 	@scripts/deps.sh
@@ -48,6 +53,14 @@ $(B)/obj/%.o: src/%.c $(B)/cflags.stamp
 
 $(B)/suture: $(ALL_LIBS)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
+
+# sutured: the daemon, from the same libraries (src/daemon/daemon.h)
+$(B)/sutured: $(B)/obj/cli/sutured.o $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
+
+# the preload that holds a starting process until sutured has looked at it (daemon.h)
+$(B)/libsutured-hold.so: src/daemon/preload/sutured_hold.c
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 # Unit tests: tests/unit/test_X.c links all layer libraries (the linker keeps only what is used).
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -5,11 +5,11 @@
 # targets next to the figures. Benchmarks report numbers; they assert nothing.
 #
 #   BENCH_QUICK=1   fewer runs, 1/10/100 threads, 100 processes (about 1-2 minutes)
-#   BENCH_ONLY="freeze fleet overhead memory scan"   a subset
+#   BENCH_ONLY="freeze fleet overhead memory scan daemon"   a subset
 #   BENCH_OUT=FILE  also write the document to FILE
 source "$(dirname "$0")/lib.sh"
 bench_setup
-only=${BENCH_ONLY:-freeze fleet overhead memory scan}
+only=${BENCH_ONLY:-freeze fleet overhead memory scan daemon}
 started=$(now_us)
 # The machine may be shared: its load before and after is part of the figures' context.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -56,5 +56,7 @@ jq -r '
 	(.benchmarks.scan? // empty |
 	  "  scan: \(.processes_scanned) processes (\(.extra_processes) with \(.libraries_each) libraries each), \(.distinct_files) files read: \(.wall_us.median|f) us wall, \(.wall_us_no_dpkg.median|f) us without dpkg [< 2000000 us]"),
 	(.benchmarks.memory? // empty |
-	  "  memory: patch adds \(.added_by_patch.rss_kb) kB resident, \(.added_by_patch.mapped_kb) kB mapped; kept after revert \(.kept_after_revert.rss_kb)/\(.kept_after_revert.mapped_kb) kB; growth over \(.rounds) rounds \(.growth_over_rounds.rss_kb) kB resident, \(.growth_over_rounds.maps) mappings [0]")
+	  "  memory: patch adds \(.added_by_patch.rss_kb) kB resident, \(.added_by_patch.mapped_kb) kB mapped; kept after revert \(.kept_after_revert.rss_kb)/\(.kept_after_revert.mapped_kb) kB; growth over \(.rounds) rounds \(.growth_over_rounds.rss_kb) kB resident, \(.growth_over_rounds.maps) mappings [0]"),
+	(.benchmarks.daemon? // empty |
+	  "  sutured: exec of /bin/true +\(.exec_loop_true_ns.added_pct|f)% [< 5%]; exec to patched \(.exec_to_patched_us.single_starts_seen_from_outside.median|f) us; burst \(.burst.patched_within_3s)/\(.burst.starts) patched; idle \(.idle.rss_kb) kB, \(.idle.cpu_percent|f)% CPU")
 ' <<<"$doc" >&2

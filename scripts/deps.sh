@@ -8,6 +8,8 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   clang              # the sanitizer build of make check (libFuzzer coverage)
   libclang-rt-14-dev # libFuzzer and the ASan/UBSan runtimes of clang 14
   python3-jsonschema
+  libglib2.0-dev
+  libsystemd-dev
 )
 missing=()
 for p in "${need[@]}"; do

@@ -151,4 +151,50 @@ struct sut_link_image;
 int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
 	       struct sut_err *err);
 
+/* Several patches on one process (txn_multi.c). */
+struct sut_multi_hooks {
+	void *ctx;
+	/* before each transaction: false leaves it (and the rest) undone (a stop request) */
+	bool (*start)(void *ctx);
+	/* as each started transaction ends, also in a dry run (action "apply", "revert" or
+	 * "takeback"); index: of the patch or id in the caller's array */
+	void (*done)(void *ctx, const char *action, const struct sut_txn_result *r,
+		     const char *patch_id, size_t index, const char *error);
+};
+
+struct sut_multi_opts {
+	struct sut_txn_opts txn;
+	bool only_mapped;  /* leave out patches for objects the process does not map */
+	/* apply: a patch live there counts as done (a state is asked, not an action; a stale
+	 * record is applied again); revert: an id with no record there is left out */
+	bool skip_applied;
+	const struct sut_multi_hooks *hooks; /* may be NULL */
+};
+
+struct sut_multi_txn {
+	const char *id;             /* the caller's patch id string */
+	struct sut_txn_result res;
+	char *error;                /* NULL when the transaction succeeded */
+};
+
+struct sut_multi_result {
+	struct sut_multi_txn *txns; /* transactions attempted, in order */
+	size_t ntxns;
+	size_t already;             /* apply: patches left out, applied there already */
+	bool touched;               /* at least one patch concerned the process */
+	bool failed;
+	char **notes;               /* what was taken back after a failure, interruptions */
+	size_t nnotes;
+};
+
+/* Applies the patches to pid in the order given, all or nothing: when one fails, those
+ * this call applied before it are reverted (each take-back is a note). 0 when every patch
+ * ended applied, -1 otherwise (details in out, which the caller frees). */
+int sut_apply_patches(pid_t pid, struct sut_patch *const *patches, size_t n,
+		      const struct sut_multi_opts *o, struct sut_multi_result *out);
+/* Reverts the patch ids from pid in the order given, stopping at the first failure. */
+int sut_revert_patches(pid_t pid, const char *const *ids, size_t n,
+		       const struct sut_multi_opts *o, struct sut_multi_result *out);
+void sut_multi_result_free(struct sut_multi_result *r);
+
 #endif

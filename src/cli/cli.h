@@ -22,6 +22,9 @@ int cmd_repair(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_package(int argc, char **argv);
 
 /* The trusted patches verify and scan compare processes with: every *.suture file of the
  * store folders (SUTURE_PATCH_DIRS, colon-separated, else /var/lib/suture/patches and
@@ -55,5 +58,18 @@ struct pidlist {
 };
 void pidlist_add(struct pidlist *l, pid_t p); /* ignores duplicates */
 void pidlist_free(struct pidlist *l);
+
+/* Extra trusted keys from --trusted-key options. */
+struct cli_keys {
+	const char **v;
+	size_t n;
+};
+void cli_keys_add(struct cli_keys *k, const char *path);
+/* The store's signature check (store.h's sut_store_verify_fn, ctx a struct cli_keys):
+ * exactly apply's trust (cli/trust.h), and unsigned patches are refused. */
+struct sut_patch;
+struct sut_err;
+int cli_store_verify(const struct sut_patch *p, void *ctx, char *signer, size_t cap,
+		     struct sut_err *err);
 
 #endif

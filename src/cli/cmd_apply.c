@@ -186,141 +186,49 @@ static void add_all_pids(struct pidlist *out)
 	sut_found_processes_free(all, n);
 }
 
-/* What one process's job did, printed in pid order once every job is done. */
-struct job {
-	bool skipped;   /* --all: nothing to do (maps none of the targets, or vanished) */
-	size_t already; /* --all: patches skipped because they are applied there already */
-	bool failed;
-	size_t nres;
-	struct sut_txn_result *res; /* one per transaction attempted */
-	const char **ids;
-	char **errs;    /* NULL entry for a transaction that succeeded */
-	char **notes;   /* take-backs and repairs */
-	size_t nnotes;
-};
-
-static void job_add(struct job *j, const char *id, const struct sut_txn_result *r,
-		    const char *error)
-{
-	j->res = sut_xrealloc(j->res, (j->nres + 1) * sizeof *j->res);
-	j->ids = sut_xrealloc(j->ids, (j->nres + 1) * sizeof *j->ids);
-	j->errs = sut_xrealloc(j->errs, (j->nres + 1) * sizeof *j->errs);
-	j->res[j->nres] = *r;
-	j->ids[j->nres] = id;
-	j->errs[j->nres] = error ? sut_xstrdup(error) : NULL;
-	j->nres++;
-}
-
-static void job_note(struct job *j, char *note)
-{
-	j->notes = sut_xrealloc(j->notes, (j->nnotes + 1) * sizeof *j->notes);
-	j->notes[j->nnotes++] = note;
-}
-
-static void job_free(struct job *j)
-{
-	for (size_t i = 0; i < j->nres; i++)
-		free(j->errs[i]);
-	for (size_t i = 0; i < j->nnotes; i++)
-		free(j->notes[i]);
-	free(j->res);
-	free(j->ids);
-	free(j->errs);
-	free(j->notes);
-}
-
 struct apply_run {
 	struct txn_args *a;
 	struct sut_patch **patches;
 	size_t np;
 	char (*signers)[32]; /* key id that signed each patch ("" unsigned) */
-	struct job *jobs;
-	struct sut_txn_opts o;
+	struct sut_multi_result *jobs; /* one per process, printed in pid order at the end */
+	struct sut_multi_opts o;
 };
 
-/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those.)
- * live: only a record that is true now counts (apply); a stale one is applied again. */
-static bool has_patch(pid_t pid, const char *id, bool live)
+/* Each transaction is bracketed by the stop handling (cli/stop.h) and recorded in the
+ * audit trail as it ends. */
+static bool txn_start(void *ctx)
 {
-	struct sut_status st;
-	struct sut_err err;
-	if (sut_status_read(pid, &st, &err) < 0)
-		return false;
-	const struct sut_status_patch *p = sut_status_find(&st, id);
-	bool has = p && (p->live || !live);
-	sut_status_free(&st);
-	return has;
+	(void)ctx;
+	return cli_txn_start();
 }
 
-/* One process: the patches in order, all or nothing. */
+static void apply_done(void *ctx, const char *action, const struct sut_txn_result *r,
+		       const char *id, size_t index, const char *error)
+{
+	struct apply_run *run = ctx;
+	if (!run->o.txn.dry_run)
+		cli_audit_txn(action, r, id,
+			      !strcmp(action, "apply") && run->signers[index][0] ? run->signers[index]
+										  : NULL,
+			      error);
+	cli_txn_end();
+}
+
+static void revert_done(void *ctx, const char *action, const struct sut_txn_result *r,
+			const char *id, size_t index, const char *error)
+{
+	(void)ctx;
+	(void)index;
+	cli_audit_txn(action, r, id, NULL, error);
+	cli_txn_end();
+}
+
+/* One process: the patches in order, all or nothing (apply/txn_multi.c). */
 static void apply_job(size_t k, void *ctx)
 {
 	struct apply_run *run = ctx;
-	struct job *j = &run->jobs[k];
-	pid_t pid = run->a->pids.v[k];
-	size_t done = 0;
-	bool any = false;
-	for (size_t i = 0; i < run->np; i++) {
-		struct sut_patch *p = run->patches[i];
-		/* with --all, a process gets only the patches for objects it maps */
-		if (run->a->all && sut_process_maps_build_id(pid, p->build_id, p->build_id_len,
-							      &(struct sut_err){0}) != 1)
-			continue;
-		/* --all asks for a state: a process that already has the patch is in it (a
-		 * vfork child sharing its parent's memory shows its parent's patches too) */
-		if (run->a->all && has_patch(pid, p->id, true)) {
-			j->already++;
-			continue;
-		}
-		any = true;
-		if (!cli_txn_start()) {
-			job_note(j, sut_xasprintf("pid %d: %s not applied: interrupted", (int)pid, p->id));
-			j->failed = true;
-			break;
-		}
-		struct sut_txn_result r;
-		struct sut_err err;
-		int rc = sut_apply_patch(pid, p, &run->o, &r, &err);
-		/* the line is written as the transaction ends: a later kill loses nothing */
-		if (!run->o.dry_run)
-			cli_audit_txn("apply", &r, p->id, run->signers[i][0] ? run->signers[i] : NULL,
-				      rc < 0 ? err.msg : NULL);
-		cli_txn_end();
-		if (rc < 0) {
-			job_add(j, p->id, &r, err.msg);
-			j->failed = true;
-			break;
-		}
-		job_add(j, p->id, &r, NULL);
-		done = i + 1;
-	}
-	j->skipped = !any;
-	if (!j->failed || run->o.dry_run)
-		return;
-	/* all or nothing per process: take back what this run applied */
-	for (size_t i = done; i-- > 0;) {
-		if (run->a->all && sut_process_maps_build_id(pid, run->patches[i]->build_id,
-							      run->patches[i]->build_id_len,
-							      &(struct sut_err){0}) != 1)
-			continue;
-		if (!cli_txn_start()) {
-			job_note(j, sut_xasprintf("pid %d: %s left applied: interrupted before its "
-						  "take-back",
-						  (int)pid, run->patches[i]->id));
-			continue;
-		}
-		struct sut_txn_result r;
-		struct sut_err err;
-		int rc = sut_revert_patch(pid, run->patches[i]->id, &run->o, &r, &err);
-		cli_audit_txn("takeback", &r, run->patches[i]->id, NULL, rc < 0 ? err.msg : NULL);
-		cli_txn_end();
-		if (rc < 0)
-			job_note(j, sut_xasprintf("pid %d: could not take back %s: %s", (int)pid,
-						  run->patches[i]->id, err.msg));
-		else
-			job_note(j, sut_xasprintf("pid %d: took back %s", (int)pid,
-						  run->patches[i]->id));
-	}
+	sut_apply_patches(run->a->pids.v[k], run->patches, run->np, &run->o, &run->jobs[k]);
 }
 
 static void json_result(struct json *j, const struct sut_txn_result *r, const char *id, bool ok,
@@ -344,7 +252,7 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 
 /* Prints the jobs in pid order; returns the exit status. not_started[k]: job k was not
  * started because of a stop request. */
-static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop,
+static int report(struct txn_args *a, struct sut_multi_result *jobs, size_t skipped_by_stop,
 		  const bool *not_started, bool apply, bool dry_run)
 {
 	struct json j;
@@ -356,19 +264,20 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop,
 	int rc = 0;
 	size_t touched = 0, already = 0;
 	for (size_t k = 0; k < a->pids.n; k++) {
-		struct job *jb = &jobs[k];
+		struct sut_multi_result *jb = &jobs[k];
 		already += jb->already;
-		if (jb->skipped)
+		if (!jb->touched)
 			continue;
 		touched++;
-		for (size_t i = 0; i < jb->nres; i++) {
-			const struct sut_txn_result *r = &jb->res[i];
+		for (size_t i = 0; i < jb->ntxns; i++) {
+			const struct sut_txn_result *r = &jb->txns[i].res;
+			const char *id = jb->txns[i].id, *error = jb->txns[i].error;
 			if (r->repaired)
 				cli_info("pid %d: %s", (int)r->pid, r->repair_note);
 			if (a->json)
-				json_result(&j, r, jb->ids[i], jb->errs[i] == NULL, jb->errs[i]);
-			if (jb->errs[i]) {
-				cli_error("%s", jb->errs[i]);
+				json_result(&j, r, id, error == NULL, error);
+			if (error) {
+				cli_error("%s", error);
 				continue;
 			}
 			if (a->json)
@@ -376,14 +285,14 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop,
 			if (apply)
 				cli_info("pid %d: %s %s (%zu function%s, %zu thread%s, freeze %.3f ms, "
 					 "%d attempt%s)",
-					 (int)r->pid, dry_run ? "would apply" : "applied", jb->ids[i],
+					 (int)r->pid, dry_run ? "would apply" : "applied", id,
 					 r->nfuncs, r->nfuncs == 1 ? "" : "s", r->nthreads,
 					 r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6, r->attempts,
 					 r->attempts == 1 ? "" : "s");
 			else
 				cli_info("pid %d: reverted %s (%zu function%s, %zu thread%s, freeze "
 					 "%.3f ms)",
-					 (int)r->pid, jb->ids[i], r->nfuncs, r->nfuncs == 1 ? "" : "s",
+					 (int)r->pid, id, r->nfuncs, r->nfuncs == 1 ? "" : "s",
 					 r->nthreads, r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6);
 		}
 		for (size_t i = 0; i < jb->nnotes; i++)
@@ -483,14 +392,17 @@ int cmd_apply(int argc, char **argv)
 	if (a.all)
 		add_all_pids(&a.pids);
 	struct apply_run run = {.a = &a, .patches = patches, .np = np, .signers = signers,
-				.o = {.timeout_ms = a.timeout_ms, .dry_run = a.dry_run}};
+				.o = {.txn = {.timeout_ms = a.timeout_ms, .dry_run = a.dry_run},
+				      .only_mapped = a.all, .skip_applied = a.all}};
+	struct sut_multi_hooks hooks = {.ctx = &run, .start = txn_start, .done = apply_done};
+	run.o.hooks = &hooks;
 	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
 	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
 	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), apply_job,
 				      &run, not_started);
 	rc = report(&a, run.jobs, stopped, not_started, true, a.dry_run);
 	for (size_t k = 0; k < a.pids.n; k++)
-		job_free(&run.jobs[k]);
+		sut_multi_result_free(&run.jobs[k]);
 	free(run.jobs);
 	free(not_started);
 out:
@@ -508,39 +420,15 @@ out:
 
 struct revert_run {
 	struct txn_args *a;
-	struct job *jobs;
-	struct sut_txn_opts o;
+	struct sut_multi_result *jobs;
+	struct sut_multi_opts o;
 };
 
 static void revert_job(size_t k, void *ctx)
 {
 	struct revert_run *run = ctx;
-	struct job *j = &run->jobs[k];
-	pid_t pid = run->a->pids.v[k];
-	bool any = false;
-	for (int i = 0; i < run->a->nrest; i++) {
-		const char *id = run->a->rest[i];
-		if (run->a->all && !has_patch(pid, id, false))
-			continue;
-		any = true;
-		if (!cli_txn_start()) {
-			job_note(j, sut_xasprintf("pid %d: %s not reverted: interrupted", (int)pid, id));
-			j->failed = true;
-			break;
-		}
-		struct sut_txn_result r;
-		struct sut_err err;
-		int rc = sut_revert_patch(pid, id, &run->o, &r, &err);
-		cli_audit_txn("revert", &r, id, NULL, rc < 0 ? err.msg : NULL);
-		cli_txn_end();
-		if (rc < 0) {
-			job_add(j, id, &r, err.msg);
-			j->failed = true;
-			break;
-		}
-		job_add(j, id, &r, NULL);
-	}
-	j->skipped = !any;
+	sut_revert_patches(run->a->pids.v[k], (const char *const *)run->a->rest,
+			   (size_t)run->a->nrest, &run->o, &run->jobs[k]);
 }
 
 int cmd_revert(int argc, char **argv)
@@ -550,14 +438,17 @@ int cmd_revert(int argc, char **argv)
 		return EXIT_USAGE;
 	if (a.all)
 		add_all_pids(&a.pids);
-	struct revert_run run = {.a = &a, .o = {.timeout_ms = a.timeout_ms}};
+	struct revert_run run = {.a = &a, .o = {.txn = {.timeout_ms = a.timeout_ms},
+						.skip_applied = a.all}};
+	struct sut_multi_hooks hooks = {.ctx = &run, .start = txn_start, .done = revert_done};
+	run.o.hooks = &hooks;
 	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
 	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
 	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), revert_job,
 				      &run, not_started);
 	int rc = report(&a, run.jobs, stopped, not_started, false, false);
 	for (size_t k = 0; k < a.pids.n; k++)
-		job_free(&run.jobs[k]);
+		sut_multi_result_free(&run.jobs[k]);
 	free(run.jobs);
 	free(not_started);
 	free(a.keys);

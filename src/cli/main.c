@@ -27,6 +27,9 @@ static const char usage[] =
 	"  audit    check the audit trail's hash chain (audit verify)\n"
 	"  verify   prove that every patched process runs exactly the signed code\n"
 	"  scan     which processes are exposed to which CVE, most urgent first\n"
+	"  store    the patches sutured keeps applied (add, list, remove, policy)\n"
+	"  daemon   ask sutured for its status, or to reload the store\n"
+	"  package  make a Debian package that installs a patch into the store\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -82,7 +85,8 @@ int main(int argc, char **argv)
 		    {"status", cmd_status, false},   {"keygen", cmd_keygen, false},
 		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false},
 		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
-		    {"scan", cmd_scan, false}};
+		    {"scan", cmd_scan, false},	     {"store", cmd_store, false},
+		    {"daemon", cmd_daemon, false},   {"package", cmd_package, false}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			note_ignored_environment();

@@ -281,6 +281,50 @@ static void test_status_stale(void **state)
 	OK(sut_revert_patch(child, "p1", &o, &r, &err));
 	assert_int_equal(latest(), 11);
 	sut_patch_free(p);
+
+/* sut_apply_patches: all or nothing per process; a patch that was there before the call
+ * stays when a later one fails. */
+static void test_multi_all_or_nothing(void **state)
+{
+	(void)state;
+	start_child();
+	struct sut_patch *a = make_patch("a", "value", 2);
+	struct sut_patch *c = make_patch("c", "other", 20);
+	struct sut_patch *bad = make_patch("bad", "other", 30);
+	bad->funcs[0].preimage[0] ^= 0xff;
+	struct sut_multi_opts o = {.txn = {.timeout_ms = 2000}, .skip_applied = true};
+	struct sut_multi_result r;
+	struct sut_patch *two[] = {a, c}, *fails[] = {c, bad}, *again[] = {a, c, bad};
+	/* c then a failing one: c is taken back */
+	assert_int_equal(sut_apply_patches(child, fails, 2, &o, &r), -1);
+	assert_true(r.failed);
+	assert_int_equal(r.ntxns, 2);
+	assert_null(r.txns[0].error);
+	assert_non_null(strstr(r.txns[1].error, "pre-image mismatch"));
+	assert_int_equal(r.nnotes, 1);
+	assert_non_null(strstr(r.notes[0], "took back c"));
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 11);
+	/* both good: applied in order */
+	assert_int_equal(sut_apply_patches(child, two, 2, &o, &r), 0);
+	assert_int_equal(r.ntxns, 2);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 22);
+	/* again with skip_applied: nothing to do; then a failure leaves a and c, which this
+	 * call did not apply */
+	assert_int_equal(sut_apply_patches(child, again, 3, &o, &r), -1);
+	assert_int_equal(r.already, 2);
+	assert_int_equal(r.nnotes, 0);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 22);
+	const char *ids[] = {"c", "a", "never"};
+	assert_int_equal(sut_revert_patches(child, ids, 3, &o, &r), 0);
+	assert_int_equal(r.ntxns, 2);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 11);
+	sut_patch_free(a);
+	sut_patch_free(c);
+	sut_patch_free(bad);
 	stop_child();
 }
 
@@ -292,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_stack_out_of_order),
 		cmocka_unit_test(test_preimage_mismatch),
 		cmocka_unit_test(test_status_stale),
+		cmocka_unit_test(test_multi_all_or_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal to the daemon layer: the engine's state and the parts that share it. */
+#ifndef SUTURE_DAEMON_DAEMON_INT_H
+#define SUTURE_DAEMON_DAEMON_INT_H
+
+#include <glib.h>
+#include <stdarg.h>
+
+#include "daemon/daemon.h"
+
+/* A process the daemon could not patch (or may not), with the reason. */
+struct dm_problem {
+	pid_t pid;
+	char comm[32];
+	char *patch;   /* may be NULL */
+	char *reason;
+	bool excluded;
+	unsigned failures;
+	uint64_t retry_ms; /* monotonic ms before which it is not tried again */
+};
+
+/* A process that exec'd recently and maps no target yet: looked at again. */
+struct dm_pending {
+	pid_t pid;
+	uint64_t exec_ns; /* CLOCK_MONOTONIC of the exec (the connector's timestamp) */
+	uint64_t next_ns;
+	unsigned tries;
+	unsigned stable; /* consecutive looks that found the same executable mappings */
+};
+
+/* What the last look at a process found, to skip it next time if nothing changed. */
+struct dm_seen {
+	uint64_t sig, prev_sig; /* signature of its executable file mappings, now and before */
+	uint64_t gen;
+	unsigned nexec;         /* executable file mappings */
+	bool candidate;         /* maps a target of an auto patch */
+};
+
+struct dm_counters {
+	uint64_t exec_events, exec_checked, overruns, full_passes;
+	uint64_t applied, reverted, failed, processes_patched_new;
+	uint64_t exec_to_patched_last_us, exec_to_patched_max_us, exec_to_patched_sum_us;
+	uint64_t held, held_patched, hold_max_us, hold_sum_us; /* hold.c */
+};
+
+struct sut_daemon {
+	struct sut_daemon_hooks h;
+	struct sut_store_paths paths;
+	struct sut_conf conf;
+	struct sut_store store;
+	bool store_ok;
+	uint64_t gen;              /* +1 at every reload: invalidates the look-again cache */
+	struct sut_patch **auto_v; /* the store's auto patches, in store order */
+	size_t nauto;
+	GPtrArray *managed;        /* ids the daemon enforces (char *), persisted */
+	GHashTable *seen;          /* pid -> struct dm_seen: maps signature at gen */
+	GHashTable *problems;      /* pid -> struct dm_problem */
+	GHashTable *not_target;    /* "maj:min:inode" of executable files that are no target */
+	GArray *pending;           /* struct dm_pending */
+	struct dm_counters c;
+	bool connector;            /* the connector is in use */
+	uint64_t started;          /* CLOCK_REALTIME seconds */
+	int nl_fd, ino_fd, sig_fd, ctl_fd, hold_fd, ep_fd;
+	uint64_t reload_at_ns;     /* 0: none scheduled */
+	uint64_t next_pass_ns;
+	bool stop;
+};
+
+uint64_t dm_now_ns(void);
+void dm_log(struct sut_daemon *d, int prio, pid_t pid, const char *patch, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* connector.c: the process-events connector. */
+int dm_connector_open(int *fd, struct sut_err *err);
+/* Reads what is queued; calls on_exec for each exec, on_exit for each process exit.
+ * Returns 1 if events were lost (buffer overrun), else 0. */
+int dm_connector_read(int fd, void (*on_exec)(void *ctx, pid_t pid, uint64_t ts_ns),
+		      void (*on_exit)(void *ctx, pid_t pid), void *ctx);
+
+/* state.c: the store as the daemon sees it, and the managed-ids file. */
+int dm_reload(struct sut_daemon *d); /* re-reads store and policy; -1 keeps the old ones */
+void dm_managed_save(struct sut_daemon *d);
+void dm_managed_load(struct sut_daemon *d);
+bool dm_is_auto(const struct sut_daemon *d, const char *id);
+
+/* reconcile.c: making processes as the store says. */
+enum dm_verdict { DM_NONE, DM_DONE, DM_APPLIED, DM_EXCLUDED, DM_FAILED, DM_GONE };
+enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh);
+/* One look at every process: reverts ids no longer enforced, applies auto patches. */
+void dm_full_pass(struct sut_daemon *d);
+void dm_forget_pid(struct sut_daemon *d, pid_t pid);
+
+/* hold.c: the hold socket of libsutured-hold.so. */
+int dm_hold_open(struct sut_daemon *d, struct sut_err *err);
+void dm_hold_accept(struct sut_daemon *d);
+
+/* control.c: the control socket. */
+int dm_control_open(struct sut_daemon *d, struct sut_err *err);
+void dm_control_accept(struct sut_daemon *d);
+char *dm_status_json(struct sut_daemon *d); /* malloc'd */
+
+#endif

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for the sutured tests (sourced after lib.sh). Each test runs its own sutured in
+# the foreground on a store under $T/root (never the machine's /var/lib/suture), against
+# a library whose build-id is unique to the test run, so that the daemon patches only the
+# processes the test started.
+SUTURED=${SUTURED:-$TOP/build/sutured}
+R=$T/root
+
+# require_sutured: skip unless sutured is built and we may trace and use the connector.
+require_sutured() {
+	require_suture
+	[ -x "$SUTURED" ] || skip "$SUTURED is not built"
+	[ "$(id -u)" -eq 0 ] || skip "sutured needs root (ptrace of any process, the process-events connector)"
+}
+
+# daemon_scenario: build tests/scenarios/daemon_worker with a unique token and the patch
+# dw-fix (fix_value 1 -> 2) into $T/dw-fix.suture; $S is the tree.
+daemon_scenario() {
+	S=$T/daemon_worker
+	cp -a "$TOP/tests/scenarios/daemon_worker" "$S"
+	echo "const char daemon_worker_token[] = \"$(basename "$T")-$$-$RANDOM\";" >"$S/token.c"
+	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of daemon_worker failed"; }
+	build_patch dw-fix "$S/fix.diff" libfix.so
+}
+
+# start_sutured [ARGS...]: sutured --foreground --root $R, waits until it serves; $SD_PID.
+start_sutured() {
+	local n=0
+	[ -f "$T/sutured.log" ] && n=$(nlines "$T/sutured.log")
+	"$SUTURED" --foreground --root "$R" "$@" >>"$T/sutured.log" 2>&1 &
+	SD_PID=$!
+	STARTED_PIDS+=("$SD_PID")
+	wait_for_new_line "$T/sutured.log" "$n" 'sutured: serving' 20
+}
+
+# stop_sutured [SIGNAL]: ends the test's sutured (TERM by default) and reaps it.
+stop_sutured() {
+	kill -"${1:-TERM}" "$SD_PID" 2>/dev/null || true
+	wait "$SD_PID" 2>/dev/null || true
+}
+
+# dstatus: `suture daemon status --json` into $T/dstatus.json.
+dstatus() {
+	"$SUTURE" daemon status --root "$R" --json >"$T/dstatus.json" 2>"$T/dstatus.err" ||
+		{ cat "$T/dstatus.err" >&2; fail "suture daemon status failed"; }
+}
+
+# last_value FILE PID: the last value printed by a `worker loop` / dlworker process.
+last_value() { grep "^pid=$2 value=" "$1" | tail -n1 | sed 's/.*value=//'; }
+
+# wait_value FILE PID VALUE SECS: wait until PID's last printed value is VALUE; prints the
+# milliseconds it took.
+wait_value() {
+	local f=$1 pid=$2 want=$3 secs=$4 start i
+	start=$(date +%s%N)
+	for ((i = 0; i < secs * 100; i++)); do
+		if [ "$(last_value "$f" "$pid")" = "$want" ]; then
+			echo $((($(date +%s%N) - start) / 1000000))
+			return 0
+		fi
+		sleep 0.01
+	done
+	fail "process $pid still prints $(last_value "$f" "$pid") after ${secs}s (want $want)"
+}
+
+# audit_count ACTION PID: ok transactions of ACTION on PID recorded in the audit trail.
+audit_count() {
+	jq -c --arg a "$1" --argjson p "$2" 'select(.action == $a and .pid == $p and .ok)' \
+		"$SUTURE_AUDIT_LOG" 2>/dev/null | wc -l
+}
