@@ -281,6 +281,8 @@ static void test_status_stale(void **state)
 	OK(sut_revert_patch(child, "p1", &o, &r, &err));
 	assert_int_equal(latest(), 11);
 	sut_patch_free(p);
+	stop_child();
+}
 
 /* sut_apply_patches: all or nothing per process; a patch that was there before the call
  * stays when a later one fails. */
