@@ -100,6 +100,8 @@ char *dm_status_json(struct sut_daemon *d)
 	json_object_set_new(c, "held", json_integer((json_int_t)d->c.held));
 	json_object_set_new(c, "held_patched", json_integer((json_int_t)d->c.held_patched));
 	json_object_set_new(c, "hold_max_us", json_integer((json_int_t)d->c.hold_max_us));
+	json_object_set_new(c, "hold_retries", json_integer((json_int_t)d->c.hold_retries));
+	json_object_set_new(c, "held_unpatched", json_integer((json_int_t)d->c.held_unpatched));
 	json_object_set_new(c, "hold_avg_us",
 			    json_integer((json_int_t)(d->c.held ? d->c.hold_sum_us / d->c.held : 0)));
 	json_t *doc = json_pack(

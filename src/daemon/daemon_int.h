@@ -8,6 +8,13 @@
 
 #include "daemon/daemon.h"
 
+/* What a look at a process found (reconcile.c, dm_ensure). */
+/* DM_NONE: it maps no target; DM_WAIT: it maps a target whose text the dynamic linker has
+ * not mapped yet (looked at again); DM_DONE: nothing left to apply; DM_FAILED: a
+ * transaction failed, or an earlier failure's backoff is not over (the reason is in
+ * problems); DM_GONE: it exited (or its maps cannot be read). */
+enum dm_verdict { DM_NONE, DM_WAIT, DM_DONE, DM_APPLIED, DM_EXCLUDED, DM_FAILED, DM_GONE };
+
 /* A process the daemon could not patch (or may not), with the reason. */
 struct dm_problem {
 	pid_t pid;
@@ -28,6 +35,16 @@ struct dm_pending {
 	unsigned stable; /* consecutive looks that found the same executable mappings */
 };
 
+/* A held process (hold.c) that maps a target and is not patched yet: answered once it is
+ * patched, once it exits, or once it gave up waiting; looked at again meanwhile. */
+struct dm_held {
+	int fd;
+	pid_t pid;
+	uint64_t since_ns, next_ns;
+	unsigned tries;
+	enum dm_verdict last;
+};
+
 /* What the last look at a process found, to skip it next time if nothing changed. */
 struct dm_seen {
 	uint64_t sig, prev_sig; /* signature of its executable file mappings, now and before */
@@ -41,6 +58,7 @@ struct dm_counters {
 	uint64_t applied, reverted, failed, processes_patched_new;
 	uint64_t exec_to_patched_last_us, exec_to_patched_max_us, exec_to_patched_sum_us;
 	uint64_t held, held_patched, hold_max_us, hold_sum_us; /* hold.c */
+	uint64_t hold_retries, held_unpatched; /* looks again; released with a target unpatched */
 };
 
 struct sut_daemon {
@@ -57,6 +75,7 @@ struct sut_daemon {
 	GHashTable *problems;      /* pid -> struct dm_problem */
 	GHashTable *not_target;    /* "maj:min:inode" of executable files that are no target */
 	GArray *pending;           /* struct dm_pending */
+	GArray *held;              /* struct dm_held: held processes not answered yet */
 	struct dm_counters c;
 	bool connector;            /* the connector is in use */
 	uint64_t started;          /* CLOCK_REALTIME seconds */
@@ -84,8 +103,10 @@ void dm_managed_load(struct sut_daemon *d);
 bool dm_is_auto(const struct sut_daemon *d, const char *id);
 
 /* reconcile.c: making processes as the store says. */
-enum dm_verdict { DM_NONE, DM_DONE, DM_APPLIED, DM_EXCLUDED, DM_FAILED, DM_GONE };
-enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh);
+/* flags of dm_ensure */
+#define DM_FRESH 1u /* look at its objects even if its maps did not change since the last look */
+#define DM_NOW 2u   /* try now, even within the backoff of an earlier failure (held processes) */
+enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags);
 /* One look at every process: reverts ids no longer enforced, applies auto patches. */
 void dm_full_pass(struct sut_daemon *d);
 void dm_forget_pid(struct sut_daemon *d, pid_t pid);
@@ -93,6 +114,9 @@ void dm_forget_pid(struct sut_daemon *d, pid_t pid);
 /* hold.c: the hold socket of libsutured-hold.so. */
 int dm_hold_open(struct sut_daemon *d, struct sut_err *err);
 void dm_hold_accept(struct sut_daemon *d);
+/* Looks again at the held processes that are due; the earliest next look (0: none). */
+uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now);
+void dm_hold_close_all(struct sut_daemon *d);
 
 /* control.c: the control socket. */
 int dm_control_open(struct sut_daemon *d, struct sut_err *err);

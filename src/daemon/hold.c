@@ -5,6 +5,7 @@
  * request carries nothing: the process is the peer of the connection (SO_PEERCRED), and
  * sutured does for it only what it would do for any process it found by itself. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon_int.h"
+#include "proc/proc.h"
 #include "util/buf.h"
 
 /* Held processes answered per turn of the loop before other work gets a turn. */
@@ -46,6 +48,71 @@ int dm_hold_open(struct sut_daemon *d, struct sut_err *err)
 	return 0;
 }
 
+/* Looks again this long after the previous look: 2 ms doubling to 100 ms. */
+#define HOLD_RETRY_FIRST_NS 2000000ull
+#define HOLD_RETRY_MAX_NS 100000000ull
+/* sutured answers a held process after this long at most, patched or not (its own hold
+ * timeout, SUTURED_HOLD_TIMEOUT_MS, is normally much shorter and it leaves on its own). */
+#define HOLD_MAX_NS (60 * 1000000000ull)
+
+/* Does the held process still wait? It closes its end when its hold timeout is over. */
+static bool still_waiting(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	return poll(&p, 1, 0) == 0;
+}
+
+static const char *unpatched_reason(struct sut_daemon *d, const struct dm_held *h)
+{
+	if (h->last == DM_WAIT)
+		return "its target library's text was not mapped yet";
+	const struct dm_problem *p = g_hash_table_lookup(d->problems, GINT_TO_POINTER(h->pid));
+	return p && p->reason ? p->reason : "the transaction failed";
+}
+
+/* The byte releases it; a process that gave up waiting is gone from the socket. */
+static void release(struct sut_daemon *d, struct dm_held *h, const char *unpatched_why)
+{
+	if (unpatched_why) {
+		d->c.held_unpatched++;
+		char comm[32];
+		sut_proc_comm(h->pid, comm, sizeof comm);
+		dm_log(d, 4, h->pid, NULL, "pid %d (%s): released from the hold unpatched after %u "
+		       "look%s in %.1f ms: %s (%s)", (int)h->pid, comm, h->tries + 1,
+		       h->tries ? "s" : "", (dm_now_ns() - h->since_ns) / 1e6, unpatched_why,
+		       unpatched_reason(d, h));
+	}
+	uint64_t us = (dm_now_ns() - h->since_ns) / 1000;
+	if (us > d->c.hold_max_us)
+		d->c.hold_max_us = us;
+	d->c.hold_sum_us += us;
+	send(h->fd, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(h->fd);
+	h->fd = -1;
+}
+
+/* One look at a held process; false while it maps a target that is not patched yet (it
+ * stays held: an apply that failed or a library still being mapped is tried again). */
+static bool look_held(struct sut_daemon *d, struct dm_held *h)
+{
+	enum dm_verdict v = dm_ensure(d, h->pid, DM_FRESH | DM_NOW);
+	h->last = v;
+	if (v == DM_APPLIED)
+		d->c.held_patched++;
+	if (v != DM_WAIT && v != DM_FAILED) {
+		release(d, h, NULL); /* patched, nothing to do, excluded, or gone */
+		return true;
+	}
+	uint64_t now = dm_now_ns();
+	if (now - h->since_ns >= HOLD_MAX_NS) {
+		release(d, h, "the daemon's hold limit is over");
+		return true;
+	}
+	uint64_t back = HOLD_RETRY_FIRST_NS << (h->tries < 6 ? h->tries : 6);
+	h->next_ns = now + (back < HOLD_RETRY_MAX_NS ? back : HOLD_RETRY_MAX_NS);
+	return false;
+}
+
 void dm_hold_accept(struct sut_daemon *d)
 {
 	for (int i = 0; i < HOLD_BATCH; i++) {
@@ -54,18 +121,49 @@ void dm_hold_accept(struct sut_daemon *d)
 			return;
 		struct ucred cr;
 		socklen_t cl = sizeof cr;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 && cr.pid > 0) {
-			d->c.held++;
-			uint64_t t0 = dm_now_ns();
-			if (dm_ensure(d, cr.pid, true) == DM_APPLIED)
-				d->c.held_patched++;
-			uint64_t us = (dm_now_ns() - t0) / 1000;
-			if (us > d->c.hold_max_us)
-				d->c.hold_max_us = us;
-			d->c.hold_sum_us += us;
+		struct dm_held h = {.fd = fd, .since_ns = dm_now_ns()};
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid <= 0) {
+			send(fd, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
 		}
-		/* the byte releases it; a process that gave up waiting is gone from the socket */
-		send(fd, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
+		h.pid = cr.pid;
+		d->c.held++;
+		if (!look_held(d, &h))
+			g_array_append_val(d->held, h);
 	}
+}
+
+uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now)
+{
+	uint64_t next = 0;
+	for (guint i = 0; i < d->held->len;) {
+		struct dm_held *h = &g_array_index(d->held, struct dm_held, i);
+		if (h->next_ns <= now) {
+			if (!still_waiting(h->fd)) {
+				release(d, h, "it gave up waiting (its hold timeout)");
+			} else {
+				h->tries++;
+				d->c.hold_retries++;
+				look_held(d, h);
+			}
+		}
+		if (h->fd < 0) {
+			g_array_remove_index_fast(d->held, i);
+			continue;
+		}
+		if (!next || h->next_ns < next)
+			next = h->next_ns;
+		i++;
+	}
+	return next;
+}
+
+void dm_hold_close_all(struct sut_daemon *d)
+{
+	for (guint i = 0; i < d->held->len; i++) {
+		struct dm_held *h = &g_array_index(d->held, struct dm_held, i);
+		release(d, h, "sutured is stopping");
+	}
+	g_array_set_size(d->held, 0);
 }

@@ -70,15 +70,20 @@ static bool loaded(struct sut_daemon *d, struct dm_pending *p)
 	return s && s->nexec >= 3 && p->stable >= 2;
 }
 
-/* One look at a process that exec'd; schedules the next look if it maps no target yet. */
+/* One look at a process that exec'd; schedules the next look if it maps no target yet,
+ * or one whose text is not mapped yet, or if the transaction failed. */
 static void look_new(struct sut_daemon *d, struct dm_pending *p)
 {
 	d->c.exec_checked++;
-	enum dm_verdict v = dm_ensure(d, p->pid, true);
+	/* DM_NOW: a transaction that failed on a process the dynamic linker is still setting
+	 * up (it maps a library where the patch was about to be staged) is tried again at the
+	 * next look, not after the backoff of a process that keeps failing */
+	enum dm_verdict v = dm_ensure(d, p->pid, DM_FRESH | DM_NOW);
 	if (v == DM_APPLIED)
 		record_latency(d, p->exec_ns);
 	p->tries++;
-	if (v == DM_NONE && p->tries < PENDING_TRIES && !loaded(d, p))
+	bool again = v == DM_WAIT || v == DM_FAILED || (v == DM_NONE && !loaded(d, p));
+	if (again && p->tries < PENDING_TRIES)
 		p->next_ns = p->exec_ns + (PENDING_FIRST_NS << (p->tries - 1));
 	else
 		p->next_ns = 0; /* done */
@@ -157,6 +162,8 @@ static void status_line(struct sut_daemon *d)
 
 static void cleanup(struct sut_daemon *d)
 {
+	dm_hold_close_all(d);
+	g_array_free(d->held, TRUE);
 	int fds[] = {d->nl_fd, d->ino_fd, d->sig_fd, d->ctl_fd, d->hold_fd, d->ep_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
@@ -199,6 +206,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	d.problems = g_hash_table_new_full(NULL, NULL, NULL, free_problem);
 	d.not_target = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	d.pending = g_array_new(FALSE, FALSE, sizeof(struct dm_pending));
+	d.held = g_array_new(FALSE, FALSE, sizeof(struct dm_held));
 	d.started = (uint64_t)time(NULL);
 	d.conf.rescan_ms = 1000;
 	d.conf.timeout_ms = 5000;
@@ -264,6 +272,9 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 			if (t && t < next)
 				next = t;
 		}
+		uint64_t th = dm_hold_retry(&d, now);
+		if (th && th < next)
+			next = th;
 		if (last_alive + ALIVE_NS < next)
 			next = last_alive + ALIVE_NS;
 		int timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;

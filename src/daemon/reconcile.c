@@ -78,14 +78,21 @@ static void learn_not_targets(struct sut_daemon *d, const struct sut_maps *m,
 		for (size_t k = 0; k < objs->n && !o; k++)
 			if (e->start >= objs->v[k].lo && e->start < objs->v[k].hi)
 				o = &objs->v[k];
+		/* Only a mapping of an object whose build-id was read is known. A mapping of
+		 * no object is not learned: besides a patch image (whose process maps a
+		 * target anyway) that is what a look sees when the process exits or execs
+		 * between the read of its maps and the read of its objects' headers, and
+		 * learning the target library's file from such a look would release every
+		 * later process that maps it unpatched. An object whose build-id could not
+		 * be read is looked at again next time too. */
+		if (!o || o->build_id_len == 0)
+			continue;
 		bool target = false;
-		for (size_t a = 0; o && a < d->nauto; a++)
+		for (size_t a = 0; a < d->nauto; a++)
 			if (o->build_id_len == d->auto_v[a]->build_id_len &&
 			    !memcmp(o->build_id, d->auto_v[a]->build_id, o->build_id_len))
 				target = true;
-		/* a mapping of no ELF object (a patch image) is no target either; an object
-		 * whose build-id could not be read is looked at again next time */
-		if (target || (o && o->build_id_len == 0))
+		if (target)
 			continue;
 		g_hash_table_add(d->not_target, file_key(e));
 	}
@@ -180,8 +187,9 @@ static bool text_mapped(const struct sut_object *o, const struct sut_patch *p)
 	return true;
 }
 
-enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
+enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags)
 {
+	bool fresh = flags & DM_FRESH;
 	if (pid == getpid() || d->nauto == 0)
 		return DM_NONE;
 	struct sut_maps m;
@@ -221,7 +229,7 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 		return DM_GONE;
 	}
 	struct sut_patch **want = NULL;
-	size_t nwant = 0;
+	size_t nwant = 0, nmapping = 0;
 	for (size_t i = 0; i < d->nauto; i++) {
 		const struct sut_object *o = sut_objects_find_build_id(
 			&objs, d->auto_v[i]->build_id, d->auto_v[i]->build_id_len);
@@ -229,6 +237,8 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 		if (o && text_mapped(o, d->auto_v[i])) {
 			want = sut_xrealloc(want, (nwant + 1) * sizeof *want);
 			want[nwant++] = d->auto_v[i];
+		} else if (o) {
+			nmapping++;
 		}
 	}
 	learn_not_targets(d, &m, &objs);
@@ -237,7 +247,7 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 	s->candidate = nwant > 0;
 	if (nwant == 0) {
 		g_hash_table_remove(d->problems, GINT_TO_POINTER(pid));
-		return DM_NONE;
+		return nmapping ? DM_WAIT : DM_NONE;
 	}
 	enum dm_verdict v = DM_DONE;
 	char why[512];
@@ -247,7 +257,7 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, bool fresh)
 	} else if (ex > 0) {
 		problem_set(d, pid, NULL, why, true);
 		v = DM_EXCLUDED;
-	} else if (problem_wait(d, pid)) {
+	} else if (!(flags & DM_NOW) && problem_wait(d, pid)) {
 		v = DM_FAILED;
 	} else {
 		/* one all-or-nothing group per target object, in store order */
@@ -357,7 +367,7 @@ void dm_full_pass(struct sut_daemon *d)
 	GHashTable *alive = g_hash_table_new(NULL, NULL);
 	for (size_t k = 0; k < n; k++) {
 		g_hash_table_add(alive, GINT_TO_POINTER(pids[k]));
-		dm_ensure(d, pids[k], false);
+		dm_ensure(d, pids[k], 0);
 	}
 	/* forget what the connector's exit messages did not tell (or when it is off) */
 	GHashTableIter it;
