@@ -71,6 +71,7 @@ struct sut_daemon {
 	struct sut_patch **auto_v; /* the store's auto patches, in store order */
 	size_t nauto;
 	GPtrArray *managed;        /* ids the daemon enforces (char *), persisted */
+	GHashTable *managed_bid;   /* id -> hex build-id of its target, when known, persisted */
 	GHashTable *seen;          /* pid -> struct dm_seen: maps signature at gen */
 	GHashTable *problems;      /* pid -> struct dm_problem */
 	GHashTable *not_target;    /* "maj:min:inode" of executable files that are no target */

@@ -180,6 +180,7 @@ static void cleanup(struct sut_daemon *d)
 	sut_conf_free(&d->conf);
 	free(d->auto_v);
 	g_ptr_array_free(d->managed, TRUE);
+	g_hash_table_destroy(d->managed_bid);
 	g_hash_table_destroy(d->seen);
 	g_hash_table_destroy(d->problems);
 	g_hash_table_destroy(d->not_target);
@@ -202,6 +203,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 			       .hold_fd = -1, .ep_fd = -1};
 	sut_store_paths_init(&d.paths, o->root);
 	d.managed = g_ptr_array_new_with_free_func(free);
+	d.managed_bid = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
 	d.seen = g_hash_table_new_full(NULL, NULL, NULL, free);
 	d.problems = g_hash_table_new_full(NULL, NULL, NULL, free_problem);
 	d.not_target = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);

@@ -292,6 +292,45 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags)
 	return v;
 }
 
+/* Of the ids to revert, those this process may have from this daemon, into out: an id
+ * whose target build is known only where the process maps that build (a patch of the
+ * same id for another build, applied by someone else, is left alone), an id of unknown
+ * build (a managed file of an older sutured) wherever it is applied. */
+static size_t revert_ids_of(struct sut_daemon *d, pid_t pid, const char **ids, size_t nids,
+			    const char **out)
+{
+	struct sut_objects objs = {0};
+	bool have_objs = false, tried = false;
+	size_t n = 0;
+	for (size_t j = 0; j < nids; j++) {
+		const char *hex = g_hash_table_lookup(d->managed_bid, ids[j]);
+		if (!hex) {
+			out[n++] = ids[j];
+			continue;
+		}
+		if (!tried) {
+			tried = true;
+			struct sut_maps m;
+			struct sut_err err;
+			if (sut_proc_maps(pid, &m, &err) == 0) {
+				have_objs = sut_proc_objects(pid, &m, &objs, &err) == 0;
+				sut_proc_maps_free(&m);
+			}
+		}
+		for (size_t i = 0; have_objs && i < objs.n; i++) {
+			char h[2 * sizeof objs.v[i].build_id + 1];
+			sut_hex(objs.v[i].build_id, objs.v[i].build_id_len, h);
+			if (objs.v[i].build_id_len && !strcmp(h, hex)) {
+				out[n++] = ids[j];
+				break;
+			}
+		}
+	}
+	if (have_objs)
+		sut_proc_objects_free(&objs);
+	return n;
+}
+
 /* Ids the daemon enforced and no longer does: reverted wherever they are applied. Those
  * reverted everywhere (no process has them any more) leave the managed list. */
 static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
@@ -308,12 +347,16 @@ static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
 	if (nids == 0)
 		return;
 	bool *left = sut_xcalloc(nids, sizeof *left);
+	const char **mine = sut_xcalloc(nids, sizeof *mine);
 	struct sut_multi_opts o = {.txn = {.timeout_ms = d->conf.timeout_ms}, .skip_applied = true};
 	for (size_t k = 0; k < n; k++) {
 		if (pids[k] == getpid())
 			continue;
+		size_t nmine = revert_ids_of(d, pids[k], ids, nids, mine);
+		if (nmine == 0)
+			continue;
 		struct sut_multi_result r;
-		sut_revert_patches(pids[k], ids, nids, &o, &r);
+		sut_revert_patches(pids[k], mine, nmine, &o, &r);
 		for (size_t i = 0; i < r.ntxns; i++) {
 			const struct sut_multi_txn *t = &r.txns[i];
 			if (d->h.audit)
@@ -333,7 +376,9 @@ static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
 		}
 		if (r.failed) /* the ids after the failing one were not tried in this process */
 			for (size_t j = 0; j < nids; j++)
-				left[j] = true;
+				for (size_t m = 0; m < nmine; m++)
+					if (mine[m] == ids[j])
+						left[j] = true;
 		sut_multi_result_free(&r);
 	}
 	bool changed = false;
@@ -342,6 +387,7 @@ static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
 			continue;
 		for (guint i = 0; i < d->managed->len; i++)
 			if (!strcmp(g_ptr_array_index(d->managed, i), ids[j])) {
+				g_hash_table_remove(d->managed_bid, ids[j]);
 				g_ptr_array_remove_index(d->managed, i); /* frees ids[j] */
 				changed = true;
 				break;
@@ -349,6 +395,7 @@ static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
 	}
 	if (changed)
 		dm_managed_save(d);
+	free(mine);
 	free(left);
 	free(ids);
 }

@@ -29,9 +29,17 @@ void dm_managed_load(struct sut_daemon *d)
 	gchar *text = NULL;
 	if (g_file_get_contents(path, &text, NULL, NULL)) {
 		gchar **lines = g_strsplit(text, "\n", -1);
-		for (gchar **l = lines; *l; l++)
-			if (**l && strlen(*l) < SUT_PATCH_ID_MAX && !managed_has(d, *l))
-				g_ptr_array_add(d->managed, sut_xstrdup(*l));
+		for (gchar **l = lines; *l; l++) {
+			/* "ID BUILD-ID": a file of an older sutured has the id alone */
+			char *sp = strchr(*l, ' ');
+			if (sp)
+				*sp++ = 0;
+			if (!**l || strlen(*l) >= SUT_PATCH_ID_MAX || managed_has(d, *l))
+				continue;
+			g_ptr_array_add(d->managed, sut_xstrdup(*l));
+			if (sp && *sp && strlen(sp) <= 128 && strspn(sp, "0123456789abcdef") == strlen(sp))
+				g_hash_table_insert(d->managed_bid, sut_xstrdup(*l), sut_xstrdup(sp));
+		}
 		g_strfreev(lines);
 		g_free(text);
 	}
@@ -41,8 +49,11 @@ void dm_managed_load(struct sut_daemon *d)
 void dm_managed_save(struct sut_daemon *d)
 {
 	GString *s = g_string_new(NULL);
-	for (guint i = 0; i < d->managed->len; i++)
-		g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(d->managed, i));
+	for (guint i = 0; i < d->managed->len; i++) {
+		const char *id = g_ptr_array_index(d->managed, i);
+		const char *bid = g_hash_table_lookup(d->managed_bid, id);
+		g_string_append_printf(s, "%s%s%s\n", id, bid ? " " : "", bid ? bid : "");
+	}
 	char *path = managed_path(d);
 	GError *ge = NULL;
 	g_mkdir_with_parents(d->paths.state_dir, 0755);
@@ -137,11 +148,21 @@ int dm_reload(struct sut_daemon *d)
 	/* the managed set grows with every auto patch; ids leave it only once reverted
 	 * everywhere (reconcile.c) */
 	bool grew = false;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (!managed_has(d, v[i]->id)) {
 			g_ptr_array_add(d->managed, sut_xstrdup(v[i]->id));
 			grew = true;
 		}
+		/* the build it targets: only that build's processes are reverted when it
+		 * leaves (another build's patch of the same id is not this daemon's) */
+		char hex[2 * sizeof v[i]->build_id + 1];
+		sut_hex(v[i]->build_id, v[i]->build_id_len, hex);
+		const char *had = g_hash_table_lookup(d->managed_bid, v[i]->id);
+		if (v[i]->build_id_len && (!had || strcmp(had, hex))) {
+			g_hash_table_insert(d->managed_bid, sut_xstrdup(v[i]->id), sut_xstrdup(hex));
+			grew = true;
+		}
+	}
 	if (grew)
 		dm_managed_save(d);
 	if (changed)
