@@ -8,9 +8,10 @@
  *     store folders and /etc/suture; a change is acted on within 50 ms), every process
  *     that maps the target build-id of an `auto` patch gets it, unless a rule excludes
  *     it; a patch that stops being `auto` (removed, or set to manual) is reverted
- *     everywhere. The ids the daemon enforces are kept in ROOT/var/lib/suture/
- *     sutured.managed, so a patch removed while the daemon was down is reverted when it
- *     starts again;
+ *     everywhere (in the processes that map its target build: a patch of the same id
+ *     for another build is not the daemon's). The ids the daemon enforces and their
+ *     target build-ids are kept in ROOT/var/lib/suture/sutured.managed, so a patch
+ *     removed while the daemon was down is reverted when it starts again;
  *   - new processes: the kernel's process-events connector (netlink, CN_PROC) reports
  *     each exec; the new process is checked at once and again at 0.5, 1, 2 ... 128 ms
  *     after its exec (the dynamic linker maps its libraries in that time) and patched as
@@ -20,7 +21,10 @@
  *   - held new processes: a program that preloads libsutured-hold.so (LD_PRELOAD or
  *     /etc/ld.so.preload) connects to ROOT/run/suture/hold.sock from its constructor, once
  *     its libraries are mapped and relocated and before main, and waits (at most its
- *     timeout, 500 ms by default) until the daemon has looked at it and patched it;
+ *     timeout, 500 ms by default) until the daemon has looked at it and patched it; one
+ *     that maps a target is answered only once patched (a failed transaction is tried
+ *     again while it waits), once it exits, or once it gave up waiting, and a release
+ *     without the patch is logged with the reason;
  *   - libraries loaded later (dlopen) and anything the connector missed (its buffer
  *     overran, or the connector is unavailable): every process is looked at again every
  *     rescan-ms (default 1000 ms); a process whose executable mappings did not change
