@@ -78,6 +78,13 @@ int cmd_inspect(int argc, char **argv)
 		json_uint(&j, "format", p->format);
 		json_str(&j, "target", p->target_name);
 		json_str(&j, "build_id", hex);
+		if (p->pkg_source) {
+			json_obj_begin(&j, "package");
+			json_str(&j, "source", p->pkg_source);
+			json_str(&j, "version", p->pkg_version);
+			json_str(&j, "binary", p->pkg_binary);
+			json_obj_end(&j);
+		}
 		json_str(&j, "consistency", cons);
 		json_str(&j, "description", p->description);
 		json_arr_begin(&j, "cves");
@@ -136,6 +143,9 @@ int cmd_inspect(int argc, char **argv)
 	} else {
 		printf("patch        %s v%u (format %u)\n", p->id, p->version, p->format);
 		printf("target       %s  build-id %s\n", p->target_name ? p->target_name : "?", hex);
+		if (p->pkg_source)
+			printf("package      %s %s (source), binary package %s\n", p->pkg_source,
+			       p->pkg_version ? p->pkg_version : "?", p->pkg_binary ? p->pkg_binary : "?");
 		printf("consistency  %s\n", cons);
 		printf("cves         ");
 		for (size_t i = 0; i < p->ncves; i++)
