@@ -36,8 +36,12 @@ static int dry_run(const char *tree, const char *diff, bool reverse, const char 
 int sut_distro_check_diff(const struct sut_distro_build *b, const char *diff,
 			  enum sut_diff_state *state, struct sut_err *err)
 {
-	if (access(diff, R_OK) < 0)
+	/* patch runs in the tree: the diff's path must not be relative to here */
+	char *abs = realpath(diff, NULL);
+	if (!abs)
 		return sut_errno(err, "diff %s", diff);
+	const char *shown = diff;
+	diff = abs;
 	const char *tmpdir = getenv("TMPDIR");
 	char *log = sut_xasprintf("%s/suture-dry-run-%d.log", tmpdir && *tmpdir ? tmpdir : "/tmp", (int)getpid());
 	int st = dry_run(b->tree, diff, true, log, err);
@@ -51,7 +55,7 @@ int sut_distro_check_diff(const struct sut_distro_build *b, const char *diff,
 		} else if (st > 0) {
 			char *tail = dst_file_tail(log, 900);
 			rc = sut_errf(err, "%s neither applies exactly to %s %s (Debian's patches applied; offsets are allowed, fuzz is not) nor is already in it: port the fix to Debian's source of that version. patch says: %s",
-				      diff, b->source, b->version, tail);
+				      shown, b->source, b->version, tail);
 			free(tail);
 		}
 	}
@@ -59,5 +63,6 @@ int sut_distro_check_diff(const struct sut_distro_build *b, const char *diff,
 		rc = -1;
 	unlink(log);
 	free(log);
+	free(abs);
 	return rc;
 }
