@@ -4,7 +4,10 @@
 # Invariant: idempotent and silent when everything is present, so `make` can call it every time.
 set -euo pipefail
 need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc
-  dpkg-dev)
+  dpkg-dev
+  libjansson-dev
+  python3-jsonschema
+)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

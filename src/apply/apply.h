@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "apply/registry.h"
 #include "patch/patch.h"
 #include "util/err.h"
 
@@ -41,6 +40,9 @@ struct sut_txn_result {
 	uint64_t region_size;
 	bool repaired;        /* an interrupted earlier transaction was repaired first */
 	char repair_note[256];
+	/* the patch id the repaired journal (or a dropped stale record) named: text that came
+	 * from the process, validated as a patch id but not vouched for by suture */
+	char repair_claimed_id[128];
 };
 
 int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_opts *o,
@@ -51,8 +53,100 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 /* Does pid map the object with this build-id? 1 yes, 0 no, -1 error (process gone). */
 int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct sut_err *err);
 
-/* Finishes or rolls back a transaction that a killed suture left in pid's registry.
- * *repaired says whether anything was found; note describes what was done. */
-int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut_err *err);
+/* Finishes or rolls back a transaction that a killed suture left in pid's registry,
+ * under pid's lock (so not while another suture works on it), and releases patch memory
+ * nothing refers to. res->repaired says whether anything was done, repair_note what, and
+ * repair_claimed_id the patch id the process's journal named. A corrupt registry is
+ * refused (an error naming the process and the mapping), never acted on. Read-only
+ * commands never call this (invariant 8); apply and revert do, first. */
+int sut_repair_process(pid_t pid, int timeout_ms, struct sut_txn_result *res,
+		       struct sut_err *err);
+
+/* ---- Status: what is patched in a process, decoded and checked against the process ----
+ * Reading a status changes nothing in the process (it is not stopped either): the
+ * registry is read and validated, and each record is checked to be true now. */
+
+enum sut_status_txn {
+	SUT_STATUS_TXN_NONE = 0,
+	SUT_STATUS_TXN_INTERRUPTED_APPLY,  /* a killed suture left an apply half-done */
+	SUT_STATUS_TXN_INTERRUPTED_REVERT, /* ... or a revert */
+};
+
+struct sut_status_func {
+	char name[96];
+	uint64_t addr, size;      /* the replaced function in the process */
+	uint64_t repl, repl_size; /* its replacement */
+	bool superseded;          /* a newer patch of the stack redirects it (owns the jump) */
+};
+
+struct sut_status_patch {
+	char id[128];
+	uint32_t version;
+	char **cves;              /* ncves CVE ids */
+	size_t ncves;
+	enum sut_consistency consistency;
+	uint64_t applied_at;      /* CLOCK_REALTIME seconds */
+	uint64_t bias;            /* the object's load bias when applied */
+	uint64_t region, region_size; /* the patch memory */
+	char target[128];         /* target name the patch gave (informational) */
+	bool live;                /* true now: the process runs this patch's code */
+	char stale_why[200];      /* when !live: why the record is not true any more */
+	struct sut_status_func *funcs;
+	size_t nfuncs;
+};
+
+/* The patches of one object (by build-id), in application order. */
+struct sut_status_object {
+	uint8_t build_id[64];
+	size_t build_id_len;
+	char *path;               /* where the process maps it (informational: paths lie), or
+				   * the patch's target name when it is mapped no more */
+	bool mapped;
+	struct sut_status_patch *patches;
+	size_t npatches;
+};
+
+struct sut_status {
+	pid_t pid;
+	char comm[64];            /* as the process set it: untrusted, escape when printing */
+	bool has_registry;
+	bool corrupt;             /* the registry failed validation: nothing below is known */
+	char corrupt_why[SUT_ERR_MAX];
+	uint64_t registry_addr;
+	enum sut_status_txn txn;
+	uint32_t txn_tool_pid;    /* the suture that left it */
+	struct sut_status_object *objects;
+	size_t nobjects;
+	size_t nlive, nstale;     /* patch records */
+};
+
+/* Reads pid's status. -1 only when the process cannot be read (gone, no permission); a
+ * corrupt registry is a status (corrupt set), not an error. */
+int sut_status_read(pid_t pid, struct sut_status *st, struct sut_err *err);
+void sut_status_free(struct sut_status *st);
+/* The record of patch id in st (live or stale), or NULL. */
+const struct sut_status_patch *sut_status_find(const struct sut_status *st, const char *id);
+
+/* Process discovery, the one scan of /proc behind status, exposure and --all. */
+enum sut_discover {
+	SUT_DISCOVER_ALL,            /* every process but the caller */
+	SUT_DISCOVER_WITH_REGISTRY,  /* processes with a suture-registry mapping */
+	SUT_DISCOVER_MAPPING,        /* processes mapping the object with a build-id */
+};
+struct sut_found_process {
+	pid_t pid;
+	char *path; /* SUT_DISCOVER_MAPPING: where it maps the object; else NULL */
+};
+/* Lists the processes of the kind asked, in pid order (build_id/len only for
+ * SUT_DISCOVER_MAPPING). Processes that vanish or cannot be read are left out. */
+int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size_t len,
+			   struct sut_found_process **out, size_t *n, struct sut_err *err);
+void sut_found_processes_free(struct sut_found_process *v, size_t n);
+
+/* Links p for pid exactly as apply does, placed at `place`, resolving symbols in the process
+ * as it is now; for verify, which compares the result with what is in memory. Read-only. */
+struct sut_link_image;
+int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
+	       struct sut_err *err);
 
 #endif

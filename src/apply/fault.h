@@ -3,11 +3,20 @@
  *
  * SUTURE_FAULT=STEP[:ACTION] makes the transaction stop at the named step: ACTION "kill"
  * (the default) sends SIGKILL to suture itself, as an operator's kill -9 would; "fail"
- * makes the step return an error, as a failed write would. Steps, in transaction order:
- *   apply:  staged, frozen, journal, jump (after the first jump is written), committed
+ * makes the step return an error, as a failed write would; "pause=MS" sleeps MS
+ * milliseconds there and goes on (a window for tests that signal suture mid-step).
+ * Steps, in transaction order:
+ *   apply:  stage-mapped (inside staging, the image mapped, a target thread still held
+ *           for the remote calls), staged, frozen, journal, jump (after the first jump
+ *           is written), committed
  *   revert: revert-frozen, revert-journal, revert-restore (after the first restore),
  *           revert-committed
- * Unset (the normal case) costs one getenv per transaction. */
+ *   far-jump:fail (apply, at plan time): each replacement is taken to be 4 GiB further
+ *           away than it is, a jump that cannot be encoded
+ * ACTION "stop" stops suture with SIGSTOP at the step (a test then changes the target
+ * between two steps and resumes suture with SIGCONT).
+ * Unset (the normal case) costs one getenv per step. Ignored when the environment is
+ * not believed (util/env.h). */
 #ifndef SUTURE_APPLY_FAULT_H
 #define SUTURE_APPLY_FAULT_H
 

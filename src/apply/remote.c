@@ -40,6 +40,45 @@ static long call(struct sut_remote *r, long nr, long a0, long a1, long a2, long 
 	return ret;
 }
 
+/* The calls sut_remote_map makes, those of its failure path included, in order; the
+ * placeholder's address is unknown when the kernel chooses it, the memfd's number always. */
+static size_t map_plan(uint64_t place, uint64_t rx, int rx_prot, uint64_t rw,
+		       struct sut_syscall_plan *p)
+{
+	uint64_t total = rx + rw;
+	uint8_t ph = place ? 0 : 1; /* bit of an argument that is the placeholder address */
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (place ? MAP_FIXED_NOREPLACE : 0);
+	size_t n = 0;
+	p[n++] = (struct sut_syscall_plan){SYS_mmap, {place, total, PROT_READ | PROT_WRITE,
+						      (uint64_t)flags, (uint64_t)-1, 0}, 0};
+	p[n++] = (struct sut_syscall_plan){SYS_memfd_create, {place, MFD_CLOEXEC}, ph};
+	p[n++] = (struct sut_syscall_plan){SYS_ftruncate, {0, total}, 1};
+	p[n++] = (struct sut_syscall_plan){SYS_mmap, {place, total, (uint64_t)rx_prot,
+						      MAP_PRIVATE | MAP_FIXED, 0, 0},
+					   (uint8_t)(ph | 1u << 4)};
+	if (rw)
+		p[n++] = (struct sut_syscall_plan){SYS_mprotect, {place + rx, rw,
+								  PROT_READ | PROT_WRITE}, ph};
+	p[n++] = (struct sut_syscall_plan){SYS_close, {0}, 1};
+	p[n++] = (struct sut_syscall_plan){SYS_munmap, {place, total}, ph};
+	return n;
+}
+
+int sut_remote_check_map(const struct sut_remote *r, uint64_t place, uint64_t rx, int rx_prot,
+			 uint64_t rw, struct sut_err *err)
+{
+	struct sut_syscall_plan p[8];
+	size_t n = map_plan(place, rx, rx_prot, rw, p);
+	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->insn, p, n, err);
+}
+
+int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t len,
+			   struct sut_err *err)
+{
+	struct sut_syscall_plan p = {SYS_munmap, {addr, len}, 0};
+	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->insn, &p, 1, err);
+}
+
 #define RCALL(nr, ...) call(r, nr, __VA_ARGS__, err, &failed)
 #define KERR(ret) ((unsigned long)(ret) > -4096UL)
 

@@ -32,6 +32,15 @@ int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint6
 		   int rx_prot, uint64_t rw, uint64_t *addr, struct sut_err *err);
 int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct sut_err *err);
 
+/* Whether the thread's seccomp filters allow every call sut_remote_map (failure path
+ * included) or sut_remote_unmap would make with these arguments: a sequence is checked
+ * before its first call, so a refusal changes nothing. (Each call is checked once more,
+ * with its exact arguments, just before it is made: sut_ptrace_syscall.) */
+int sut_remote_check_map(const struct sut_remote *r, uint64_t place, uint64_t rx, int rx_prot,
+			 uint64_t rw, struct sut_err *err);
+int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t len,
+			   struct sut_err *err);
+
 /* Runs fn with one thread of pid stopped (the leader if it can run system calls, else
  * another), then resumes it. For staging while the other threads keep running. */
 int sut_with_one_thread(pid_t pid, int timeout_ms,

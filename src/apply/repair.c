@@ -71,8 +71,32 @@ static bool tool_alive(uint32_t tool_pid)
 	return strcmp(comm, "suture") == 0;
 }
 
+/* The journal came from the process: before acting on it, its record must describe code of
+ * an object the process maps where the record says (the decoder checked its form). */
+static int journal_in_object(const struct sut_target *t, const struct sut_reg_patch *r,
+			     struct sut_err *err)
+{
+	const struct sut_object *o = NULL;
+	for (size_t i = 0; i < t->objs.n && !o; i++)
+		if (t->objs.v[i].bias == r->bias && t->objs.v[i].build_id_len == r->build_id_len &&
+		    !memcmp(t->objs.v[i].build_id, r->build_id, r->build_id_len))
+			o = &t->objs.v[i];
+	if (!o)
+		return sut_errf(err, "%s: the journal names an object the process does not map at "
+				"0x%llx; left alone", sut_target_label(t),
+				(unsigned long long)r->bias);
+	for (uint32_t k = 0; k < r->nfuncs; k++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+		if (f->addr < o->text_lo || f->addr + SUT_REG_JMP_LEN > o->text_hi)
+			return sut_errf(err, "%s: the journal names an address (0x%llx) outside the "
+					"code of %s; left alone", sut_target_label(t),
+					(unsigned long long)f->addr, o->path);
+	}
+	return 0;
+}
+
 static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *note,
-			  size_t notelen, struct sut_err *err)
+			  size_t notelen, char *claimed, size_t claimedlen, struct sut_err *err)
 {
 	size_t avail = reg->pending_len;
 	const struct sut_reg_patch *r = (const void *)(reg->records + reg->hdr.used);
@@ -80,6 +104,8 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	    r->rec_size != sizeof *r + (size_t)r->nfuncs * sizeof(struct sut_reg_func))
 		return sut_errf(err, "%s: the journal of the interrupted apply is unreadable",
 				sut_target_label(t));
+	if (journal_in_object(t, r, err) < 0)
+		return -1;
 	unsigned undone = 0;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
@@ -95,28 +121,38 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	reg->hdr.state = SUT_REG_IDLE;
 	if (sut_ptrace_write(t->pid, reg->addr, &reg->hdr, sizeof reg->hdr, err) < 0)
 		return -1;
-	snprintf(note, notelen, "rolled back the interrupted apply of %s (%u of %u jumps were "
-		 "written; all taken back)", r->id, undone, r->nfuncs);
+	snprintf(claimed, claimedlen, "%s", r->id);
+	snprintf(note, notelen, "rolled back the interrupted apply of %s (patch id as recorded "
+		 "in the process; %u of %u jumps were written, all taken back)", r->id, undone,
+		 r->nfuncs);
 	return 0;
 }
 
 static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_registry *reg,
-			 bool found, char *note, size_t notelen, struct sut_err *err)
+			 bool found, struct sut_txn_result *res, struct sut_err *err)
 {
+	char *note = res->repair_note;
+	size_t notelen = sizeof res->repair_note;
 	note[0] = 0;
 	if (found && reg->hdr.state == SUT_REG_APPLYING) {
-		if (rollback_apply(t, reg, note, notelen, err) < 0)
+		if (rollback_apply(t, reg, note, notelen, res->repair_claimed_id,
+				   sizeof res->repair_claimed_id, err) < 0)
 			return -1;
 	} else if (found && reg->hdr.state == SUT_REG_REVERTING) {
 		long ri = (long)reg->hdr.pending_index;
 		if (ri >= (long)reg->hdr.npatches)
 			return sut_errf(err, "%s: the journal of the interrupted revert is unreadable",
 					sut_target_label(t));
-		char id[sizeof sut_registry_patch(reg, 0)->id];
-		memcpy(id, sut_registry_patch(reg, (size_t)ri)->id, sizeof id);
+		const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+		char id[sizeof r->id];
+		memcpy(id, r->id, sizeof id);
+		if (journal_in_object(t, r, err) < 0)
+			return -1;
 		if (sut_revert_record(t, reg, ri, NULL, true, err) < 0)
 			return -1;
-		snprintf(note, notelen, "finished the interrupted revert of %s", id);
+		snprintf(res->repair_claimed_id, sizeof res->repair_claimed_id, "%s", id);
+		snprintf(note, notelen, "finished the interrupted revert of %s (patch id as "
+			 "recorded in the process)", id);
 	}
 	/* release patch memory nothing refers to, if no thread is inside it */
 	uint64_t lo[64], hi[64];
@@ -151,10 +187,9 @@ static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_
 	return 0;
 }
 
-int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut_err *err)
+/* The repair itself; the caller holds pid's lock. */
+static int repair_locked(pid_t pid, struct sut_txn_result *res, struct sut_err *err)
 {
-	*repaired = false;
-	note[0] = 0;
 	struct sut_registry reg;
 	bool found;
 	/* The common case (nothing to repair) costs the maps and the registry header only:
@@ -199,15 +234,28 @@ int sut_repair(pid_t pid, bool *repaired, char *note, size_t notelen, struct sut
 	if (rc == 0)
 		rc = sut_registry_read(pid, &t.maps, &reg, &found, err);
 	if (rc == 0)
-		rc = repair_frozen(&t, &f, &reg, found, note, notelen, err);
+		rc = repair_frozen(&t, &f, &reg, found, res, err);
 	struct sut_err e2;
 	sut_ptrace_thaw(&f, &e2);
 	sut_freeze_free(&f);
 	sut_release_signals(&old);
-	*repaired = rc == 0 && note[0];
+	res->repaired = rc == 0 && res->repair_note[0];
 out:
 	sut_registry_free(&reg);
 	sut_target_close(&t);
+	return rc;
+}
+
+int sut_repair_process(pid_t pid, int timeout_ms, struct sut_txn_result *res,
+		       struct sut_err *err)
+{
+	memset(res, 0, sizeof *res);
+	res->pid = pid;
+	int fd = sut_lock_pid(pid, timeout_ms, err);
+	if (fd < 0)
+		return -1;
+	int rc = repair_locked(pid, res, err);
+	sut_unlock_pid(fd);
 	return rc;
 }
 
@@ -216,17 +264,53 @@ int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct 
 	int fd = sut_lock_pid(pid, timeout_ms, err);
 	if (fd < 0)
 		return -1;
-	bool repaired;
-	char note[sizeof res->repair_note];
-	if (sut_repair(pid, &repaired, note, sizeof note, err) < 0) {
+	/* what was repaired comes back in res; the caller reports it */
+	if (repair_locked(pid, res, err) < 0) {
 		sut_err_wrap(err, "repairing an interrupted transaction");
 		sut_unlock_pid(fd);
 		return -1;
 	}
-	if (repaired) {
-		res->repaired = true;
-		snprintf(res->repair_note, sizeof res->repair_note, "%s", note);
-		fprintf(stderr, "suture: pid %d: %s\n", (int)pid, note);
-	}
 	return fd;
+}
+
+int sut_txn_begin_readonly(pid_t pid, int timeout_ms, struct sut_err *err)
+{
+	/* invariant 8: a dry run repairs nothing; an interrupted transaction is reported
+	 * by the caller when it reads the registry */
+	return sut_lock_pid(pid, timeout_ms, err);
+}
+
+long sut_drop_stale(struct sut_target *t, struct sut_registry *reg, struct sut_txn_result *res,
+		    struct sut_err *err)
+{
+	size_t n = reg->hdr.npatches;
+	if (!n)
+		return 0;
+	struct sut_reg_liveness *l = sut_xcalloc(n, sizeof *l);
+	bool *drop = sut_xcalloc(n, sizeof *drop);
+	long rc = sut_registry_liveness(t->pid, reg, &t->maps, &t->objs, l, NULL, err);
+	size_t i = 0, ndrop = 0;
+	char first[sizeof res->repair_claimed_id] = "", why[sizeof l->why] = "";
+	for (const struct sut_reg_patch *p = sut_registry_next(reg, NULL); rc == 0 && p && i < n;
+	     p = sut_registry_next(reg, p), i++) {
+		drop[i] = !l[i].live;
+		if (drop[i] && !ndrop++) {
+			snprintf(first, sizeof first, "%s", p->id);
+			snprintf(why, sizeof why, "%s", l[i].why);
+		}
+	}
+	if (rc == 0 && ndrop) {
+		sut_registry_drop(reg, drop);
+		size_t len = strlen(res->repair_note);
+		snprintf(res->repair_note + len, sizeof res->repair_note - len,
+			 "%sdropped %zu stale record%s (%s%s: %s)", len ? "; " : "", ndrop,
+			 ndrop == 1 ? "" : "s", first, ndrop > 1 ? " and others" : "", why);
+		if (!res->repair_claimed_id[0])
+			snprintf(res->repair_claimed_id, sizeof res->repair_claimed_id, "%s", first);
+		res->repaired = true;
+		rc = (long)ndrop;
+	}
+	free(l);
+	free(drop);
+	return rc;
 }

@@ -16,6 +16,30 @@ const char *sut_target_label(const struct sut_target *t)
 	return buf;
 }
 
+bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t lo, uint64_t rx,
+			  const char *rx_perms, uint64_t rw, const char *rw_perms)
+{
+	char want[300], want_deleted[320];
+	snprintf(want, sizeof want, "/memfd:%s", name);
+	snprintf(want_deleted, sizeof want_deleted, "%s (deleted)", want);
+	uint64_t at = lo, end = lo + rx + rw;
+	while (at < end) {
+		const struct sut_map *mp = sut_maps_find(m, at);
+		if (!mp || mp->start != at || mp->offset != at - lo ||
+		    (strcmp(mp->path, want) != 0 && strcmp(mp->path, want_deleted) != 0))
+			return false;
+		/* a mapping may not straddle the rx/rw boundary: its permissions are one */
+		uint64_t stop = mp->end < end ? mp->end : end;
+		bool in_rx = at < lo + rx;
+		if (in_rx && stop > lo + rx)
+			return false;
+		if (strncmp(mp->perms, in_rx ? rx_perms : rw_perms, 4) != 0)
+			return false;
+		at = mp->end;
+	}
+	return true;
+}
+
 int sut_target_open(pid_t pid, const uint8_t *build_id, size_t len, struct sut_target *t,
 		    struct sut_err *err)
 {
@@ -89,6 +113,8 @@ static int resolve_extern(struct sut_target *t, const struct sut_patch_symbol *s
 			uint8_t type;
 			if (sut_elf_find_dynsym(t->elf_cache[i], sym->name, sym->version, &value,
 						&type) == 1) {
+				if (type == STT_GNU_IFUNC) /* value is the resolver's */
+					return sut_target_resolve_ifunc(t, i, value, sym, addr, err);
 				*addr = o->bias + value;
 				return 0;
 			}

@@ -5,6 +5,7 @@
 #ifndef SUTURE_APPLY_TARGET_H
 #define SUTURE_APPLY_TARGET_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "patch/patch.h"
@@ -33,6 +34,21 @@ void sut_target_close(struct sut_target *t);
 /* sut_link_resolve_fn for a struct sut_target. */
 int sut_target_resolve(void *ctx, const struct sut_patch_symbol *sym, uint64_t *addr,
 		       struct sut_err *err);
+
+/* The implementation an IFUNC symbol of object objs.v[obj] (its resolver at `resolver`, an
+ * ELF vaddr) resolves to in this process: read from the GOT slot of that object's own
+ * IRELATIVE relocation for the resolver, which the dynamic linker filled at load time.
+ * Fails, naming the symbol and the object, when there is none; suture never runs a
+ * resolver (bind_ifunc.c says why). */
+int sut_target_resolve_ifunc(struct sut_target *t, size_t obj, uint64_t resolver,
+			     const struct sut_patch_symbol *sym, uint64_t *addr,
+			     struct sut_err *err);
+
+/* Whether [lo, lo + rx + rw) is covered without a hole by one mapping after another of
+ * the memfd `name` at matching offsets, the first rx bytes with permissions rx_perms
+ * ("r-xp"), the rest with rw_perms: what staging left is still there. */
+bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t lo, uint64_t rx,
+			  const char *rx_perms, uint64_t rw, const char *rw_perms);
 
 /* "pid 123 (comm)" for messages. */
 const char *sut_target_label(const struct sut_target *t);

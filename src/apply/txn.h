@@ -47,7 +47,16 @@ int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 		      struct sut_remote *rem, bool repair, struct sut_err *err);
 
 /* Takes the per-pid lock and repairs an interrupted transaction if one is recorded;
- * prints what it repaired to stderr. Returns the lock fd, or -1 with err set. */
+ * what it repaired comes back in res (repaired, repair_note, repair_claimed_id). Returns
+ * the lock fd, or -1 with err set. */
 int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct sut_err *err);
+/* The same for a dry run: takes the lock, repairs nothing (read-only, invariant 8). */
+int sut_txn_begin_readonly(pid_t pid, int timeout_ms, struct sut_err *err);
+
+/* Drops the records of reg that are stale in t's process (sut_registry_liveness) from the
+ * in-memory registry, so the transaction's registry write removes them; notes what was
+ * dropped in res. Returns the number dropped, or -1 when the process cannot be read. */
+long sut_drop_stale(struct sut_target *t, struct sut_registry *reg, struct sut_txn_result *res,
+		    struct sut_err *err);
 
 #endif

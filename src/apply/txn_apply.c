@@ -20,11 +20,16 @@ struct apply_ctx {
 	const struct sut_txn_opts *o;
 	struct sut_target t;
 	struct sut_registry reg;
+	/* the header as it is in the process (as read, or as staging wrote a registry it
+	 * created): reg.hdr may already differ, e.g. when stale records were dropped */
+	struct sut_reg_header hdr_seen;
 	bool have_reg, reg_created, region_mapped;
 	struct sut_link_image img;
 	uint64_t place;
 	uint64_t *addr;    /* runtime entry of each replaced function */
 	uint8_t (*head)[8];/* the 5 bytes at each entry, read at verification */
+	uint8_t (*jmp)[5]; /* the jump written at each entry, encoded once at plan time */
+	struct sut_map obj_map; /* the object's first mapping as planned (path not kept) */
 };
 
 static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
@@ -84,11 +89,23 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	 * by the kernel, could otherwise take that very gap. */
 	char name[200];
 	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	/* every call staging (or undoing it) makes must pass the seccomp filters: checked
+	 * before the first, so a refusal leaves the process untouched */
+	if (sut_remote_check_map(r, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
+				 c->img.rw_size, err) < 0 ||
+	    (!c->have_reg && sut_remote_check_map(r, 0, SUT_REG_SIZE, PROT_READ, 0, err) < 0))
+		return -1;
 	uint64_t got;
 	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
 			   c->img.rw_size, &got, err) < 0)
 		return -1;
 	c->region_mapped = true;
+	if (sut_fault("stage-mapped", err) < 0) {
+		struct sut_err e2;
+		if (sut_remote_unmap(r, c->place, c->img.size, &e2) == 0)
+			c->region_mapped = false;
+		return -1;
+	}
 	if (!c->have_reg) {
 		if (sut_remote_map(r, SUT_REG_NAME, 0, SUT_REG_SIZE, PROT_READ, 0, &c->reg.addr,
 				   err) < 0) {
@@ -102,10 +119,35 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	return 0;
 }
 
+/* Whether the memory staging mapped is still there, as staging left it (the process may
+ * have unmapped it, mapped something else in its place, or exec'd). */
+static bool region_is_ours(const struct apply_ctx *c, const struct sut_maps *m)
+{
+	char name[200];
+	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	return sut_maps_holds_memfd(m, name, c->place, c->img.rx_size, "r-xp", c->img.rw_size,
+				    "rw-p");
+}
+
+static bool registry_is_ours(const struct apply_ctx *c, const struct sut_maps *m)
+{
+	return sut_maps_holds_memfd(m, SUT_REG_NAME, c->reg.addr, SUT_REG_SIZE, "r--p", 0, "");
+}
+
 static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 {
 	struct apply_ctx *c = arg;
 	int rc = 0;
+	/* Never unmap what is no longer ours: the process may have put its own memory where
+	 * the staged memory was. */
+	struct sut_maps now;
+	if (sut_proc_maps(c->t.pid, &now, err) < 0)
+		return -1;
+	if (c->region_mapped && !region_is_ours(c, &now))
+		c->region_mapped = false;
+	if (c->reg_created && !registry_is_ours(c, &now))
+		c->reg_created = false;
+	sut_proc_maps_free(&now);
 	if (c->region_mapped && sut_remote_unmap(r, c->place, c->img.size, err) < 0)
 		rc = -1;
 	else
@@ -168,7 +210,7 @@ static size_t append_record(struct apply_ctx *c)
 		rf[i].repl = c->img.sym_addr[f->replacement];
 		rf[i].repl_size = p->symbols[f->replacement].size;
 		memcpy(rf[i].saved, c->head[i], 5);
-		sut_link_jmp(rf[i].addr, rf[i].repl, rf[i].written);
+		memcpy(rf[i].written, c->jmp[i], 5);
 		snprintf(rf[i].name, sizeof rf[i].name, "%s", f->name);
 	}
 	c->reg.records = sut_xrealloc(c->reg.records, c->reg.records_len + sz);
@@ -268,11 +310,53 @@ struct frozen_apply {
 	size_t nr;
 };
 
+/* Under the freeze, before any write: what staging left between its end and this freeze
+ * is as it was. The process ran meanwhile and may have unmapped the patch memory or the
+ * registry, mapped something else there, changed them, or exec'd (the same binary may come
+ * back at the same addresses, without anything staged). Jumping into memory that is not
+ * the image would crash it; writing a registry that is not ours would corrupt its memory. */
+static int check_staged(struct apply_ctx *c, struct sut_err *err)
+{
+	const struct sut_maps *m = &c->t.maps;
+	const char *who = sut_target_label(&c->t);
+	const struct sut_map *om = sut_maps_find(m, c->obj_map.start);
+	if (!om || om->start != c->obj_map.start || om->end != c->obj_map.end ||
+	    om->offset != c->obj_map.offset || om->inode != c->obj_map.inode ||
+	    om->dev_major != c->obj_map.dev_major || om->dev_minor != c->obj_map.dev_minor)
+		return sut_errf(err, "%s: %s is no longer mapped where it was planned (the process "
+				"unmapped it or exec'd); nothing was changed", who,
+				c->p->target_name);
+	if (!region_is_ours(c, m))
+		return sut_errf(err, "%s: the patch memory staged at 0x%llx is no longer mapped "
+				"as staging left it (the process unmapped or replaced it, or "
+				"exec'd); nothing was changed", who, (unsigned long long)c->place);
+	if (!registry_is_ours(c, m))
+		return sut_errf(err, "%s: the registry at 0x%llx is no longer mapped where it "
+				"was (the process unmapped or replaced it, or exec'd); nothing was "
+				"changed", who, (unsigned long long)c->reg.addr);
+	/* the contents too: the image as written, the registry header as read or made */
+	uint8_t *now = sut_xmalloc(c->img.size);
+	int rc = sut_proc_read(c->t.pid, c->place, now, c->img.size, err);
+	if (rc == 0 && memcmp(now, c->img.bytes, c->img.size) != 0)
+		rc = sut_errf(err, "%s: the patch memory at 0x%llx no longer holds the image "
+			      "staging wrote; nothing was changed", who,
+			      (unsigned long long)c->place);
+	free(now);
+	struct sut_reg_header h;
+	if (rc == 0 && sut_proc_read(c->t.pid, c->reg.addr, &h, sizeof h, err) == 0 &&
+	    memcmp(&h, &c->hdr_seen, sizeof h) != 0)
+		rc = sut_errf(err, "%s: the registry header changed since it was read (not by "
+			      "suture); nothing was changed", who);
+	return rc;
+}
+
 static int apply_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			struct sut_blocker *b, struct sut_err *err)
 {
 	struct frozen_apply *fa = ctx;
 	struct apply_ctx *c = fa->c;
+	if (!c->o->dry_run && check_staged(c, err) < 0)
+		return -1;
 	int chk = sut_check_consistency(f, &t->maps, &t->objs, fa->ranges, fa->nr, b, err);
 	if (chk != 0)
 		return chk;
@@ -299,7 +383,8 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	res->nfuncs = p->nfuncs;
 	uint64_t t0 = sut_now_ns();
 	int rc = -1;
-	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
+	int lock = o->dry_run ? sut_txn_begin_readonly(pid, o->timeout_ms, err)
+			      : sut_txn_begin(pid, o->timeout_ms, res, err);
 	if (lock < 0)
 		return -1;
 	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0) {
@@ -308,11 +393,19 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	}
 	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
 		goto out;
+	if (c.have_reg)
+		c.hdr_seen = c.reg.hdr;
 	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded",
-			 sut_target_label(&c.t), c.reg.hdr.tool_pid);
+		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded%s",
+			 sut_target_label(&c.t), c.reg.hdr.tool_pid,
+			 o->dry_run ? " (a dry run repairs nothing: `suture repair -p PID` does)"
+				    : "");
 		goto out;
 	}
+	/* a record that is not true now (library reloaded, code overwritten) is dropped and
+	 * the patch applied again (invariant 8: never "patched" for code that is not) */
+	if (c.have_reg && sut_drop_stale(&c.t, &c.reg, res, err) < 0)
+		goto out;
 	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
 		sut_errf(err, "%s: patch %s is already applied", sut_target_label(&c.t), p->id);
 		goto out;
@@ -337,6 +430,31 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		sut_err_wrap(err, "%s: patch %s", sut_target_label(&c.t), p->id);
 		goto out;
 	}
+	/* every jump is encoded now: one that cannot be (out of rel32 range) fails the
+	 * transaction before anything is staged, and a jump is never written unencoded */
+	c.jmp = sut_xcalloc(p->nfuncs, sizeof *c.jmp);
+	struct sut_err fe;
+	uint64_t skew = sut_fault("far-jump", &fe) < 0 ? 1ULL << 32 : 0; /* tests only */
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		uint64_t to = c.img.sym_addr[p->funcs[i].replacement] + skew;
+		if (sut_link_jmp(c.addr[i], to, c.jmp[i]) < 0) {
+			sut_errf(err, "%s: %s: %s: a jump from 0x%llx to its replacement at 0x%llx "
+				 "cannot be encoded (beyond +-2 GiB); nothing was changed",
+				 sut_target_label(&c.t), p->target_name, p->funcs[i].name,
+				 (unsigned long long)c.addr[i], (unsigned long long)to);
+			goto out;
+		}
+	}
+	{
+		const struct sut_map *om = sut_maps_find(&c.t.maps, c.t.obj->lo);
+		if (!om) {
+			sut_errf(err, "%s: %s: no mapping at 0x%llx", sut_target_label(&c.t),
+				 p->target_name, (unsigned long long)c.t.obj->lo);
+			goto out;
+		}
+		c.obj_map = *om;
+		c.obj_map.path = NULL;
+	}
 	res->region = c.place;
 	res->region_size = c.img.size;
 	if (o->dry_run) {
@@ -352,6 +470,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		init_registry(&c);
 		if (sut_registry_write(pid, &c.reg, err) < 0)
 			goto unstage;
+		c.hdr_seen = c.reg.hdr;
 	}
 	if (sut_ptrace_write(pid, c.place, c.img.bytes, c.img.size, err) < 0) {
 		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
@@ -369,6 +488,7 @@ out:
 	res->total_ns = sut_now_ns() - t0;
 	free(c.addr);
 	free(c.head);
+	free(c.jmp);
 	sut_link_image_free(&c.img);
 	sut_registry_free(&c.reg);
 	sut_target_close(&c.t);

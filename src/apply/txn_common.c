@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "apply/txn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/buf.h"
+
+/* Longest time one freeze attempt waits for every thread to stop (see sut_frozen_retry). */
+#define FREEZE_ATTEMPT_MS 250
 
 uint64_t sut_now_ns(void)
 {
@@ -97,9 +101,24 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		sigset_t old;
 		sut_hold_signals(&old);
 		uint64_t t0 = sut_now_ns();
-		if (sut_ptrace_freeze(t->pid, timeout_ms, &f, err) < 0) {
+		/* One attempt holds the stopped threads at most FREEZE_ATTEMPT_MS while waiting
+		 * for the rest: a thread that cannot stop now (in the kernel, in an
+		 * uninterruptible sleep) then counts as blocking, like a thread inside a
+		 * function, and the others run again during the backoff. */
+		uint64_t left_ms = sut_now_ns() < deadline ? (deadline - sut_now_ns()) / 1000000u : 0;
+		int attempt_ms = left_ms < FREEZE_ATTEMPT_MS ? (int)left_ms + 1 : FREEZE_ATTEMPT_MS;
+		if (sut_ptrace_freeze(t->pid, attempt_ms, &f, err) < 0) {
 			sut_release_signals(&old);
-			return sut_err_wrap(err, "%s", sut_target_label(t));
+			res->attempts = attempt;
+			if (!f.stuck)
+				return sut_err_wrap(err, "%s", sut_target_label(t));
+			static __thread char what[SUT_ERR_MAX];
+			snprintf(what, sizeof what, "%s", err->msg);
+			struct sut_blocker stuck = {.tid = f.stuck, .addr = 0, .what = what};
+			if (sut_now_ns() >= deadline)
+				return sut_blocked_error(err, t, &stuck, attempt, op);
+			sut_backoff(attempt);
+			continue;
 		}
 		res->attempts = attempt;
 		res->nthreads = f.n;

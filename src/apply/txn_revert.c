@@ -180,6 +180,10 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	struct sut_remote rem;
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
 		return -1;
+	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
+	if (sut_remote_check_unmap(&rem, r->region, r->region_size, err) < 0)
+		return sut_err_wrap(err, "%s: releasing the code of patch %s",
+				    sut_target_label(t), r->id);
 	return sut_revert_record(t, fr->reg, fr->ri, &rem, false, err);
 }
 

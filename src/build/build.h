@@ -58,6 +58,12 @@ struct sut_build_report {
 	char *workdir; /* when kept */
 };
 
+/* The CVE ids (CVE-YYYY-NNNN...) the diff names in its own header, the text above the first
+ * file of the diff, in order of appearance without repeats; for `build` without --cve.
+ * Returns how many were found (0 when none or the diff cannot be read); *cves is malloc'd
+ * (free each, then the array). */
+size_t sut_build_cves_from_diff(const char *diff_path, char ***cves);
+
 int sut_build(const struct sut_build_opts *o, struct sut_build_report *rep, struct sut_err *err);
 void sut_build_report_free(struct sut_build_report *r);
 

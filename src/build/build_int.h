@@ -247,6 +247,34 @@ struct bld_emit {
 int bld_emit_object(struct bld_emit *em, const struct bld_obj *orig, const struct bld_obj *patched,
 		    struct bld_objdiff *d, struct sut_err *err);
 
+/* Appends a symbol to p (emit.c); returns its index. */
+long bld_patch_add_symbol(struct sut_patch *p, struct sut_patch_symbol s);
+/* A symbol bound to the target (TARGET or TARGET_GOT at vaddr `value`, not a function),
+ * shared by every reference to the same thing: an existing equal one is reused. */
+long bld_patch_add_bound(struct sut_patch *p, const char *name, enum sut_sym_kind kind,
+			 uint64_t value);
+
+/* ---- tls.c: thread-local accesses of carried code ---- */
+
+/* One relocation of a carried section against a thread-local variable. */
+struct bld_tls_site {
+	struct sut_patch *p;          /* being filled */
+	const struct sut_elf *target; /* the original build's target object */
+	const char *file;             /* the object's STT_FILE: scope of its statics */
+	const char *sec_name;         /* the carried section (names the function) */
+	uint32_t patch_sec;           /* its index in p->sections */
+	const struct bld_obj *orig, *patched; /* the two compilations (orig may be NULL) */
+	const struct bld_sym *sym;    /* the relocation's symbol in the patched object */
+	const char *var;              /* its name as the target knows it */
+};
+/* Whether a relocation type is a thread-local access (sut_reloc_type()->tls). */
+bool bld_reloc_is_tls(uint32_t type);
+/* Binds one thread-local relocation to the target's variable (see tls.c for each model):
+ * a constant written into the carried bytes, or a PC32 to the target's own GOT entry or to
+ * a read-only entry the patch carries. Fails with "cannot live-patch: FILE: SECTION+OFF:
+ * thread-local 'x' (MODEL access, R_X86_64_...): why" for what cannot be bound safely. */
+int bld_tls_bind(const struct bld_tls_site *s, const struct bld_rela *r, struct sut_err *err);
+
 /* ---- meta.c: patch metadata derived from the diff ---- */
 
 /* The diff's basename without extension, reduced to [A-Za-z0-9._+-]. */

@@ -61,12 +61,13 @@ static void carry(struct emit_obj *x, uint32_t sec)
 	x->work[x->nwork++] = sec;
 }
 
-static long add_symbol(struct sut_patch *p, struct sut_patch_symbol s)
+long bld_patch_add_symbol(struct sut_patch *p, struct sut_patch_symbol s)
 {
 	p->symbols = sut_xrealloc(p->symbols, (p->nsymbols + 1) * sizeof *p->symbols);
 	p->symbols[p->nsymbols] = s;
 	return (long)p->nsymbols++;
 }
+#define add_symbol bld_patch_add_symbol
 
 /* Symbols bound to the target are shared by every object of the patch. */
 static long add_bound(struct sut_patch *p, const char *name, enum sut_sym_kind kind,
@@ -81,6 +82,12 @@ static long add_bound(struct sut_patch *p, const char *name, enum sut_sym_kind k
 	return add_symbol(p, (struct sut_patch_symbol){ .name = sut_xstrdup(name), .kind = kind,
 							.value = value, .size = size, .is_func = is_func,
 							.version = version ? sut_xstrdup(version) : NULL });
+}
+
+long bld_patch_add_bound(struct sut_patch *p, const char *name, enum sut_sym_kind kind,
+			 uint64_t value)
+{
+	return add_bound(p, name, kind, value, 0, false, NULL);
 }
 
 /* Where symbol i of the patched object lives in the target; 1 bound, 0 absent, -1 error.
@@ -102,6 +109,18 @@ static int bind_to_target(struct emit_obj *x, size_t i, long *out, struct sut_er
 	int r = sut_elf_find_sym(t, name, scope_of(x, i), &ts, err);
 	if (r < 0)
 		return sut_err_wrap(err, "%s", x->p->file);
+	if (r == 1 && ts->type == STT_GNU_IFUNC) {
+		/* The symbol's address is its resolver's: what the program calls is the
+		 * implementation the resolver returned when the object was loaded, which the
+		 * dynamic linker stored in the GOT slot of an IRELATIVE relocation. */
+		if (sut_elf_irelative_slot(t, ts->value, &slot) != 1)
+			return sut_errf(err, "%s: '%s' is an IFUNC of the target, which holds no "
+					"resolved address for it (no IRELATIVE slot): a patch "
+					"cannot call it without running its resolver",
+					x->p->file, name);
+		*out = add_bound(x->em->p, name, SUT_SYM_TARGET_GOT, slot, 0, true, NULL);
+		return 1;
+	}
 	if (r == 1) {
 		*out = add_bound(x->em->p, name, SUT_SYM_TARGET, ts->value, ts->size,
 				 ts->type == STT_FUNC, NULL);
@@ -239,6 +258,11 @@ static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym,
 	}
 	size_t i = ref.sym;
 	const struct bld_sym *s = &x->p->syms[i];
+	if (s->type == STT_GNU_IFUNC && s->shndx != SHN_UNDEF &&
+	    (s->shndx >= x->p->nsecs || x->carried[s->shndx]))
+		/* its value is the resolver: binding to it would call the resolver */
+		return sut_errf(err, "%s: '%s' is an IFUNC whose resolver the patch carries: "
+				"a patch cannot run a resolver", x->p->file, s->name);
 	if (s->shndx != SHN_UNDEF && s->shndx < x->p->nsecs && x->carried[s->shndx]) {
 		if (scan_only)
 			return 0;
@@ -261,6 +285,9 @@ static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym,
 	if (found == 0) {
 		/* Not in the target: a function or constant travels with the patch; writable
 		 * state cannot, since the running code would not see the copy. */
+		if (s->type == STT_GNU_IFUNC)
+			return sut_errf(err, "%s: IFUNC '%s' is not in the target: a patch cannot "
+					"run its resolver", x->p->file, s->name);
 		if (s->shndx == SHN_UNDEF)
 			return sut_errf(err, "%s: symbol '%s' is neither in the target nor exported",
 					x->p->file, s->name);
@@ -277,6 +304,12 @@ static int reloc_target(struct emit_obj *x, const struct bld_rela *r, long *sym,
 	return 0;
 }
 
+/* A thread-local access, or any reference to a thread-local variable. */
+static bool is_tls_ref(const struct bld_obj *o, const struct bld_rela *r)
+{
+	return bld_reloc_is_tls(r->type) || (r->sym < o->nsyms && o->syms[r->sym].type == STT_TLS);
+}
+
 static int scan_carried(struct emit_obj *x, struct sut_err *err)
 {
 	while (x->nwork) {
@@ -285,8 +318,10 @@ static int scan_carried(struct emit_obj *x, struct sut_err *err)
 		for (size_t k = 0; k < s->nrelas; k++) {
 			long sym;
 			int64_t add;
-			if (s->relas[k].type != R_X86_64_NONE &&
-			    reloc_target(x, &s->relas[k], &sym, &add, true, err))
+			/* a thread-local variable never travels: tls.c binds its accesses */
+			if (s->relas[k].type == R_X86_64_NONE || is_tls_ref(x->p, &s->relas[k]))
+				continue;
+			if (reloc_target(x, &s->relas[k], &sym, &add, true, err))
 				return sut_err_wrap(err, "%s", s->name);
 		}
 	}
@@ -335,9 +370,23 @@ static int add_relocs(struct emit_obj *x, struct sut_err *err)
 			const struct bld_rela *r = &s->relas[k];
 			if (r->type == R_X86_64_NONE)
 				continue;
-			if (!sut_patch_reloc_type_ok(r->type))
-				return sut_errf(err, "%s: %s+0x%llx: relocation type %u (thread-local or otherwise unsupported) cannot be carried",
-						x->p->file, s->name, (unsigned long long)r->offset, r->type);
+			if (is_tls_ref(x->p, r)) {
+				size_t y = r->sym < x->p->nsyms ? r->sym : 0;
+				struct bld_tls_site site = {
+					.p = p, .target = x->em->target, .file = x->p->file,
+					.sec_name = s->name, .patch_sec = (uint32_t)x->patch_sec[i],
+					.orig = x->o, .patched = x->p, .sym = &x->p->syms[y],
+					.var = bld_orig_name(x->p, x->o, x->d, y) };
+				if (bld_tls_bind(&site, r, err))
+					return -1;
+				continue;
+			}
+			if (!sut_patch_reloc_type_ok(r->type)) {
+				char tb[32];
+				return sut_errf(err, "%s: %s+0x%llx: relocation %s cannot be carried",
+						x->p->file, s->name, (unsigned long long)r->offset,
+						sut_reloc_type_name(r->type, tb, sizeof tb));
+			}
 			long sym = -1;
 			int64_t add = 0;
 			if (reloc_target(x, r, &sym, &add, false, err))

@@ -214,17 +214,8 @@ long bld_cold_parent(const struct bld_obj *o, size_t i)
 
 static bool pc_relative(uint32_t type)
 {
-	switch (type) {
-	case R_X86_64_PC32:
-	case R_X86_64_PLT32:
-	case R_X86_64_PC64:
-	case R_X86_64_GOTPCREL:
-	case R_X86_64_GOTPCRELX:
-	case R_X86_64_REX_GOTPCRELX:
-		return true;
-	default:
-		return false;
-	}
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t && t->pcrel;
 }
 
 /* The string (SHF_STRINGS) or fixed-size constant of a mergeable section holding `at`. */

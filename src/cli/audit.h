@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The audit trail: one JSON line per transaction outcome (apply, revert, and repairs of
- * interrupted ones), appended to /var/log/suture/audit.jsonl, or to the file named by
- * SUTURE_AUDIT_LOG ("off" disables it). It records who (uid, suture pid) did what to which
- * process (pid, command name) with which patch, when, and how it ended (ok or the error,
- * freeze time, attempts), so an operator can answer "what was changed where, and when"
- * after the fact. The record inside each process (status) says what is live now; the trail
- * says how it got there. A trail that cannot be written is reported once and does not stop
- * the transaction. */
+/* The command line's use of the audit trail (src/audit/audit.h): which file, and one call
+ * per transaction or refusal, made as soon as it ends (from whichever worker thread ran
+ * it). The trail is /var/log/suture/audit.jsonl, or --audit-log FILE, or SUTURE_AUDIT_LOG
+ * when the environment is believed (util/env.h); "off" disables it. A trail that cannot
+ * be written is reported once and does not stop the transaction. */
 #ifndef SUTURE_CLI_AUDIT_H
 #define SUTURE_CLI_AUDIT_H
 
 #include "apply/apply.h"
+#include "audit/audit.h"
 
-#define SUT_AUDIT_DEFAULT "/var/log/suture/audit.jsonl"
+/* --audit-log FILE (before the first record). */
+void cli_audit_set_path(const char *path);
+/* The file in use, or NULL when the trail is off. */
+const char *cli_audit_path(void);
 
+/* One transaction's line: action "apply", "revert", "takeback", "repair". */
+void cli_audit_txn(const char *action, const struct sut_txn_result *r, const char *patch_id,
+		   const char *signer, const char *error);
+/* The same, without a signer. */
 void cli_audit(const char *action, const struct sut_txn_result *r, const char *patch_id,
 	       const char *error);
+/* A patch file refused before any process was touched (signature, key). */
+void cli_audit_refusal(const char *file, const char *patch_id, const char *error);
 
 #endif

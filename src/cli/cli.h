@@ -18,6 +18,19 @@ int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_exposure(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+
+/* The trusted patches verify and scan compare processes with: every *.suture file of the
+ * store folders (SUTURE_PATCH_DIRS, colon-separated, else /var/lib/suture/patches and
+ * /usr/lib/suture/patches) plus `files`; one that cannot be read or is not signed by a
+ * trusted key is reported on stderr and left out (it proves nothing). */
+struct sut_patch_set;
+void cli_load_patch_set(char *const *files, size_t nfiles, const char *const *keys,
+			size_t nkeys, struct sut_patch_set *out);
+void cli_free_patch_set(struct sut_patch_set *s);
 
 /* Prints "suture: " + message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

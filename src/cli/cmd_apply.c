@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "apply/registry.h"
 #include "cli/cli.h"
 #include "cli/audit.h"
 #include "cli/json.h"
 #include "cli/pool.h"
+#include "cli/stop.h"
 #include "cli/trust.h"
 #include "proc/proc.h"
 #include "util/buf.h"
@@ -39,11 +39,24 @@ static const char apply_usage[] =
 	"  -n, --dry-run     plan and check everything, write nothing\n"
 	"  -k, --trusted-key PEM  also trust this public key (repeatable); keys are otherwise\n"
 	"                    read from $SUTURE_TRUSTED_KEYS (colon-separated) and\n"
-	"                    " SUT_TRUST_DIR "/*.pem\n"
+	"                    " SUT_TRUST_DIR "/*.pem; a key file that is not owned by\n"
+	"                    root (or the user running suture), or that group or others\n"
+	"                    could write, is ignored with a warning\n"
 	"  -U, --allow-unsigned  accept a patch with no signature (never one with a bad or\n"
 	"                    untrusted signature)\n"
+	"  -L, --audit-log FILE  write the audit trail to FILE (\"off\": none) instead of\n"
+	"                    " SUT_AUDIT_DEFAULT " or $SUTURE_AUDIT_LOG\n"
+	"  -J, --jobs N      processes handled at once (default $SUTURE_JOBS, else twice the\n"
+	"                    cores, at most 16)\n"
 	"  -j, --json        one JSON document on standard output\n"
 	"  -h, --help        this text\n"
+	"\n"
+	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n"
+	"variables are ignored (with a note) when suture runs with privileges another user\n"
+	"handed it (sudo from another user, or a set-id start): use the options then.\n"
+	"Signals: the first SIGINT, SIGTERM or SIGHUP lets the processes under way finish\n"
+	"and starts no other (those are listed); a second one ends the run after the\n"
+	"transaction under way. No signal but SIGKILL ends suture inside a transaction.\n"
 	"\n"
 	"Exit status: 0 when every process ended with every patch applied, 1 otherwise.\n";
 
@@ -62,8 +75,19 @@ static const char revert_usage[] =
 	"  -p, --pid PID     a process (repeatable)\n"
 	"  -a, --all         every process where the patch is applied\n"
 	"  -t, --timeout MS  how long to retry the consistency check (default 5000)\n"
+	"  -L, --audit-log FILE  write the audit trail to FILE (\"off\": none) instead of\n"
+	"                    " SUT_AUDIT_DEFAULT " or $SUTURE_AUDIT_LOG\n"
+	"  -J, --jobs N      processes handled at once (default $SUTURE_JOBS, else twice the\n"
+	"                    cores, at most 16)\n"
 	"  -j, --json        one JSON document on standard output\n"
-	"  -h, --help        this text\n";
+	"  -h, --help        this text\n"
+	"\n"
+	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n"
+	"variables are ignored (with a note) when suture runs with privileges another user\n"
+	"handed it (sudo from another user, or a set-id start): use the options then.\n"
+	"Signals: the first SIGINT, SIGTERM or SIGHUP lets the processes under way finish\n"
+	"and starts no other (those are listed); a second one ends the run after the\n"
+	"transaction under way. No signal but SIGKILL ends suture inside a transaction.\n";
 
 struct txn_args {
 	struct pidlist pids;
@@ -71,6 +95,8 @@ struct txn_args {
 	const char **keys;
 	size_t nkeys;
 	int timeout_ms;
+	long jobs;
+	const char *audit_log;
 	char **rest;
 	int nrest;
 };
@@ -82,12 +108,13 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 		{"timeout", required_argument, 0, 't'}, {"dry-run", no_argument, 0, 'n'},
 		{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
 		{"trusted-key", required_argument, 0, 'k'}, {"allow-unsigned", no_argument, 0, 'U'},
+		{"audit-log", required_argument, 0, 'L'}, {"jobs", required_argument, 0, 'J'},
 		{0, 0, 0, 0}};
 	memset(a, 0, sizeof *a);
 	a->timeout_ms = 5000;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, apply ? "p:at:njhk:U" : "p:at:jh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, apply ? "p:at:njhk:UL:J:" : "p:at:jhL:J:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': {
 			pid_t p = cli_parse_pid(optarg);
@@ -118,6 +145,17 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 			a->keys[a->nkeys++] = optarg;
 			break;
 		case 'U': a->allow_unsigned = true; break;
+		case 'L': a->audit_log = optarg; break;
+		case 'J': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 16) {
+				cli_error("--jobs wants a number from 1 to 16, got '%s'", optarg);
+				return -1;
+			}
+			a->jobs = v;
+			break;
+		}
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); return -1;
 		}
@@ -133,6 +171,8 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 		cli_error("name processes with -p PID or choose --all");
 		return -1;
 	}
+	if (a->audit_log)
+		cli_audit_set_path(a->audit_log);
 	return 0;
 }
 
@@ -140,17 +180,16 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
  * its worker (reading maps and build-ids in parallel is most of the work of --all). */
 static void add_all_pids(struct pidlist *out)
 {
-	pid_t *all = NULL;
+	struct sut_found_process *all;
 	size_t n = 0;
 	struct sut_err err;
-	if (sut_proc_list(&all, &n, &err) < 0) {
+	if (sut_discover_processes(SUT_DISCOVER_ALL, NULL, 0, &all, &n, &err) < 0) {
 		cli_error("%s", err.msg);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (all[i] != getpid())
-			pidlist_add(out, all[i]);
-	free(all);
+		pidlist_add(out, all[i].pid);
+	sut_found_processes_free(all, n);
 }
 
 /* What one process's job did, printed in pid order once every job is done. */
@@ -200,19 +239,22 @@ struct apply_run {
 	struct txn_args *a;
 	struct sut_patch **patches;
 	size_t np;
+	char (*signers)[32]; /* key id that signed each patch ("" unsigned) */
 	struct job *jobs;
 	struct sut_txn_opts o;
 };
 
-/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those) */
-static bool has_patch(pid_t pid, const char *id)
+/* Does pid have patch `id` applied? (--all: apply skips those, revert takes those.)
+ * live: only a record that is true now counts (apply); a stale one is applied again. */
+static bool has_patch(pid_t pid, const char *id, bool live)
 {
-	struct sut_maps m;
+	struct sut_status st;
 	struct sut_err err;
-	if (sut_proc_maps(pid, &m, &err) < 0)
+	if (sut_status_read(pid, &st, &err) < 0)
 		return false;
-	bool has = sut_registry_has(pid, &m, id);
-	sut_proc_maps_free(&m);
+	const struct sut_status_patch *p = sut_status_find(&st, id);
+	bool has = p && (p->live || !live);
+	sut_status_free(&st);
 	return has;
 }
 
@@ -232,14 +274,25 @@ static void apply_job(size_t k, void *ctx)
 			continue;
 		/* --all asks for a state: a process that already has the patch is in it (a
 		 * vfork child sharing its parent's memory shows its parent's patches too) */
-		if (run->a->all && has_patch(pid, p->id)) {
+		if (run->a->all && has_patch(pid, p->id, true)) {
 			j->already++;
 			continue;
 		}
 		any = true;
+		if (!cli_txn_start()) {
+			job_note(j, sut_xasprintf("pid %d: %s not applied: interrupted", (int)pid, p->id));
+			j->failed = true;
+			break;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_apply_patch(pid, p, &run->o, &r, &err) < 0) {
+		int rc = sut_apply_patch(pid, p, &run->o, &r, &err);
+		/* the line is written as the transaction ends: a later kill loses nothing */
+		if (!run->o.dry_run)
+			cli_audit_txn("apply", &r, p->id, run->signers[i][0] ? run->signers[i] : NULL,
+				      rc < 0 ? err.msg : NULL);
+		cli_txn_end();
+		if (rc < 0) {
 			job_add(j, p->id, &r, err.msg);
 			j->failed = true;
 			break;
@@ -256,9 +309,18 @@ static void apply_job(size_t k, void *ctx)
 							      run->patches[i]->build_id_len,
 							      &(struct sut_err){0}) != 1)
 			continue;
+		if (!cli_txn_start()) {
+			job_note(j, sut_xasprintf("pid %d: %s left applied: interrupted before its "
+						  "take-back",
+						  (int)pid, run->patches[i]->id));
+			continue;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_revert_patch(pid, run->patches[i]->id, &run->o, &r, &err) < 0)
+		int rc = sut_revert_patch(pid, run->patches[i]->id, &run->o, &r, &err);
+		cli_audit_txn("takeback", &r, run->patches[i]->id, NULL, rc < 0 ? err.msg : NULL);
+		cli_txn_end();
+		if (rc < 0)
 			job_note(j, sut_xasprintf("pid %d: could not take back %s: %s", (int)pid,
 						  run->patches[i]->id, err.msg));
 		else
@@ -286,9 +348,10 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 	json_obj_end(j);
 }
 
-/* Prints the jobs in pid order; returns the exit status. */
-static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, bool apply,
-		  bool dry_run)
+/* Prints the jobs in pid order; returns the exit status. not_started[k]: job k was not
+ * started because of a stop request. */
+static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop,
+		  const bool *not_started, bool apply, bool dry_run)
 {
 	struct json j;
 	json_init(&j, stdout);
@@ -308,8 +371,6 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 			const struct sut_txn_result *r = &jb->res[i];
 			if (r->repaired)
 				cli_info("pid %d: %s", (int)r->pid, r->repair_note);
-			if (!dry_run)
-				cli_audit(apply ? "apply" : "revert", r, jb->ids[i], jb->errs[i]);
 			if (a->json)
 				json_result(&j, r, jb->ids[i], jb->errs[i] == NULL, jb->errs[i]);
 			if (jb->errs[i]) {
@@ -338,12 +399,40 @@ static int report(struct txn_args *a, struct job *jobs, size_t skipped_by_stop, 
 	}
 	if (a->json) {
 		json_arr_end(&j);
+		if (skipped_by_stop) {
+			const char *sig = sigabbrev_np(cli_stop_signal());
+			char name[16];
+			snprintf(name, sizeof name, "SIG%s", sig ? sig : "?");
+			json_str(&j, "interrupted", name);
+			json_arr_begin(&j, "not_done");
+			for (size_t k = 0; k < a->pids.n; k++)
+				if (not_started[k])
+					json_int(&j, NULL, a->pids.v[k]);
+			json_arr_end(&j);
+		}
 		json_obj_end(&j);
 		json_end(&j);
 	}
 	if (skipped_by_stop) {
-		cli_error("interrupted: %zu process%s not handled (the others completed)",
-			  skipped_by_stop, skipped_by_stop == 1 ? "" : "es");
+		/* --all lists every process as a candidate: name the ones not done */
+		char *list = NULL;
+		size_t len = 0, shown = 0;
+		FILE *m = open_memstream(&list, &len);
+		for (size_t k = 0; m && k < a->pids.n; k++)
+			if (not_started[k] && shown++ < 20)
+				fprintf(m, "%s%d", shown > 1 ? " " : "", (int)a->pids.v[k]);
+		if (m) {
+			if (shown > 20)
+				fprintf(m, " ...");
+			fclose(m);
+		}
+		const char *sig = sigabbrev_np(cli_stop_signal());
+		cli_error("interrupted by SIG%s: %zu process%s not handled%s: %s (the others "
+			  "completed)",
+			  sig ? sig : "?", skipped_by_stop, skipped_by_stop == 1 ? "" : "es",
+			  a->all ? " (candidates of --all, not all map the target)" : "",
+			  list ? list : "");
+		free(list);
 		rc = 1;
 	}
 	if (already)
@@ -365,11 +454,17 @@ int cmd_apply(int argc, char **argv)
 		return EXIT_USAGE;
 	size_t np = (size_t)a.nrest;
 	struct sut_patch **patches = sut_xcalloc(np, sizeof *patches);
+	char (*signers)[32] = sut_xcalloc(np, sizeof *signers);
+	struct cli_trust ts;
+	cli_trust_load(&ts, a.keys, a.nkeys);
+	cli_trust_print_warnings(&ts);
 	int rc = 0;
 	for (size_t i = 0; i < np; i++) {
 		struct sut_err err;
 		if (sut_patch_read_file(a.rest[i], &patches[i], &err) < 0) {
 			cli_error("%s", err.msg); /* the reader names the file */
+			if (!a.dry_run)
+				cli_audit_refusal(a.rest[i], NULL, err.msg);
 			rc = 1;
 			continue;
 		}
@@ -379,12 +474,13 @@ int cmd_apply(int argc, char **argv)
 				 a.rest[i]);
 			continue;
 		}
-		char signer[32];
-		if (cli_trust_verify(patches[i], a.keys, a.nkeys, signer, &err) < 0) {
+		if (cli_trust_check(&ts, patches[i], signers[i], &err) < 0) {
 			cli_error("%s: patch %s refused: %s%s", a.rest[i], patches[i]->id, err.msg,
 				  patches[i]->sig_len ? ""
 						      : " (sign it with `suture build --sign-key`, "
 							"or pass --allow-unsigned)");
+			if (!a.dry_run)
+				cli_audit_refusal(a.rest[i], patches[i]->id, err.msg);
 			rc = 1;
 		}
 	}
@@ -392,16 +488,20 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	if (a.all)
 		add_all_pids(&a.pids);
-	cli_pool_catch_signals();
-	struct apply_run run = {.a = &a, .patches = patches, .np = np,
+	struct apply_run run = {.a = &a, .patches = patches, .np = np, .signers = signers,
 				.o = {.timeout_ms = a.timeout_ms, .dry_run = a.dry_run}};
 	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
-	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n), apply_job, &run);
-	rc = report(&a, run.jobs, stopped, true, a.dry_run);
+	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
+	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), apply_job,
+				      &run, not_started);
+	rc = report(&a, run.jobs, stopped, not_started, true, a.dry_run);
 	for (size_t k = 0; k < a.pids.n; k++)
 		job_free(&run.jobs[k]);
 	free(run.jobs);
+	free(not_started);
 out:
+	cli_trust_free(&ts);
+	free(signers);
 	for (size_t i = 0; i < np; i++)
 		if (patches[i])
 			sut_patch_free(patches[i]);
@@ -426,12 +526,20 @@ static void revert_job(size_t k, void *ctx)
 	bool any = false;
 	for (int i = 0; i < run->a->nrest; i++) {
 		const char *id = run->a->rest[i];
-		if (run->a->all && !has_patch(pid, id))
+		if (run->a->all && !has_patch(pid, id, false))
 			continue;
 		any = true;
+		if (!cli_txn_start()) {
+			job_note(j, sut_xasprintf("pid %d: %s not reverted: interrupted", (int)pid, id));
+			j->failed = true;
+			break;
+		}
 		struct sut_txn_result r;
 		struct sut_err err;
-		if (sut_revert_patch(pid, id, &run->o, &r, &err) < 0) {
+		int rc = sut_revert_patch(pid, id, &run->o, &r, &err);
+		cli_audit_txn("revert", &r, id, NULL, rc < 0 ? err.msg : NULL);
+		cli_txn_end();
+		if (rc < 0) {
 			job_add(j, id, &r, err.msg);
 			j->failed = true;
 			break;
@@ -448,14 +556,16 @@ int cmd_revert(int argc, char **argv)
 		return EXIT_USAGE;
 	if (a.all)
 		add_all_pids(&a.pids);
-	cli_pool_catch_signals();
 	struct revert_run run = {.a = &a, .o = {.timeout_ms = a.timeout_ms}};
 	run.jobs = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *run.jobs);
-	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n), revert_job, &run);
-	int rc = report(&a, run.jobs, stopped, false, false);
+	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
+	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), revert_job,
+				      &run, not_started);
+	int rc = report(&a, run.jobs, stopped, not_started, false, false);
 	for (size_t k = 0; k < a.pids.n; k++)
 		job_free(&run.jobs[k]);
 	free(run.jobs);
+	free(not_started);
 	free(a.keys);
 	pidlist_free(&a.pids);
 	return rc;

@@ -221,11 +221,6 @@ int cmd_build(int argc, char **argv)
 		free(cves);
 		return EXIT_USAGE;
 	}
-	if (debian && o.diff && o.target && optind == argc) {
-		int rc = build_debian(&o, debian, jobs, no_deps, key, json);
-		free(cves);
-		return rc;
-	}
 	if ((!o.src && !debian) || !o.diff || !o.target || optind != argc) {
 		cli_error(optind != argc ? "unexpected argument '%s'"
 					 : "build needs --src, --diff and --target%s",
@@ -241,9 +236,29 @@ int cmd_build(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* no --cve: the CVE ids the diff names in its own header, said aloud */
+	char **from_diff = NULL;
+	size_t nfrom = o.ncves ? 0 : sut_build_cves_from_diff(o.diff, &from_diff);
+	if (nfrom) {
+		o.cves = (const char **)from_diff;
+		o.ncves = nfrom;
+		struct sut_buf names = {0};
+		for (size_t i = 0; i < nfrom; i++) {
+			sut_buf_append(&names, i ? ", " : "", i ? 2 : 0);
+			sut_buf_append(&names, from_diff[i], strlen(from_diff[i]));
+		}
+		sut_buf_append(&names, "", 1);
+		cli_info("build: no --cve given: the patch fixes %s (named in the diff's header)",
+			 (char *)names.data);
+		sut_buf_free(&names);
+	}
 	struct sut_build_report rep = {0};
 	struct sut_err err;
 	int rc = 0;
+	if (debian) {
+		rc = build_debian(&o, debian, jobs, no_deps, key, json);
+		goto out;
+	}
 	if (sut_build(&o, &rep, &err) < 0) {
 		cli_error("%s", err.msg);
 		rc = 1;
@@ -253,6 +268,9 @@ int cmd_build(int argc, char **argv)
 out:
 	sut_build_report_free(&rep);
 	free(cves);
+	for (size_t i = 0; i < nfrom; i++)
+		free(from_diff[i]);
+	free(from_diff);
 	return rc;
 }
 

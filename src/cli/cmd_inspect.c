@@ -67,7 +67,11 @@ int cmd_inspect(int argc, char **argv)
 	sut_hex(p->build_id, p->build_id_len, hex);
 	char signer[32] = "";
 	struct sut_err verr;
-	bool trusted = cli_trust_verify(p, NULL, 0, signer, &verr) == 0;
+	struct cli_trust ts;
+	cli_trust_load(&ts, NULL, 0);
+	cli_trust_print_warnings(&ts);
+	bool trusted = cli_trust_check(&ts, p, signer, &verr) == 0;
+	cli_trust_free(&ts);
 	const char *cons = p->consistency == SUT_CONS_PER_CALL ? "per-call" : "strict";
 	if (json) {
 		struct json j;

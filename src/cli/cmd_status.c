@@ -7,11 +7,9 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "apply/registry.h"
-#include "cli/audit.h"
 #include "cli/cli.h"
+#include "cli/escape.h"
 #include "cli/json.h"
-#include "proc/proc.h"
 #include "util/buf.h"
 
 static const char usage[] =
@@ -24,7 +22,16 @@ static const char usage[] =
 	"after suture restarts, and a forked child shows its inherited patches.\n"
 	"\n"
 	"Without -p, every process with a registry is shown. A transaction that a killed\n"
-	"suture left unfinished is reported as such.\n"
+	"suture left unfinished is reported as such; status never repairs it (nothing is\n"
+	"stopped or written: `suture repair`, apply and revert do).\n"
+	"\n"
+	"The registry is the process's own memory, so it is checked before it is believed:\n"
+	"one that fails validation is shown as CORRUPT and not used, and each patch record\n"
+	"is checked to be true now (the object mapped where it was patched, every entry\n"
+	"still holding its jump). A record that is not, because the library was unloaded\n"
+	"and loaded again or its code overwritten, is shown as STALE and the process as\n"
+	"EXPOSED: it runs the old code. Text the process controls (its name, paths) is\n"
+	"printed escaped.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID  a process to show (repeatable); a process without patches is\n"
@@ -32,126 +39,112 @@ static const char usage[] =
 	"  -j, --json     one JSON document on standard output\n"
 	"  -h, --help     this text\n";
 
-struct proc_view {
-	pid_t pid;
-	char comm[64];
-	struct sut_maps maps;
-	struct sut_objects objs;
-	struct sut_registry reg;
-	bool found;
-};
+/* Text a process controls, escaped for the terminal (cli/escape.h). */
+#define ESC(s, buf) cli_esc((s), (buf), sizeof(buf))
 
-static const char *object_path(const struct proc_view *v, const struct sut_reg_patch *p)
+static const char *txn_name(enum sut_status_txn t)
 {
-	const struct sut_object *o =
-		sut_objects_find_build_id(&v->objs, p->build_id, p->build_id_len);
-	return o ? o->path : p->target;
+	return t == SUT_STATUS_TXN_INTERRUPTED_APPLY	? "interrupted-apply"
+	       : t == SUT_STATUS_TXN_INTERRUPTED_REVERT ? "interrupted-revert"
+							: "none";
 }
 
-/* Records grouped by build-id: the first record index of each distinct object. */
-static bool first_of_object(const struct sut_registry *reg, size_t i)
+static void print_human(const struct sut_status *st)
 {
-	const struct sut_reg_patch *p = sut_registry_patch(reg, i);
-	for (size_t k = 0; k < i; k++) {
-		const struct sut_reg_patch *q = sut_registry_patch(reg, k);
-		if (q->build_id_len == p->build_id_len &&
-		    !memcmp(q->build_id, p->build_id, p->build_id_len))
-			return false;
-	}
-	return true;
-}
-
-static bool same_object(const struct sut_reg_patch *a, const struct sut_reg_patch *b)
-{
-	return a->build_id_len == b->build_id_len &&
-	       !memcmp(a->build_id, b->build_id, a->build_id_len);
-}
-
-static void print_human(const struct proc_view *v)
-{
-	printf("pid %d (%s)\n", (int)v->pid, v->comm);
-	if (!v->found || v->reg.hdr.npatches == 0) {
-		printf("  no patches\n");
-	}
-	if (v->found && v->reg.hdr.state != SUT_REG_IDLE)
-		printf("  WARNING: interrupted %s transaction left by suture pid %u\n",
-		       v->reg.hdr.state == SUT_REG_APPLYING ? "apply" : "revert", v->reg.hdr.tool_pid);
-	if (!v->found)
+	char comm[CLI_ESC_SIZE(sizeof st->comm)], path[CLI_ESC_SIZE(4096)];
+	char why[CLI_ESC_SIZE(SUT_ERR_MAX)], name[CLI_ESC_SIZE(96)];
+	printf("pid %d (%s)%s\n", (int)st->pid, ESC(st->comm, comm),
+	       st->nstale || st->corrupt ? "  EXPOSED" : "");
+	if (st->corrupt) {
+		printf("  CORRUPT registry, not used (nothing it says is believed): %s\n",
+		       ESC(st->corrupt_why, why));
 		return;
-	for (size_t i = 0; i < v->reg.hdr.npatches; i++) {
-		if (!first_of_object(&v->reg, i))
-			continue;
-		const struct sut_reg_patch *p0 = sut_registry_patch(&v->reg, i);
-		char hex[129];
-		sut_hex(p0->build_id, p0->build_id_len, hex);
-		printf("  %s  build-id %s\n", object_path(v, p0), hex);
-		for (size_t k = i; k < v->reg.hdr.npatches; k++) {
-			const struct sut_reg_patch *p = sut_registry_patch(&v->reg, k);
-			if (!same_object(p, p0))
-				continue;
+	}
+	if (st->nobjects == 0)
+		printf("  no patches\n");
+	if (st->txn)
+		printf("  WARNING: interrupted %s transaction left by suture pid %u (repaired by the "
+		       "next apply or revert, or by `suture repair -p %d`)\n",
+		       st->txn == SUT_STATUS_TXN_INTERRUPTED_APPLY ? "apply" : "revert",
+		       st->txn_tool_pid, (int)st->pid);
+	for (size_t i = 0; i < st->nobjects; i++) {
+		const struct sut_status_object *o = &st->objects[i];
+		char hex[2 * sizeof o->build_id + 1];
+		sut_hex(o->build_id, o->build_id_len, hex);
+		printf("  %s  build-id %s%s\n", ESC(o->path, path), hex,
+		       o->mapped ? "" : "  (no longer mapped)");
+		for (size_t k = 0; k < o->npatches; k++) {
+			const struct sut_status_patch *p = &o->patches[k];
 			char when[32];
 			cli_time(p->applied_at, when, sizeof when);
-			printf("    %s v%u  applied %s%s%s\n", p->id, p->version, when,
-			       p->cves[0] ? "  " : "", p->cves);
-			for (uint32_t f = 0; f < p->nfuncs; f++) {
-				const struct sut_reg_func *rf = &sut_reg_funcs(p)[f];
-				bool live = sut_registry_owner(&v->reg, rf->addr, -1) == (long)k;
-				printf("      %-32s 0x%llx -> 0x%llx%s\n", rf->name,
+			printf("    %s v%u  applied %s", p->id, p->version, when);
+			for (size_t c = 0; c < p->ncves; c++)
+				printf("%s%s", c ? "," : "  ", p->cves[c]);
+			printf("\n");
+			if (!p->live)
+				printf("      STALE: %s: the process runs the old code (exposed); the "
+				       "next apply drops this record and applies again\n",
+				       ESC(p->stale_why, why));
+			for (size_t f = 0; f < p->nfuncs; f++) {
+				const struct sut_status_func *rf = &p->funcs[f];
+				printf("      %-32s 0x%llx -> 0x%llx%s\n", ESC(rf->name, name),
 				       (unsigned long long)rf->addr, (unsigned long long)rf->repl,
-				       live ? "" : "  (superseded by a newer patch)");
+				       rf->superseded ? "  (superseded by a newer patch)" : "");
 			}
 		}
 	}
 }
 
-static void print_json(struct json *j, const struct proc_view *v)
+static void print_json(struct json *j, const struct sut_status *st)
 {
 	json_obj_begin(j, NULL);
-	json_int(j, "pid", v->pid);
-	json_str(j, "comm", v->comm);
-	json_str(j, "transaction", !v->found || v->reg.hdr.state == SUT_REG_IDLE ? "none"
-				   : v->reg.hdr.state == SUT_REG_APPLYING ? "interrupted-apply"
-									  : "interrupted-revert");
+	json_int(j, "pid", st->pid);
+	json_str(j, "comm", st->comm);
+	json_str(j, "transaction", txn_name(st->txn));
+	json_bool(j, "corrupt", st->corrupt);
+	if (st->corrupt)
+		json_str(j, "corrupt_reason", st->corrupt_why);
+	json_bool(j, "exposed", st->corrupt || st->nstale > 0);
 	json_arr_begin(j, "objects");
-	for (size_t i = 0; v->found && i < v->reg.hdr.npatches; i++) {
-		if (!first_of_object(&v->reg, i))
-			continue;
-		const struct sut_reg_patch *p0 = sut_registry_patch(&v->reg, i);
-		char hex[129];
-		sut_hex(p0->build_id, p0->build_id_len, hex);
+	for (size_t i = 0; i < st->nobjects; i++) {
+		const struct sut_status_object *o = &st->objects[i];
+		char hex[2 * sizeof o->build_id + 1];
+		sut_hex(o->build_id, o->build_id_len, hex);
 		json_obj_begin(j, NULL);
-		json_str(j, "path", object_path(v, p0));
+		json_str(j, "path", o->path);
 		json_str(j, "build_id", hex);
+		json_bool(j, "mapped", o->mapped);
 		json_arr_begin(j, "patches");
-		for (size_t k = i; k < v->reg.hdr.npatches; k++) {
-			const struct sut_reg_patch *p = sut_registry_patch(&v->reg, k);
-			if (!same_object(p, p0))
-				continue;
+		for (size_t k = 0; k < o->npatches; k++) {
+			const struct sut_status_patch *p = &o->patches[k];
 			char when[32];
 			cli_time(p->applied_at, when, sizeof when);
 			json_obj_begin(j, NULL);
 			json_str(j, "id", p->id);
 			json_uint(j, "version", p->version);
 			json_str(j, "applied_at", when);
-			json_str(j, "consistency", p->flags & 1 ? "per-call" : "strict");
+			json_str(j, "consistency",
+				 p->consistency == SUT_CONS_PER_CALL ? "per-call" : "strict");
 			json_arr_begin(j, "cves");
-			char cves[sizeof p->cves];
-			memcpy(cves, p->cves, sizeof cves);
-			cves[sizeof cves - 1] = 0;
-			for (char *s = cves, *tok; (tok = strsep(&s, ",")) != NULL;)
-				if (*tok)
-					json_str(j, NULL, tok);
+			for (size_t c = 0; c < p->ncves; c++)
+				json_str(j, NULL, p->cves[c]);
 			json_arr_end(j);
+			json_str(j, "state", p->live ? "live" : "stale");
+			json_bool(j, "live", p->live);
+			if (!p->live)
+				json_str(j, "stale_reason", p->stale_why);
 			json_hex(j, "region", p->region);
 			json_uint(j, "region_size", p->region_size);
 			json_arr_begin(j, "functions");
-			for (uint32_t f = 0; f < p->nfuncs; f++) {
-				const struct sut_reg_func *rf = &sut_reg_funcs(p)[f];
+			for (size_t f = 0; f < p->nfuncs; f++) {
+				const struct sut_status_func *rf = &p->funcs[f];
 				json_obj_begin(j, NULL);
 				json_str(j, "name", rf->name);
 				json_hex(j, "address", rf->addr);
+				json_uint(j, "size", rf->size);
 				json_hex(j, "replacement", rf->repl);
-				json_bool(j, "live", sut_registry_owner(&v->reg, rf->addr, -1) == (long)k);
+				/* the function runs this patch's code now */
+				json_bool(j, "live", p->live && !rf->superseded);
 				json_obj_end(j);
 			}
 			json_arr_end(j);
@@ -162,48 +155,6 @@ static void print_json(struct json *j, const struct proc_view *v)
 	}
 	json_arr_end(j);
 	json_obj_end(j);
-}
-
-static int load(pid_t pid, struct proc_view *v, struct sut_err *err)
-{
-	memset(v, 0, sizeof *v);
-	v->pid = pid;
-	if (!sut_proc_exists(pid))
-		return sut_errf(err, "pid %d: no such process", (int)pid);
-	sut_proc_comm(pid, v->comm, sizeof v->comm);
-	if (sut_proc_maps(pid, &v->maps, err) < 0)
-		return -1;
-	if (sut_registry_read(pid, &v->maps, &v->reg, &v->found, err) < 0)
-		return -1;
-	/* invariant 6: a transaction a killed suture left behind is repaired by the next run */
-	if (v->found && v->reg.hdr.state != SUT_REG_IDLE) {
-		bool repaired;
-		char note[256];
-		struct sut_err rerr;
-		if (sut_repair(pid, &repaired, note, sizeof note, &rerr) < 0) {
-			cli_error("%s", rerr.msg);
-		} else if (repaired) {
-			cli_info("suture: pid %d: %s", (int)pid, note);
-			struct sut_txn_result r = {.pid = pid, .repaired = true};
-			snprintf(r.repair_note, sizeof r.repair_note, "%s", note);
-			cli_audit("repair", &r, NULL, NULL);
-			sut_registry_free(&v->reg);
-			sut_proc_maps_free(&v->maps);
-			if (sut_proc_maps(pid, &v->maps, err) < 0 ||
-			    sut_registry_read(pid, &v->maps, &v->reg, &v->found, err) < 0)
-				return -1;
-		}
-	}
-	if (v->found && sut_proc_objects(pid, &v->maps, &v->objs, err) < 0)
-		return -1;
-	return 0;
-}
-
-static void unload(struct proc_view *v)
-{
-	sut_registry_free(&v->reg);
-	sut_proc_objects_free(&v->objs);
-	sut_proc_maps_free(&v->maps);
 }
 
 int cmd_status(int argc, char **argv)
@@ -236,22 +187,17 @@ int cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!explicit) {
-		pid_t *all = NULL;
+		struct sut_found_process *found;
 		size_t n = 0;
 		struct sut_err err;
-		if (sut_proc_list(&all, &n, &err) < 0) {
+		if (sut_discover_processes(SUT_DISCOVER_WITH_REGISTRY, NULL, 0, &found, &n, &err) <
+		    0) {
 			cli_error("%s", err.msg);
 			return 1;
 		}
-		for (size_t i = 0; i < n; i++) {
-			struct sut_maps m;
-			if (all[i] == getpid() || sut_proc_maps(all[i], &m, &err) < 0)
-				continue;
-			if (sut_maps_find_memfd(&m, SUT_REG_NAME))
-				pidlist_add(&pids, all[i]);
-			sut_proc_maps_free(&m);
-		}
-		free(all);
+		for (size_t i = 0; i < n; i++)
+			pidlist_add(&pids, found[i].pid);
+		sut_found_processes_free(found, n);
 	}
 	struct json j;
 	json_init(&j, stdout);
@@ -261,23 +207,22 @@ int cmd_status(int argc, char **argv)
 	}
 	int rc = 0;
 	for (size_t i = 0; i < pids.n; i++) {
-		struct proc_view v;
+		struct sut_status st;
 		struct sut_err err;
-		if (load(pids.v[i], &v, &err) < 0) {
+		if (sut_status_read(pids.v[i], &st, &err) < 0) {
 			/* a process that exited between listing and reading is not an error
 			 * unless the user named it */
 			if (explicit) {
 				cli_error("%s", err.msg);
 				rc = 1;
 			}
-			unload(&v);
 			continue;
 		}
 		if (json)
-			print_json(&j, &v);
+			print_json(&j, &st);
 		else
-			print_human(&v);
-		unload(&v);
+			print_human(&st);
+		sut_status_free(&st);
 	}
 	if (json) {
 		json_arr_end(&j);

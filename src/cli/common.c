@@ -8,15 +8,28 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 #include "util/buf.h"
+
+/* Messages quote what processes control (comm, paths, registry strings): the whole
+ * message is escaped (cli/escape.h) so no control byte reaches the terminal. */
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	size_t cap = CLI_ESC_SIZE(strlen(msg));
+	char *safe = sut_xmalloc(cap);
+	fprintf(stderr, "%s%s\n", prefix, cli_esc(msg, safe, cap));
+	free(safe);
+	free(msg);
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("suture: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("suture: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -24,8 +37,7 @@ void cli_info(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("", fmt, ap);
 	va_end(ap);
 }
 

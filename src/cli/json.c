@@ -3,28 +3,38 @@
 
 #include <string.h>
 
+#include "cli/escape.h"
+
 void json_init(struct json *j, FILE *f)
 {
 	memset(j, 0, sizeof *j);
 	j->f = f;
 }
 
+/* A JSON string of text that may come from a process (cli/escape.h states the rule). */
 static void put_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		uint32_t cp;
+		size_t n = cli_utf8_next(p, &cp);
+		if (!n) {
+			fprintf(f, "\\\\x%02x", *p++); /* not UTF-8: the text \xNN */
+			continue;
+		}
+		switch (cp) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
 		case '\n': fputs("\\n", f); break;
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
+			if (cli_unsafe_cp(cp))
+				fprintf(f, "\\u%04x", (unsigned)cp);
 			else
-				fputc(*p, f);
+				fwrite(p, 1, n, f);
 		}
+		p += n;
 	}
 	fputc('"', f);
 }

@@ -2,9 +2,13 @@
 /* suture: live-patch running processes. Entry point and subcommand dispatch. */
 #include <libelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stop.h"
+#include "util/env.h"
 
 static const char usage[] =
 	"usage: suture COMMAND [OPTIONS] [ARGS]\n"
@@ -18,12 +22,38 @@ static const char usage[] =
 	"  revert   take applied patches back out of running processes\n"
 	"  status   show the patches applied in running processes\n"
 	"  exposure which running processes map a patch's build and are not patched yet\n"
+	"  repair   finish or roll back what a killed suture left in a process\n"
 	"  keygen   make a key pair for signing patches\n"
+	"  audit    check the audit trail's hash chain (audit verify)\n"
+	"  verify   prove that every patched process runs exactly the signed code\n"
+	"  scan     which processes are exposed to which CVE, most urgent first\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
 	"exactly as they were); 2 for a wrong command line. With --json, one JSON document is\n"
-	"written to standard output; messages always go to standard error.\n";
+	"written to standard output; messages always go to standard error.\n"
+	"\n"
+	"When suture runs with privileges another user handed it (sudo from another user,\n"
+	"or a set-id start), the SUTURE_* environment variables are ignored, with a note:\n"
+	"options say the same things.\n";
+
+/* Says once which SUTURE_* variables are ignored, and why (util/env.h). */
+static void note_ignored_environment(void)
+{
+	size_t n;
+	const char **v = sut_env_ignored(&n);
+	if (!n)
+		return;
+	const char *sudo = getenv("SUDO_UID");
+	fprintf(stderr, "suture: note: running with privileges handed over by %s%s; ignoring",
+		sudo ? "uid " : "a set-id start", sudo ? sudo : "");
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(v[i], '=');
+		fprintf(stderr, " %.*s", (int)(eq ? eq - v[i] : (long)strlen(v[i])), v[i]);
+	}
+	fputs(" (use the command-line options instead)\n", stderr);
+	free(v);
+}
 
 int main(int argc, char **argv)
 {
@@ -42,15 +72,24 @@ int main(int argc, char **argv)
 		puts("suture 0.1.0");
 		return 0;
 	}
+	/* changes: commands whose transactions no signal may cut short (cli/stop.h) */
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"build", cmd_build},   {"inspect", cmd_inspect}, {"apply", cmd_apply},
-		    {"revert", cmd_revert}, {"status", cmd_status}, {"keygen", cmd_keygen},
-		    {"exposure", cmd_exposure}};
+		bool changes;
+	} cmds[] = {{"build", cmd_build, false},     {"inspect", cmd_inspect, false},
+		    {"apply", cmd_apply, true},	     {"revert", cmd_revert, true},
+		    {"status", cmd_status, false},   {"keygen", cmd_keygen, false},
+		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false},
+		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
+		    {"scan", cmd_scan, false}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (!strcmp(cmd, cmds[i].name))
+		if (!strcmp(cmd, cmds[i].name)) {
+			note_ignored_environment();
+			if (cmds[i].changes)
+				cli_stop_init();
 			return cmds[i].fn(argc - 1, argv + 1);
+		}
 	cli_error("unknown command '%s'", cmd);
 	fputs(usage, stderr);
 	return EXIT_USAGE;

@@ -2,41 +2,19 @@
 #include "cli/pool.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/stop.h"
 #include "util/buf.h"
+#include "util/env.h"
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
+int cli_pool_threads(size_t n, long jobs)
 {
-	(void)sig;
-	stop_flag = 1;
-}
-
-void cli_pool_catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-bool cli_pool_stop_requested(void)
-{
-	return stop_flag != 0;
-}
-
-int cli_pool_threads(size_t n)
-{
-	const char *env = getenv("SUTURE_JOBS");
-	long want = env ? atol(env) : 2 * sysconf(_SC_NPROCESSORS_ONLN);
+	const char *env = sut_env("SUTURE_JOBS");
+	long want = jobs > 0 ? jobs : env ? atol(env) : 2 * sysconf(_SC_NPROCESSORS_ONLN);
 	if (want < 1)
 		want = 1;
 	if (want > 16)
@@ -52,6 +30,7 @@ struct pool {
 	size_t n;
 	void (*fn)(size_t, void *);
 	void *ctx;
+	bool *not_started;
 };
 
 static void *worker(void *arg)
@@ -61,8 +40,10 @@ static void *worker(void *arg)
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n)
 			break;
-		if (stop_flag) {
+		if (cli_stop_requested()) {
 			atomic_fetch_add(&p->skipped, 1);
+			if (p->not_started)
+				p->not_started[i] = true;
 			continue;
 		}
 		p->fn(i, p->ctx);
@@ -70,9 +51,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-size_t cli_pool_run(size_t n, int threads, void (*fn)(size_t i, void *ctx), void *ctx)
+size_t cli_pool_run(size_t n, int threads, void (*fn)(size_t i, void *ctx), void *ctx,
+		    bool *not_started)
 {
-	struct pool p = {.n = n, .fn = fn, .ctx = ctx};
+	struct pool p = {.n = n, .fn = fn, .ctx = ctx, .not_started = not_started};
 	atomic_init(&p.next, 0);
 	atomic_init(&p.skipped, 0);
 	if (threads <= 1 || n <= 1) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Running one job per process on a pool of threads (apply/revert --all), and stopping
- * cleanly on Ctrl-C: the first SIGINT/SIGTERM lets the transactions under way finish and
+/* Running one job per process on a pool of threads (apply/revert --all). A stop request
+ * (cli/stop.h: the first SIGINT, SIGTERM, SIGHUP...) lets the jobs under way finish and
  * starts no new one, so no process is left between two states. */
 #ifndef SUTURE_CLI_POOL_H
 #define SUTURE_CLI_POOL_H
@@ -9,14 +9,13 @@
 #include <stddef.h>
 
 /* Runs fn(i, ctx) for i in [0, n) on up to `threads` threads (1 = in this thread).
- * Returns the number of jobs that were not started because a stop was requested. */
-size_t cli_pool_run(size_t n, int threads, void (*fn)(size_t i, void *ctx), void *ctx);
+ * Returns the number of jobs that were not started because a stop was requested;
+ * not_started[i] (when not NULL, n entries) says which. */
+size_t cli_pool_run(size_t n, int threads, void (*fn)(size_t i, void *ctx), void *ctx,
+		    bool *not_started);
 
-/* Installs the SIGINT/SIGTERM handlers that request a stop. */
-void cli_pool_catch_signals(void);
-bool cli_pool_stop_requested(void);
-
-/* Worker threads to use for n jobs: SUTURE_JOBS if set, else min(n, 2 * cores, 16). */
-int cli_pool_threads(size_t n);
+/* Worker threads to use for n jobs: `jobs` (--jobs) if > 0, else SUTURE_JOBS when the
+ * environment is believed, else 2 * cores; at most 16 and at most n. */
+int cli_pool_threads(size_t n, long jobs);
 
 #endif

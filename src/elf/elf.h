@@ -97,6 +97,41 @@ void sut_elf_load_span(const struct sut_elf *e, uint64_t *lo, uint64_t *hi);
  * Returns 1 found, 0 absent. */
 int sut_elf_got_slot(const struct sut_elf *e, const char *name, uint64_t *slot);
 
+/* vaddr of the GOT slot an R_X86_64_IRELATIVE relocation fills with the result of calling
+ * the resolver at vaddr `resolver` (the value of an STT_GNU_IFUNC symbol of this object):
+ * the implementation the dynamic linker chose, at load time, for this process.
+ * Returns 1 found, 0 absent. */
+int sut_elf_irelative_slot(const struct sut_elf *e, uint64_t resolver, uint64_t *slot);
+
+/* Thread-local storage (elf_tls.c). */
+struct sut_elf_tls {
+	uint64_t vaddr, filesz, memsz, align; /* of PT_TLS; align >= 1 */
+};
+/* 1 and *out set when the object has a PT_TLS segment, else 0. */
+int sut_elf_tls_segment(const struct sut_elf *e, struct sut_elf_tls *out);
+/* The program (ET_EXEC, or a PIE: ET_DYN with DF_1_PIE) rather than a shared library: its
+ * TLS is module 1, at a fixed offset from the thread pointer in every thread. */
+bool sut_elf_is_program(const struct sut_elf *e);
+/* Offset from the thread pointer of the program's thread-local variable at `offset` in its
+ * TLS block (the st_value of its STT_TLS symbol), as the static linker computes local-exec
+ * accesses. 0 for a shared library, an object without PT_TLS or an unusual segment. */
+int sut_elf_tls_tpoff(const struct sut_elf *e, uint64_t offset, int64_t *tpoff);
+
+enum sut_elf_tls_slot_kind {
+	/* the 16-byte tls_index {DTPMOD64, DTPOFF64} of the dynamic symbol `name` */
+	SUT_ELF_TLS_GD_PAIR = 1,
+	/* a TPOFF64 entry: of the dynamic symbol `name`, or (name NULL) of the local
+	 * variable at `offset` in this object's block (symbol 0, addend offset) */
+	SUT_ELF_TLS_TPOFF = 2,
+	/* a DTPMOD64 entry against symbol 0: the dynamic linker writes this object's own
+	 * TLS module id there */
+	SUT_ELF_TLS_OWN_MODULE = 3,
+};
+/* vaddr of the GOT entry the dynamic linker fills for a thread-local access of that kind.
+ * Returns 1 found, 0 absent. */
+int sut_elf_tls_slot(const struct sut_elf *e, enum sut_elf_tls_slot_kind kind, const char *name,
+		     uint64_t offset, uint64_t *slot);
+
 /* Looks up an exported (dynamic, defined, global/weak) symbol for run-time binding,
  * honouring symbol versions as the dynamic linker does: version == NULL accepts the
  * default version (or an unversioned symbol); a version accepts that exact version, an

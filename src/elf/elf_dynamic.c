@@ -141,6 +141,14 @@ static void note_slot(struct sut_elf *e, uint32_t symi, uint64_t slot, bool is_j
 	}
 }
 
+static void note_dynrel(struct sut_elf *e, const GElf_Rela *r, uint32_t type, uint32_t symi)
+{
+	e->dynrels = sut_xrealloc(e->dynrels, (e->ndynrels + 1) * sizeof *e->dynrels);
+	e->dynrels[e->ndynrels++] = (struct sut_elf_dynrel){ .offset = r->r_offset,
+							     .addend = r->r_addend,
+							     .type = type, .sym = symi };
+}
+
 static int load_got_slots(struct sut_elf *e, size_t dynsym_ndx, struct sut_err *err)
 {
 	e->got_slots = sut_xcalloc(e->ndynsyms ? e->ndynsyms : 1, sizeof *e->got_slots);
@@ -165,7 +173,14 @@ static int load_got_slots(struct sut_elf *e, size_t dynsym_ndx, struct sut_err *
 			if (!gelf_getrela(d, (int)i, &r))
 				break;
 			uint32_t type = GELF_R_TYPE(r.r_info), symi = GELF_R_SYM(r.r_info);
-			if (symi == 0 || symi >= e->ndynsyms)
+			if (symi >= e->ndynsyms)
+				continue;
+			if (type == R_X86_64_IRELATIVE || type == R_X86_64_DTPMOD64 ||
+			    type == R_X86_64_DTPOFF64 || type == R_X86_64_TPOFF64) {
+				note_dynrel(e, &r, type, symi);
+				continue;
+			}
+			if (symi == 0)
 				continue;
 			/* an absolute relocation with an addend holds sym+addend, not the
 			 * symbol's address */
@@ -202,6 +217,7 @@ void sut_elf_free_dynamic(struct sut_elf *e)
 	free(e->verdef_names);
 	free(e->verneed_names);
 	free(e->got_slots);
+	free(e->dynrels);
 }
 
 int sut_elf_got_slot(const struct sut_elf *e, const char *name, uint64_t *slot)
@@ -275,4 +291,16 @@ const char *sut_elf_needed_version(const struct sut_elf *e, const char *name)
 			return e->verneed_names[ndx];
 	}
 	return NULL;
+}
+
+int sut_elf_irelative_slot(const struct sut_elf *e, uint64_t resolver, uint64_t *slot)
+{
+	for (size_t i = 0; i < e->ndynrels; i++) {
+		const struct sut_elf_dynrel *r = &e->dynrels[i];
+		if (r->type == R_X86_64_IRELATIVE && r->sym == 0 && (uint64_t)r->addend == resolver) {
+			*slot = r->offset;
+			return 1;
+		}
+	}
+	return 0;
 }

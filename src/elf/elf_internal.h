@@ -11,6 +11,13 @@
 #include "elf/elf.h"
 #include "elf/name_index.h"
 
+struct sut_elf_dynrel {
+	uint64_t offset; /* vaddr of the entry filled */
+	int64_t addend;
+	uint32_t type;   /* R_X86_64_* */
+	uint32_t sym;    /* .dynsym index, 0 for none */
+};
+
 struct sut_elf {
 	char *path;
 	uint8_t *owned;      /* the file's bytes when opened from a path, else NULL */
@@ -42,6 +49,16 @@ struct sut_elf {
 	const char **verneed_names; /* by version index (vna_other), from .gnu.version_r */
 	size_t nverneed_names;
 	uint64_t *got_slots; /* per dynsym index: vaddr of its GOT slot, 0 for none */
+	/* the dynamic relocations that fill GOT entries with something other than a
+	 * symbol's address: IRELATIVE (an IFUNC's resolved target) and the TLS ones
+	 * (DTPMOD64, DTPOFF64, TPOFF64), in file order */
+	struct sut_elf_dynrel *dynrels;
+	size_t ndynrels;
+
+	/* PT_TLS, when present */
+	bool has_tls;
+	GElf_Phdr tls;
+	bool is_program; /* ET_EXEC, or ET_DYN flagged DF_1_PIE */
 
 	GElf_Phdr *loads; /* PT_LOAD program headers, in file order */
 	size_t nloads;
@@ -56,6 +73,7 @@ int sut_elf_load_symbols(struct sut_elf *e, struct sut_err *err);
 int sut_elf_load_segments(struct sut_elf *e, struct sut_err *err);
 int sut_elf_load_build_id(struct sut_elf *e, struct sut_err *err);
 int sut_elf_load_dynamic(struct sut_elf *e, struct sut_err *err);
+int sut_elf_load_tls(struct sut_elf *e, struct sut_err *err);
 void sut_elf_free_symbols(struct sut_elf *e);
 void sut_elf_free_dynamic(struct sut_elf *e);
 

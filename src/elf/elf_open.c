@@ -129,7 +129,7 @@ static int open_image(const uint8_t *data, size_t len, uint8_t *owned, const cha
 	}
 	if (check_layout(e, err) < 0 || sut_elf_load_segments(e, err) < 0 ||
 	    sut_elf_load_symbols(e, err) < 0 || sut_elf_load_dynamic(e, err) < 0 ||
-	    sut_elf_load_build_id(e, err) < 0)
+	    sut_elf_load_tls(e, err) < 0 || sut_elf_load_build_id(e, err) < 0)
 		goto fail;
 	*out = e;
 	return 0;

@@ -14,8 +14,8 @@
 
 static bool reloc_uses_got(uint32_t type)
 {
-	return type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX ||
-	       type == R_X86_64_REX_GOTPCRELX;
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t && t->via_got;
 }
 
 /* A PC-relative reference to a function whose address only the process knows might be

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Relocations: S = symbol address, A = addend, P = address of the field, G = address of the
- * symbol's GOT slot.
+ * symbol's GOT slot. Every property of a type (width, PC-relative, via the GOT, range)
+ * comes from the patch layer's table (sut_reloc_type); this file only computes
+ * (via_got ? G : S) + A - (pcrel ? P : 0), which gives:
  *
  *   64             S + A       8 bytes
  *   PC64           S + A - P   8 bytes
@@ -23,23 +25,8 @@
 
 const char *sut_link_reloc_name(uint32_t type)
 {
-	switch (type) {
-	case R_X86_64_64: return "R_X86_64_64";
-	case R_X86_64_PC32: return "R_X86_64_PC32";
-	case R_X86_64_PLT32: return "R_X86_64_PLT32";
-	case R_X86_64_32: return "R_X86_64_32";
-	case R_X86_64_32S: return "R_X86_64_32S";
-	case R_X86_64_PC64: return "R_X86_64_PC64";
-	case R_X86_64_GOTPCREL: return "R_X86_64_GOTPCREL";
-	case R_X86_64_GOTPCRELX: return "R_X86_64_GOTPCRELX";
-	case R_X86_64_REX_GOTPCRELX: return "R_X86_64_REX_GOTPCRELX";
-	default: return NULL;
-	}
-}
-
-static unsigned field_width(uint32_t type)
-{
-	return type == R_X86_64_64 || type == R_X86_64_PC64 ? 8 : 4;
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t && t->carried ? t->name : NULL;
 }
 
 static bool fits_s32(uint64_t v)
@@ -52,12 +39,8 @@ static bool fits_s32(uint64_t v)
 static int reloc_err(const struct sut_patch *p, const struct sut_patch_reloc *r,
 		     struct sut_err *err, const char *why)
 {
-	const char *tname = sut_link_reloc_name(r->type);
 	char tbuf[32];
-	if (!tname) {
-		snprintf(tbuf, sizeof tbuf, "type %" PRIu32, r->type);
-		tname = tbuf;
-	}
+	const char *tname = sut_reloc_type_name(r->type, tbuf, sizeof tbuf);
 	const char *sec = r->section < p->nsections && p->sections[r->section].name
 				  ? p->sections[r->section].name
 				  : "(bad section)";
@@ -82,7 +65,7 @@ static int check_field(const struct sut_patch *p, const struct sut_patch_reloc *
 	const struct sut_patch_section *s = &p->sections[r->section];
 	if (s->kind == SUT_SEC_BSS || !s->bytes)
 		return reloc_err(p, r, err, "section has no bytes (BSS) to relocate");
-	if (r->offset > s->size || s->size - r->offset < field_width(r->type))
+	if (r->offset > s->size || s->size - r->offset < sut_reloc_type(r->type)->width)
 		return reloc_err(p, r, err, "field outside its section");
 	return 0;
 }
@@ -99,53 +82,38 @@ int sut_link_apply_reloc(const struct sut_patch *p, size_t i, const struct sut_l
 	uint64_t P = place + field_off;
 	uint64_t S = sym_addr[r->symbol];
 	uint64_t A = (uint64_t)r->addend;
-	uint64_t v;
+	const struct sut_reloc_type *t = sut_reloc_type(r->type);
 
-	switch (r->type) {
-	case R_X86_64_64:
-		sut_link_put64(field, S + A);
+	uint64_t base = S;
+	if (t->via_got)
+		/* the layout gives a slot to every symbol a via-GOT relocation names */
+		base = place + lay->got_off + (uint64_t)lay->got_slot[r->symbol] * SUT_LINK_GOT_SLOT;
+	uint64_t v = base + A - (t->pcrel ? P : 0);
+	if (t->pcrel && !t->via_got && t->range == SUT_RELOC_SIGNED32 && !fits_s32(v) &&
+	    lay->stub[r->symbol] >= 0) {
+		/* The symbol itself when it is in reach: a direct call costs nothing and keeps
+		 * the address identical to what the rest of the process sees; else its stub. */
+		uint64_t stub = place + lay->plt_off +
+				(uint64_t)lay->stub[r->symbol] * SUT_LINK_STUB_SIZE;
+		v = stub + A - P;
+	}
+	switch (t->range) {
+	case SUT_RELOC_ANY:
+		sut_link_put64(field, v);
 		return 0;
-	case R_X86_64_PC64:
-		sut_link_put64(field, S + A - P);
-		return 0;
-	case R_X86_64_32:
-		v = S + A;
+	case SUT_RELOC_UNSIGNED32:
 		if (v > UINT32_MAX)
 			return reloc_err(p, r, err, "value does not fit in 32 bits (unsigned)");
 		sut_link_put32(field, (uint32_t)v);
 		return 0;
-	case R_X86_64_32S:
-		v = S + A;
+	case SUT_RELOC_SIGNED32:
 		if (!fits_s32(v))
-			return reloc_err(p, r, err, "value does not fit in 32 bits (signed)");
+			return reloc_err(p, r, err,
+					 t->via_got ? "GOT slot out of range"
+					 : t->pcrel ? "target out of range"
+						    : "value does not fit in 32 bits (signed)");
 		sut_link_put32(field, (uint32_t)v);
 		return 0;
-	case R_X86_64_PC32:
-	case R_X86_64_PLT32:
-		/* The symbol itself when it is in reach: a direct call costs nothing and keeps
-		 * the address identical to what the rest of the process sees. */
-		v = S + A - P;
-		if (!fits_s32(v) && lay->stub[r->symbol] >= 0) {
-			uint64_t stub = place + lay->plt_off +
-					(uint64_t)lay->stub[r->symbol] * SUT_LINK_STUB_SIZE;
-			v = stub + A - P;
-		}
-		if (!fits_s32(v))
-			return reloc_err(p, r, err, "target out of range");
-		sut_link_put32(field, (uint32_t)v);
-		return 0;
-	case R_X86_64_GOTPCREL:
-	case R_X86_64_GOTPCRELX:
-	case R_X86_64_REX_GOTPCRELX: {
-		/* The layout gives a slot to every symbol a GOTPCREL* relocation names. */
-		uint64_t G = place + lay->got_off +
-			     (uint64_t)lay->got_slot[r->symbol] * SUT_LINK_GOT_SLOT;
-		v = G + A - P;
-		if (!fits_s32(v))
-			return reloc_err(p, r, err, "GOT slot out of range");
-		sut_link_put32(field, (uint32_t)v);
-		return 0;
-	}
 	}
 	return reloc_err(p, r, err, "unsupported relocation type");
 }

@@ -75,10 +75,10 @@ struct sut_patch_symbol {
 };
 
 /* A relocation to apply to a carried section. Types are R_X86_64_* values; the validator
- * accepts: 64, PC32, PLT32, 32, 32S, PC64, GOTPCREL, GOTPCRELX, REX_GOTPCRELX
- * (see sut_patch_reloc_type_ok). The field patched is 8 bytes for 64 and PC64, 4 bytes
- * for the others. The reader returns relocations grouped by section (ascending section
- * index), keeping their order within a section; the writer stores them the same way. */
+ * accepts those of sut_reloc_type() marked `carried`: 64, PC32, PLT32, 32, 32S, PC64,
+ * GOTPCREL, GOTPCRELX, REX_GOTPCRELX. The reader returns relocations grouped by section
+ * (ascending section index), keeping their order within a section; the writer stores them
+ * the same way. */
 struct sut_patch_reloc {
 	uint32_t section; /* index of the section the reloc patches */
 	uint64_t offset;  /* within that section */
@@ -139,8 +139,43 @@ struct sut_patch {
 	char *sig_key_id;
 };
 
-/* True for the relocation types the link layer implements. */
+/* One x86-64 relocation type as suture knows it. sut_reloc_type() is the one table every
+ * layer consults (reader, validator, link, build), so a type's name, field width and
+ * meaning cannot drift apart between them. The value computed is
+ *   (via_got ? G : S) + A - (pcrel ? P : 0)
+ * with S the symbol's address, A the addend, P the field's address and G the address of
+ * the GOT slot that holds S; it must fit the field as `range` says. */
+enum sut_reloc_range {
+	SUT_RELOC_ANY = 0,      /* 8-byte field: every value fits */
+	SUT_RELOC_SIGNED32 = 1, /* 4-byte field, sign-extended by its instruction */
+	SUT_RELOC_UNSIGNED32 = 2, /* 4-byte field, zero-extended */
+};
+
+struct sut_reloc_type {
+	uint32_t type;   /* R_X86_64_* */
+	const char *name; /* "R_X86_64_PC32" */
+	uint8_t width;   /* bytes of the field */
+	bool pcrel;      /* relative to the field's address */
+	bool via_got;    /* designates a GOT slot holding the symbol's address */
+	enum sut_reloc_range range;
+	/* a patch may hold it: the link layer computes it with the formula above */
+	bool carried;
+	/* a thread-local access (TLSGD, TLSLD, DTPOFF*, GOTTPOFF, TPOFF*, TLSDESC): never in a
+	 * patch; the builder binds it to the target's TLS or refuses it (docs/build.md) */
+	bool tls;
+};
+
+/* The entry for `type`, or NULL for a type suture does not know at all. */
+const struct sut_reloc_type *sut_reloc_type(uint32_t type);
+/* The name of `type` ("R_X86_64_TLSGD"), or "type N" in buf for an unknown one. */
+const char *sut_reloc_type_name(uint32_t type, char *buf, size_t cap);
+
+/* True for the relocation types a patch may hold (those the link layer implements). */
 bool sut_patch_reloc_type_ok(uint32_t type);
+/* A patch id: 1-127 characters of [A-Za-z0-9._+-]. */
+bool sut_patch_id_valid(const char *id);
+/* A CVE id: CVE-YYYY-NNNN with four or more sequence digits. */
+bool sut_patch_cve_valid(const char *s);
 
 /* Checks every structural rule (see docs/patch-format.md): id syntax, build-id present,
  * indices and offsets in bounds (a relocation's field fits inside its section), symbols of

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "patch/patch.h"
+
 #define SUT_SEC_META ".suture.meta"
 #define SUT_SEC_BIND ".suture.bind"
 #define SUT_SEC_FUNCS ".suture.funcs"
@@ -70,7 +72,8 @@ static inline uint64_t sut_get_u64(const uint8_t *p)
 /* Width in bytes of the field a relocation of this (accepted) type patches. */
 static inline uint64_t sut_reloc_width(uint32_t type)
 {
-	return type == R_X86_64_64 || type == R_X86_64_PC64 ? 8 : 4;
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t ? t->width : 8;
 }
 
 #endif

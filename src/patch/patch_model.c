@@ -1,28 +1,74 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The in-memory model: freeing it, looking symbols up, and the relocation types the
- * link layer implements (the single list both the validator and the docs refer to). */
+/* The in-memory model: freeing it, looking symbols up, and the table of relocation types
+ * (the single list the reader, validator, link and build layers and the docs refer to). */
 #include "patch/patch.h"
 
 #include <elf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define T_(n) R_X86_64_##n, "R_X86_64_" #n
+/* type, name, width, pcrel, via_got, range, carried, tls */
+static const struct sut_reloc_type reloc_types[] = {
+	{ T_(64), 8, false, false, SUT_RELOC_ANY, true, false },
+	{ T_(PC32), 4, true, false, SUT_RELOC_SIGNED32, true, false },
+	{ T_(PLT32), 4, true, false, SUT_RELOC_SIGNED32, true, false },
+	{ T_(32), 4, false, false, SUT_RELOC_UNSIGNED32, true, false },
+	{ T_(32S), 4, false, false, SUT_RELOC_SIGNED32, true, false },
+	{ T_(PC64), 8, true, false, SUT_RELOC_ANY, true, false },
+	{ T_(GOTPCREL), 4, true, true, SUT_RELOC_SIGNED32, true, false },
+	{ T_(GOTPCRELX), 4, true, true, SUT_RELOC_SIGNED32, true, false },
+	{ T_(REX_GOTPCRELX), 4, true, true, SUT_RELOC_SIGNED32, true, false },
+	/* known, never carried: named in the builder's refusals */
+	{ T_(GOT32), 4, false, true, SUT_RELOC_SIGNED32, false, false },
+	{ T_(GOTOFF64), 8, false, false, SUT_RELOC_ANY, false, false },
+	{ T_(GOTPC32), 4, true, false, SUT_RELOC_SIGNED32, false, false },
+	{ T_(GOT64), 8, false, true, SUT_RELOC_ANY, false, false },
+	{ T_(GOTPCREL64), 8, true, true, SUT_RELOC_ANY, false, false },
+	{ T_(GOTPC64), 8, true, false, SUT_RELOC_ANY, false, false },
+	{ T_(16), 2, false, false, SUT_RELOC_ANY, false, false },
+	{ T_(PC16), 2, true, false, SUT_RELOC_ANY, false, false },
+	{ T_(8), 1, false, false, SUT_RELOC_ANY, false, false },
+	{ T_(PC8), 1, true, false, SUT_RELOC_ANY, false, false },
+	{ T_(SIZE32), 4, false, false, SUT_RELOC_UNSIGNED32, false, false },
+	{ T_(SIZE64), 8, false, false, SUT_RELOC_ANY, false, false },
+	/* thread-local storage (psABI section 4.4 and the TLS ABI); see build/tls.c */
+	{ T_(DTPMOD64), 8, false, false, SUT_RELOC_ANY, false, true },
+	{ T_(DTPOFF64), 8, false, false, SUT_RELOC_ANY, false, true },
+	{ T_(TPOFF64), 8, false, false, SUT_RELOC_ANY, false, true },
+	{ T_(TLSGD), 4, true, true, SUT_RELOC_SIGNED32, false, true },
+	{ T_(TLSLD), 4, true, true, SUT_RELOC_SIGNED32, false, true },
+	{ T_(DTPOFF32), 4, false, false, SUT_RELOC_SIGNED32, false, true },
+	{ T_(GOTTPOFF), 4, true, true, SUT_RELOC_SIGNED32, false, true },
+	{ T_(TPOFF32), 4, false, false, SUT_RELOC_SIGNED32, false, true },
+	{ T_(GOTPC32_TLSDESC), 4, true, true, SUT_RELOC_SIGNED32, false, true },
+	{ T_(TLSDESC_CALL), 0, false, false, SUT_RELOC_ANY, false, true },
+	{ T_(TLSDESC), 16, false, false, SUT_RELOC_ANY, false, true },
+};
+#undef T_
+
+const struct sut_reloc_type *sut_reloc_type(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof reloc_types / sizeof reloc_types[0]; i++)
+		if (reloc_types[i].type == type)
+			return &reloc_types[i];
+	return NULL;
+}
+
+const char *sut_reloc_type_name(uint32_t type, char *buf, size_t cap)
+{
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	if (t)
+		return t->name;
+	snprintf(buf, cap, "type %u", type);
+	return buf;
+}
+
 bool sut_patch_reloc_type_ok(uint32_t type)
 {
-	switch (type) {
-	case R_X86_64_64:
-	case R_X86_64_PC32:
-	case R_X86_64_PLT32:
-	case R_X86_64_32:
-	case R_X86_64_32S:
-	case R_X86_64_PC64:
-	case R_X86_64_GOTPCREL:
-	case R_X86_64_GOTPCRELX:
-	case R_X86_64_REX_GOTPCRELX:
-		return true;
-	default:
-		return false;
-	}
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t && t->carried;
 }
 
 long sut_patch_find_symbol(const struct sut_patch *p, const char *name)

@@ -11,7 +11,7 @@
 #include "patch/patch_format.h"
 #include "util/buf.h"
 
-static bool id_ok(const char *id)
+bool sut_patch_id_valid(const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
 	if (n < 1 || n >= SUT_PATCH_ID_MAX)
@@ -35,7 +35,7 @@ static bool digits(const char *s, size_t min, size_t max)
 }
 
 /* CVE-YYYY-NNNN with four or more sequence digits, as MITRE assigns them. */
-static bool cve_ok(const char *s)
+bool sut_patch_cve_valid(const char *s)
 {
 	if (!s || strncmp(s, "CVE-", 4) != 0 || strlen(s) < 13 || s[8] != '-')
 		return false;
@@ -97,13 +97,13 @@ static int check_header(const struct sut_patch *p, struct sut_err *err)
 	if (p->format != SUT_PATCH_FORMAT)
 		return sut_errf(err, "unsupported patch format %u (this suture reads %d)", p->format,
 				SUT_PATCH_FORMAT);
-	if (!id_ok(p->id))
+	if (!sut_patch_id_valid(p->id))
 		return sut_errf(err, "patch id \"%s\": must be 1-%d characters of [A-Za-z0-9._+-]",
 				p->id ? p->id : "", SUT_PATCH_ID_MAX - 1);
 	if (p->version < 1)
 		return sut_errf(err, "patch %s: version must be at least 1", p->id);
 	for (size_t i = 0; i < p->ncves; i++)
-		if (!cve_ok(p->cves[i]))
+		if (!sut_patch_cve_valid(p->cves[i]))
 			return sut_errf(err, "patch %s: cve %zu \"%s\" is not of the form CVE-YYYY-NNNN",
 					p->id, i, p->cves[i] ? p->cves[i] : "");
 	if (p->build_id_len < 1 || p->build_id_len > SUT_BUILD_ID_MAX)

@@ -30,7 +30,11 @@
 #include "proc/proc.h"
 #include "util/buf.h"
 
-enum slot_state { SEIZED, STOPPED, GONE };
+/* DEFERRED: seen in an uninterruptible (or killable) sleep, 'D': an interrupt would not
+ * stop it until it leaves the kernel, maybe long after this freeze gave up, and a thread
+ * that is seized but not stopped cannot be detached. So it is not seized until it leaves
+ * that sleep; if it never does before the deadline, nothing of this freeze stays on it. */
+enum slot_state { DEFERRED, SEIZED, STOPPED, GONE };
 
 struct slot {
 	pid_t tid;
@@ -44,7 +48,50 @@ struct freezer {
 	struct slot *v;
 	size_t n, cap;
 	uint64_t deadline_ns;
+	pid_t stuck; /* a thread that did not stop by the deadline */
 };
+
+/* Threads this tool thread interrupted but could not release because they had not
+ * stopped yet (they were in the kernel, out of reach of the interrupt, when their freeze
+ * gave up). Each will stop when it leaves the kernel; it is then released at once by the
+ * next call into this layer (every freeze, stop and thaw begins by reaping them), and at
+ * the latest by the kernel when this process exits. Per tool thread: only the tracer can
+ * wait for and detach its tracees. */
+static __thread pid_t *leftover;
+static __thread size_t nleftover;
+
+void sut_ptrace_release_leftovers(void)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < nleftover; i++) {
+		int st;
+		pid_t r = waitpid(leftover[i], &st, __WALL | WNOHANG);
+		if (r == 0) {
+			leftover[k++] = leftover[i]; /* still running in the kernel */
+			continue;
+		}
+		if (r > 0 && WIFSTOPPED(st)) {
+			/* a signal met on the way goes back with the detach */
+			int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+			if (ptrace(PTRACE_DETACH, leftover[i], 0, (long)sig) < 0 && errno != ESRCH) {
+				leftover[k++] = leftover[i];
+				continue;
+			}
+		}
+		/* exited, detached, or not ours any more */
+	}
+	nleftover = k;
+	if (!k) {
+		free(leftover);
+		leftover = NULL;
+	}
+}
+
+static void add_leftover(pid_t tid)
+{
+	leftover = sut_xrealloc(leftover, (nleftover + 1) * sizeof *leftover);
+	leftover[nleftover++] = tid;
+}
 
 static uint64_t now_ns(void)
 {
@@ -94,11 +141,42 @@ static char thread_state(pid_t pid, pid_t tid)
 
 /* Seizes and interrupts tid. Returns 0 (slot added, or the thread already vanished) or -1
  * on a permission problem, with the message naming the thread and the reason. */
+static struct slot *new_slot(struct freezer *fz, pid_t tid, enum slot_state state)
+{
+	if (fz->n == fz->cap) {
+		fz->cap = fz->cap ? fz->cap * 2 : 16;
+		fz->v = sut_xrealloc(fz->v, fz->cap * sizeof *fz->v);
+	}
+	struct slot *s = &fz->v[fz->n++];
+	memset(s, 0, sizeof *s);
+	s->tid = tid;
+	s->t.tid = tid;
+	s->state = state;
+	return s;
+}
+
+/* Seizes and interrupts the thread of slot s (DEFERRED until now). */
+static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err);
+
 static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 {
+	if (thread_state(fz->pid, tid) == 'D') {
+		new_slot(fz, tid, DEFERRED);
+		return 0;
+	}
+	struct slot *s = new_slot(fz, tid, DEFERRED);
+	return seize_slot(fz, s, err);
+}
+
+static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
+{
+	pid_t tid = s->tid;
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
-		if (errno == ESRCH)
-			return 0; /* exited between the directory read and now */
+		if (errno == ESRCH) {
+			s->state = GONE; /* exited between the directory read and now */
+			return 0;
+		}
+		s->state = GONE;
 		int e = errno;
 		pid_t tracer = tracer_of(fz->pid, tid);
 		if (tracer && tracer != getpid())
@@ -112,14 +190,6 @@ static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 					(int)fz->pid);
 		return sut_errno(err, "pid %d: cannot trace thread %d", (int)fz->pid, (int)tid);
 	}
-	if (fz->n == fz->cap) {
-		fz->cap = fz->cap ? fz->cap * 2 : 16;
-		fz->v = sut_xrealloc(fz->v, fz->cap * sizeof *fz->v);
-	}
-	struct slot *s = &fz->v[fz->n++];
-	memset(s, 0, sizeof *s);
-	s->tid = tid;
-	s->t.tid = tid;
 	s->state = SEIZED;
 	/* ESRCH here means it is dying; collection will see its exit. */
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
@@ -146,6 +216,18 @@ static int collect(struct freezer *fz, struct sut_err *err)
 		size_t waiting = 0;
 		for (size_t i = 0; i < fz->n; i++) {
 			struct slot *s = &fz->v[i];
+			if (s->state == DEFERRED) {
+				char c = thread_state(fz->pid, s->tid);
+				if (c == '?') {
+					s->state = GONE;
+				} else if (c != 'D') {
+					if (seize_slot(fz, s, err) < 0)
+						return -1;
+				}
+				if (s->state == DEFERRED || s->state == SEIZED)
+					waiting++;
+				continue;
+			}
 			if (s->state != SEIZED)
 				continue;
 			int st;
@@ -189,22 +271,28 @@ static int collect(struct freezer *fz, struct sut_err *err)
 			 * and has nothing to patch: drop it instead of failing. */
 			size_t stuck = 0;
 			pid_t first = 0;
+			bool in_d = false;
 			for (size_t i = 0; i < fz->n; i++) {
 				struct slot *s = &fz->v[i];
-				if (s->state != SEIZED)
+				if (s->state != SEIZED && s->state != DEFERRED)
 					continue;
 				char c = thread_state(fz->pid, s->tid);
 				if (c == 'Z' || c == 'X' || c == '?') {
-					ptrace(PTRACE_DETACH, s->tid, 0, 0);
+					if (s->state == SEIZED)
+						ptrace(PTRACE_DETACH, s->tid, 0, 0);
 					s->state = GONE;
 				} else if (!stuck++) {
 					first = s->tid;
+					in_d = c == 'D';
 				}
 			}
 			if (!stuck)
 				return 0;
-			return sut_errf(err, "pid %d: thread %d did not stop within the timeout "
-					"(%zu thread(s) still running)", (int)fz->pid, (int)first, stuck);
+			fz->stuck = first;
+			return sut_errf(err, "pid %d: thread %d did not stop within the timeout%s "
+					"(%zu thread(s) not stopped)", (int)fz->pid, (int)first,
+					in_d ? " (in an uninterruptible sleep in the kernel)" : "",
+					stuck);
 		}
 		/* Most threads stop within microseconds: yield first, then sleep briefly. */
 		if (spins++ < 50) {
@@ -217,20 +305,30 @@ static int collect(struct freezer *fz, struct sut_err *err)
 }
 
 /* Releases every thread as it was found: a pending signal goes back with the detach.
- * Threads still running toward their interrupt stop cannot be detached until they stop,
- * so they get a short grace period; a thread that never stops is released by the kernel
- * when this process exits. */
+ * The stopped ones first, at once: a thread that will not stop must not hold the others.
+ * Threads still running toward their interrupt stop cannot be detached until they stop:
+ * they get a short grace period, then become leftovers, released as soon as they stop
+ * (sut_ptrace_release_leftovers). Deferred threads were never seized. */
 static void release_all(struct freezer *fz)
 {
-	uint64_t grace = now_ns() + 1000000000ULL;
-	if (fz->deadline_ns < grace)
-		fz->deadline_ns = grace;
+	for (size_t i = 0; i < fz->n; i++) {
+		struct slot *s = &fz->v[i];
+		if (s->state == STOPPED) {
+			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+			s->state = GONE;
+		} else if (s->state == DEFERRED) {
+			s->state = GONE;
+		}
+	}
+	fz->deadline_ns = now_ns() + 20000000ULL; /* 20 ms */
 	struct sut_err ignored;
 	collect(fz, &ignored);
 	for (size_t i = 0; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
 		if (s->state == STOPPED)
 			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+		else if (s->state == SEIZED)
+			add_leftover(s->tid);
 	}
 	free(fz->v);
 	fz->v = NULL;
@@ -262,6 +360,7 @@ static void freezer_init(struct freezer *fz, pid_t pid, int timeout_ms)
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err)
 {
 	struct freezer fz;
+	sut_ptrace_release_leftovers();
 	freezer_init(&fz, pid, timeout_ms);
 	memset(out, 0, sizeof *out);
 	for (;;) {
@@ -284,6 +383,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 		}
 		free(tids);
 		if (collect(&fz, err) < 0) {
+			out->stuck = fz.stuck;
 			release_all(&fz);
 			return -1;
 		}
@@ -310,11 +410,15 @@ int sut_ptrace_stop_one(pid_t pid, pid_t tid, int timeout_ms, struct sut_freeze 
 			struct sut_err *err)
 {
 	struct freezer fz;
+	sut_ptrace_release_leftovers();
 	freezer_init(&fz, pid, timeout_ms);
 	memset(out, 0, sizeof *out);
-	if (seize(&fz, tid, err) < 0)
+	if (seize(&fz, tid, err) < 0) {
+		release_all(&fz);
 		return -1;
+	}
 	if (collect(&fz, err) < 0) {
+		out->stuck = fz.stuck;
 		release_all(&fz);
 		return -1;
 	}

@@ -38,12 +38,21 @@ struct sut_freeze {
 	struct sut_thread *threads;
 	size_t n;
 	uint64_t stop_ns; /* monotonic time when the last thread was collected */
+	pid_t stuck;      /* after a failed freeze: a thread that did not stop in time, or 0 */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
  * was and the message names the thread and the reason (EPERM: "cannot trace: ..."; a thread
- * already traced by another debugger; timeout). timeout_ms bounds the whole operation. */
+ * already traced by another debugger; timeout). timeout_ms bounds the whole operation.
+ * A thread in an uninterruptible sleep ('D': vfork, some I/O) is not seized until it
+ * leaves it; one that has not stopped by the deadline is named in out->stuck, and the
+ * stopped threads are released at once. */
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err);
+
+/* Releases threads an earlier freeze of this tool thread interrupted but could not detach
+ * (they were in the kernel, out of reach, when it gave up) as soon as they have stopped.
+ * Every freeze, stop and thaw calls it first; a transaction calls it on its way out. */
+void sut_ptrace_release_leftovers(void);
 
 /* Stops only thread tid of pid (for staging work that needs one thread, such as remote
  * mmap, while the others keep running). */
@@ -71,5 +80,48 @@ int sut_ptrace_write(pid_t pid, uint64_t addr, const void *buf, size_t len, stru
 long sut_freeze_syscall_thread(const struct sut_freeze *f);
 
 void sut_freeze_free(struct sut_freeze *f);
+
+/* ---- seccomp (DESIGN.md invariant 5: never kill the target, never inject a signal) ----
+ *
+ * A remote system call runs under the target thread's own seccomp filters: a filter that
+ * kills, traps (SIGSYS), traces, notifies or fails it would kill the process, signal it or
+ * leave it changed halfway. So before any remote call the thread's filters (read with
+ * PTRACE_SECCOMP_GET_FILTER) are evaluated for exactly that call and its arguments, and
+ * a sequence of calls is checked as a whole before its first call. Anything but ALLOW or
+ * LOG, or a filter that cannot be read or evaluated, is a refusal. */
+
+struct sock_filter;
+struct seccomp_data;
+
+/* One planned call: arguments whose bit is set in `unknown` are not known yet (the result
+ * of an earlier call of the plan, or an address the kernel will choose): the filters must
+ * allow the call for every value they could take. */
+struct sut_syscall_plan {
+	long nr;
+	uint64_t args[6];
+	uint8_t unknown;
+};
+
+/* Evaluates one classic-BPF seccomp program on d; words of d (32-bit, index = byte offset
+ * / 4) whose bit is set in unknown_words may hold any value. *action: the action of
+ * highest precedence over every possible path. Pure. -1 when the program is invalid or
+ * cannot be evaluated (err says why). */
+int sut_seccomp_eval(const struct sock_filter *prog, size_t len, const struct seccomp_data *d,
+		     uint32_t unknown_words, uint32_t *action, struct sut_err *err);
+/* Whether action a takes precedence over b when several filters answer (kernel order). */
+bool sut_seccomp_action_precedes(uint32_t a, uint32_t b);
+/* ALLOW and LOG let the call run; everything else does not. */
+bool sut_seccomp_action_allows(uint32_t action);
+/* "SECCOMP_RET_KILL_PROCESS" and so on. */
+const char *sut_seccomp_action_name(uint32_t action);
+/* "memfd_create", or "system call N". */
+const char *sut_syscall_name(long nr, char *buf, size_t cap);
+
+/* Checks that the filters of stopped thread tid of pid allow every call of the plan when
+ * made from the `syscall` instruction at insn_addr. 0: all allowed (or no filter); -1:
+ * the message names the thread, the call and the action, or why the filters could not be
+ * judged (unreadable: "cannot determine"). Reads only. */
+int sut_seccomp_check(pid_t pid, pid_t tid, uint64_t insn_addr,
+		      const struct sut_syscall_plan *calls, size_t n, struct sut_err *err);
 
 #endif

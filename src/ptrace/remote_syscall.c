@@ -140,6 +140,13 @@ int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long
 				"run a remote syscall", (int)f->pid, (int)t->tid,
 				t->group_stop ? "group-stop" : "signal-delivery-stop");
 
+	/* Never a call the thread's seccomp filters would kill, trap, trace or fail. */
+	struct sut_syscall_plan plan = {.nr = nr};
+	for (int i = 0; i < 6; i++)
+		plan.args[i] = (uint64_t)args[i];
+	if (sut_seccomp_check(f->pid, t->tid, insn_addr, &plan, 1, err) < 0)
+		return -1;
+
 	bool mask_blocked = false;
 	uint64_t old_mask = 0;
 	if (!has_temporary_sigmask(&t->regs) &&

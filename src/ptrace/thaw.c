@@ -93,5 +93,6 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 		}
 		t->pending_sig = t->deferred_sig = 0;
 	}
+	sut_ptrace_release_leftovers();
 	return rc;
 }

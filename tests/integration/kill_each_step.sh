@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Invariant 6: suture killed (SIGKILL) or failing at each step of apply and revert, through
 # the SUTURE_FAULT switch. Whatever the step, the target keeps running with either the old
-# or the new behaviour, never a mix; the next suture run (status) repairs what was left
-# half-done and says so; no patch memory is left behind; a normal apply/revert then works.
+# or the new behaviour, never a mix; status reports what was left half-done and changes
+# nothing (invariant 8: read-only commands never write), `suture repair` then repairs it
+# and says so; no patch memory is left behind; a normal apply/revert then works.
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
@@ -27,10 +28,24 @@ faulty() {
 	echo "$rc"
 }
 
-# repaired_by_status: the next run repairs and reports it (or finds nothing to repair).
+# status_run: status (twice: the first must not have repaired anything) reports the
+# interrupted transaction, if any, in $TXN; then `suture repair` repairs it and reports
+# what it did in $T/status.err.
 status_run() {
+	local again
 	"$SUTURE" status -p "$PID" >"$T/status.out" 2>"$T/status.err" ||
 		{ cat "$T/status.err" >&2; fail "status after fault failed"; }
+	TXN=$("$SUTURE" status -p "$PID" --json | jq -r '.processes[0].transaction')
+	again=$("$SUTURE" status -p "$PID" --json | jq -r '.processes[0].transaction')
+	[ "$TXN" = "$again" ] || fail "status changed the process: transaction '$TXN', then '$again'"
+	if [ "$TXN" != none ]; then
+		grep -q 'WARNING: interrupted' "$T/status.out" ||
+			fail "status does not report the interrupted transaction: $(cat "$T/status.out")"
+	fi
+	"$SUTURE" repair -p "$PID" >"$T/repair.out" 2>"$T/status.err" ||
+		{ cat "$T/status.err" >&2; fail "repair after fault failed"; }
+	[ "$("$SUTURE" status -p "$PID" --json | jq -r '.processes[0].transaction')" = none ] ||
+		fail "repair left an interrupted transaction"
 }
 
 for action in kill fail; do
@@ -41,12 +56,13 @@ for action in kill fail; do
 		if [ "$action" = kill ]; then
 			[ "$rc" = 137 ] || fail "apply with SUTURE_FAULT=$step:kill exited $rc, expected 137"
 		fi
-		# a second suture run: status repairs a journalled transaction and says so;
-		# leftover staged memory is released by the next apply/revert
+		# a second suture run: status reports a journalled transaction, repair repairs it
+		# and says so; leftover staged memory is released by the next apply/revert
 		status_run
 		case $step in
 		journal | jump)
 			if [ "$action" = kill ]; then
+				[ "$TXN" = interrupted-apply ] || fail "status reports '$TXN' after a kill at $step"
 				grep -q 'rolled back the interrupted apply of exe-fix' "$T/status.err" ||
 					fail "status did not report the repair after a kill at $step: $(cat "$T/status.err")"
 			fi ;;
@@ -76,6 +92,7 @@ for action in kill fail; do
 		[ "$action" = fail ] || [ "$rc" = 137 ] || fail "revert with SUTURE_FAULT=$step:kill exited $rc"
 		status_run
 		if [ "$action" = kill ] && { [ "$step" = revert-journal ] || [ "$step" = revert-restore ]; }; then
+			[ "$TXN" = interrupted-revert ] || fail "status reports '$TXN' after a kill at $step"
 			grep -q 'finished the interrupted revert of exe-fix' "$T/status.err" ||
 				fail "status did not report finishing the revert after $step: $(cat "$T/status.err")"
 		fi

@@ -19,8 +19,18 @@ struct pair {
 	char target_path[512];
 };
 
+static int pair_init_target(struct pair *x, const char *tag, const char *v1, const char *v2,
+			    const char *flags, const char *target_flags, struct sut_err *err);
+
 static int pair_init_flags(struct pair *x, const char *tag, const char *v1, const char *v2,
 			   const char *flags, struct sut_err *err)
+{
+	return pair_init_target(x, tag, v1, v2, flags, "-O2 -fPIC -shared -Wl,--build-id", err);
+}
+
+/* The same with the target linked with target_flags (a program: "-O2 -pie ..."). */
+static int pair_init_target(struct pair *x, const char *tag, const char *v1, const char *v2,
+			    const char *flags, const char *target_flags, struct sut_err *err)
 {
 	memset(x, 0, sizeof *x);
 	fixture_sh("mkdir -p %s/v1 %s/v2", tag, tag);
@@ -32,7 +42,7 @@ static int pair_init_flags(struct pair *x, const char *tag, const char *v1, cons
 	snprintf(so, sizeof so, "%s/v1/lib.so", tag);
 	free(fixture_cc(n1, v1, flags, o1));
 	free(fixture_cc(n2, v2, flags, o2));
-	free(fixture_cc(n1, v1, "-O2 -fPIC -shared -Wl,--build-id", so));
+	free(fixture_cc(n1, v1, target_flags, so));
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", fixture_tmpdir(), o1);
 	assert_int_equal(bld_obj_open(path, &x->o, err), 0);
@@ -886,6 +896,279 @@ static void test_numbered_locals_follow_their_function(void **state)
 	pair_free(&x);
 }
 
+/* ---- thread-local storage and IFUNCs ------------------------------------------------ */
+
+/* vaddr of the first dynamic relocation of `type` in `path` against `name` (NULL: against
+ * no symbol, whose addend is then `addend`), from readelf: the independent witness. */
+static unsigned long readelf_slot(const char *path, const char *type, const char *name,
+				  unsigned long addend)
+{
+	char cmd[700], line[512];
+	snprintf(cmd, sizeof cmd, "readelf -rW '%s'", path);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	unsigned long found = 0;
+	while (fgets(line, sizeof line, f) && !found) {
+		unsigned long off, info, val, add;
+		char t[64], n[300];
+		int k = sscanf(line, "%lx %lx %63s %lx %299s + %lx", &off, &info, t, &val, n, &add);
+		if (k < 4 || strcmp(t, type))
+			continue;
+		if (name ? k >= 5 && !strncmp(n, name, strlen(name)) &&
+			   (n[strlen(name)] == 0 || n[strlen(name)] == '@')
+			 : k == 4 && info >> 32 == 0 && val == addend)
+			found = off;
+	}
+	pclose(f);
+	return found;
+}
+
+static const struct sut_patch_symbol *reloc_sym(const struct sut_patch *p, size_t i)
+{
+	return &p->symbols[p->relocs[i].symbol];
+}
+
+static const struct sut_patch_section *section_named(const struct sut_patch *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsections; i++)
+		if (!strcmp(p->sections[i].name, name))
+			return &p->sections[i];
+	return NULL;
+}
+
+static int64_t field_at(const struct sut_patch *p, uint32_t sec, uint64_t off, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned k = 0; k < w; k++)
+		v |= (uint64_t)p->sections[sec].bytes[off + k] << (8 * k);
+	return w == 4 ? (int64_t)(int32_t)v : (int64_t)v;
+}
+
+/* A library's accesses in all three models a -fPIC object uses: general-dynamic through the
+ * target's own tls_index of the global (interposition included), local-dynamic through a
+ * carried {module, 0} whose module comes from the library's own DTPMOD64 entry, offsets
+ * written into the code, initial-exec through the library's own TPOFF64 entry. No TLS
+ * relocation is left in the patch. */
+static void test_tls_library_models(void **state)
+{
+	const char *v1 = "static __thread int ld_n;\n__thread int gd_n;\n"
+			 "static __thread int ie_n __attribute__((tls_model(\"initial-exec\")));\n"
+			 "int bump(void) { ld_n++; gd_n++; ie_n++; return ld_n + gd_n; }\n"
+			 "int peek(void) { return ld_n + ie_n; }\n";
+	const char *v2 = "static __thread int ld_n;\n__thread int gd_n;\n"
+			 "static __thread int ie_n __attribute__((tls_model(\"initial-exec\")));\n"
+			 "int bump(void) { ld_n += 2; gd_n++; ie_n++; return ld_n + gd_n + ie_n; }\n"
+			 "int peek(void) { return ld_n + ie_n; }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "tlslib", v1, v2, &err)) fail_msg("%s", err.msg);
+	assert_int_equal(state_of(&x, "bump"), BLD_CHANGED);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	unsigned long gd_pair = readelf_slot(x.target_path, "R_X86_64_DTPMOD64", "gd_n", 0);
+	unsigned long ie_slot = readelf_slot(x.target_path, "R_X86_64_TPOFF64", NULL,
+					     nm_addr(x.target_path, "ie_n"));
+	assert_true(gd_pair && ie_slot);
+	bool saw_gd = false, saw_ie = false, saw_ld = false;
+	size_t dtpoffs = 0;
+	long text = p->symbols[sut_patch_find_symbol(p, "bump")].section;
+	for (size_t i = 0; i < p->nrelocs; i++) {
+		assert_false(sut_reloc_type(p->relocs[i].type)->tls);
+		const struct sut_patch_symbol *y = reloc_sym(p, i);
+		if (y->kind == SUT_SYM_TARGET && y->value == gd_pair)
+			saw_gd = p->relocs[i].type == R_X86_64_PC32;
+		if (y->kind == SUT_SYM_TARGET && y->value == ie_slot)
+			saw_ie = p->relocs[i].type == R_X86_64_PC32;
+		if (y->kind == SUT_SYM_LOCAL && !strcmp(y->name, ".tls_index.module"))
+			saw_ld = p->relocs[i].type == R_X86_64_PC32;
+	}
+	assert_true(saw_gd && saw_ie && saw_ld);
+	/* the carried {module, 0}: the module from the library's own DTPMOD64 at apply time */
+	const struct sut_patch_section *mod = section_named(p, ".tls_index.module");
+	assert_non_null(mod);
+	assert_int_equal(mod->kind, SUT_SEC_RODATA);
+	assert_int_equal(mod->size, 16);
+	for (int k = 0; k < 16; k++)
+		assert_int_equal(mod->bytes[k], 0);
+	bool mod_bound = false;
+	for (size_t i = 0; i < p->nrelocs; i++)
+		if (&p->sections[p->relocs[i].section] == mod) {
+			assert_int_equal(p->relocs[i].type, R_X86_64_64);
+			assert_int_equal(reloc_sym(p, i)->kind, SUT_SYM_TARGET_GOT);
+			unsigned long v = reloc_sym(p, i)->value;
+			mod_bound = v && v == readelf_slot(x.target_path, "R_X86_64_DTPMOD64", NULL, 0);
+		}
+	assert_true(mod_bound);
+	/* DTPOFF32 fields: ld_n's offset in the library's block, written into bump's code */
+	long ld = sym_index(x.p, "ld_n");
+	const struct bld_sec *ps = &x.p->secs[x.p->syms[sym_index(x.p, "bump")].shndx];
+	for (size_t k = 0; k < ps->nrelas; k++)
+		if (ps->relas[k].type == R_X86_64_DTPOFF32 && ps->relas[k].sym == (uint32_t)ld) {
+			assert_int_equal(field_at(p, (uint32_t)text, ps->relas[k].offset, 4),
+					 (int64_t)nm_addr(x.target_path, "ld_n") + ps->relas[k].addend);
+			dtpoffs++;
+		}
+	assert_true(dtpoffs >= 1);
+	sut_err_clear(&err);
+	assert_int_equal(sut_patch_validate((finish(p), p), &err), 0);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* In a program: local-exec offsets computed from its PT_TLS as the static linker does, and,
+ * from a -fPIC object, general- and local-dynamic pairs of module 1. */
+static void test_tls_program_models(void **state)
+{
+	const char *v1 = "__attribute__((aligned(32))) __thread char pad[40] = {1};\n"
+			 "static __thread int le_n;\n"
+			 "int bump(void) { pad[0]++; return ++le_n; }\n"
+			 "int main(void) { return bump(); }\n";
+	const char *v2 = "__attribute__((aligned(32))) __thread char pad[40] = {1};\n"
+			 "static __thread int le_n;\n"
+			 "int bump(void) { pad[0]++; le_n += 2; return le_n; }\n"
+			 "int main(void) { return bump(); }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init_target(&x, "tlsexe", v1, v2, "-O2 -fPIE -ffunction-sections -fdata-sections -c",
+			     "-O2 -fPIE -pie -Wl,--build-id", &err))
+		fail_msg("%s", err.msg);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	/* the witness: PT_TLS from readelf, le_n's offset from nm */
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "readelf -lW '%s' | awk '$1 == \"TLS\" { print $6, $NF }'",
+		 x.target_path);
+	FILE *f = popen(cmd, "r");
+	unsigned long memsz = 0, align = 0;
+	assert_int_equal(fscanf(f, "%lx %lx", &memsz, &align), 2);
+	pclose(f);
+	int64_t want = (int64_t)nm_addr(x.target_path, "le_n") -
+		       (int64_t)((memsz + align - 1) / align * align);
+	long text = p->symbols[sut_patch_find_symbol(p, "bump")].section;
+	const struct bld_sec *ps = &x.p->secs[x.p->syms[sym_index(x.p, "bump")].shndx];
+	size_t n = 0;
+	for (size_t k = 0; k < ps->nrelas; k++)
+		if (ps->relas[k].type == R_X86_64_TPOFF32 &&
+		    ps->relas[k].sym == (uint32_t)sym_index(x.p, "le_n")) {
+			assert_int_equal(field_at(p, (uint32_t)text, ps->relas[k].offset, 4),
+					 want + ps->relas[k].addend);
+			n++;
+		}
+	assert_true(n >= 1);
+	for (size_t i = 0; i < p->nrelocs; i++)
+		assert_false(sut_reloc_type(p->relocs[i].type)->tls);
+	emit_free(&em);
+	pair_free(&x);
+
+	/* -fPIC objects linked into a program: the carried pairs name module 1 */
+	if (pair_init_target(&x, "tlsexepic", v1, v2, FS_FLAGS, "-O2 -fPIE -pie -Wl,--build-id",
+			     &err))
+		fail_msg("%s", err.msg);
+	p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	size_t pairs = 0, module_pairs = 0;
+	for (size_t i = 0; i < p->nsections; i++) {
+		const struct sut_patch_section *s = &p->sections[i];
+		if (strncmp(s->name, ".tls_index.", 11))
+			continue;
+		assert_int_equal(s->size, 16);
+		assert_int_equal(field_at(p, (uint32_t)i, 0, 8), 1);
+		int64_t off = field_at(p, (uint32_t)i, 8, 8);
+		assert_true(!strcmp(s->name, ".tls_index.module")
+				    ? off == 0
+				    : off == (int64_t)nm_addr(x.target_path, "pad") ||
+					      off == (int64_t)nm_addr(x.target_path, "le_n"));
+		module_pairs += !strcmp(s->name, ".tls_index.module");
+		pairs++;
+	}
+	/* pad's general-dynamic pair and le_n's local-dynamic one */
+	assert_int_equal(module_pairs, 1);
+	assert_true(pairs >= 2);
+	for (size_t i = 0; i < p->nrelocs; i++)
+		assert_false(sut_reloc_type(p->relocs[i].type)->tls);
+	emit_free(&em);
+	pair_free(&x);
+}
+
+/* What cannot be bound safely is refused at build time, naming the variable and the model. */
+static void test_tls_refusals(void **state)
+{
+	const char *v1 = "static __thread int n;\nint bump(void) { return ++n; }\n";
+	struct {
+		const char *tag, *v2, *flags, *want;
+	} cases[] = {
+		{ "tlsnew", "static __thread int n;\nstatic __thread int m;\n"
+			    "int bump(void) { m++; return ++n + m; }\n",
+		  FS_FLAGS, "thread-local 'm' (local-dynamic access, R_X86_64_TLSLD): the variable is "
+			    "not in the target: a patch cannot add thread-local storage" },
+		{ "tlsinit", "static __thread int n = 4;\nint bump(void) { return n += 2; }\n",
+		  FS_FLAGS, "thread-local 'n' (local-dynamic access, R_X86_64_TLSLD): its size or "
+			    "initial value changed" },
+		{ "tlsdesc", "static __thread int n;\nint bump(void) { return n += 2; }\n",
+		  FS_FLAGS " -mtls-dialect=gnu2", "TLS descriptors (-mtls-dialect=gnu2) are not supported" },
+		{ "tlsle", "static __thread int n;\nint bump(void) { return n += 2; }\n",
+		  "-O2 -fno-pic -ffunction-sections -fdata-sections -c",
+		  "thread-local 'n' (local-exec access, R_X86_64_TPOFF32): local-exec in a shared library" },
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct pair x;
+		struct sut_err err;
+		if (pair_init_flags(&x, cases[c].tag, v1, cases[c].v2, cases[c].flags, &err))
+			fail_msg("%s: %s", cases[c].tag, err.msg);
+		struct bld_emit em;
+		int rc;
+		emit(&x, &em, &err, &rc);
+		if (rc != -1 || !strstr(err.msg, cases[c].want))
+			fail_msg("%s: got rc %d, '%s'", cases[c].tag, rc, rc ? err.msg : "");
+		assert_non_null(strstr(err.msg, "cannot live-patch"));
+		emit_free(&em);
+		pair_free(&x);
+	}
+}
+
+/* A call to an IFUNC of the target binds to the GOT slot of its IRELATIVE relocation (the
+ * implementation the resolver chose at load time), never to the symbol's value, which is
+ * the resolver's address. */
+static void test_ifunc_binds_to_irelative_slot(void **state)
+{
+	const char *v1 = "static int impl(int x) { return 2 * x; }\n"
+			 "static int (*pick(void))(int) { return impl; }\n"
+			 "static int twice(int) __attribute__((ifunc(\"pick\")));\n"
+			 "int use(int x) { return twice(x); }\n"
+			 "int other(int x) { return x + 1; }\n";
+	const char *v2 = "static int impl(int x) { return 2 * x; }\n"
+			 "static int (*pick(void))(int) { return impl; }\n"
+			 "static int twice(int) __attribute__((ifunc(\"pick\")));\n"
+			 "int use(int x) { return twice(x); }\n"
+			 "int other(int x) { return twice(x) + 1; }\n";
+	struct pair x;
+	struct sut_err err;
+	if (pair_init(&x, "ifunc", v1, v2, &err)) fail_msg("%s", err.msg);
+	struct bld_emit em;
+	int rc;
+	struct sut_patch *p = emit(&x, &em, &err, &rc);
+	if (rc) fail_msg("%s", err.msg);
+	unsigned long resolver = nm_addr(x.target_path, "twice");
+	unsigned long slot = readelf_slot(x.target_path, "R_X86_64_IRELATIVE", NULL, resolver);
+	assert_true(resolver && slot);
+	bool bound = false;
+	for (size_t i = 0; i < p->nsymbols; i++) {
+		if (strcmp(p->symbols[i].name, "twice"))
+			continue;
+		assert_int_equal(p->symbols[i].kind, SUT_SYM_TARGET_GOT);
+		assert_int_equal(p->symbols[i].value, slot);
+		assert_true(p->symbols[i].value != resolver);
+		bound = true;
+	}
+	assert_true(bound);
+	emit_free(&em);
+	pair_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +1191,10 @@ int main(void)
 		cmocka_unit_test(test_changed_constprop_clone),
 		cmocka_unit_test(test_unchanged_clone_bound),
 		cmocka_unit_test(test_numbered_locals_follow_their_function),
+		cmocka_unit_test(test_tls_library_models),
+		cmocka_unit_test(test_tls_program_models),
+		cmocka_unit_test(test_tls_refusals),
+		cmocka_unit_test(test_ifunc_binds_to_irelative_slot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

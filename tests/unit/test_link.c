@@ -550,7 +550,7 @@ static void test_deterministic_and_refusals(void **state)
 	/* unsupported relocation type */
 	p.relocs[0].type = R_X86_64_TPOFF32;
 	assert_int_equal(sut_link(&p, &env, &a, &err), -1);
-	assert_string_equal(err.msg, "relocation type 23 in .text.f+0x1 against f: "
+	assert_string_equal(err.msg, "relocation R_X86_64_TPOFF32 in .text.f+0x1 against f: "
 				     "unsupported relocation type");
 	/* field past the end of its section */
 	p.relocs[0].type = R_X86_64_64;
@@ -840,6 +840,106 @@ static void test_end_to_end_compiled_code(void **state)
 	free(obj);
 }
 
+/* ---- the table of relocation types ---------------------------------------------------- */
+
+/* Every carried type is computed as its table entry says, (via_got ? G : S) + A - (pcrel ?
+ * P : 0) in `width` bytes; every thread-local type is known by name and never linked. */
+static void test_reloc_table(void **state)
+{
+	(void)state;
+	const uint32_t carried[] = { R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32,
+				     R_X86_64_32S, R_X86_64_PC64, R_X86_64_GOTPCREL,
+				     R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX };
+	for (size_t c = 0; c < sizeof carried / sizeof carried[0]; c++) {
+		const struct sut_reloc_type *t = sut_reloc_type(carried[c]);
+		assert_non_null(t);
+		assert_true(t->carried && !t->tls);
+		assert_true(sut_patch_reloc_type_ok(carried[c]));
+		struct sut_patch p = {0};
+		uint32_t text = add_section(&p, ".text.f", SUT_SEC_TEXT, 16, 64, 0x90);
+		uint32_t y = add_symbol(&p, "t", SUT_SYM_TARGET, 0, 0x1234, false);
+		add_reloc(&p, text, 8, carried[c], y, 0x10);
+		const uint64_t place = 0x40000000, bias = 0x30000000;
+		struct sut_link_env env = {.place = place, .target_bias = bias};
+		struct sut_link_image img;
+		struct sut_err err = {0};
+		if (sut_link(&p, &env, &img, &err)) fail_msg("%s: %s", t->name, err.msg);
+		uint64_t S = bias + 0x1234, P = place + 8, base = S;
+		if (t->via_got) { /* the one slot, right after the text */
+			base = place + 64;
+			assert_int_equal(get64(img.bytes + 64), S);
+		}
+		uint64_t want = base + 0x10 - (t->pcrel ? P : 0);
+		if (t->width == 8)
+			assert_int_equal(get64(img.bytes + 8), want);
+		else
+			assert_int_equal(get32(img.bytes + 8), (uint32_t)want);
+		assert_int_equal(img.bytes[8 + t->width], 0x90);
+		sut_link_image_free(&img);
+		free_model(&p);
+	}
+	const uint32_t tls[] = { R_X86_64_TLSGD, R_X86_64_TLSLD, R_X86_64_DTPOFF32,
+				 R_X86_64_GOTTPOFF, R_X86_64_TPOFF32, R_X86_64_DTPOFF64,
+				 R_X86_64_TPOFF64, R_X86_64_DTPMOD64, R_X86_64_GOTPC32_TLSDESC,
+				 R_X86_64_TLSDESC_CALL };
+	for (size_t c = 0; c < sizeof tls / sizeof tls[0]; c++) {
+		const struct sut_reloc_type *t = sut_reloc_type(tls[c]);
+		assert_non_null(t);
+		assert_true(t->tls && !t->carried);
+		assert_false(sut_patch_reloc_type_ok(tls[c]));
+		assert_int_equal(strncmp(t->name, "R_X86_64_", 9), 0);
+		struct sut_patch p = {0};
+		uint32_t text = add_section(&p, ".text.g", SUT_SEC_TEXT, 16, 64, 0);
+		uint32_t y = add_symbol(&p, "counter", SUT_SYM_TARGET, 0, 0x10, false);
+		add_reloc(&p, text, 4, tls[c], y, -4);
+		struct sut_link_env env = {.place = 0x40000000, .target_bias = 0x30000000};
+		struct sut_link_image img = {0};
+		struct sut_err err = {0};
+		assert_int_equal(sut_link(&p, &env, &img, &err), -1);
+		char want[128];
+		snprintf(want, sizeof want, "relocation %s in .text.g+0x4 against counter: "
+			 "unsupported relocation type", t->name);
+		assert_string_equal(err.msg, want);
+		free_model(&p);
+	}
+	char buf[32];
+	assert_null(sut_reloc_type(0x7777));
+	assert_string_equal(sut_reloc_type_name(0x7777, buf, sizeof buf), "type 30583");
+}
+
+/* A library target's tls_index as the builder carries it: 16 read-only bytes {0, offset}
+ * with an R_X86_64_64 at 0 against a TARGET_GOT symbol (the library's own DTPMOD64 entry),
+ * which the resolver reads in the process: the pair holds {module, offset}, and the code's
+ * PC32 (what TLSGD became) points at the pair. */
+static void test_tls_index_module_from_target_slot(void **state)
+{
+	(void)state;
+	struct sut_patch p = {0};
+	uint32_t text = add_section(&p, ".text.f", SUT_SEC_TEXT, 16, 32, 0x90);
+	uint32_t pair = add_section(&p, ".tls_index.n@0x10", SUT_SEC_RODATA, 16, 16, 0);
+	p.sections[pair].bytes[8] = 0x10;
+	uint32_t ps = add_symbol(&p, ".tls_index.n@0x10", SUT_SYM_LOCAL, pair, 0, false);
+	uint32_t mod = add_symbol(&p, "(TLS module id)", SUT_SYM_TARGET_GOT, 0, 0x3fa8, false);
+	add_reloc(&p, text, 4, R_X86_64_PC32, ps, -4);
+	add_reloc(&p, pair, 0, R_X86_64_64, mod, 0);
+	struct resolver r = {0};
+	resolver_add(&r, "(TLS module id)", 3);
+	const uint64_t place = 0x40000000;
+	struct sut_link_env env = {.place = place, .target_bias = 0x30000000, .resolve = resolve,
+				   .ctx = &r};
+	struct sut_link_image img;
+	struct sut_err err = {0};
+	if (sut_link(&p, &env, &img, &err)) fail_msg("%s", err.msg);
+	uint64_t at = pcrel_target(&img, place, 4);
+	assert_int_equal(at % 16, 0);
+	assert_true(at >= place + 32 && at + 16 <= place + img.rx_size);
+	assert_int_equal(get64(img.bytes + (at - place)), 3);
+	assert_int_equal(get64(img.bytes + (at - place) + 8), 0x10);
+	assert_int_equal(calls_of(&r, "(TLS module id)"), 1);
+	sut_link_image_free(&img);
+	free_model(&p);
+}
+
 int main(void)
 {
 	/* fixtures.h defines its helpers as plain statics; this test needs no shell step */
@@ -857,6 +957,8 @@ int main(void)
 		cmocka_unit_test(test_deterministic_and_refusals),
 		cmocka_unit_test(test_jmp_encoding),
 		cmocka_unit_test(test_end_to_end_compiled_code),
+		cmocka_unit_test(test_reloc_table),
+		cmocka_unit_test(test_tls_index_module_from_target_slot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

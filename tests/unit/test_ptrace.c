@@ -79,6 +79,23 @@ static const char churn_src[] =
 	" for(int k=0;k<3;k++)pthread_join(t[k],NULL);"
 	" if(i%64==0&&write(1,\".\",1)<0)return 1;}}\n";
 
+/* A thread that vforks a child that sleeps 1.5 s: the thread waits in the kernel, in an
+ * uninterruptible sleep (no interrupt stops it) until the child exits. Prints
+ * "vforker TID" from the child, then the main thread keeps running (prints "alive N" on
+ * each 'p' read from stdin). */
+static const char vforker_src[] =
+	"#define _GNU_SOURCE\n#include <pthread.h>\n#include <stdio.h>\n#include <time.h>\n"
+	"#include <unistd.h>\n#include <sys/syscall.h>\n#include <sys/wait.h>\n"
+	"static long vtid;\n"
+	"static void *vf(void *a){vtid=syscall(SYS_gettid);pid_t c=vfork();"
+	" if(c==0){char b[64];int n=snprintf(b,sizeof b,\"vforker %ld\\n\",vtid);"
+	" syscall(SYS_write,1,b,n);struct timespec d={1,500000000};"
+	" syscall(SYS_nanosleep,&d,NULL);syscall(SYS_exit_group,0);}"
+	" waitpid(c,NULL,0);for(;;)pause();return a;}\n"
+	"int main(void){pthread_t t;pthread_create(&t,NULL,vf,NULL);char ch;int n=0;"
+	" while(read(0,&ch,1)==1){if(ch=='q')break;printf(\"alive %d\\n\",n++);fflush(stdout);}"
+	" return 0;}\n";
+
 struct child {
 	pid_t pid;
 	int in;  /* write end of the child's stdin */
@@ -518,6 +535,66 @@ static void test_freeze_errors(void **state)
 	free(exe);
 }
 
+/* TracerPid and state of thread tid of pid. */
+static pid_t tracer_and_state(pid_t pid, pid_t tid, char *state)
+{
+	char path[96], line[256];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	pid_t tracer = -1;
+	*state = '?';
+	while (f && fgets(line, sizeof line, f)) {
+		sscanf(line, "TracerPid: %d", &tracer);
+		sscanf(line, "State: %c", state);
+	}
+	if (f)
+		fclose(f);
+	return tracer;
+}
+
+/* A thread that cannot stop (in the kernel, uninterruptible: a vfork parent) fails the
+ * freeze at its deadline: the stopped threads are released at once (not after a grace
+ * period), the stuck thread is named, and nothing of the freeze stays on it (it is not
+ * left traced or stopped when it finally leaves the kernel). */
+static void test_freeze_unstoppable_thread(void **state)
+{
+	char *exe = build("vforker", vforker_src);
+	struct child c = spawn(exe);
+	char line[64];
+	assert_int_equal(read_line(&c, line, sizeof line, 5000), 0);
+	long vtid = 0;
+	assert_int_equal(sscanf(line, "vforker %ld", &vtid), 1);
+	msleep(50);
+	char st;
+	tracer_and_state(c.pid, (pid_t)vtid, &st);
+	assert_int_equal(st, 'D');
+
+	struct sut_freeze f;
+	struct sut_err err;
+	uint64_t t0 = now_ms();
+	assert_int_equal(sut_ptrace_freeze(c.pid, 200, &f, &err), -1);
+	uint64_t took = now_ms() - t0;
+	assert_true(took < 600); /* the deadline, not a further grace period */
+	assert_int_equal(f.stuck, (pid_t)vtid);
+	char num[16];
+	snprintf(num, sizeof num, "%ld", vtid);
+	assert_non_null(strstr(err.msg, num));
+	assert_non_null(strstr(err.msg, "uninterruptible"));
+	/* released at once: nobody traces the main thread, which runs */
+	assert_int_equal(tracer_and_state(c.pid, c.pid, &st), 0);
+	assert_true(st != 't' && st != 'T');
+	assert_int_equal(tracer_and_state(c.pid, (pid_t)vtid, &st), 0);
+	assert_int_equal(write(c.in, "p", 1), 1);
+	assert_int_equal(read_line(&c, line, sizeof line, 2000), 0);
+	assert_string_equal(line, "alive 0");
+	/* once the vfork child exits, the thread goes on: not stopped, not traced */
+	msleep(1700);
+	assert_int_equal(tracer_and_state(c.pid, (pid_t)vtid, &st), 0);
+	assert_true(st != 't' && st != 'T' && st != 'D');
+	end_child(&c);
+	free(exe);
+}
+
 static void test_stop_one(void **state)
 {
 	int port;
@@ -549,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_signal_during_freeze_delivered_once),
 		cmocka_unit_test(test_remote_syscall),
 		cmocka_unit_test(test_stop_one),
+		cmocka_unit_test(test_freeze_unstoppable_thread),
 		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
 		cmocka_unit_test(test_freeze_thread_churn),
 	};

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Which Debian package owns a file, asked of dpkg-query (the well-kept reader of dpkg's
+ * database) once for all paths: `dpkg-query -S` for owners, then `dpkg-query -W` for the
+ * version and source package of each owner. Merged /usr: a library mapped from
+ * /usr/lib/... may be listed by its package under /lib/..., so a path dpkg does not know
+ * is asked again under its other name. */
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "assess/assess_int.h"
+#include "util/buf.h"
+
+extern char **environ;
+
+/* Runs argv with stdout into a buffer (stderr discarded). Returns the NUL-terminated output
+ * (malloc'd) or NULL when it could not run. */
+static char *run(char *const *argv)
+{
+	int out[2];
+	if (pipe(out) < 0)
+		return NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1 /* O_WRONLY */, 0);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	if (rc) {
+		close(out[0]);
+		return NULL;
+	}
+	struct sut_buf b = {0};
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(out[0], chunk, sizeof chunk)) > 0)
+		sut_buf_append(&b, chunk, (size_t)n);
+	close(out[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	sut_buf_append(&b, "", 1);
+	return (char *)b.data;
+}
+
+static bool plain_path(const char *p)
+{
+	return p[0] == '/' && !strpbrk(p, "*?[]\\\n");
+}
+
+/* dpkg-query -S on the paths (indices idx[0..n)); fills pkg[idx[i]] when found. */
+static void query_owners(char *const *paths, const size_t *idx, size_t n, char **pkg)
+{
+	if (!n)
+		return;
+	char **argv = sut_xcalloc(n + 3, sizeof *argv);
+	argv[0] = "dpkg-query";
+	argv[1] = "-S";
+	for (size_t i = 0; i < n; i++)
+		argv[2 + i] = paths[idx[i]];
+	char *out = run(argv);
+	free(argv);
+	if (!out)
+		return;
+	/* "pkg1:arch, pkg2:arch: /path" per line; "diversion by ..." lines skipped */
+	for (char *line = out, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (!strncmp(line, "diversion ", 10))
+			continue;
+		char *sep = strstr(line, ": /");
+		if (!sep)
+			continue;
+		*sep = 0;
+		const char *path = sep + 2;
+		char *comma = strchr(line, ',');
+		if (comma)
+			*comma = 0; /* a shared path: the first owner */
+		for (size_t i = 0; i < n; i++)
+			if (!pkg[idx[i]] && !strcmp(paths[idx[i]], path))
+				pkg[idx[i]] = sut_xstrdup(line);
+	}
+	free(out);
+}
+
+void sut_dpkg_owners(char *const *paths, size_t n, char **pkg, char **ver, char **src)
+{
+	size_t *idx = sut_xcalloc(n ? n : 1, sizeof *idx), m = 0;
+	for (size_t i = 0; i < n; i++) {
+		pkg[i] = ver[i] = src[i] = NULL;
+		if (plain_path(paths[i]))
+			idx[m++] = i;
+	}
+	query_owners(paths, idx, m, pkg);
+	/* merged /usr: ask again for the other spelling of what was not found */
+	char **alt = sut_xcalloc(n ? n : 1, sizeof *alt);
+	size_t k = 0;
+	for (size_t i = 0; i < m; i++) {
+		const char *p = paths[idx[i]];
+		if (pkg[idx[i]])
+			continue;
+		if (!strncmp(p, "/usr/lib/", 9) || !strncmp(p, "/usr/bin/", 9) ||
+		    !strncmp(p, "/usr/sbin/", 10))
+			alt[idx[i]] = sut_xstrdup(p + 4);
+		else if (!strncmp(p, "/lib/", 5) || !strncmp(p, "/bin/", 5) || !strncmp(p, "/sbin/", 6))
+			alt[idx[i]] = sut_xasprintf("/usr%s", p);
+		if (alt[idx[i]])
+			idx[k++] = idx[i];
+	}
+	query_owners(alt, idx, k, pkg);
+	for (size_t i = 0; i < n; i++)
+		free(alt[i]);
+	free(alt);
+	/* versions and sources, one call for the distinct packages */
+	char **argv = sut_xcalloc(n + 4, sizeof *argv);
+	size_t na = 0;
+	argv[na++] = "dpkg-query";
+	argv[na++] = "-W";
+	argv[na++] = "-f=${binary:Package}\\t${Version}\\t${source:Package}\\n";
+	size_t first = na;
+	for (size_t i = 0; i < n; i++) {
+		if (!pkg[i])
+			continue;
+		bool dup = false;
+		for (size_t a = first; a < na; a++)
+			dup |= !strcmp(argv[a], pkg[i]);
+		if (!dup)
+			argv[na++] = pkg[i];
+	}
+	char *out = na > first ? run(argv) : NULL;
+	free(argv);
+	for (char *line = out, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (!t2)
+			continue;
+		*t1 = *t2 = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!pkg[i] || ver[i])
+				continue;
+			/* dpkg -S names "libssl3:amd64"; binary:Package is the same spelling */
+			if (!strcmp(pkg[i], line)) {
+				ver[i] = sut_xstrdup(t1 + 1);
+				src[i] = sut_xstrdup(t2 + 1);
+			}
+		}
+	}
+	free(out);
+	free(idx);
+}

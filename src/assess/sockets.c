@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A process's network exposure: its socket inodes (/proc/PID/fd links "socket:[N]")
+ * matched against the TCP tables of its network namespace (/proc/PID/net/tcp and tcp6),
+ * which are read once per namespace. LISTEN counts as listening, ESTABLISHED as a
+ * connection; "external" means bound to a non-loopback local address (0.0.0.0 and :: too)
+ * while listening, or connected to a non-loopback peer. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "assess/assess_int.h"
+#include "util/buf.h"
+
+struct sock {
+	uint64_t inode;
+	int state; /* 0x0A listen, 0x01 established */
+	bool local_external, peer_external;
+};
+
+struct netns {
+	uint64_t id;
+	struct sock *v;
+	size_t n;
+};
+
+struct sut_netcache {
+	struct netns *v;
+	size_t n;
+};
+
+struct sut_netcache *sut_netcache_new(void)
+{
+	return sut_xcalloc(1, sizeof(struct sut_netcache));
+}
+
+void sut_netcache_free(struct sut_netcache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].v);
+	free(c->v);
+	free(c);
+}
+
+/* An address of /proc/net/tcp{,6} (hex, each 32-bit word in host order) is loopback? */
+static bool loopback(const char *hex)
+{
+	size_t l = strlen(hex);
+	if (l == 8) /* 127.0.0.0/8: first octet is the low byte of the word */
+		return !strncasecmp(hex + 6, "7F", 2);
+	if (l == 32) {
+		if (!strcmp(hex, "00000000000000000000000001000000"))
+			return true; /* ::1 */
+		/* ::ffff:127.x.y.z */
+		if (!strncmp(hex, "0000000000000000FFFF0000", 24))
+			return !strncasecmp(hex + 30, "7F", 2);
+	}
+	return false;
+}
+
+static bool unspecified(const char *hex)
+{
+	return strspn(hex, "0") == strlen(hex);
+}
+
+static void read_table(struct netns *ns, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[512];
+	if (!fgets(line, sizeof line, f)) {
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof line, f)) {
+		char laddr[40], raddr[40];
+		unsigned lport, rport, st;
+		unsigned long long inode;
+		if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %llu",
+			   laddr, &lport, raddr, &rport, &st, &inode) != 6 || !inode)
+			continue;
+		ns->v = sut_xrealloc(ns->v, (ns->n + 1) * sizeof *ns->v);
+		struct sock *s = &ns->v[ns->n++];
+		s->inode = inode;
+		s->state = (int)st;
+		s->local_external = !loopback(laddr);
+		s->peer_external = !loopback(raddr) && !unspecified(raddr);
+	}
+	fclose(f);
+}
+
+static struct netns *netns_of(struct sut_netcache *c, pid_t pid, uint64_t id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].id == id)
+			return &c->v[i];
+	c->v = sut_xrealloc(c->v, (c->n + 1) * sizeof *c->v);
+	struct netns *ns = &c->v[c->n++];
+	memset(ns, 0, sizeof *ns);
+	ns->id = id;
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/net/tcp", (int)pid);
+	read_table(ns, p);
+	snprintf(p, sizeof p, "/proc/%d/net/tcp6", (int)pid);
+	read_table(ns, p);
+	return ns;
+}
+
+void sut_proc_exposure(struct sut_netcache *c, pid_t pid, uint64_t netns, unsigned *listening,
+		       unsigned *established, bool *external)
+{
+	*listening = *established = 0;
+	*external = false;
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct netns *ns = NULL;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char link[340], target[64];
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		unsigned long long ino;
+		if (sscanf(target, "socket:[%llu]", &ino) != 1)
+			continue;
+		if (!ns)
+			ns = netns_of(c, pid, netns);
+		for (size_t i = 0; i < ns->n; i++) {
+			const struct sock *s = &ns->v[i];
+			if (s->inode != ino)
+				continue;
+			if (s->state == 0x0A) {
+				(*listening)++;
+				*external |= s->local_external;
+			} else if (s->state == 0x01) {
+				(*established)++;
+				*external |= s->peer_external;
+			}
+		}
+	}
+	closedir(d);
+}
