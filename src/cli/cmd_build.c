@@ -152,12 +152,21 @@ static int build_debian(const struct sut_build_opts *o, const char *spec, int jo
 			 o->diff, db.source, db.version);
 	} else {
 		struct sut_build_report rep = {0};
-		if (sut_distro_build_patch(&db, o, &rep, &err)) {
+		struct sut_distro_debug dbg;
+		if (sut_distro_build_patch(&db, o, &rep, &dbg, &err)) {
 			cli_error("%s", err.msg);
 			rc = 1;
 		} else {
+			if (dbg.path)
+				cli_info("debug information %s confirms the addresses of %zu function%s and symbol%s",
+					 dbg.path, dbg.confirmed, dbg.confirmed == 1 ? "" : "s",
+					 dbg.confirmed == 1 ? "" : "s");
+			else
+				cli_info("no debug information for build-id %s (/usr/lib/debug/.build-id/, DEBUGINFOD_URLS): addresses come from the proved rebuild alone",
+					 db.official_build_id);
 			rc = finish(&rep, key, json, &db);
 		}
+		free(dbg.path);
 		sut_build_report_free(&rep);
 	}
 	sut_distro_build_free(&db);

@@ -95,8 +95,13 @@ int sut_distro_check_diff(const struct sut_distro_build *b, const char *diff,
  * From o the caller gives the diff, output, id, CVEs, description, keep, per_call; src,
  * target, build_cmd and the checks are set here. Check the diff first
  * (sut_distro_check_diff): one already in the source makes no patch. */
+struct sut_distro_debug {
+	char *path;       /* the debug file used for the cross-check; NULL when none exists */
+	size_t confirmed; /* replaced functions and bound target symbols it confirmed */
+};
 int sut_distro_build_patch(const struct sut_distro_build *b, const struct sut_build_opts *o,
-			   struct sut_build_report *rep, struct sut_err *err);
+			   struct sut_build_report *rep, struct sut_distro_debug *dbg,
+			   struct sut_err *err);
 
 /* Compares two builds of one ELF object: *same_id when their GNU build-ids are equal;
  * otherwise 0 only when every loaded section (SHF_ALLOC, contents, address, size, except
@@ -105,5 +110,17 @@ int sut_distro_build_patch(const struct sut_distro_build *b, const struct sut_bu
  * "built on:" strings), or the first differing section and offset. */
 int sut_distro_compare(const char *official, const char *rebuilt, bool *same_id,
 		       struct sut_err *err);
+
+/* Debug information for a build-id: ROOT/.build-id/xx/yyyy.debug (ROOT: $SUTURE_DEBUG_ROOT,
+ * default /usr/lib/debug), else through elfutils' debuginfod client when DEBUGINFOD_URLS is
+ * set. 0 and *path (allocated) when found, 1 when there is none, -1 on error. */
+int sut_distro_find_debuginfo(const char *build_id_hex, char **path, struct sut_err *err);
+
+/* Cross-checks a patch's addresses against a debug file of its target: every replaced
+ * function the debug .symtab names must be at the patch's address, and every target
+ * function the patch binds to must be a function there. *checked counts what agreed. */
+struct sut_patch;
+int sut_distro_debug_check(const struct sut_patch *p, const char *debug_path, size_t *checked,
+			   struct sut_err *err);
 
 #endif

@@ -6,7 +6,10 @@
  * more, so a copy that make relinked differently can never produce a patch. */
 #include "distro/distro_int.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "patch/patch.h"
 
 struct check_arg {
 	const struct sut_distro_build *b;
@@ -21,9 +24,27 @@ static int check_original(void *arg, const char *path, struct sut_err *err)
 	return 0;
 }
 
-int sut_distro_build_patch(const struct sut_distro_build *b, const struct sut_build_opts *o,
-			   struct sut_build_report *rep, struct sut_err *err)
+/* Where Debian's debug information for the official build exists, it must agree with the
+ * addresses the rebuild gave. */
+static int cross_check(const struct sut_distro_build *b, const char *patch,
+		       struct sut_distro_debug *dbg, struct sut_err *err)
 {
+	int rc = sut_distro_find_debuginfo(b->official_build_id, &dbg->path, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	struct sut_patch *p;
+	if (sut_patch_read_file(patch, &p, err))
+		return -1;
+	rc = sut_distro_debug_check(p, dbg->path, &dbg->confirmed, err);
+	sut_patch_free(p);
+	return rc;
+}
+
+int sut_distro_build_patch(const struct sut_distro_build *b, const struct sut_build_opts *o,
+			   struct sut_build_report *rep, struct sut_distro_debug *dbg,
+			   struct sut_err *err)
+{
+	memset(dbg, 0, sizeof *dbg);
 	struct check_arg arg = { b };
 	struct sut_build_opts d = *o;
 	d.src = b->tree;
@@ -36,5 +57,11 @@ int sut_distro_build_patch(const struct sut_distro_build *b, const struct sut_bu
 	d.pkg_source = b->source;
 	d.pkg_version = b->version;
 	d.pkg_binary = b->binary_package;
-	return sut_build(&d, rep, err);
+	if (sut_build(&d, rep, err))
+		return -1;
+	if (cross_check(b, rep->patch_path, dbg, err)) {
+		remove(rep->patch_path);
+		return -1;
+	}
+	return 0;
 }
