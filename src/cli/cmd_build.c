@@ -84,7 +84,7 @@ static int sign_file(const char *path, const char *key, struct sut_err *err)
 }
 
 static int finish(struct sut_build_report *r, const char *key, bool json,
-		  const struct sut_distro_build *db);
+		  const struct sut_distro_build *db, const struct sut_distro_debug *dbg);
 
 static void json_debian(struct json *j, const struct sut_distro_build *db)
 {
@@ -164,7 +164,7 @@ static int build_debian(const struct sut_build_opts *o, const char *spec, int jo
 			else
 				cli_info("no debug information for build-id %s (/usr/lib/debug/.build-id/, DEBUGINFOD_URLS): addresses come from the proved rebuild alone",
 					 db.official_build_id);
-			rc = finish(&rep, key, json, &db);
+			rc = finish(&rep, key, json, &db, &dbg);
 		}
 		free(dbg.path);
 		sut_build_report_free(&rep);
@@ -273,7 +273,7 @@ int cmd_build(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	rc = finish(&rep, key, json, NULL);
+	rc = finish(&rep, key, json, NULL, NULL);
 out:
 	sut_build_report_free(&rep);
 	free(cves);
@@ -285,7 +285,7 @@ out:
 
 /* Signs the patch build wrote and reports it; db: the Debian build it is for, or NULL. */
 static int finish(struct sut_build_report *r, const char *key, bool json,
-		  const struct sut_distro_build *db)
+		  const struct sut_distro_build *db, const struct sut_distro_debug *dbg)
 {
 	struct sut_build_report rep = *r;
 	struct sut_err err;
@@ -304,6 +304,12 @@ static int finish(struct sut_build_report *r, const char *key, bool json,
 		json_bool(&j, "signed", key != NULL);
 		if (db)
 			json_debian(&j, db);
+		if (dbg && dbg->path) {
+			json_obj_begin(&j, "debuginfo");
+			json_str(&j, "path", dbg->path);
+			json_uint(&j, "confirmed", dbg->confirmed);
+			json_obj_end(&j);
+		}
 		json_arr_begin(&j, "functions");
 		for (size_t i = 0; i < rep.nfuncs; i++) {
 			json_obj_begin(&j, NULL);

@@ -78,6 +78,17 @@ expect_fail "a diff for other code" "$SUTURE" build --debian "$DEB_SPEC" --diff 
 	--target libcrypto.so.3 -o "$T/wrong.suture"
 stderr_mentions "neither applies exactly to openssl $DEB_OSSL_VERSION" "why the diff was refused"
 
+# without =VERSION: the version installed here, and where the archive no longer has it, a
+# message naming the versions it has
+if "$SUTURE" build --debian openssl --diff "$DEB_DATA/CVE-2026-63074.patch" --target libcrypto.so.3 \
+	-o "$T/installed.suture" >"$T/inst.out" 2>"$T/inst.err"; then
+	note "the installed $machine_ver is in the archive: built for it"
+else
+	grep -q "using the one installed here, openssl $machine_ver" "$T/inst.err" || { cat "$T/inst.err" >&2; fail "the installed version was not used"; }
+	grep -q "openssl $machine_ver is not in the archive, which has openssl .*$DEB_OSSL_VERSION" "$T/inst.err" ||
+		{ cat "$T/inst.err" >&2; fail "the failure does not say the version is gone from the archive"; }
+fi
+
 # the machine is as it was
 [ "$(readelf -n "$machine_lib" | awk '/Build ID/ {print $3}')" = "$machine_before" ] || fail "the machine's libcrypto changed"
 [ "$(dpkg-query -W -f '${Version}' libssl3)" = "$machine_ver" ] || fail "the machine's libssl3 package changed"

@@ -4,8 +4,9 @@
 # found by build-id (a debug root as /usr/lib/debug is laid out, SUTURE_DEBUG_ROOT here),
 # or a debuginfod server (DEBUGINFOD_URLS, elfutils' client; a local HTTP server here).
 # Debian's libssl3-dbgsym is not in the main archive, so the debug file is made from the
-# proved rebuild (same build-id: what the -dbgsym package holds). inspect names the replaced
-# function from it and confirms the patch's addresses; build cross-checks them; a debug file
+# proved rebuild (same build-id: what the -dbgsym package holds). inspect and status name the
+# replaced function from it, inspect confirms the patch's addresses, build cross-checks them
+# (and reports the debug file in --json); a debug file
 # that puts the function elsewhere makes build refuse and inspect say so.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/debian.sh"
@@ -28,12 +29,23 @@ jq -e 'has("debuginfo") | not' "$T/cve-63074.json" >/dev/null || fail "inspect s
 # 1. a debug root
 export SUTURE_DEBUG_ROOT=$T/debug
 deb_build 63074
+[ "$(jq -r .debuginfo.path "$T/cve-63074.build.json")" = "$D/${id:2}.debug" ] || fail "build --json lacks the debug file"
 grep -q "debug information $D/${id:2}.debug confirms the addresses" "$T/cve-63074.build.err" ||
 	{ cat "$T/cve-63074.build.err" >&2; fail "build did not cross-check against the debug file"; }
 jq -e --arg p "$D/${id:2}.debug" '.debuginfo.path == $p and .debuginfo.agrees and .debuginfo.confirmed >= 1' \
 	"$T/cve-63074.json" >/dev/null || fail "inspect: $(jq -c .debuginfo "$T/cve-63074.json")"
 [ "$(jq -r '.functions[0].debug_name' "$T/cve-63074.json")" = ossl_cmp_msg_check_update ] ||
 	fail "inspect does not name the function from the debug file: $(jq -c '.functions[0]' "$T/cve-63074.json")"
+
+# status names the patched function of a running process from the debug file too
+start_probe_3022 "$(deb_official_dir)"
+sut "apply" apply -p "$PROBE_PID" "$T/cve-63074.suture"
+sut "status" status -p "$PROBE_PID" --json
+jq -e '[.processes[0].objects[].patches[].functions[].debug_name] == ["ossl_cmp_msg_check_update"]' \
+	"$T/last.out" >/dev/null || fail "status does not name the function from the debug file: $(cat "$T/last.out")"
+sut "status (text)" status -p "$PROBE_PID"
+grep -q 'debug info: ossl_cmp_msg_check_update' "$T/last.out" || { cat "$T/last.out" >&2; fail "status text lacks the debug name"; }
+sut "revert" revert -p "$PROBE_PID" deb-63074
 
 # 2. a debug file that contradicts the rebuild: ossl_cmp_msg_check_update moved by 16 bytes
 good=$T/good.debug
