@@ -232,7 +232,7 @@ int cmd_build(int argc, char **argv)
 	}
 	if ((!o.src && !debian) || !o.diff || !o.target || optind != argc) {
 		cli_error(optind != argc ? "unexpected argument '%s'"
-					 : "build needs --src, --diff and --target%s",
+					 : "build needs --src (or --debian), --diff and --target%s",
 			  optind != argc ? argv[optind] : "");
 		fputs(usage, stderr);
 		free(cves);
