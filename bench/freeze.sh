@@ -68,7 +68,7 @@ one_op() {
 		sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
 	fi
 	if jq -e '.results[0].ok == true' "$out" >/dev/null 2>&1; then
-		jq -r '.results[0] | "\(.freeze_us) \(.total_us) \(.attempts)"' "$out" >>"$dir/tool"
+		jq -r '.results[0] | "\(.freeze_us) \(.total_us) \(.attempts) \(.held_us // .freeze_us)"' "$out" >>"$dir/tool"
 		echo "$SUT_WALL_US" >>"$dir/wall"
 	else
 		echo "$(cat "$out.err" | tr '\n' ' ')" >>"$dir/failures"
@@ -88,6 +88,7 @@ summarise() {
 		--argjson freeze "$(awk '{print $1}' "$d/tool" | stats)" \
 		--argjson total "$(awk '{print $2}' "$d/tool" | stats)" \
 		--argjson attempts "$(awk '{print $3}' "$d/tool" | stats)" \
+		--argjson held "$(awk '{print $4}' "$d/tool" | stats)" \
 		--argjson wall "$(stats <"$d/wall")" \
 		--argjson stall "$(awk '{print $4}' "$d/target" | stats)" \
 		--argjson gmain "$(awk '{print $1}' "$d/target" | stats)" \
@@ -95,7 +96,8 @@ summarise() {
 		--argjson gsleep "$(awk '$3 >= 0 {print $3}' "$d/target" | stats)" \
 		--argjson failed "$(wc -l <"$d/failures")" \
 		--arg firstfail "$(head -n 1 "$d/failures")" \
-		'{tool_freeze_us: $freeze, tool_total_us: $total, tool_attempts: $attempts,
+		'{tool_freeze_us: $freeze, tool_held_us: $held, tool_total_us: $total,
+		  tool_attempts: $attempts,
 		  command_wall_us: $wall, target_stall_us: $stall,
 		  target_max_gap_us: {main: $gmain, spin: $gspin, sleep: $gsleep},
 		  failed: $failed} + (if $failed > 0 then {first_failure: $firstfail} else {} end)'
@@ -161,5 +163,5 @@ for cfg in $configs; do
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
-	note: "tool_freeze_us: from the first thread stopped to the last resumed, by suture; target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	note: "tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing all-thread freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
 	configs: .}'

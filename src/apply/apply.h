@@ -34,6 +34,9 @@ struct sut_txn_result {
 	int attempts;         /* freezes taken */
 	size_t nfuncs;        /* functions switched by this transaction */
 	uint64_t freeze_ns;   /* duration of the committing freeze (all threads stopped) */
+	uint64_t held_ns;     /* the longest time any one thread was held by suture in this
+				 transaction, from its seize to its release: staging, failed
+				 and retried freezes included (>= what the target felt from us) */
 	uint64_t total_ns;
 	size_t nthreads;
 	uint64_t region;      /* apply: where the image was placed */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "util/buf.h"
 
@@ -172,45 +173,116 @@ int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct s
 	return 0;
 }
 
+/* How costly holding a thread for staging is to the application, lower first, judged
+ * without stopping it (/proc/PID/task/TID/stat and syscall):
+ *   0  another thread, asleep ('S') in a system call that installs no temporary signal
+ *      mask: it is not running user code, so the stop and the remote calls take nothing
+ *      from the application; its call is restarted on resume;
+ *   1  the leader asleep in such a call;
+ *   2  any other thread asleep;
+ *   3  running or runnable threads (they lose CPU time while held), the leader first. */
+static int staging_cost(pid_t pid, pid_t tid)
+{
+	char path[96], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 4;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	char state = q && q[1] == ' ' ? q[2] : '?';
+	if (state != 'S')
+		return 3;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 2;
+	long nr = -1;
+	unsigned long long a[6] = {0};
+	int got = fscanf(f, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx", &nr, &a[0], &a[1],
+			 &a[2], &a[3], &a[4], &a[5]);
+	fclose(f);
+	if (got != 7 || nr < 0)
+		return 2;
+	bool temp_mask = nr == SYS_rt_sigsuspend || (nr == SYS_ppoll && a[3]) ||
+			 (nr == SYS_pselect6 && a[5]) || (nr == SYS_epoll_pwait && a[4]) ||
+			 (nr == SYS_epoll_pwait2 && a[4]) || (nr == SYS_io_pgetevents && a[5]) ||
+			 (nr == SYS_io_uring_enter && a[4]);
+	if (temp_mask)
+		return 2;
+	return tid == pid ? 1 : 0;
+}
+
+/* One attempt to stop a thread for staging waits at most this long: a thread that takes
+ * longer is waiting for a CPU (or stuck in the kernel), and holding the ones that already
+ * stopped for it would cost the application more than trying another, or again later. */
+#define STAGE_STOP_MS 10
+
 int sut_with_one_thread(pid_t pid, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
-			struct sut_err *err)
+			uint64_t *held_max_ns, struct sut_err *err)
 {
-	pid_t *tids = NULL;
-	size_t n = 0;
-	if (sut_proc_threads(pid, &tids, &n, err) < 0)
-		return -1;
 	struct sut_maps maps = {0};
-	if (sut_proc_maps(pid, &maps, err) < 0) {
-		free(tids);
+	if (sut_proc_maps(pid, &maps, err) < 0)
 		return -1;
-	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+			    (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
 	int rc = -1;
-	/* the leader first: it is the thread most likely to sit in a plain stop */
-	for (size_t k = 0; k <= n && rc < 0; k++) {
-		pid_t tid = k == 0 ? pid : tids[k - 1];
-		if (k > 0 && tid == pid)
-			continue;
-		struct sut_freeze f;
-		if (sut_ptrace_stop_one(pid, tid, timeout_ms, &f, err) < 0) {
-			if (!sut_proc_exists(pid))
-				break;
-			continue;
+	bool ran = false, timed_out = true;
+	for (int round = 0; !ran && timed_out; round++) {
+		timed_out = false;
+		pid_t *tids = NULL;
+		size_t n = 0;
+		if (sut_proc_threads(pid, &tids, &n, err) < 0)
+			break;
+		int *cost = sut_xcalloc(n ? n : 1, sizeof *cost);
+		for (size_t k = 0; k < n; k++)
+			cost[k] = staging_cost(pid, tids[k]);
+		/* the last rounds (or a short timeout) give a thread the whole remaining time */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		int left_ms = now < deadline ? (int)((deadline - now) / 1000000ull) : 0;
+		int stop_ms = round < 20 && left_ms > 4 * STAGE_STOP_MS ? STAGE_STOP_MS : left_ms;
+		for (int c = 0; c <= 3 && !ran; c++) {
+			for (size_t k = 0; k < n && !ran; k++) {
+				if (cost[k] != c)
+					continue;
+				struct sut_freeze f;
+				if (sut_ptrace_stop_one(pid, tids[k], stop_ms, &f, err) < 0) {
+					if (held_max_ns && f.held_max_ns > *held_max_ns)
+						*held_max_ns = f.held_max_ns;
+					timed_out |= f.stuck != 0;
+					continue;
+				}
+				struct sut_remote r;
+				int ok = sut_remote_init(&r, &f, &maps, err);
+				if (ok == 0)
+					rc = fn(&r, arg, err);
+				struct sut_err e2;
+				if (sut_ptrace_thaw(&f, &e2) < 0 && rc == 0) {
+					*err = e2;
+					rc = -1;
+				}
+				if (held_max_ns && f.held_max_ns > *held_max_ns)
+					*held_max_ns = f.held_max_ns;
+				sut_freeze_free(&f);
+				ran = ok == 0; /* fn ran: its result stands */
+			}
 		}
-		struct sut_remote r;
-		int ok = sut_remote_init(&r, &f, &maps, err);
-		if (ok == 0)
-			rc = fn(&r, arg, err);
-		struct sut_err e2;
-		if (sut_ptrace_thaw(&f, &e2) < 0 && rc == 0) {
-			*err = e2;
-			rc = -1;
-		}
-		sut_freeze_free(&f);
-		if (ok == 0)
-			break; /* fn ran: its result stands */
+		free(cost);
+		free(tids);
+		if (ran || !timed_out || !sut_proc_exists(pid))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >= deadline)
+			break; /* err holds the last thread's reason */
+		struct timespec pause = {0, 2000000L}; /* let the CPU-starved threads run */
+		nanosleep(&pause, NULL);
 	}
-	free(tids);
 	sut_proc_maps_free(&maps);
 	return rc;
 }

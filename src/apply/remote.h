@@ -41,10 +41,16 @@ int sut_remote_check_map(const struct sut_remote *r, uint64_t place, uint64_t rx
 int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t len,
 			   struct sut_err *err);
 
-/* Runs fn with one thread of pid stopped (the leader if it can run system calls, else
- * another), then resumes it. For staging while the other threads keep running. */
+/* Runs fn with one thread of pid stopped, then resumes it. For staging while the other
+ * threads keep running. The thread is the one holding costs the application least: one
+ * already asleep in a system call (not the leader) when there is one, then the leader
+ * asleep, then the others. Each attempt to stop a thread is bounded (a thread that does
+ * not stop within a few milliseconds is waiting for a CPU: it is released and another
+ * thread, or the same later, is tried) until timeout_ms. held_max_ns (may be NULL) is
+ * raised to the longest time one thread was held, seize to detach, failed attempts
+ * included. */
 int sut_with_one_thread(pid_t pid, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
-			struct sut_err *err);
+			uint64_t *held_max_ns, struct sut_err *err);
 
 #endif

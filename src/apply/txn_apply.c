@@ -165,7 +165,7 @@ static void unstage(struct apply_ctx *c)
 	if (!c->region_mapped && !c->reg_created)
 		return;
 	struct sut_err e;
-	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, &e) < 0 && sut_proc_exists(c->t.pid))
+	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t.pid))
 		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
 			sut_target_label(&c->t), e.msg);
 }
@@ -480,7 +480,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		goto out;
 	}
 	/* stage */
-	if (sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, err) < 0) {
+	if (sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, &res->held_ns, err) < 0) {
 		sut_err_wrap(err, "%s: staging", sut_target_label(&c.t));
 		goto out;
 	}

@@ -116,6 +116,8 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		if (sut_ptrace_freeze(t->pid, attempt_ms, &f, err) < 0) {
 			sut_release_signals(&old);
 			res->attempts = attempt;
+			if (f.held_max_ns > res->held_ns)
+				res->held_ns = f.held_max_ns;
 			if (!f.stuck)
 				return sut_err_wrap(err, "%s", sut_target_label(t));
 			static __thread char what[SUT_ERR_MAX];
@@ -136,6 +138,11 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
 		res->freeze_ns = sut_now_ns() - t0;
+		/* the freeze's span bounds every hold in it (and includes the reading of
+		 * the thread list before the first seize, so it is a little above the longest
+		 * single hold) */
+		if (res->freeze_ns > res->held_ns)
+			res->held_ns = res->freeze_ns;
 		sut_freeze_free(&f);
 		sut_release_signals(&old);
 		if (chk <= 0)

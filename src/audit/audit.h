@@ -44,7 +44,8 @@ struct sut_audit_record {
 	                                  * came from the (untrusted) process, kept apart */
 	size_t functions;
 	int attempts;
-	uint64_t freeze_us;
+	uint64_t freeze_us;   /* the committing all-thread freeze */
+	uint64_t held_us;     /* longest time one thread was held, staging included */
 };
 
 struct sut_audit;

@@ -179,6 +179,7 @@ static char *render(const struct sut_audit_record *r, const char *prev)
 		json_object_set_new(o, "functions", json_integer((json_int_t)r->functions));
 		json_object_set_new(o, "attempts", json_integer(r->attempts));
 		json_object_set_new(o, "freeze_us", json_integer((json_int_t)r->freeze_us));
+		json_object_set_new(o, "held_us", json_integer((json_int_t)r->held_us));
 	}
 	json_object_set_new(o, "uid", json_integer(getuid()));
 	long lu = login_uid();

@@ -62,7 +62,8 @@ void cli_audit_txn(const char *action, const struct sut_txn_result *r, const cha
 		.action = action, .pid = r->pid, .patch = patch_id, .signer = signer,
 		.ok = error == NULL, .error = error, .repaired = r->repaired ? r->repair_note : NULL,
 		.repair_from_process = r->repaired && r->repair_claimed_id[0] ? r->repair_claimed_id : NULL,
-		.functions = r->nfuncs, .attempts = r->attempts, .freeze_us = r->freeze_ns / 1000};
+		.functions = r->nfuncs, .attempts = r->attempts, .freeze_us = r->freeze_ns / 1000,
+		.held_us = r->held_ns / 1000};
 	append(&rec);
 }
 

@@ -244,6 +244,7 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 	json_uint(j, "functions", r->nfuncs);
 	json_uint(j, "threads", r->nthreads);
 	json_uint(j, "freeze_us", r->freeze_ns / 1000);
+	json_uint(j, "held_us", r->held_ns / 1000);
 	json_uint(j, "total_us", r->total_ns / 1000);
 	if (r->region)
 		json_hex(j, "region", r->region);
@@ -284,16 +285,17 @@ static int report(struct txn_args *a, struct sut_multi_result *jobs, size_t skip
 				continue;
 			if (apply)
 				cli_info("pid %d: %s %s (%zu function%s, %zu thread%s, freeze %.3f ms, "
-					 "%d attempt%s)",
+					 "longest hold %.3f ms, %d attempt%s)",
 					 (int)r->pid, dry_run ? "would apply" : "applied", id,
 					 r->nfuncs, r->nfuncs == 1 ? "" : "s", r->nthreads,
-					 r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6, r->attempts,
-					 r->attempts == 1 ? "" : "s");
+					 r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6,
+					 r->held_ns / 1e6, r->attempts, r->attempts == 1 ? "" : "s");
 			else
 				cli_info("pid %d: reverted %s (%zu function%s, %zu thread%s, freeze "
-					 "%.3f ms)",
+					 "%.3f ms, longest hold %.3f ms)",
 					 (int)r->pid, id, r->nfuncs, r->nfuncs == 1 ? "" : "s",
-					 r->nthreads, r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6);
+					 r->nthreads, r->nthreads == 1 ? "" : "s", r->freeze_ns / 1e6,
+					 r->held_ns / 1e6);
 		}
 		for (size_t i = 0; i < jb->nnotes; i++)
 			cli_info("%s", jb->notes[i]);

@@ -49,6 +49,7 @@ struct freezer {
 	size_t n, cap;
 	uint64_t deadline_ns;
 	pid_t stuck; /* a thread that did not stop by the deadline */
+	uint64_t held_max_ns; /* release_all: longest seize-to-detach time */
 };
 
 /* Threads this tool thread interrupted but could not release because they had not
@@ -171,6 +172,7 @@ static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 {
 	pid_t tid = s->tid;
+	s->t.held_since_ns = now_ns();
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		if (errno == ESRCH) {
 			s->state = GONE; /* exited between the directory read and now */
@@ -309,12 +311,20 @@ static int collect(struct freezer *fz, struct sut_err *err)
  * Threads still running toward their interrupt stop cannot be detached until they stop:
  * they get a short grace period, then become leftovers, released as soon as they stop
  * (sut_ptrace_release_leftovers). Deferred threads were never seized. */
+static void note_held(struct freezer *fz, const struct slot *s)
+{
+	uint64_t held = now_ns() - s->t.held_since_ns;
+	if (held > fz->held_max_ns)
+		fz->held_max_ns = held;
+}
+
 static void release_all(struct freezer *fz)
 {
 	for (size_t i = 0; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
 		if (s->state == STOPPED) {
 			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+			note_held(fz, s);
 			s->state = GONE;
 		} else if (s->state == DEFERRED) {
 			s->state = GONE;
@@ -325,9 +335,10 @@ static void release_all(struct freezer *fz)
 	collect(fz, &ignored);
 	for (size_t i = 0; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
-		if (s->state == STOPPED)
+		if (s->state == STOPPED) {
 			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
-		else if (s->state == SEIZED)
+			note_held(fz, s);
+		} else if (s->state == SEIZED)
 			add_leftover(s->tid);
 	}
 	free(fz->v);
@@ -385,6 +396,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 		if (collect(&fz, err) < 0) {
 			out->stuck = fz.stuck;
 			release_all(&fz);
+			out->held_max_ns = fz.held_max_ns;
 			return -1;
 		}
 		if (!added)
@@ -420,6 +432,7 @@ int sut_ptrace_stop_one(pid_t pid, pid_t tid, int timeout_ms, struct sut_freeze 
 	if (collect(&fz, err) < 0) {
 		out->stuck = fz.stuck;
 		release_all(&fz);
+		out->held_max_ns = fz.held_max_ns;
 		return -1;
 	}
 	if (!fz.n || fz.v[0].state != STOPPED) {

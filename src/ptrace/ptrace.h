@@ -31,6 +31,7 @@ struct sut_thread {
 	bool regs_dirty;   /* regs in the kernel differ from .regs (set by remote syscalls) */
 	int deferred_sig;  /* a signal the kernel dequeued while a remote syscall was being
 			      driven (its delivery was suppressed then); delivered on detach */
+	uint64_t held_since_ns; /* monotonic time suture seized it (start of its hold) */
 };
 
 struct sut_freeze {
@@ -39,6 +40,9 @@ struct sut_freeze {
 	size_t n;
 	uint64_t stop_ns; /* monotonic time when the last thread was collected */
 	pid_t stuck;      /* after a failed freeze: a thread that did not stop in time, or 0 */
+	uint64_t held_max_ns; /* after thaw, or after a failed freeze or stop: the longest
+				 time one thread was held, from its seize to its detach (a
+				 thread left to the leftovers is not counted) */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Running one system call inside a stopped thread, invisibly to it.
  *
- * The thread must be in our interrupt stop (or in the SIGTRAP stop a previous remote call
- * left it in): those stops sit in the kernel's signal path before the syscall-restart
+ * The thread must be in our interrupt stop (every remote call leaves it in one again):
+ * it sits in the kernel's signal path before the syscall-restart
  * decision. We point rip at an existing `syscall` instruction, load the arguments, set
  * orig_rax = -1 so the kernel does not apply restart logic to *our* registers, single-step
  * once (the step trap fires right after the syscall returns), read rax, and put the saved
@@ -129,6 +129,59 @@ static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t ins
 			(int)f->pid, (int)t->tid);
 }
 
+/* Leaves the thread in an interrupt stop with the kernel's single-step state cleared.
+ *
+ * The step trap leaves the trap flag forced on in the thread (TIF_SINGLESTEP and
+ * TIF_FORCED_TF on x86), cleared only by a later resume or PTRACE_DETACH. If suture dies
+ * (SIGKILL) while the thread sits in that stop, the kernel detaches it on the tracer's exit
+ * WITHOUT clearing the flag: the thread runs one instruction of its own and dies of the
+ * SIGTRAP (invariant 6 broken). So, right after our registers are back: PTRACE_INTERRUPT
+ * queues a trap stop, PTRACE_CONT clears the step state and resumes the thread inside the
+ * kernel's signal loop, where the queued trap stops it again before any signal is taken
+ * and before it can return to user mode. The thread is then in the same interrupt stop the
+ * freeze put it in. What remains is a window of a few system calls (between the step trap
+ * and this PTRACE_CONT) in which a SIGKILLed suture still leaves the flag set. */
+static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err *err)
+{
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+		return sut_errno(err, "pid %d: thread %d: PTRACE_INTERRUPT", (int)f->pid,
+				 (int)t->tid);
+	if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
+		return sut_errno(err, "pid %d: thread %d: PTRACE_CONT", (int)f->pid, (int)t->tid);
+	for (int rounds = 0; rounds < 64; rounds++) {
+		int st;
+		pid_t r;
+		while ((r = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return sut_errno(err, "pid %d: thread %d: waitpid", (int)f->pid, (int)t->tid);
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return sut_errf(err, "pid %d: thread %d exited after a remote syscall",
+					(int)f->pid, (int)t->tid);
+		int sig = WSTOPSIG(st), event = st >> 16;
+		if (event == PTRACE_EVENT_STOP) {
+			if (sig != SIGTRAP)
+				t->group_stop = true;
+			return 0;
+		}
+		/* not expected (the queued trap comes first), but a signal met here is
+		 * deferred like those met during the step */
+		if (event == 0 && !t->deferred_sig)
+			t->deferred_sig = sig;
+		else if (event == 0 && !t->pending_sig && sig != t->deferred_sig)
+			t->pending_sig = sig;
+		else
+			return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x after a "
+					"remote syscall", (int)f->pid, (int)t->tid, st);
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
+		    ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
+			return sut_errno(err, "pid %d: thread %d: cannot stop again", (int)f->pid,
+					 (int)t->tid);
+	}
+	return sut_errf(err, "pid %d: thread %d: did not stop again after a remote syscall",
+			(int)f->pid, (int)t->tid);
+}
+
 int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
 		       const long args[6], long *ret, struct sut_err *err)
 {
@@ -185,5 +238,7 @@ int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long
 	else if (rc == 0)
 		rc = sut_errno(err, "pid %d: thread %d: cannot restore registers", (int)f->pid,
 			       (int)t->tid);
+	if (rc == 0)
+		rc = clear_step(f, t, err);
 	return rc;
 }

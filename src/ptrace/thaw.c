@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* System calls that the kernel ends with EINTR, instead of restarting, when a ptrace stop
@@ -130,6 +131,11 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 			rc = -1;
 		}
 		t->pending_sig = t->deferred_sig = 0;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		if (t->held_since_ns && now - t->held_since_ns > f->held_max_ns)
+			f->held_max_ns = now - t->held_since_ns;
 	}
 	sut_ptrace_release_leftovers();
 	return rc;
