@@ -11,6 +11,7 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   python3-jsonschema
   libglib2.0-dev
   libsystemd-dev
+  chromium           # renders the HTML of suture report in its test
 )
 missing=()
 for p in "${need[@]}"; do
