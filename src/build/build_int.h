@@ -238,7 +238,6 @@ struct bld_emit {
 	const struct sut_elf *target; /* the original build's target object */
 	struct sut_build_func *rep;  /* report entries */
 	size_t nrep;
-	bool verbose;
 	const struct bld_changes *changes; /* lines the diff changed (may be NULL) */
 };
 

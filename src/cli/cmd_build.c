@@ -52,6 +52,13 @@ static const char usage[] =
 	"  -j, --json              report as one JSON document on standard output\n"
 	"  -h, --help              this text\n";
 
+/* The build's steps, said as they start (standard error, as every note). */
+static void say_step(void *arg, const char *step)
+{
+	(void)arg;
+	fprintf(stderr, "suture build: %s\n", step);
+}
+
 static int sign_file(const char *path, const char *key, struct sut_err *err)
 {
 	struct sut_patch *p;
@@ -76,7 +83,7 @@ int cmd_build(int argc, char **argv)
 		{"workdir", required_argument, 0, 'w'}, {"keep", no_argument, 0, 'K'},
 		{"json", no_argument, 0, 'j'},		 {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	struct sut_build_opts o = {0};
+	struct sut_build_opts o = { .progress = say_step };
 	const char *key = cli_default_signing_key();
 	bool json = false;
 	const char **cves = NULL;
@@ -140,7 +147,10 @@ int cmd_build(int argc, char **argv)
 	struct sut_build_report rep = {0};
 	struct sut_err err;
 	int rc = 0;
-	if (sut_build(&o, &rep, &err) < 0) {
+	int built = sut_build(&o, &rep, &err);
+	for (size_t i = 0; i < rep.nwarnings; i++)
+		fprintf(stderr, "suture build: %s\n", rep.warnings[i]);
+	if (built < 0) {
 		cli_error("%s", err.msg);
 		rc = 1;
 		goto out;
