@@ -8,7 +8,7 @@
  *          with -ffunction-sections -fdata-sections, for the per-function comparison
  * The rebuilt original's target object is what the patch binds to and what its build-id names;
  * the deployed object must be the same build (see opts->verify_build_id). */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * the original build's target object, so the new code shares the running program's state:
  * a static by name within its STT_FILE scope, a global through the target's GOT slot when it
  * has one (what the dynamic linker chose), else its definition, else by name at apply time. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <gelf.h>
 #include <stdio.h>

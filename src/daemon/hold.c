@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/daemon_int.h"
+#include "daemon/daemon_internal.h"
 #include "util/buf.h"
 
 /* Held processes answered per turn of the loop before other work gets a turn. */
