@@ -3,7 +3,7 @@
 # Checks the layer rule of DESIGN.md on the source tree:
 #   1. a file under src/L/ includes headers of L itself or of layers listed before L in the
 #      Makefile's LAYERS, never of a later layer;
-#   2. a header named *_internal.h (or *_int.h) is included only from its own layer.
+#   2. a header named *_internal.h is included only from its own layer.
 # Prints one line per violation ("src/a/x.c: includes b/y.h (layer b comes after a)") and
 # exits 1 if there is any. The layer order is read from the Makefile, so it is written once.
 set -euo pipefail
@@ -26,7 +26,7 @@ for dir in src/*/; do
 				echo "$f: includes $inc (no layer $other)"; bad=1
 			elif [ "${rank[$other]}" -gt "${rank[$l]}" ]; then
 				echo "$f: includes $inc (layer $other comes after $l)"; bad=1
-			elif [[ $inc == *_internal.h || $inc == *_int.h ]]; then
+			elif [[ $inc == *_internal.h ]]; then
 				echo "$f: includes $inc (internal to layer $other)"; bad=1
 			fi
 		done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([a-z0-9_]*\/[^"]*\)".*/\1/p' "$f")

@@ -207,16 +207,15 @@ int sut_check_shared_memory(pid_t pid, struct sut_blocker *b, struct sut_err *er
 		pid_t other = cand[i];
 		if (other == pid || syscall(SYS_kcmp, pid, other, KCMP_VM, 0, 0) != 0)
 			continue;
-		static __thread char what[160];
 		const char *how = other == parent
 					  ? "its parent: this process is its vfork or CLONE_VM child"
 				  : parent_of(other) == pid
 					  ? "a vfork or CLONE_VM child that has not exec'd yet"
 					  : "a process created with CLONE_VM, as this one was";
-		snprintf(what, sizeof what, "pid %d shares its memory (%s)", (int)other, how);
+		snprintf(b->text, sizeof b->text, "pid %d shares its memory (%s)", (int)other, how);
 		b->tid = other;
 		b->addr = 0;
-		b->what = what;
+		b->what = b->text;
 		b->is_pc = true;
 		rc = 1;
 	}

@@ -27,7 +27,8 @@ struct sut_range {
 struct sut_blocker {
 	pid_t tid;
 	uint64_t addr;
-	const char *what;
+	const char *what; /* a range's what, or b->text; valid as long as the ranges and b are */
+	char text[160];   /* what, when no range names it (a process sharing the memory) */
 	bool is_pc; /* the thread is executing there (else: a return address) */
 	bool entry; /* inside the bytes a jump overwrites (per-call rule) */
 };

@@ -12,9 +12,7 @@
 
 const char *sut_target_label(const struct sut_target *t)
 {
-	static __thread char buf[64];
-	snprintf(buf, sizeof buf, "pid %d (%s)", (int)t->pid, t->comm);
-	return buf;
+	return t->label;
 }
 
 bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t lo, uint64_t rx,
@@ -108,6 +106,7 @@ int sut_target_open(pid_t pid, const uint8_t *build_id, size_t len, struct sut_t
 	if (!sut_proc_exists(pid))
 		return sut_errf(err, "pid %d: no such process", (int)pid);
 	sut_proc_comm(pid, t->comm, sizeof t->comm);
+	snprintf(t->label, sizeof t->label, "pid %d (%s)", (int)pid, t->comm);
 	if (sut_proc_maps(pid, &t->maps, err) < 0)
 		return sut_err_wrap(err, "pid %d", (int)pid);
 	if (sut_proc_objects(pid, &t->maps, &t->objs, err) < 0) {

@@ -15,6 +15,7 @@
 struct sut_target {
 	pid_t pid;
 	char comm[32];
+	char label[64]; /* "pid 123 (comm)" for messages, set by sut_target_open */
 	struct sut_maps maps;
 	struct sut_objects objs;
 	const struct sut_object *obj; /* NULL until found */
@@ -59,7 +60,7 @@ bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t l
 void sut_target_fragments(struct sut_target *t, const char *name, const char *file,
 			  uint64_t (**out)[2], size_t *n);
 
-/* "pid 123 (comm)" for messages. */
+/* "pid 123 (comm)" for messages: t->label, valid as long as t is. */
 const char *sut_target_label(const struct sut_target *t);
 
 #endif

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "util/buf.h"
 
 extern char **environ;

@@ -17,7 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "elf/elf.h"
 #include "util/buf.h"
 

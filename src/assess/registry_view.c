@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "apply/registry.h"
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "util/buf.h"
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t srccap)

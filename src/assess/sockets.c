@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "util/buf.h"
 
 struct sock {

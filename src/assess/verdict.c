@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "util/buf.h"
 
 const char *sut_verdict_name(enum sut_verdict v)

@@ -21,7 +21,7 @@
 #include <openssl/sha.h>
 
 #include "apply/apply.h"
-#include "assess/assess_int.h"
+#include "assess/assess_internal.h"
 #include "link/link.h"
 #include "util/buf.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "audit/audit_int.h"
+#include "audit/audit_internal.h"
 
 #include <openssl/evp.h>
 #include <string.h>

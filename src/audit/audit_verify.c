@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit_int.h"
+#include "audit/audit_internal.h"
 
 static int broken(struct sut_audit_check *c, size_t line, const char *why)
 {

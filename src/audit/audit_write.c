@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit/audit_int.h"
+#include "audit/audit_internal.h"
 #include "proc/proc.h"
 #include "util/buf.h"
 

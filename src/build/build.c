@@ -8,7 +8,7 @@
  *          with -ffunction-sections -fdata-sections, for the per-function comparison
  * The rebuilt original's target object is what the patch binds to and what its build-id names;
  * the deployed object must be the same build (see opts->verify_build_id). */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +33,15 @@ struct bctx {
 static void progress(const struct bctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(const struct bctx *c, const char *fmt, ...)
 {
-	(void)c;
+	if (!c->o->progress)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("suture build: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *step = NULL;
+	if (vasprintf(&step, fmt, ap) >= 0) {
+		c->o->progress(c->o->progress_arg, step);
+		free(step);
+	}
 	va_end(ap);
 }
 
@@ -511,8 +514,7 @@ static int make_patch(struct bctx *c, struct sut_build_report *rep, struct sut_e
 		return -1;
 	}
 	struct sut_patch *p = sut_xcalloc(1, sizeof *p);
-	struct bld_emit em = { .p = p, .target = target, .verbose = c->o->verbose,
-			       .changes = &c->changes };
+	struct bld_emit em = { .p = p, .target = target, .changes = &c->changes };
 	rc = fill_metadata(c, p, target, rep, err);
 	if (rc == 0)
 		progress(c, "comparing %zu object%s...", ntu, ntu == 1 ? "" : "s");
@@ -530,7 +532,6 @@ static int make_patch(struct bctx *c, struct sut_build_report *rep, struct sut_e
 		rep->nfuncs = em.nrep;
 		em.rep = NULL;
 		em.nrep = 0;
-		progress(c, "wrote %s: %zu function%s replaced", out, p->nfuncs, p->nfuncs == 1 ? "" : "s");
 	} else {
 		free(out);
 	}
@@ -548,7 +549,7 @@ static int make_patch(struct bctx *c, struct sut_build_report *rep, struct sut_e
 
 /* Removes what the build created, then the directory itself if that leaves it empty: a work
  * directory the user named may hold other files, which stay. */
-static void clean_workdir(struct bctx *c)
+static void clean_workdir(struct bctx *c, struct sut_build_report *rep)
 {
 	static const char *const ours[] = { "orig", "patched", "shim", "fs", "orig.log",
 					    "orig.log.lock", "orig.log.build-output", "patched.log",
@@ -558,7 +559,11 @@ static void clean_workdir(struct bctx *c)
 		char *path = sut_xasprintf("%s/%s", c->w, ours[i]);
 		struct sut_err e2;
 		if (exists(path) && bld_remove_tree(path, &e2))
-			fprintf(stderr, "suture build: %s\n", e2.msg);
+		{
+			rep->warnings = sut_xrealloc(rep->warnings,
+						     (rep->nwarnings + 1) * sizeof *rep->warnings);
+			rep->warnings[rep->nwarnings++] = sut_xstrdup(e2.msg);
+		}
 		free(path);
 	}
 	rmdir(c->w);
@@ -577,7 +582,7 @@ int sut_build(const struct sut_build_opts *o, struct sut_build_report *rep, stru
 		if (o->keep)
 			rep->workdir = sut_xstrdup(c.w);
 		else
-			clean_workdir(&c);
+			clean_workdir(&c, rep);
 	}
 	free(c.src);
 	free(c.diff);
@@ -601,6 +606,9 @@ void sut_build_report_free(struct sut_build_report *r)
 		free(r->funcs[i].reason);
 	}
 	free(r->funcs);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
 	free(r->patch_path);
 	free(r->patch_id);
 	free(r->workdir);

@@ -29,7 +29,10 @@ struct sut_build_opts {
 	const char *workdir;   /* NULL = a fresh temporary directory, removed unless keep */
 	bool keep;             /* keep the work directory */
 	bool per_call;         /* declare the weaker per-call consistency rule */
-	bool verbose;          /* progress to stderr */
+	/* Called with each step as it starts ("building original tree..."); NULL = silent.
+	 * The build never prints: what it has to say comes here or in the report. */
+	void (*progress)(void *arg, const char *step);
+	void *progress_arg;
 	const char *verify_build_id; /* hex; if set, the rebuilt original must have it */
 	/* A distribution's build (see distro/distro.h): check_original, when set, is called
 	 * with the rebuilt original target before the diff is applied and must prove it is the
@@ -56,6 +59,10 @@ struct sut_build_report {
 	struct sut_build_func *funcs;
 	size_t nfuncs;
 	char *workdir; /* when kept */
+	/* things that went wrong without failing the build (a work directory part that could
+	 * not be removed), one line each, malloc'd */
+	char **warnings;
+	size_t nwarnings;
 };
 
 /* The CVE ids (CVE-YYYY-NNNN...) the diff names in its own header, the text above the first

@@ -4,7 +4,7 @@
  * where the inlined functions a replaced function contains are found (inlined.c).
  * Taken from `diff -U0 orig patched` (not the diff's own hunk headers, which may have applied
  * with an offset), before the #line fix-up adds its directives to the patched file. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

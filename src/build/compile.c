@@ -2,7 +2,7 @@
 /* Reading a recorded compiler command line and rewriting it for the comparison compile:
  * same flags, one source, -ffunction-sections -fdata-sections -g, our own output, and no
  * dependency-file options (they would overwrite the tree's .d files). */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
  * A directive is only placed where one is legal: at the start of a line that is not the
  * continuation of a backslash-ended line and not inside a block comment; otherwise it moves
  * down to the next such line, before the next changed region. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 /* DWARF of a relocatable object, read through libdwfl so that the relocations of its debug
  * sections (string offsets, addresses) are applied: libdw alone would read every string
  * of a .o file at offset 0. Shared by inlined.c and layout.c. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <elfutils/libdwfl.h>
 

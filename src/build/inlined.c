@@ -12,7 +12,7 @@
  *
  * The objects are relocatable: their DWARF holds relocations (string offsets, addresses), so
  * it is read through libdwfl, which applies them, rather than libdw alone. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

@@ -6,7 +6,7 @@
  * layout would read and write them at the wrong offsets, so such a fix cannot be patched
  * live, however few functions it touches. The comparison objects carry DWARF (-g), which
  * gives each named struct's size and every member's offset and size in both builds. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <dwarf.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 /* Patch metadata derived from the diff when the user gives none: the id from the file
  * name, the description and the CVE ids from the header a `git format-patch`, a mail or an
  * advisory puts above the diff. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <ctype.h>
 #include <stdlib.h>

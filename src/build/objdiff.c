@@ -8,7 +8,7 @@
  * names such as foo.constprop.1 to foo.constprop.0), a string or constant of a mergeable
  * section by its bytes, an anonymous section by its bytes and relocations. This is what makes
  * the patch small: only what the fix really changed is carried. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <ctype.h>
 #include <gelf.h>

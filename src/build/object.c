@@ -2,7 +2,7 @@
 /* A relocatable object (ET_REL) read into plain arrays: sections with their relocations,
  * symbols, and the STT_FILE name that scopes the object's static symbols. The comparison
  * and the emitter work on this model, never on libelf directly. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <fcntl.h>
 #include <gelf.h>

@@ -6,7 +6,7 @@
  * so records of parallel compilations never interleave. $SUTURE_CC_EXTRA, when set, is one more
  * argument for the compiler (not recorded): the build passes a -ffile-prefix-map there so the
  * work tree's path does not end up in debug info and __FILE__. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -29,7 +29,7 @@
  * R_X86_64_64 against a TARGET_GOT symbol in the carried pair. A library without such an
  * entry is refused. TLS descriptors (-mtls-dialect=gnu2) and every other TLS relocation are
  * refused by name. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <ctype.h>
 #include <gelf.h>

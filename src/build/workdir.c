@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The work directory's trees and the commands run in them. Commands are run with argv
  * (never through a shell string we assemble), so paths with spaces or quotes are safe. */
-#include "build/build_int.h"
+#include "build/build_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

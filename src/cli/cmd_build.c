@@ -71,6 +71,13 @@ static const char usage[] =
 	"  -j, --json              report as one JSON document on standard output\n"
 	"  -h, --help              this text\n";
 
+/* The build's steps, said as they start (standard error, as every note). */
+static void say_step(void *arg, const char *step)
+{
+	(void)arg;
+	fprintf(stderr, "suture build: %s\n", step);
+}
+
 static int sign_file(const char *path, const char *key, struct sut_err *err)
 {
 	struct sut_patch *p;
@@ -189,7 +196,7 @@ int cmd_build(int argc, char **argv)
 		{"debian", required_argument, 0, 'R'},	 {"jobs", required_argument, 0, 'J'},
 		{"no-build-deps", no_argument, 0, 'N'},
 		{0, 0, 0, 0}};
-	struct sut_build_opts o = {0};
+	struct sut_build_opts o = { .progress = say_step };
 	const char *key = cli_default_signing_key();
 	bool json = false;
 	const char **cves = NULL;
@@ -268,7 +275,10 @@ int cmd_build(int argc, char **argv)
 		rc = build_debian(&o, debian, jobs, no_deps, key, json);
 		goto out;
 	}
-	if (sut_build(&o, &rep, &err) < 0) {
+	int built = sut_build(&o, &rep, &err);
+	for (size_t i = 0; i < rep.nwarnings; i++)
+		fprintf(stderr, "suture build: %s\n", rep.warnings[i]);
+	if (built < 0) {
 		cli_error("%s", err.msg);
 		rc = 1;
 		goto out;

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/daemon_int.h"
+#include "daemon/daemon_internal.h"
 
 /* A burst of a thousand execs is about 1000 * (16 + 20 + 40) bytes; more room than that
  * keeps an overrun for bursts far larger (after one, a full pass catches up). */

@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/daemon_int.h"
+#include "daemon/daemon_internal.h"
 #include "util/buf.h"
 
 int dm_control_open(struct sut_daemon *d, struct sut_err *err)

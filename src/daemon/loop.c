@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/daemon_int.h"
+#include "daemon/daemon_internal.h"
 #include "util/buf.h"
 
 #define RELOAD_DEBOUNCE_NS (50 * 1000000ull)  /* a dpkg unpack is several events */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "apply/registry.h"
-#include "daemon/daemon_int.h"
+#include "daemon/daemon_internal.h"
 #include "proc/proc.h"
 #include "util/buf.h"
 

@@ -5,7 +5,7 @@
  * read nor changed. The sources list has deb and deb-src entries for the machine's release
  * (VERSION_CODENAME of /etc/os-release) and its -updates and -security suites, signed by
  * Debian's archive keyring: apt checks every downloaded file against the signed indexes. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  *   lock                       runs serialise on it (flock)
  * An entry is renamed into place only after its facts are written, so an entry that exists
  * is complete; one without facts (damaged by hand) is removed and rebuilt. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

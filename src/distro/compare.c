@@ -7,7 +7,7 @@
  * headers: what a process maps is then exactly what Debian shipped, and so are the symbol
  * addresses a patch binds to. When they differ the message names the first difference and,
  * for OpenSSL, the flags and date the library embeds ("compiler: ...", "built on: ..."). */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <fcntl.h>
 #include <gelf.h>

@@ -5,7 +5,7 @@
  * loaded when needed, so suture runs without it). Its .symtab names the static and hidden
  * functions Debian's stripped file has no name for: a second, independent source for the
  * addresses a patch carries, which the rebuild gave. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

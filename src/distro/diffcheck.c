@@ -5,7 +5,7 @@
  * fixed. The test is the reverse: when `patch -R` applies exactly (no fuzz), every line the
  * fix adds is there, in the fix's context, and every line it removes is gone. It is tried
  * first: a fix that only adds lines may also apply forward a second time at an offset. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

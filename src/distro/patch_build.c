@@ -4,7 +4,7 @@
  * stripped official file lacks), and the patch names the official build-id. Before the diff
  * is applied the rebuilt original in the work copy is compared with the official file once
  * more, so a copy that make relinked differently can never produce a patch. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * debian/rules' own configure step, the flags dpkg-buildflags prints under the options the
  * rules export (read by running dpkg-buildflags inside make with debian/rules loaded), and
  * SOURCE_DATE_EPOCH from debian/changelog. Then only the recipe's make goals. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
 /* The source packages suture knows how to rebuild in part. Adding one is adding a row: the
  * binary package and path of each target, the build folder debian/rules configures, the
  * make goals that build only the targets. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

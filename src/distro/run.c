@@ -2,7 +2,7 @@
 /* Running the distribution's tools (apt-get, dpkg-source, make): argv only, never a shell
  * string assembled from names we were given, output appended to a log file whose tail goes
  * into the error message. */
-#include "distro/distro_int.h"
+#include "distro/distro_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,15 +15,17 @@
 #include "patch/patch_format.h"
 #include "util/buf.h"
 
-/* The most recent OpenSSL error as text, and the queue emptied so it cannot leak into a
- * later message. */
-static const char *ossl_reason(void)
+#define OSSL_REASON_MAX 256
+
+/* The most recent OpenSSL error as text in the caller's buf, and the queue emptied so it
+ * cannot leak into a later message. Callers pass a compound literal that lives for the
+ * message they format: ossl_reason((char[OSSL_REASON_MAX]){0}). */
+static const char *ossl_reason(char buf[OSSL_REASON_MAX])
 {
-	static __thread char buf[256];
 	unsigned long e = ERR_get_error();
 	if (!e)
 		return "unknown OpenSSL error";
-	ERR_error_string_n(e, buf, sizeof buf);
+	ERR_error_string_n(e, buf, OSSL_REASON_MAX);
 	ERR_clear_error();
 	return buf;
 }
@@ -35,7 +37,7 @@ static int key_id(EVP_PKEY *k, char *out, struct sut_err *err)
 	unsigned int mdlen;
 	if (EVP_PKEY_get_raw_public_key(k, raw, &len) != 1 || len != sizeof raw ||
 	    EVP_Digest(raw, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		return sut_errf(err, "cannot compute key id: %s", ossl_reason());
+		return sut_errf(err, "cannot compute key id: %s", ossl_reason((char[OSSL_REASON_MAX]){0}));
 	sut_hex(md, SUT_KEY_ID_LEN / 2, out);
 	return 0;
 }
@@ -60,7 +62,7 @@ static EVP_PKEY *load_key(const char *path, bool want_private, struct sut_err *e
 	fclose(f);
 	if (!k) {
 		sut_errf(err, "%s: not a PEM %s key: %s", path, want_private ? "private" : "Ed25519",
-			 ossl_reason());
+			 ossl_reason((char[OSSL_REASON_MAX]){0}));
 		return NULL;
 	}
 	if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
@@ -102,7 +104,7 @@ int sut_patch_sign(struct sut_patch *p, const char *private_key_pem_path, struct
 	int rc = -1;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx) {
-		sut_errf(err, "cannot sign: %s", ossl_reason());
+		sut_errf(err, "cannot sign: %s", ossl_reason((char[OSSL_REASON_MAX]){0}));
 		goto out;
 	}
 	if (key_id(k, id, err) || sut_patch_canonical_bytes(p, &msg, &msglen, err))
@@ -110,7 +112,7 @@ int sut_patch_sign(struct sut_patch *p, const char *private_key_pem_path, struct
 	/* Ed25519 is a one-shot scheme: no separate digest, hence the NULL md. */
 	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) != 1 ||
 	    EVP_DigestSign(ctx, sig, &siglen, msg, msglen) != 1 || siglen != sizeof sig) {
-		sut_errf(err, "cannot sign patch %s: %s", p->id, ossl_reason());
+		sut_errf(err, "cannot sign patch %s: %s", p->id, ossl_reason((char[OSSL_REASON_MAX]){0}));
 		goto out;
 	}
 	free(p->sig);
@@ -156,13 +158,13 @@ int sut_patch_verify(const struct sut_patch *p, const char *const *trusted_pubke
 	int rc = -1;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx) {
-		sut_errf(err, "cannot verify: %s", ossl_reason());
+		sut_errf(err, "cannot verify: %s", ossl_reason((char[OSSL_REASON_MAX]){0}));
 		goto out;
 	}
 	if (sut_patch_canonical_bytes(p, &msg, &msglen, err))
 		goto out;
 	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, signer) != 1) {
-		sut_errf(err, "cannot verify patch %s: %s", p->id, ossl_reason());
+		sut_errf(err, "cannot verify patch %s: %s", p->id, ossl_reason((char[OSSL_REASON_MAX]){0}));
 		goto out;
 	}
 	if (EVP_DigestVerify(ctx, p->sig, p->sig_len, msg, msglen) != 1) {
@@ -198,7 +200,7 @@ static int write_pem(const char *path, EVP_PKEY *k, bool private_key, struct sut
 	int closed = fclose(f);
 	if (ok != 1 || closed != 0) {
 		if (ok != 1)
-			sut_errf(err, "%s: cannot write key: %s", path, ossl_reason());
+			sut_errf(err, "%s: cannot write key: %s", path, ossl_reason((char[OSSL_REASON_MAX]){0}));
 		else
 			sut_errno(err, "%s", path);
 		unlink(path);
@@ -211,7 +213,7 @@ int sut_key_generate(const char *private_path, const char *public_path, struct s
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!k)
-		return sut_errf(err, "cannot generate an Ed25519 key: %s", ossl_reason());
+		return sut_errf(err, "cannot generate an Ed25519 key: %s", ossl_reason((char[OSSL_REASON_MAX]){0}));
 	int rc = write_pem(private_path, k, true, err);
 	if (!rc && write_pem(public_path, k, false, err)) {
 		unlink(private_path);

@@ -5,7 +5,7 @@
 
 #include <gelf.h>
 
-#include "build/build_int.h"
+#include "build/build_internal.h"
 #include "util/buf.h"
 
 #define FS_FLAGS "-O2 -fPIC -ffunction-sections -fdata-sections -c"

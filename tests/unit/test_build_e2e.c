@@ -131,6 +131,15 @@ static unsigned long nm_addr(const char *path, const char *name)
 	return addr;
 }
 
+/* The steps the build reports through its progress callback (it prints nothing itself). */
+static char steps[512];
+static void record_step(void *arg, const char *step)
+{
+	(*(int *)arg)++;
+	size_t l = strlen(steps);
+	snprintf(steps + l, sizeof steps - l, "%s;", step);
+}
+
 static void test_builds_patch_for_changed_function(void **state)
 {
 	make_tree();
@@ -140,10 +149,18 @@ static void test_builds_patch_for_changed_function(void **state)
 	const char *cves[] = { "CVE-2099-0001" };
 	struct sut_build_opts o = { .src = tree, .diff = diff, .target = "libdemo.so", .out = out,
 				    .workdir = wd, .keep = true, .cves = cves, .ncves = 1 };
+	int nsteps = 0;
+	o.progress = record_step;
+	o.progress_arg = &nsteps;
+	steps[0] = 0;
 	struct sut_build_report rep;
 	struct sut_err err;
 	if (sut_build(&o, &rep, &err))
 		fail_msg("sut_build: %s", err.msg);
+	assert_int_equal(nsteps, 3);
+	assert_string_equal(steps, "building original tree...;building patched tree...;"
+				   "comparing 1 object...;");
+	assert_int_equal(rep.nwarnings, 0);
 	assert_string_equal(rep.patch_id, "CVE-2099-0001");
 	assert_int_equal(rep.nfuncs, 1);
 	assert_string_equal(rep.funcs[0].name, "lib_compute");

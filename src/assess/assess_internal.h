@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pieces shared inside the assess layer. Internal: other layers use assess.h only. */
-#ifndef SUTURE_ASSESS_ASSESS_INT_H
-#define SUTURE_ASSESS_ASSESS_INT_H
+#ifndef SUTURE_ASSESS_ASSESS_INTERNAL_H
+#define SUTURE_ASSESS_ASSESS_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

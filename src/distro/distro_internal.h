@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the distro layer: the recipe table, the private apt configuration, running
  * tools. Not a contract: only the files of src/distro include it. */
-#ifndef SUTURE_DISTRO_DISTRO_INT_H
-#define SUTURE_DISTRO_DISTRO_INT_H
+#ifndef SUTURE_DISTRO_DISTRO_INTERNAL_H
+#define SUTURE_DISTRO_DISTRO_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal interfaces of the `build` layer, shared by its files and its unit tests.
  * Not a contract for other layers: only build.h is. */
-#ifndef SUTURE_BUILD_BUILD_INT_H
-#define SUTURE_BUILD_BUILD_INT_H
+#ifndef SUTURE_BUILD_BUILD_INTERNAL_H
+#define SUTURE_BUILD_BUILD_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -238,7 +238,6 @@ struct bld_emit {
 	const struct sut_elf *target; /* the original build's target object */
 	struct sut_build_func *rep;  /* report entries */
 	size_t nrep;
-	bool verbose;
 	const struct bld_changes *changes; /* lines the diff changed (may be NULL) */
 };
 

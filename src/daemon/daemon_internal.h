@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the daemon layer: the engine's state and the parts that share it. */
-#ifndef SUTURE_DAEMON_DAEMON_INT_H
-#define SUTURE_DAEMON_DAEMON_INT_H
+#ifndef SUTURE_DAEMON_DAEMON_INTERNAL_H
+#define SUTURE_DAEMON_DAEMON_INTERNAL_H
 
 #include <glib.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the audit layer: the chain link shared by writer and verifier. */
-#ifndef SUTURE_AUDIT_AUDIT_INT_H
-#define SUTURE_AUDIT_AUDIT_INT_H
+#ifndef SUTURE_AUDIT_AUDIT_INTERNAL_H
+#define SUTURE_AUDIT_AUDIT_INTERNAL_H
 
 #include <stddef.h>
 
