@@ -45,6 +45,11 @@ struct sut_audit_record {
 	size_t functions;
 	int attempts;
 	uint64_t freeze_us;
+	/* rollout actions ("rollout-wave", "rollout-health", "rollout-abort", "rollout-done",
+	 * docs/rollout.md): the rollout's id, the 1-based wave (0: none) and a summary */
+	const char *rollout;
+	int wave;
+	const char *detail;
 };
 
 struct sut_audit;

@@ -30,6 +30,7 @@ static const char usage[] =
 	"  store    the patches sutured keeps applied (add, list, remove, policy)\n"
 	"  daemon   ask sutured for its status, or to reload the store\n"
 	"  package  make a Debian package that installs a patch into the store\n"
+	"  rollout  patch a host's processes in waves, with health checks and rollback\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 		    {"exposure", cmd_exposure, false}, {"audit", cmd_audit, false},
 		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
 		    {"scan", cmd_scan, false},	     {"store", cmd_store, false},
-		    {"daemon", cmd_daemon, false},   {"package", cmd_package, false}};
+		    {"daemon", cmd_daemon, false},   {"package", cmd_package, false},
+		    {"rollout", cmd_rollout, true}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			note_ignored_environment();
