@@ -34,5 +34,5 @@ answers() {
 # applied_count PID: number of patches recorded live in PID
 live_count() {
 	"$SUTURE" status -p "$1" --json 2>/dev/null |
-		jq '[.. | objects | select(has("live")) | select(.live == true)] | length'
+		jq '[.processes[].objects[].patches[] | select(.live)] | length'
 }
