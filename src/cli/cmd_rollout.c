@@ -302,7 +302,7 @@ int cmd_rollout(int argc, char **argv)
 	char (*signers)[80];
 	if (resume || abort_id) {
 		const char *id = resume ? resume : abort_id;
-		if (sut_rollout_load(dir, id, &ro, &err) < 0) {
+		if (sut_rollout_lock(dir, id, &err) < 0 || sut_rollout_load(dir, id, &ro, &err) < 0) {
 			cli_error("%s", err.msg);
 			return 1;
 		}
@@ -363,6 +363,16 @@ int cmd_rollout(int argc, char **argv)
 		free(sg);
 		if (prc < 0) {
 			cli_error("rollout: %s", err.msg);
+			for (size_t i = 0; i < np; i++)
+				sut_patch_free(patches[i]);
+			free(patches);
+			free(signers);
+			free(select);
+			return 1;
+		}
+		if (sut_rollout_lock(dir, ro.id, &err) < 0) {
+			cli_error("%s", err.msg);
+			sut_rollout_free(&ro);
 			for (size_t i = 0; i < np; i++)
 				sut_patch_free(patches[i]);
 			free(patches);

@@ -150,6 +150,9 @@ int sut_rollout_load(const char *dir, const char *id, struct sut_rollout *ro, st
 /* The ids of the rollouts in dir, oldest first. */
 int sut_rollout_list(const char *dir, char ***ids, size_t *n, struct sut_err *err);
 void sut_rollout_free(struct sut_rollout *ro);
+/* Takes DIR/ID.lock (flock, held until the process ends or closes the fd), so one suture
+ * at a time runs a rollout; -1 when another holds it. Returns the fd. */
+int sut_rollout_lock(const char *dir, const char *id, struct sut_err *err);
 
 /* Health of the processes patched so far (waves 0..wave), results into the wave. */
 bool sut_rollout_health(struct sut_rollout *ro, size_t wave, struct sut_patch *const *patches,

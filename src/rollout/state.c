@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,4 +315,27 @@ void sut_rollout_free(struct sut_rollout *ro)
 	free(ro->failure);
 	free(ro->state_dir);
 	memset(ro, 0, sizeof *ro);
+}
+
+int sut_rollout_lock(const char *dir, const char *id, struct sut_err *err)
+{
+	if (!id_valid(id))
+		return sut_errf(err, "'%s' is not a rollout id (letters, digits and '-')", id);
+	if (mkdirs(dir) < 0)
+		return sut_errno(err, "rollout %s: cannot create %s", id, dir);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s.lock", dir, id);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sut_errno(err, "rollout %s: cannot open %s", id, path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return sut_errf(err, "rollout %s is being run by another suture (%s is locked)",
+					id, path);
+		errno = e;
+		return sut_errno(err, "rollout %s: cannot lock %s", id, path);
+	}
+	return fd;
 }

@@ -4,7 +4,8 @@
 #   1. SIGTERM during the first wave's soak: suture stops between steps, the state says
 #      "interrupted", and `rollout --resume ID` finishes every wave;
 #   2. SIGKILL during the first wave's soak (nothing can be saved then): the state file
-#      still says what was done, and `rollout --abort ID` reverts the applied wave.
+#      still says what was done, and `rollout --abort ID` reverts the applied wave (which
+#      a second suture may not do while the first still runs it).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_rollout.sh"
 require_suture
@@ -62,10 +63,15 @@ start_bg "$T/ro2.out" "$SUTURE" rollout "$T/svc-good.suture" --select "$sel" --w
 	--soak 30s --state-dir "$T/ro"
 ro2=$BG_PID
 wait_applied "$id1"
-kill -KILL "$ro2"
-wait "$ro2" 2>/dev/null || true
 f2=$(state_file "$id1")
 id2=$(basename "$f2" .json)
+# while it runs, nobody else may resume or abort it
+if "$SUTURE" rollout --abort "$id2" --state-dir "$T/ro" 2>"$T/err"; then
+	fail "a running rollout was aborted by a second suture"
+fi
+grep -q "being run by another suture" "$T/err" || fail "refusal: $(cat "$T/err")"
+kill -KILL "$ro2"
+wait "$ro2" 2>/dev/null || true
 jq -e '.state == "running" and .waves[0].state == "applied"' "$f2" >/dev/null ||
 	fail "after SIGKILL: $(jq -c '{state, w: [.waves[].state]}' "$f2")"
 canary=$(jq '.waves[0].pids[0]' "$f2")
