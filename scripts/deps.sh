@@ -4,6 +4,7 @@
 # Invariant: idempotent and silent when everything is present, so `make` can call it every time.
 set -euo pipefail
 need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch perl jq bc
+  dpkg-dev
   libjansson-dev
   clang              # the sanitizer build of make check (libFuzzer coverage)
   libclang-rt-14-dev # libFuzzer and the ASan/UBSan runtimes of clang 14

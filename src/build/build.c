@@ -367,6 +367,8 @@ static int build_id_mismatch(const struct sut_build_opts *o, const char *hex, st
  * and the tree built a second time. */
 static int check_original_build_id(struct bctx *c, const char *target, struct sut_err *err)
 {
+	if (c->o->check_original && c->o->check_original(c->o->check_arg, target, err))
+		return -1;
 	if (!c->o->verify_build_id)
 		return 0;
 	struct sut_elf *e;
@@ -401,6 +403,16 @@ static int fill_metadata(struct bctx *c, struct sut_patch *p, const struct sut_e
 		return -1;
 	memcpy(p->build_id, id, idlen);
 	p->build_id_len = idlen;
+	if (o->target_build_id) {
+		int n = sut_unhex(o->target_build_id, p->build_id, sizeof p->build_id);
+		if (n <= 0)
+			return sut_errf(err, "build-id '%s' is not hex", o->target_build_id);
+		p->build_id_len = (size_t)n;
+		sut_hex(p->build_id, p->build_id_len, rep->build_id_hex);
+	}
+	p->pkg_source = o->pkg_source ? sut_xstrdup(o->pkg_source) : NULL;
+	p->pkg_version = o->pkg_version ? sut_xstrdup(o->pkg_version) : NULL;
+	p->pkg_binary = o->pkg_binary ? sut_xstrdup(o->pkg_binary) : NULL;
 	p->format = SUT_PATCH_FORMAT;
 	p->version = 1;
 	p->id = o->id ? sut_xstrdup(o->id) : bld_id_from_diff(c->diff);

@@ -31,6 +31,14 @@ struct sut_build_opts {
 	bool per_call;         /* declare the weaker per-call consistency rule */
 	bool verbose;          /* progress to stderr */
 	const char *verify_build_id; /* hex; if set, the rebuilt original must have it */
+	/* A distribution's build (see distro/distro.h): check_original, when set, is called
+	 * with the rebuilt original target before the diff is applied and must prove it is the
+	 * deployed object; the patch then names target_build_id (hex) instead of the rebuild's
+	 * own, and records the package it is for. */
+	int (*check_original)(void *arg, const char *path, struct sut_err *err);
+	void *check_arg;
+	const char *target_build_id;
+	const char *pkg_source, *pkg_version, *pkg_binary;
 };
 
 /* One replaced or added function, for the caller's report. */

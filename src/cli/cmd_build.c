@@ -7,6 +7,7 @@
 
 #include "build/build.h"
 #include "cli/cli.h"
+#include "distro/distro.h"
 #include "cli/json.h"
 #include "cli/trust.h"
 #include "patch/sign.h"
@@ -17,6 +18,8 @@ static const char usage[] =
 	"                    [-o OUT] [--id ID] [--cve ID]... [--description TEXT]\n"
 	"                    [--sign-key PEM] [--per-call] [--expect-build-id HEX]\n"
 	"                    [--workdir DIR] [--keep] [--json]\n"
+	"       suture build --debian SOURCE[=VERSION] --diff FILE --target NAME\n"
+	"                    [--jobs N] [--no-build-deps] [-o OUT] [--id ID] [--cve ID]... ...\n"
 	"\n"
 	"Builds a live patch from a source tree and a unified diff. The tree is copied and built\n"
 	"twice with CMD (default: make), before and after `patch -p1` of the diff; every\n"
@@ -33,8 +36,24 @@ static const char usage[] =
 	"Changes that cannot be live-patched (changed initial values or sizes of writable\n"
 	"data) are refused with the variable named.\n"
 	"\n"
+	"With --debian, the patch is for the library Debian ships (stripped, built by Debian's\n"
+	"build daemons): the source package SOURCE at VERSION (default: the version installed\n"
+	"here) and its official binary packages are downloaded with a private apt configuration\n"
+	"(the machine's is neither read nor changed), the build dependencies are installed, and\n"
+	"the part of the package NAME needs is rebuilt as debian/rules builds it, in Debian's\n"
+	"build path with Debian's flags and SOURCE_DATE_EPOCH. The rebuilt NAME must be the\n"
+	"official one: the same build-id, or every loaded section and .dynsym byte-identical;\n"
+	"anything else stops, naming what differs. That pristine build is cached in\n"
+	"/var/cache/suture/debian/ ($SUTURE_CACHE) and reused by every later patch. A diff that\n"
+	"is already in Debian's source (a backported fix) writes no patch and reports the\n"
+	"version as already fixed (exit status 0). Known: openssl (libcrypto.so.3, libssl.so.3).\n"
+	"\n"
 	"Options:\n"
 	"  -s, --src DIR           source tree (not modified)\n"
+	"  -R, --debian SOURCE[=VERSION]  Debian source package to rebuild instead of --src;\n"
+	"                          --target is then the file name (libcrypto.so.3)\n"
+	"  -J, --jobs N            parallel compile jobs of a --debian rebuild (default: CPUs)\n"
+	"  -N, --no-build-deps     do not install build dependencies (--debian)\n"
 	"  -d, --diff FILE         unified diff, paths as for patch -p1\n"
 	"  -T, --target PATH       executable or shared library, relative to the built tree\n"
 	"  -b, --build-cmd CMD     shell command building the tree (default: make)\n"
@@ -64,6 +83,98 @@ static int sign_file(const char *path, const char *key, struct sut_err *err)
 	return rc;
 }
 
+static int finish(struct sut_build_report *r, const char *key, bool json,
+		  const struct sut_distro_build *db, const struct sut_distro_debug *dbg);
+
+static void json_debian(struct json *j, const struct sut_distro_build *db)
+{
+	json_obj_begin(j, "debian");
+	json_str(j, "source", db->source);
+	json_str(j, "version", db->version);
+	json_str(j, "binary", db->binary_package);
+	json_str(j, "official", db->official);
+	json_str(j, "official_build_id", db->official_build_id);
+	json_str(j, "rebuilt_build_id", db->rebuilt_build_id);
+	json_str(j, "proof", db->proof == SUT_PROOF_BUILD_ID ? "build-id" : "sections");
+	json_str(j, "cache", db->entry);
+	json_bool(j, "cached", db->cached);
+	json_obj_begin(j, "first_build_seconds");
+	json_uint(j, "download", (unsigned long long)(db->secs_download + 0.5));
+	json_uint(j, "build_deps", (unsigned long long)(db->secs_deps + 0.5));
+	json_uint(j, "build", (unsigned long long)(db->secs_build + 0.5));
+	json_obj_end(j);
+	json_obj_end(j);
+}
+
+static void progress(void *arg, const char *msg)
+{
+	(void)arg;
+	cli_info("suture build --debian: %s", msg);
+}
+
+/* suture build --debian SOURCE[=VERSION]: the proved pristine build first, then the diff
+ * against Debian's tree, then the patch. */
+static int build_debian(const struct sut_build_opts *o, const char *spec, int jobs, bool no_deps,
+			const char *key, bool json)
+{
+	struct sut_err err;
+	char *source = NULL, *version = NULL;
+	if (sut_distro_parse_spec(spec, &source, &version, &err)) {
+		cli_error("--debian %s: %s", spec, err.msg);
+		return EXIT_USAGE;
+	}
+	struct sut_distro_opts d = { .source = source, .version = version, .target = o->target,
+				     .jobs = jobs, .no_build_deps = no_deps, .progress = progress };
+	struct sut_distro_build db;
+	int rc = 0;
+	if (sut_distro_prepare(&d, &db, &err)) {
+		cli_error("%s", err.msg);
+		free(source);
+		free(version);
+		return 1;
+	}
+	enum sut_diff_state st;
+	if (sut_distro_check_diff(&db, o->diff, &st, &err)) {
+		cli_error("%s", err.msg);
+		rc = 1;
+	} else if (st == SUT_DIFF_IN_SOURCE) {
+		if (json) {
+			struct json j;
+			json_init(&j, stdout);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "status", "already-fixed");
+			json_str(&j, "diff", o->diff);
+			json_debian(&j, &db);
+			json_obj_end(&j);
+			json_end(&j);
+		}
+		cli_info("%s: already fixed in %s %s (Debian's source carries this change: its reverse applies exactly); no patch written",
+			 o->diff, db.source, db.version);
+	} else {
+		struct sut_build_report rep = {0};
+		struct sut_distro_debug dbg;
+		if (sut_distro_build_patch(&db, o, &rep, &dbg, &err)) {
+			cli_error("%s", err.msg);
+			rc = 1;
+		} else {
+			if (dbg.path)
+				cli_info("debug information %s confirms the addresses of %zu function%s and symbol%s",
+					 dbg.path, dbg.confirmed, dbg.confirmed == 1 ? "" : "s",
+					 dbg.confirmed == 1 ? "" : "s");
+			else
+				cli_info("no debug information for build-id %s (/usr/lib/debug/.build-id/, DEBUGINFOD_URLS): addresses come from the proved rebuild alone",
+					 db.official_build_id);
+			rc = finish(&rep, key, json, &db, &dbg);
+		}
+		free(dbg.path);
+		sut_build_report_free(&rep);
+	}
+	sut_distro_build_free(&db);
+	free(source);
+	free(version);
+	return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -75,15 +186,23 @@ int cmd_build(int argc, char **argv)
 		{"expect-build-id", required_argument, 0, 'e'},
 		{"workdir", required_argument, 0, 'w'}, {"keep", no_argument, 0, 'K'},
 		{"json", no_argument, 0, 'j'},		 {"help", no_argument, 0, 'h'},
+		{"debian", required_argument, 0, 'R'},	 {"jobs", required_argument, 0, 'J'},
+		{"no-build-deps", no_argument, 0, 'N'},
 		{0, 0, 0, 0}};
 	struct sut_build_opts o = {0};
 	const char *key = cli_default_signing_key();
 	bool json = false;
 	const char **cves = NULL;
+	const char *debian = NULL;
+	int jobs = 0;
+	bool no_deps = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:d:T:b:o:i:c:D:k:Pe:w:Kjh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:T:b:o:i:c:D:k:Pe:w:KjhR:J:N", lo, NULL)) != -1) {
 		switch (c) {
+		case 'R': debian = optarg; break;
+		case 'J': jobs = atoi(optarg); break;
+		case 'N': no_deps = true; break;
 		case 's': o.src = optarg; break;
 		case 'd': o.diff = optarg; break;
 		case 'T': o.target = optarg; break;
@@ -106,9 +225,14 @@ int cmd_build(int argc, char **argv)
 		}
 	}
 	o.cves = cves;
-	if (!o.src || !o.diff || !o.target || optind != argc) {
+	if (debian && (o.src || o.build_cmd || o.verify_build_id)) {
+		cli_error("--debian builds Debian's own source: it takes no --src, --build-cmd or --expect-build-id");
+		free(cves);
+		return EXIT_USAGE;
+	}
+	if ((!o.src && !debian) || !o.diff || !o.target || optind != argc) {
 		cli_error(optind != argc ? "unexpected argument '%s'"
-					 : "build needs --src, --diff and --target%s",
+					 : "build needs --src (or --debian), --diff and --target%s",
 			  optind != argc ? argv[optind] : "");
 		fputs(usage, stderr);
 		free(cves);
@@ -140,16 +264,35 @@ int cmd_build(int argc, char **argv)
 	struct sut_build_report rep = {0};
 	struct sut_err err;
 	int rc = 0;
+	if (debian) {
+		rc = build_debian(&o, debian, jobs, no_deps, key, json);
+		goto out;
+	}
 	if (sut_build(&o, &rep, &err) < 0) {
 		cli_error("%s", err.msg);
 		rc = 1;
 		goto out;
 	}
+	rc = finish(&rep, key, json, NULL, NULL);
+out:
+	sut_build_report_free(&rep);
+	free(cves);
+	for (size_t i = 0; i < nfrom; i++)
+		free(from_diff[i]);
+	free(from_diff);
+	return rc;
+}
+
+/* Signs the patch build wrote and reports it; db: the Debian build it is for, or NULL. */
+static int finish(struct sut_build_report *r, const char *key, bool json,
+		  const struct sut_distro_build *db, const struct sut_distro_debug *dbg)
+{
+	struct sut_build_report rep = *r;
+	struct sut_err err;
 	if (key && sign_file(rep.patch_path, key, &err) < 0) {
 		cli_error("%s: signing with %s: %s", rep.patch_path, key, err.msg);
 		remove(rep.patch_path);
-		rc = 1;
-		goto out;
+		return 1;
 	}
 	if (json) {
 		struct json j;
@@ -159,6 +302,14 @@ int cmd_build(int argc, char **argv)
 		json_str(&j, "id", rep.patch_id);
 		json_str(&j, "build_id", rep.build_id_hex);
 		json_bool(&j, "signed", key != NULL);
+		if (db)
+			json_debian(&j, db);
+		if (dbg && dbg->path) {
+			json_obj_begin(&j, "debuginfo");
+			json_str(&j, "path", dbg->path);
+			json_uint(&j, "confirmed", dbg->confirmed);
+			json_obj_end(&j);
+		}
 		json_arr_begin(&j, "functions");
 		for (size_t i = 0; i < rep.nfuncs; i++) {
 			json_obj_begin(&j, NULL);
@@ -174,6 +325,9 @@ int cmd_build(int argc, char **argv)
 		json_obj_end(&j);
 		json_end(&j);
 	} else {
+		if (db)
+			cli_info("patch for %s %s, binary package %s (%s)", db->source, db->version,
+				 db->binary_package, db->official);
 		cli_info("wrote %s: patch %s for build-id %s%s", rep.patch_path, rep.patch_id,
 			 rep.build_id_hex, key ? ", signed" : " (unsigned)");
 		for (size_t i = 0; i < rep.nfuncs; i++)
@@ -182,13 +336,7 @@ int cmd_build(int argc, char **argv)
 		if (rep.workdir)
 			cli_info("work directory kept: %s", rep.workdir);
 	}
-out:
-	sut_build_report_free(&rep);
-	free(cves);
-	for (size_t i = 0; i < nfrom; i++)
-		free(from_diff[i]);
-	free(from_diff);
-	return rc;
+	return 0;
 }
 
 static const char keygen_usage[] =

@@ -8,6 +8,8 @@
 #include "cli/cli.h"
 #include "cli/json.h"
 #include "cli/trust.h"
+#include "distro/distro.h"
+#include "elf/elf.h"
 #include "patch/patch.h"
 #include "util/buf.h"
 
@@ -19,7 +21,11 @@ static const char usage[] =
 	"replaces (name, source file for a static function, address in the target, original\n"
 	"size, replacement size, and why it is replaced: changed, or containing an inlined\n"
 	"changed function), the new symbols it adds, and its signature (key id, and whether\n"
-	"that key is trusted here). A corrupt file is reported with what is wrong in it.\n"
+	"that key is trusted here). A corrupt file is reported with what is wrong in it. With\n"
+	"--debian patches, the source and binary package the patch is for. Where debug\n"
+	"information for the target's build-id exists (/usr/lib/debug/.build-id/, or a\n"
+	"debuginfod server in DEBUGINFOD_URLS), each replaced function is named from it too and\n"
+	"the patch's addresses are checked against it.\n"
 	"\n"
 	"Options:\n"
 	"  -j, --json     one JSON document on standard output\n"
@@ -73,6 +79,20 @@ int cmd_inspect(int argc, char **argv)
 	bool trusted = cli_trust_check(&ts, p, signer, &verr) == 0;
 	cli_trust_free(&ts);
 	const char *cons = p->consistency == SUT_CONS_PER_CALL ? "per-call" : "strict";
+	/* debug information for the target, where it exists: names and a cross-check */
+	char *dpath = NULL;
+	struct sut_elf *de = NULL;
+	size_t confirmed = 0;
+	struct sut_err derr;
+	const char *dproblem = NULL;
+	int drc = sut_distro_find_debuginfo(hex, &dpath, &derr);
+	if (drc < 0)
+		dproblem = derr.msg;
+	if (drc == 0 && sut_distro_debug_check(p, dpath, &confirmed, &derr) < 0)
+		dproblem = derr.msg;
+	struct sut_err oerr;
+	if (drc == 0 && sut_elf_open(dpath, &de, &oerr) < 0)
+		de = NULL;
 	if (json) {
 		struct json j;
 		json_init(&j, stdout);
@@ -82,6 +102,13 @@ int cmd_inspect(int argc, char **argv)
 		json_uint(&j, "format", p->format);
 		json_str(&j, "target", p->target_name);
 		json_str(&j, "build_id", hex);
+		if (p->pkg_source) {
+			json_obj_begin(&j, "package");
+			json_str(&j, "source", p->pkg_source);
+			json_str(&j, "version", p->pkg_version);
+			json_str(&j, "binary", p->pkg_binary);
+			json_obj_end(&j);
+		}
 		json_str(&j, "consistency", cons);
 		json_str(&j, "description", p->description);
 		json_arr_begin(&j, "cves");
@@ -98,9 +125,21 @@ int cmd_inspect(int argc, char **argv)
 			json_uint(&j, "size", f->target_size);
 			json_uint(&j, "replacement_size", p->symbols[f->replacement].size);
 			json_str(&j, "reason", f->reason ? f->reason : "changed");
+			const struct sut_sym *ds = de ? sut_elf_sym_at(de, f->target_addr) : NULL;
+			if (ds && ds->value == f->target_addr)
+				json_str(&j, "debug_name", ds->name);
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
+		if (dpath || dproblem) {
+			json_obj_begin(&j, "debuginfo");
+			json_str(&j, "path", dpath);
+			json_uint(&j, "confirmed", confirmed);
+			json_bool(&j, "agrees", dproblem == NULL);
+			if (dproblem)
+				json_str(&j, "problem", dproblem);
+			json_obj_end(&j);
+		}
 		json_arr_begin(&j, "new_symbols");
 		for (size_t i = 0; i < p->nsymbols; i++) {
 			const struct sut_patch_symbol *s = &p->symbols[i];
@@ -140,6 +179,9 @@ int cmd_inspect(int argc, char **argv)
 	} else {
 		printf("patch        %s v%u (format %u)\n", p->id, p->version, p->format);
 		printf("target       %s  build-id %s\n", p->target_name ? p->target_name : "?", hex);
+		if (p->pkg_source)
+			printf("package      %s %s (source), binary package %s\n", p->pkg_source,
+			       p->pkg_version ? p->pkg_version : "?", p->pkg_binary ? p->pkg_binary : "?");
 		printf("consistency  %s\n", cons);
 		printf("cves         ");
 		for (size_t i = 0; i < p->ncves; i++)
@@ -152,6 +194,11 @@ int cmd_inspect(int argc, char **argv)
 			printf("signer key   %s\n", p->sig_key_id);
 		if (!trusted && p->sig_len)
 			printf("             %s\n", verr.msg);
+		if (dproblem)
+			printf("debug info   %s: %s\n", dpath ? dpath : "lookup failed", dproblem);
+		else if (dpath)
+			printf("debug info   %s (confirms %zu address%s)\n", dpath, confirmed,
+			       confirmed == 1 ? "" : "es");
 		printf("replaces %zu function%s:\n", p->nfuncs, p->nfuncs == 1 ? "" : "s");
 		for (size_t i = 0; i < p->nfuncs; i++) {
 			const struct sut_patch_func *f = &p->funcs[i];
@@ -160,6 +207,10 @@ int cmd_inspect(int argc, char **argv)
 			       (unsigned long long)f->target_size,
 			       (unsigned long long)p->symbols[f->replacement].size,
 			       f->reason ? f->reason : "changed");
+			const struct sut_sym *ds = de ? sut_elf_sym_at(de, f->target_addr) : NULL;
+			if (ds && ds->value == f->target_addr)
+				printf("  %-32s debug info names it %s%s%s\n", "", ds->name,
+				       ds->file && ds->file[0] ? " in " : "", ds->file ? ds->file : "");
 		}
 		size_t nnew = 0;
 		for (size_t i = 0; i < p->nsymbols; i++) {
@@ -172,6 +223,9 @@ int cmd_inspect(int argc, char **argv)
 			       (unsigned long long)s->size);
 		}
 	}
+	if (de)
+		sut_elf_close(de);
+	free(dpath);
 	sut_patch_free(p);
 	return 0;
 }

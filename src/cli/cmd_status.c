@@ -8,6 +8,7 @@
 
 #include "apply/apply.h"
 #include "cli/cli.h"
+#include "cli/debug_names.h"
 #include "cli/escape.h"
 #include "cli/json.h"
 #include "util/buf.h"
@@ -38,6 +39,9 @@ static const char usage[] =
 	"                 listed with none\n"
 	"  -j, --json     one JSON document on standard output\n"
 	"  -h, --help     this text\n";
+
+/* Names from debug information, where it exists for a patched object (cli/debug_names.h). */
+static struct debug_names *dbgn;
 
 /* Text a process controls, escaped for the terminal (cli/escape.h). */
 #define ESC(s, buf) cli_esc((s), (buf), sizeof(buf))
@@ -88,9 +92,11 @@ static void print_human(const struct sut_status *st)
 						 : "the next transaction drops this record");
 			for (size_t f = 0; f < p->nfuncs; f++) {
 				const struct sut_status_func *rf = &p->funcs[f];
-				printf("      %-32s 0x%llx -> 0x%llx%s\n", ESC(rf->name, name),
+				const char *dn = debug_name(dbgn, st->pid, o, rf->addr);
+				printf("      %-32s 0x%llx -> 0x%llx%s%s%s\n", ESC(rf->name, name),
 				       (unsigned long long)rf->addr, (unsigned long long)rf->repl,
-				       rf->superseded ? "  (superseded by a newer patch)" : "");
+				       rf->superseded ? "  (superseded by a newer patch)" : "",
+				       dn ? "  debug info: " : "", dn ? dn : "");
 			}
 		}
 	}
@@ -144,6 +150,9 @@ static void print_json(struct json *j, const struct sut_status *st)
 				json_hex(j, "address", rf->addr);
 				json_uint(j, "size", rf->size);
 				json_hex(j, "replacement", rf->repl);
+				const char *dn = debug_name(dbgn, st->pid, o, rf->addr);
+				if (dn)
+					json_str(j, "debug_name", dn);
 				/* the function runs this patch's code now */
 				json_bool(j, "live", p->live && !rf->superseded);
 				json_obj_end(j);
@@ -207,6 +216,7 @@ int cmd_status(int argc, char **argv)
 		json_arr_begin(&j, "processes");
 	}
 	int rc = 0;
+	dbgn = debug_names_new();
 	for (size_t i = 0; i < pids.n; i++) {
 		struct sut_status st;
 		struct sut_err err;
@@ -233,5 +243,7 @@ int cmd_status(int argc, char **argv)
 		printf("no process carries suture patches\n");
 	}
 	pidlist_free(&pids);
+	debug_names_free(dbgn);
+	dbgn = NULL;
 	return rc;
 }

@@ -51,18 +51,17 @@ int dm_connector_open(int *out, struct sut_err *err)
 		close(fd);
 		return -1;
 	}
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
-	memset(&msg, 0, sizeof msg);
-	msg.nl.nlmsg_len = sizeof msg;
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof msg.op;
-	msg.op = PROC_CN_MCAST_LISTEN;
+	/* netlink header, connector header, then the operation: built in one buffer (struct
+	 * cn_msg ends in a flexible array, so it cannot sit inside a struct before the op) */
+	enum proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+	_Alignas(struct nlmsghdr) uint8_t msg[NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof op)];
+	memset(msg, 0, sizeof msg);
+	struct nlmsghdr *nl = (struct nlmsghdr *)msg;
+	struct cn_msg cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof op};
+	nl->nlmsg_len = sizeof msg;
+	nl->nlmsg_type = NLMSG_DONE;
+	memcpy(NLMSG_DATA(nl), &cn, sizeof cn);
+	memcpy((uint8_t *)NLMSG_DATA(nl) + sizeof cn, &op, sizeof op);
 	if (send(fd, &msg, sizeof msg, 0) != (ssize_t)sizeof msg) {
 		sut_errno(err, "process-events connector: subscribe");
 		close(fd);

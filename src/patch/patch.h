@@ -113,6 +113,10 @@ struct sut_patch {
 	char **cves;
 	size_t ncves;
 	char *target_name; /* informational: basename/soname of the target object */
+	/* The distribution package the target comes from, when built from one (suture build
+	 * --debian): source package, its version, and the binary package holding the target.
+	 * Informational (the build-id is what binds the patch); all NULL otherwise. */
+	char *pkg_source, *pkg_version, *pkg_binary;
 	uint8_t build_id[SUT_BUILD_ID_MAX];
 	size_t build_id_len; /* the one target build this patch is for; >= 1 */
 	enum sut_consistency consistency;

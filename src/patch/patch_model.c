@@ -91,6 +91,9 @@ void sut_patch_free(struct sut_patch *p)
 		free(p->cves[i]);
 	free(p->cves);
 	free(p->target_name);
+	free(p->pkg_source);
+	free(p->pkg_version);
+	free(p->pkg_binary);
 	for (size_t i = 0; i < p->nsections; i++) {
 		free(p->sections[i].name);
 		free(p->sections[i].bytes);

@@ -242,6 +242,12 @@ static int meta_field(struct reader *r, struct sut_patch *p, const char *key, co
 		return set_once(r, &p->target_name, key, val);
 	if (strcmp(key, "description") == 0)
 		return set_once(r, &p->description, key, val);
+	if (strcmp(key, "source-package") == 0)
+		return set_once(r, &p->pkg_source, key, val);
+	if (strcmp(key, "source-version") == 0)
+		return set_once(r, &p->pkg_version, key, val);
+	if (strcmp(key, "binary-package") == 0)
+		return set_once(r, &p->pkg_binary, key, val);
 	if (strcmp(key, "cve") == 0) {
 		p->cves = sut_xrealloc(p->cves, (p->ncves + 1) * sizeof *p->cves);
 		p->cves[p->ncves++] = sut_xstrdup(val);

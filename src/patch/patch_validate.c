@@ -65,6 +65,22 @@ static bool opt_ok(const char *s)
 	return !s || s[0];
 }
 
+/* A package name or version: what Debian allows in either ([A-Za-z0-9.+~:-], 1-100
+ * characters), so it can be printed as it is. */
+static bool pkg_ok(const char *s)
+{
+	if (!s)
+		return true;
+	size_t n = strlen(s);
+	if (n < 1 || n > 100)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr(".+~:-", s[i])))
+			return false;
+	return true;
+}
+
 static const char *kind_name(enum sut_sec_kind k)
 {
 	switch (k) {
@@ -95,6 +111,9 @@ static int check_header(const struct sut_patch *p, struct sut_err *err)
 				p->build_id_len, SUT_BUILD_ID_MAX);
 	if (p->consistency != SUT_CONS_STRICT && p->consistency != SUT_CONS_PER_CALL)
 		return sut_errf(err, "patch %s: unknown consistency rule %d", p->id, (int)p->consistency);
+	if (!pkg_ok(p->pkg_source) || !pkg_ok(p->pkg_version) || !pkg_ok(p->pkg_binary))
+		return sut_errf(err, "patch %s: source-package, source-version and binary-package must be 1-100 characters of [A-Za-z0-9.+~:-]",
+				p->id);
 	return 0;
 }
 

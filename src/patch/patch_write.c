@@ -82,6 +82,12 @@ static void build_meta(const struct sut_patch *p, struct sut_buf *m)
 	meta_add(m, "build-id", hex);
 	if (p->target_name)
 		meta_add(m, "target", p->target_name);
+	if (p->pkg_source)
+		meta_add(m, "source-package", p->pkg_source);
+	if (p->pkg_version)
+		meta_add(m, "source-version", p->pkg_version);
+	if (p->pkg_binary)
+		meta_add(m, "binary-package", p->pkg_binary);
 	meta_add(m, "consistency", p->consistency == SUT_CONS_PER_CALL ? "per-call" : "strict");
 	for (size_t i = 0; i < p->ncves; i++)
 		meta_add(m, "cve", p->cves[i]);

@@ -32,7 +32,7 @@ apt_state() {
 before=$(apt_state)
 
 rc=0; dir=$("$FETCH" "$SPEC" 2>"$T/fetch1.err") || rc=$?
-[ "$rc" = 3 ] && skip "Debian's package registry is unreachable: $(grep -m1 unreachable "$T/fetch1.err")"
+[ "$rc" = 3 ] && skip "Debian's package registry is unreachable: $(grep -m1 unreachable "$T/fetch1.err" | sed 's/.*unreachable: //')"
 [ "$rc" = 0 ] || { cat "$T/fetch1.err" >&2; fail "debian-fetch.sh $SPEC exited with $rc"; }
 [ "$dir" = "$T/debian/source/openssl_3.0.20-1~deb12u2" ] || fail "unexpected folder '$dir'"
 grep -q 'downloading source package openssl 3.0.20-1~deb12u2' "$T/fetch1.err" ||

@@ -22,7 +22,7 @@ openssl_cache() {
 	OSSL_TREE=$OSSL_CACHE/tree
 	case $rc in
 	0) ;;
-	3) skip "Debian's package registry is unreachable, so the OpenSSL 3.0.20 source cannot be downloaded ($(grep -m1 unreachable "$T/openssl-cache.log"))" ;;
+	3) skip "Debian's package registry is unreachable, so the OpenSSL 3.0.20 source cannot be downloaded ($(grep -m1 unreachable "$T/openssl-cache.log" | sed 's/.*unreachable: //'))" ;;
 	*) cat "$T/openssl-cache.log" >&2; fail "scripts/openssl-cache.sh failed (status $rc)" ;;
 	esac
 }

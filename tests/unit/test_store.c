@@ -6,9 +6,22 @@
 #include "store/store.h"
 #include "util/buf.h"
 
+/* Paths handed out by fixture_path, freed by the group teardown. */
+static char *paths[64];
+static size_t npaths;
+
 static char *fixture_path(const char *name)
 {
-	return sut_xasprintf("%s/%s", fixture_tmpdir(), name); /* freed at exit: a test */
+	assert_true(npaths < sizeof paths / sizeof paths[0]);
+	return paths[npaths++] = sut_xasprintf("%s/%s", fixture_tmpdir(), name);
+}
+
+static int free_paths(void **state)
+{
+	(void)state;
+	while (npaths)
+		free(paths[--npaths]);
+	return 0;
 }
 
 static char *write_conf(const char *name, const char *text)
@@ -118,5 +131,5 @@ int main(void)
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_excludes_self),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, free_paths);
 }
