@@ -182,6 +182,9 @@ static int interrupted(struct sut_rollout *ro, struct sut_err *err)
 int sut_rollout_run(struct sut_rollout *ro, struct sut_patch *const *patches, size_t n,
 		    const struct sut_rollout_hooks *h, struct sut_err *err)
 {
+	/* a suture killed during a rollback: finish the rollback, never apply again */
+	if (ro->failure)
+		return fail(ro, ro->failure, h, err);
 	set_state(ro->state, sizeof ro->state, "running");
 	if (sut_rollout_save(ro, err) < 0)
 		return -1;
@@ -254,6 +257,13 @@ int sut_rollout_run(struct sut_rollout *ro, struct sut_patch *const *patches, si
 			return interrupted(ro, err);
 		}
 		bool ok = sut_rollout_health(ro, w, patches, n, h);
+		if (!ok && stopped(h)) {
+			/* Ctrl-C reaches the health command too: a check cut short by the stop
+			 * is not a verdict; resume checks the wave again */
+			set_state(wv->state, sizeof wv->state, "applied");
+			free(ids);
+			return interrupted(ro, err);
+		}
 		stamp(wv->checked_at, sizeof wv->checked_at);
 		set_state(wv->state, sizeof wv->state, ok ? "healthy" : "failed");
 		struct sut_buf d = {0};
