@@ -3,7 +3,7 @@
 # against the layers before it in LAYERS (the order of DESIGN.md), which keeps the
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
-LAYERS := util elf proc ptrace patch link unwind apply audit store assess daemon report build distro cli
+LAYERS := util elf proc ptrace patch link unwind apply audit store assess rollout daemon report build distro cli
 B      := build
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)

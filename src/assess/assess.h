@@ -111,6 +111,12 @@ void sut_verify_cross(struct sut_vfy_result *r, size_t n);
 bool sut_vfy_proved(const struct sut_vfy_result *r, const char *id);
 const char *sut_vfy_kind_name(enum sut_vfy_kind k);
 
+/* ---- Sockets ---- */
+
+/* The inodes of the TCP sockets pid holds in LISTEN state (at most cap of them stored;
+ * the count found is returned, -1 when its fds cannot be read). Read-only. */
+int sut_proc_listening_inodes(pid_t pid, uint64_t *out, size_t cap);
+
 /* ---- Inventory ---- */
 
 /* What is known of one file, by build-id (mapped file) or device+inode (file on disk). */

@@ -151,3 +151,47 @@ void sut_proc_exposure(struct sut_netcache *c, pid_t pid, uint64_t netns, unsign
 	}
 	closedir(d);
 }
+
+int sut_proc_listening_inodes(pid_t pid, uint64_t *out, size_t cap)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct netns ns = {0};
+	bool read = false;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char link[340], target[64];
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		unsigned long long ino;
+		if (sscanf(target, "socket:[%llu]", &ino) != 1)
+			continue;
+		if (!read) {
+			char p[64];
+			snprintf(p, sizeof p, "/proc/%d/net/tcp", (int)pid);
+			read_table(&ns, p);
+			snprintf(p, sizeof p, "/proc/%d/net/tcp6", (int)pid);
+			read_table(&ns, p);
+			read = true;
+		}
+		for (size_t i = 0; i < ns.n; i++)
+			if (ns.v[i].inode == ino && ns.v[i].state == 0x0A) {
+				if ((size_t)found < cap)
+					out[found] = ino;
+				found++;
+				break;
+			}
+	}
+	closedir(d);
+	free(ns.v);
+	return found;
+}

@@ -46,6 +46,11 @@ struct sut_audit_record {
 	int attempts;
 	uint64_t freeze_us;   /* the committing all-thread freeze */
 	uint64_t held_us;     /* longest time one thread was held, staging included */
+	/* rollout actions ("rollout-wave", "rollout-health", "rollout-abort", "rollout-done",
+	 * docs/rollout.md): the rollout's id, the 1-based wave (0: none) and a summary */
+	const char *rollout;
+	int wave;
+	const char *detail;
 };
 
 struct sut_audit;

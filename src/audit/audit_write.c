@@ -175,7 +175,11 @@ static char *render(const struct sut_audit_record *r, const char *prev)
 	set_str(o, "error", r->error);
 	set_str(o, "repaired", r->repaired);
 	set_str(o, "repair_id_from_process", r->repair_from_process);
-	if (strcmp(r->action, "refuse") != 0) {
+	set_str(o, "rollout", r->rollout);
+	if (r->wave > 0)
+		json_object_set_new(o, "wave", json_integer(r->wave));
+	set_str(o, "detail", r->detail);
+	if (strcmp(r->action, "refuse") != 0 && strncmp(r->action, "rollout-", 8) != 0) {
 		json_object_set_new(o, "functions", json_integer((json_int_t)r->functions));
 		json_object_set_new(o, "attempts", json_integer(r->attempts));
 		json_object_set_new(o, "freeze_us", json_integer((json_int_t)r->freeze_us));

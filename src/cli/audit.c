@@ -79,3 +79,12 @@ void cli_audit_refusal(const char *file, const char *patch_id, const char *error
 		.action = "refuse", .file = file, .patch = patch_id, .ok = false, .error = error};
 	append(&rec);
 }
+
+void cli_audit_rollout(const char *action, const char *rollout, int wave, const char *patches,
+		       bool ok, const char *error, const char *detail)
+{
+	struct sut_audit_record rec = {.action = action, .rollout = rollout, .wave = wave,
+				       .patch = patches, .ok = ok, .error = error,
+				       .detail = detail};
+	append(&rec);
+}

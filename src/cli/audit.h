@@ -23,5 +23,9 @@ void cli_audit(const char *action, const struct sut_txn_result *r, const char *p
 	       const char *error);
 /* A patch file refused before any process was touched (signature, key). */
 void cli_audit_refusal(const char *file, const char *patch_id, const char *error);
+/* A rollout's own step (docs/rollout.md): "rollout-wave", "rollout-health",
+ * "rollout-abort", "rollout-done". */
+void cli_audit_rollout(const char *action, const char *rollout, int wave, const char *patches,
+		       bool ok, const char *error, const char *detail);
 
 #endif

@@ -26,6 +26,7 @@ int cmd_store(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_package(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 
 /* The trusted patches verify and scan compare processes with: every *.suture file of the
  * store folders (SUTURE_PATCH_DIRS, colon-separated, else /var/lib/suture/patches and

@@ -31,6 +31,7 @@ static const char usage[] =
 	"  daemon   ask sutured for its status, or to reload the store\n"
 	"  package  make a Debian package that installs a patch into the store\n"
 	"  report   the document an auditor reads: trail, patches, live state, rollback plan\n"
+	"  rollout  patch a host's processes in waves, with health checks and rollback\n"
 	"\n"
 	"Run `suture COMMAND --help` for the options of a command. Exit status: 0 when every\n"
 	"named process ended in the asked state; 1 when at least one did not (those are left\n"
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 		    {"repair", cmd_repair, true},   {"verify", cmd_verify, false},
 		    {"scan", cmd_scan, false},	     {"store", cmd_store, false},
 		    {"daemon", cmd_daemon, false},   {"package", cmd_package, false},
-		    {"report", cmd_report, false}};
+		    {"report", cmd_report, false},  {"rollout", cmd_rollout, true}};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			note_ignored_environment();
