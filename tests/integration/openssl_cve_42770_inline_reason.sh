@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# PENDING: fails until suture build names the inlined function when it has no symbol.
+# suture build names the inlined function even when it has no symbol of its own:
 #   suture build ... --diff tests/openssl/CVE-2026-42770.patch --target libcrypto.so.3
 #   suture inspect: "dh_set_peer  dh_exch.c ... changed" — the reason does not say that
 #   dh_set_peer is replaced because it contains the inlined dh_match_params.

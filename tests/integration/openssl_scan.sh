@@ -39,7 +39,7 @@ verdict() {
 ALL="CVE-2026-45447 CVE-2026-34182 CVE-2026-45445 CVE-2026-42770 CVE-2026-63074 CVE-2026-75803"
 
 scan --json
-[ "$SCAN_RC" = 1 ] || fail "scan exited $SCAN_RC"
+[ "$SCAN_RC" = 1 ] || fail "scan exited $SCAN_RC: $(tail -n 5 "$T/scan.err")"
 jq -e --argjson p "$UP" '.processes[] | select(.pid == $p) | [.objects[] | select(.path | endswith("libcrypto.so.3")) | .openssl] == ["3.0.20"]' "$T/scan.out" >/dev/null ||
 	fail "the pristine server's libcrypto does not report 3.0.20"
 jq -e --argjson p "$DEB" '.processes[] | select(.pid == $p) | [.objects[] | select(.path | endswith("libcrypto.so.3"))][0] | .package == "libssl3:amd64" and .source == "openssl"' "$T/scan.out" >/dev/null ||
