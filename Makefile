@@ -4,7 +4,7 @@
 # dependency rule visible here as well as in the headers.
 .DEFAULT_GOAL := all
 LAYERS := util elf proc ptrace patch link unwind apply audit store assess rollout daemon report build distro cli
-B      := build
+B      := out
 CC     ?= gcc
 WERROR := $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
@@ -26,12 +26,12 @@ layer_srcs = $(filter-out $(PROGRAM_MAINS),$(wildcard src/$(1)/*.c))
 layer_objs = $(patsubst src/%.c,$(B)/obj/%.o,$(call layer_srcs,$(1)))
 # libraries of a layer and every layer before it, innermost last (for the linker)
 define layer_lib_rule
-$(B)/lib$(1).a: $(call layer_objs,$(1))
+$(B)/libsut_$(1).a: $(call layer_objs,$(1))
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
-ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/lib$(l).a)
+ALL_LIBS := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(B)/libsut_$(l).a)
 
 .PHONY: all deps demo check check-long check-layers print-layers bench clean
 all: deps $(B)/suture $(B)/sutured $(B)/libsutured-hold.so
@@ -40,7 +40,7 @@ deps:
 	@scripts/deps.sh
 
 # Objects are rebuilt when the compiler or its flags change (hardening, sanitizers).
-$(B)/cflags.stamp: FORCE
+$(B)/cflags.stamp: FORCE | deps
 	@mkdir -p $(@D)
 	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' >$@
 .PHONY: FORCE

@@ -6,7 +6,7 @@
 # memory and CPU when idle. The daemon runs in the foreground on a private store root, for
 # a library whose build-id is unique to this run. Prints one JSON document.
 source "$(dirname "$0")/lib.sh"
-SUTURED=${SUTURED:-$BENCH_TOP/build/sutured}
+SUTURED=${SUTURED:-$BENCH_TOP/out/sutured}
 [ -x "$SUTURED" ] || die "$SUTURED is not built (run make)"
 [ "$(id -u)" -eq 0 ] || die "sutured needs root"
 BURST=${DAEMON_BURST:-1000}
@@ -45,7 +45,7 @@ status() { "$SUTURE" daemon status --root "$R" --json; }
 
 # exec loop of /bin/true: wall time per exec; runs with and without sutured alternate (5
 # each) so that the machine's changing load weighs on both alike
-HOLD=$BENCH_TOP/build/libsutured-hold.so
+HOLD=$BENCH_TOP/out/libsutured-hold.so
 export SUTURED_HOLD_SOCKET=$R/run/suture/hold.sock
 loop_once() {
 	local t0

@@ -8,7 +8,7 @@
 # for all benchmarks and each bench/*.sh can also be run on its own.
 set -euo pipefail
 BENCH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SUTURE=${SUTURE:-$BENCH_TOP/build/suture}
+SUTURE=${SUTURE:-$BENCH_TOP/out/suture}
 BENCH_QUICK=${BENCH_QUICK:-0}
 [ "$BENCH_QUICK" = 0 ] || BENCH_QUICK=1
 # Benchmarks build with `make` in their own tree: a surrounding make's variables must not

@@ -8,8 +8,8 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 libs=()
 for l in apply patch proc elf util; do
-	libs+=("$TOP/build/lib$l.a")
-	[ -f "$TOP/build/lib$l.a" ] || { echo "bench: error: build/lib$l.a is not built (run make)" >&2; exit 1; }
+	libs+=("$TOP/out/libsut_$l.a")
+	[ -f "$TOP/out/libsut_$l.a" ] || { echo "bench: error: out/libsut_$l.a is not built (run make)" >&2; exit 1; }
 done
 work=$(mktemp -d /tmp/suture-bench-reg-XXXXXX)
 trap 'rm -rf "$work"' EXIT

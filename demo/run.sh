@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # The suture demo: a running TCP service has a bug in its shared library; suture fixes it
 # in place (same process, same open connections), then takes the fix back out.
-# Run by `make demo` once build/suture is built. Needs only gcc, make and patch.
+# Run by `make demo` once out/suture is built. Needs only gcc, make and patch.
 set -euo pipefail
 DEMO=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$DEMO/.." && pwd)
-SUTURE=${SUTURE:-$TOP/build/suture}
+SUTURE=${SUTURE:-$TOP/out/suture}
 W=$(mktemp -d /tmp/suture-demo-XXXXXX)
 STARTED=()
 # The demo keeps its audit trail with its other files rather than in the machine's log.

@@ -3,7 +3,7 @@
 # the foreground on a store under $T/root (never the machine's /var/lib/suture), against
 # a library whose build-id is unique to the test run, so that the daemon patches only the
 # processes the test started.
-SUTURED=${SUTURED:-$TOP/build/sutured}
+SUTURED=${SUTURED:-$TOP/out/sutured}
 R=$T/root
 
 # require_sutured: skip unless sutured is built and we may trace and use the connector.

@@ -4,7 +4,7 @@
 # is recorded and ended by PID at exit, and only those.
 set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SUTURE=${SUTURE:-$TOP/build/suture}
+SUTURE=${SUTURE:-$TOP/out/suture}
 T=$(mktemp -d /tmp/suture-it-XXXXXX)
 STARTED_PIDS=()
 # suture's audit trail goes to the test's own directory, not the machine's log

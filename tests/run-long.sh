@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.." || exit 1
 pass=0 failn=0 skipn=0 failed=()
 # Patches are signed and apply verifies them (invariant 4): one throw-away key pair for
 # the whole run, handed to suture through the environment.
-if [ -z "${SUTURE_SIGNING_KEY:-}" ] && [ -x build/suture ]; then
+if [ -z "${SUTURE_SIGNING_KEY:-}" ] && [ -x out/suture ]; then
 	keydir=$(mktemp -d /tmp/suture-keys-XXXXXX)
 	trap 'rm -rf "$keydir"' EXIT
-	build/suture keygen "$keydir/test.key" "$keydir/test.pub" 2>/dev/null
+	out/suture keygen "$keydir/test.key" "$keydir/test.pub" 2>/dev/null
 	export SUTURE_SIGNING_KEY="$keydir/test.key" SUTURE_TRUSTED_KEYS="$keydir/test.pub"
 fi
 for t in tests/long/${ONLY:-*}.sh; do

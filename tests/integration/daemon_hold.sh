@@ -10,7 +10,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
-HOLD=$TOP/build/libsutured-hold.so
+HOLD=$TOP/out/libsutured-hold.so
 [ -f "$HOLD" ] || skip "$HOLD is not built"
 
 N=${DAEMON_STARTS:-40}

@@ -49,7 +49,7 @@ start_bg "$T/w.out" "$S/worker" loop
 W=$BG_PID
 wait_for_line "$T/w.out" "^pid=$W value=1"
 start_sutured
-dpkg_r() { PATH=$TOP/build:$PATH dpkg --root="$R" --log="$T/dpkg.log" --force-script-chrootless "$@"; }
+dpkg_r() { PATH=$TOP/out:$PATH dpkg --root="$R" --log="$T/dpkg.log" --force-script-chrootless "$@"; }
 n=$(nlines "$T/sutured.log")
 dpkg_r -i "$DEB" >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out" >&2; fail "dpkg -i of the package failed"; }
 ms=$(wait_value "$T/w.out" "$W" 2 2)

@@ -20,6 +20,6 @@ grep -Eq '__(snprintf|memcpy|fprintf|printf|vsnprintf)_chk' <<<"$syms" ||
 	fail "suture calls no fortified libc function (_FORTIFY_SOURCE not in effect)"
 objdump -d --no-show-raw-insn "$SUTURE" | grep -A1 '<main>:' | grep -q endbr64 ||
 	fail "main does not start with endbr64 (-fcf-protection not in effect)"
-obj=$(find "$TOP/build/obj" -name 'main.o' | head -n1)
+obj=$(find "$TOP/out/obj" -name 'main.o' | head -n1)
 [ -n "$obj" ] || skip "no object files to check the CET property of"
 readelf -n "$obj" | grep -q 'IBT, SHSTK' || fail "$obj lacks the x86 IBT/SHSTK property"

@@ -19,7 +19,7 @@ RSS_MARGIN_KB=${SOAK_RSS_MARGIN_KB:-1024}
 
 openssl_setup
 # The run takes minutes: a private copy keeps the binary under test the same throughout,
-# even if build/suture is rebuilt meanwhile.
+# even if out/suture is rebuilt meanwhile.
 cp "$SUTURE" "$T/suture"
 SUTURE=$T/suture
 build_cve 45445
