@@ -156,40 +156,6 @@ static int make_dirs(const char *dir, struct sut_err *err)
 	return rc;
 }
 
-/* Writes len bytes to path atomically: a dot-file in the same folder (which the store
- * listing skips), fsync, rename. */
-static int write_atomic(const char *dir, const char *path, const uint8_t *data, size_t len,
-			struct sut_err *err)
-{
-	char *tmp = sut_xasprintf("%s/.add.%d", dir, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		sut_errno(err, "%s", tmp);
-		free(tmp);
-		return -1;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0) {
-			sut_errno(err, "%s", tmp);
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-		sut_errno(err, "%s", path);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-}
-
 int sut_store_add(const struct sut_store_paths *paths, const char *src, bool replace,
 		  sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err)
 {
@@ -219,7 +185,7 @@ int sut_store_add(const struct sut_store_paths *paths, const char *src, bool rep
 		sut_errf(err, "patch %s is already in the store (%s); use --replace", p->id, dst);
 		goto out;
 	}
-	if (write_atomic(paths->operator_dir, dst, data, len, err) < 0)
+	if (sut_write_file(dst, data, len, err) < 0)
 		goto out;
 	*id_out = sut_xstrdup(p->id);
 	rc = 0;

@@ -156,7 +156,10 @@ int sut_read_file(const char *path, uint8_t **data, size_t *len, struct sut_err 
 
 int sut_write_file(const char *path, const void *data, size_t len, struct sut_err *err)
 {
-	char *tmp = sut_xasprintf("%s.tmp.%d", path, (int)getpid());
+	const char *slash = strrchr(path, '/');
+	char *tmp = slash ? sut_xasprintf("%.*s/.%s.tmp.%d", (int)(slash - path), path, slash + 1,
+					  (int)getpid())
+			  : sut_xasprintf(".%s.tmp.%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		sut_errno(err, "%s", tmp);
@@ -179,7 +182,8 @@ int sut_write_file(const char *path, const void *data, size_t len, struct sut_er
 		p += w;
 		left -= (size_t)w;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	int synced = fsync(fd);
+	if (close(fd) < 0 || synced < 0 || rename(tmp, path) < 0) {
 		sut_errno(err, "%s", path);
 		unlink(tmp);
 		free(tmp);

@@ -32,7 +32,9 @@ void sut_buf_free(struct sut_buf *b);
 
 /* Reads a whole file. */
 int sut_read_file(const char *path, uint8_t **data, size_t *len, struct sut_err *err);
-/* Writes a whole file atomically (temp file + rename). */
+/* Writes a whole file atomically and durably: a hidden temp file in the same folder
+ * (".NAME.tmp.PID", which folder listings that skip dot-files never see), fsync, rename.
+ * On failure the file at path is unchanged and the temp file is gone. */
 int sut_write_file(const char *path, const void *data, size_t len, struct sut_err *err);
 
 #endif
