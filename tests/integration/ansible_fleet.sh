@@ -13,7 +13,9 @@
 #       answering from the new code, verify proving it; then the module's revert;
 #   (b) host3's health check fails in the last phase (with host4): host3 rolls itself back,
 #       host1, host2 (earlier phases) and host4 (same phase) are rolled back by the
-#       playbook, no patch remains anywhere and ansible-playbook exits non-zero.
+#       playbook, no patch remains anywhere and ansible-playbook exits non-zero;
+#   (d) host2 fails in the second phase: host1 is rolled back and no later phase starts
+#       (host3 and host4 are not touched).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_rollout.sh"
 require_suture
@@ -37,35 +39,11 @@ trap fleet_cleanup EXIT
 build_service
 build_patch svc-good "$S/good.diff" svc
 
-# Each host runs two processes of the service; their PIDs (as the host sees them) and
-# ports go to the host's own /run/svc.
-cat >"$F/svc-init.sh" <<EOF
-#!/usr/bin/env bash
-# SPDX-License-Identifier: Apache-2.0
-mkdir -p /run/svc
-for n in 1 2; do "$S/svc" >/run/svc/out.\$n 2>&1 & echo \$! >>/run/svc/pids; done
-for n in 1 2; do
-	for ((i = 0; i < 250; i++)); do grep -q '^port=' /run/svc/out.\$n && break; sleep 0.02; done
-	sed -n 's/^port=\([0-9]*\).*/\1/p' /run/svc/out.\$n >>/run/svc/ports
-done
-EOF
-chmod 755 "$F/svc-init.sh"
-# The hosts' health command: every port of the host's service answers a line matching RE.
-cat >"$F/answers.sh" <<'EOF'
-#!/usr/bin/env bash
-# SPDX-License-Identifier: Apache-2.0
-# answers.sh RE: every port in /run/svc/ports (this host's service) answers a line matching RE
-set -u
-while read -r port; do
-	exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "port $port refused" >&2; exit 1; }
-	line=$(head -n 1 <&3); exec 3<&-
-	[[ $line =~ $1 ]] || { echo "port $port answered '$line'" >&2; exit 1; }
-done </run/svc/ports
-EOF
-chmod 755 "$F/answers.sh"
-
+# Each host runs two processes of the service (their PIDs, as the host sees them, and
+# ports in its own /run/svc); the health command checks what they answer.
+EX=$TOP/contrib/ansible/examples
 t0=$(date +%s.%N)
-"$NSH" start "$F" "$NHOSTS" "$F/svc-init.sh" >"$F/start.log" 2>&1 || { cat "$F/start.log" >&2; fail "nshosts.sh start failed"; }
+"$NSH" start "$F" "$NHOSTS" "$EX/svc-start.sh $S/svc 2" >"$F/start.log" 2>&1 || { cat "$F/start.log" >&2; fail "nshosts.sh start failed"; }
 note "$NHOSTS hosts up: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
 in_host() { local h=$1; shift; "$NSH" host "$F" "$h" "$@"; }
 in_ctl() { "$NSH" exec "$F" "$@"; }
@@ -104,7 +82,7 @@ mkdir -p "$INV/group_vars" "$INV/host_vars"
 cat >"$INV/group_vars/fleet.yml" <<EOF
 suture_executable: $SUTURE
 suture_trusted_keys: [$T/keys/test.pub.pem]
-suture_health_command: $F/answers.sh '^status=ok'
+suture_health_command: $EX/svc-health.sh '^status=ok'
 suture_soak: 200ms
 suture_waves: 1,100%
 EOF
@@ -203,7 +181,7 @@ in_ctl ansible host2 -i "$INV" -m suture.livepatch.suture \
 
 # --- (b) host3's health check fails in the last phase ------------------------------------
 # host3 checks for the original answer: once patched it answers "v=2" and fails
-echo "suture_health_command: $F/answers.sh '^status=ok n='" >"$INV/host_vars/host3.yml"
+echo "suture_health_command: $EX/svc-health.sh '^status=ok n='" >"$INV/host_vars/host3.yml"
 t0=$(date +%s.%N)
 play "$F/bad.log" -i "$INV" "$PB" -e suture_patch="$T/svc-good.suture"
 note "failing rollout: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
@@ -226,6 +204,25 @@ for h in 1 2 4; do
 done
 in_host 3 jq -e -s 'map(select(.action == "rollout-health")) | .[-1].ok == false' /var/log/suture/audit.jsonl \
 	>/dev/null || fail "host3's trail lacks the failed health check"
+
+# --- (d) host2 fails in the second phase: host1 is rolled back, no later phase starts ------
+rm "$INV/host_vars/host3.yml"
+echo "suture_health_command: $EX/svc-health.sh '^status=ok n='" >"$INV/host_vars/host2.yml"
+nro() { in_host "$1" "$SUTURE" rollout --list --json | jq 'length'; }
+before3=$(nro 3) before4=$(nro 4)
+t0=$(date +%s.%N)
+play "$F/bad2.log" -i "$INV" "$PB" -e suture_patch="$T/svc-good.suture"
+note "rollout failing in phase 2: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
+[ "$RC" != 0 ] || { cat "$F/bad2.log" >&2; fail "the playbook succeeded although host2 failed"; }
+[ "$(last_state 1)" = aborted ] && [ "$(last_state 2)" = rolled-back ] ||
+	fail "host1's rollout is $(last_state 1), host2's $(last_state 2)"
+[ "$(nro 3)" = "$before3" ] && [ "$(nro 4)" = "$before4" ] ||
+	{ cat "$F/bad2.log" >&2; fail "a phase after the failed one started (host3/host4 have new rollouts)"; }
+grep -q 'host3' "$F/bad2.log" && fail "host3 appears in the run that stopped at phase 2"
+for ((h = 1; h <= NHOSTS; h++)); do
+	[ "$(host_live $h)" = "0 0" ] || fail "host$h has a patch after phase 2 failed: $(host_live $h)"
+done
+
 for ((h = 1; h <= NHOSTS; h++)); do
 	in_host $h "$SUTURE" audit verify --log /var/log/suture/audit.jsonl >/dev/null 2>&1 ||
 		fail "host$h's audit chain does not verify"
