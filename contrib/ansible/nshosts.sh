@@ -151,7 +151,7 @@ host)
 	[ $# -ge 4 ] || die "usage: nshosts.sh host DIR I CMD..."
 	d=$2 i=$3; shift 3
 	p=$(host_init "$d" "$i"); [ -n "$p" ] || die "host $i is not running"
-	exec nsenter -t "$p" -m -p -n -- "$@"
+	exec nsenter -t "$p" -m -p -n --wd="$PWD" -- "$@"
 	;;
 _host) host_main "$2" "$3" "$4" "$5" ;;
 *) die "usage: nshosts.sh start DIR N [INIT] | exec DIR CMD... | host DIR I CMD... | stop DIR" ;;

@@ -413,9 +413,9 @@ class Runner(object):
         doc = parse(out)
         if not isinstance(doc, dict) or "state" not in doc:
             return self.finish("rollout", cmd, rc, out, err, True, False)
-        touched = not doc.get("dry_run") and (
-            any(w.get("state") not in ("pending",) for w in doc.get("waves") or [])
-            or bool(doc.get("undone")))
+        # a dry run that went through a wave would have changed it (check mode's "changed")
+        touched = (any(w.get("state") not in ("pending",) for w in doc.get("waves") or [])
+                   or bool(doc.get("undone")))
         msg = "rollout %s: %s%s" % (doc.get("id"), doc.get("state"), " (dry run)" if doc.get("dry_run") else "")
         if doc.get("failure"):
             msg += ": " + doc["failure"]
