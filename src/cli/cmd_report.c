@@ -233,9 +233,14 @@ static void events_section(struct out *o, const struct sut_report *r, bool rollo
 		else
 			snprintf(who, sizeof who, "%llu", (unsigned long long)e->uid);
 		cell(o, who);
-		char det[1536];
-		snprintf(det, sizeof det, "%s%s%s%s%s", e->error ? e->error : "",
-			 e->error && (e->file || e->repaired) ? "; " : "",
+		char det[2048], ro[192] = "";
+		if (e->rollout) /* rollout lines: which rollout and wave, then what it says */
+			snprintf(ro, sizeof ro, "rollout %.100s%s%.0d: ", e->rollout,
+				 e->wave ? ", wave " : "", e->wave);
+		snprintf(det, sizeof det, "%s%.700s%s%.600s%s%.300s%s%.200s", ro,
+			 e->detail ? e->detail : "", e->detail && e->error ? "; " : "",
+			 e->error ? e->error : "",
+			 (e->detail || e->error) && (e->file || e->repaired) ? "; " : "",
 			 e->file ? e->file : "", e->file && e->repaired ? "; " : "",
 			 e->repaired ? e->repaired : "");
 		cell(o, det);

@@ -28,6 +28,8 @@
 struct sut_report_event {
 	size_t line;              /* 1-based line number in the trail */
 	char *time, *action, *patch, *comm, *signer, *error, *file, *repaired;
+	char *rollout, *detail;   /* rollout lines: the rollout's id and summary */
+	int wave;                 /* rollout lines: 1-based wave, 0 none */
 	pid_t pid;
 	bool ok;
 	uint64_t freeze_us;

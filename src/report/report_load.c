@@ -27,6 +27,7 @@ static void event_free(struct sut_report_event *e)
 {
 	free(e->time), free(e->action), free(e->patch), free(e->comm), free(e->signer);
 	free(e->error), free(e->file), free(e->repaired);
+	free(e->rollout), free(e->detail);
 }
 
 static void live_free(struct sut_report_live *l)
@@ -182,6 +183,9 @@ int sut_report_load(const char *audit_path, const char *since, const struct sut_
 			.error = dupstr(o, "error"),
 			.file = dupstr(o, "file"),
 			.repaired = dupstr(o, "repaired"),
+			.rollout = dupstr(o, "rollout"),
+			.detail = dupstr(o, "detail"),
+			.wave = (int)getu(o, "wave"),
 			.pid = (pid_t)getu(o, "pid"),
 			.ok = json_is_true(json_object_get(o, "ok")),
 			.freeze_us = getu(o, "freeze_us"),

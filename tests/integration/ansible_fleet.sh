@@ -123,6 +123,9 @@ for ((h = 1; h <= NHOSTS; h++)); do
 	[ "$(host_rollouts $h)" = "done true" ] ||
 		fail "host$h did not run the plan as a dry run: $(host_rollouts $h)"
 	in_host $h test ! -e /var/lib/suture/fleet || fail "check mode left a patch folder on host$h"
+	in_host $h jq -e -s 'map(select(.action | startswith("rollout"))) | length > 0 and
+		all(.detail | startswith("dry run;"))' /var/log/suture/audit.jsonl >/dev/null ||
+		fail "host$h: the dry run's rollout lines in the trail do not say it was a dry run"
 	in_host $h test ! -s /var/log/suture/audit.jsonl ||
 		in_host $h jq -e -s 'map(select(.action == "apply")) | length == 0' /var/log/suture/audit.jsonl \
 			>/dev/null || fail "check mode recorded an apply on host$h"
@@ -202,6 +205,11 @@ for h in 1 2 4; do
 	in_host $h jq -e -s 'map(select(.action == "rollout-abort")) | length == 1 and .[0].ok' \
 		/var/log/suture/audit.jsonl >/dev/null || fail "host$h: no successful rollout-abort in its audit trail"
 done
+# the auditor's document of host1 names the aborted rollout
+ab=$(in_host 1 "$SUTURE" rollout --list --json | jq -r 'map(select(.state == "aborted")) | .[0].id')
+in_host 1 "$SUTURE" report --audit-log /var/log/suture/audit.jsonl >"$F/report1.md" || fail "suture report on host1 failed"
+grep -Eq "\| rollout-abort \| ok \|.*\| rollout $ab, wave [0-9]+: .*aborted by the operator" "$F/report1.md" ||
+	{ grep rollout "$F/report1.md" >&2; fail "host1's report does not show the abort of rollout $ab"; }
 in_host 3 jq -e -s 'map(select(.action == "rollout-health")) | .[-1].ok == false' /var/log/suture/audit.jsonl \
 	>/dev/null || fail "host3's trail lacks the failed health check"
 
