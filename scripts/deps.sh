@@ -12,6 +12,8 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   libglib2.0-dev
   libsystemd-dev
   chromium           # renders the HTML of suture report in its test
+  ansible-core       # the Ansible collection (contrib/ansible) and its fleet test
+  openssh-server     # sshd of the fleet test's namespace hosts (started by the test only)
 )
 missing=()
 for p in "${need[@]}"; do
@@ -26,3 +28,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# openssh-server is here only for the fleet test, which runs its own sshd inside namespaces:
+# the machine did not run sshd before, so the service the package starts is stopped again.
+for p in "${missing[@]}"; do
+  if [ "$p" = openssh-server ] && [ -d /run/systemd/system ]; then
+    systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
+done

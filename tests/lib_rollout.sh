@@ -1,13 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers of the rollout tests (sourced after lib.sh): the rollout_svc service, built
 # unique to this test (tag.h), run as several processes on loopback.
-start_service() {
-	local n=$1 i
+# build_service: the service's tree in $S ($T/svc/src), built; its program is $S/svc.
+build_service() {
 	mkdir -p "$T/svc"
 	cp -a "$TOP/tests/scenarios/rollout_svc" "$T/svc/src"
 	S=$T/svc/src
 	echo "static const char tag[] __attribute__((used)) = \"$T\";" >"$S/tag.h"
 	make -C "$S" >"$T/svc/make.log" 2>&1 || { cat "$T/svc/make.log" >&2; fail "make of rollout_svc failed"; }
+}
+
+# start_service N: build the service and start N processes of it ($PIDS, ports in $T/ports).
+start_service() {
+	local n=$1 i
+	build_service
 	PIDS=()
 	: >"$T/ports"
 	for ((i = 0; i < n; i++)); do

@@ -26,10 +26,12 @@ static const char usage[] =
 	"trusts (with their key ids), the trusted patches of the store folders (id, CVEs,\n"
 	"signer, functions replaced, target build), every event of the audit trail (apply,\n"
 	"revert, repair, refusal, and rollout actions) with its time, process and freeze\n"
-	"time, what is patched now (each patch the trail says is in, confirmed against the\n"
-	"process's own registry) and the rollback plan: the exact `suture revert` command for\n"
-	"every live patch. The trail's hash chain is verified first; a broken chain is stated\n"
-	"at the top of the document. Text that came from processes is escaped.\n"
+	"time, what is patched now (each patch the trail says is in and each patch a running\n"
+	"process's registry records, confirmed live there and proved by verify), what is still\n"
+	"exposed (processes mapping a store patch's build that verify does not prove it in)\n"
+	"and the rollback plan: the exact `suture revert` command for every live patch. The\n"
+	"trail's hash chain is verified first; a broken chain is stated at the top of the\n"
+	"document. Text that came from processes is escaped.\n"
 	"\n"
 	"Options:\n"
 	"  -s, --since TIME      only events at or after TIME (ISO-8601 UTC or a prefix of\n"
@@ -231,9 +233,14 @@ static void events_section(struct out *o, const struct sut_report *r, bool rollo
 		else
 			snprintf(who, sizeof who, "%llu", (unsigned long long)e->uid);
 		cell(o, who);
-		char det[1536];
-		snprintf(det, sizeof det, "%s%s%s%s%s", e->error ? e->error : "",
-			 e->error && (e->file || e->repaired) ? "; " : "",
+		char det[2048], ro[192] = "";
+		if (e->rollout) /* rollout lines: which rollout and wave, then what it says */
+			snprintf(ro, sizeof ro, "rollout %.100s%s%.0d: ", e->rollout,
+				 e->wave ? ", wave " : "", e->wave);
+		snprintf(det, sizeof det, "%s%.700s%s%.600s%s%.300s%s%.200s", ro,
+			 e->detail ? e->detail : "", e->detail && e->error ? "; " : "",
+			 e->error ? e->error : "",
+			 (e->detail || e->error) && (e->file || e->repaired) ? "; " : "",
 			 e->file ? e->file : "", e->file && e->repaired ? "; " : "",
 			 e->repaired ? e->repaired : "");
 		cell(o, det);
@@ -248,46 +255,52 @@ static void events_section(struct out *o, const struct sut_report *r, bool rollo
 static void live_section(struct out *o, const struct sut_report *r)
 {
 	heading(o, "Patched now");
-	static const char *const cols[] = {"PID", "Process", "Patch", "Signer", "State"};
-	table_begin(o, cols, 5);
+	para(o, "note", "Every patch the audit trail says is in a process, and every patch a running "
+			"process's registry records: confirmed live in the registry and proved by "
+			"verify against the trusted patch files.");
+	static const char *const cols[] = {"PID", "Process", "Patch", "Signer", "Known from", "State"};
+	table_begin(o, cols, 6);
 	for (size_t i = 0; i < r->nlive; i++) {
 		const struct sut_report_live *l = &r->live[i];
 		char pid[16];
 		snprintf(pid, sizeof pid, "%d", (int)l->pid);
 		if (o->html)
-			fprintf(o->f, "<tr class=\"%s\">", l->confirmed ? "ok" : "fail");
+			fprintf(o->f, "<tr class=\"%s\">", l->proved ? "ok" : "fail");
 		else
 			row_begin(o);
 		cell(o, pid);
 		cell(o, l->comm);
 		cell(o, l->patch);
 		cell(o, l->signer);
-		cell(o, l->confirmed ? "live (confirmed in the process's registry)" : l->why);
+		cell(o, l->in_trail ? "audit trail and registry"
+				    : "registry only (not in this trail)");
+		cell(o, l->proved ? "live (confirmed in the process's registry, proved by verify)"
+				  : l->why);
 		row_end(o);
 	}
 	table_end(o);
 	if (!r->nlive)
-		para(o, "note", "The trail shows no patch that is still in a process.");
+		para(o, "note", "No process has a patch in, by the trail or by its registry.");
 }
 
-static void exposed_section(struct out *o, const struct sut_patch_set *s)
+static void exposed_section(struct out *o, const struct sut_report *r, const struct sut_patch_set *s)
 {
 	heading(o, "Still exposed");
-	struct sut_inv_opts io = {0};
-	struct sut_inventory inv;
-	struct sut_err err;
-	if (sut_inventory_build(&io, s, &inv, &err) < 0) {
-		para(o, "note", err.msg);
+	if (!r->has_inv) {
+		para(o, "note", r->inv_error);
 		return;
 	}
+	const struct sut_inventory *inv = &r->inv;
+	para(o, "note", "Every running process that maps the build a trusted store patch fixes, "
+			"where verify does not prove that patch in force.");
 	static const char *const cols[] = {"PID", "Process", "Object", "Patch it lacks", "CVEs"};
 	table_begin(o, cols, 5);
 	size_t shown = 0;
-	for (size_t i = 0; i < inv.nprocs; i++) {
-		const struct sut_inv_proc *p = &inv.procs[i];
+	for (size_t i = 0; i < inv->nprocs; i++) {
+		const struct sut_inv_proc *p = &inv->procs[i];
 		for (size_t j = 0; j < p->nobjs; j++) {
 			const struct sut_inv_obj *ob = &p->objs[j];
-			const struct sut_inv_file *fl = &inv.files[ob->file];
+			const struct sut_inv_file *fl = &inv->files[ob->file];
 			for (size_t k = 0; k < s->n; k++) {
 				const struct sut_patch *pa = s->v[k];
 				if (pa->build_id_len != fl->build_id_len ||
@@ -316,7 +329,6 @@ static void exposed_section(struct out *o, const struct sut_patch_set *s)
 	table_end(o);
 	if (!shown)
 		para(o, "note", "No process maps a build that a store patch fixes without it.");
-	sut_inventory_free(&inv);
 }
 
 static void plan_section(struct out *o, const struct sut_report *r)
@@ -386,23 +398,27 @@ int cmd_report(int argc, char **argv)
 		cli_error("the audit trail is off (SUTURE_AUDIT_LOG=off): name one with --audit-log");
 		return EXIT_USAGE;
 	}
+	struct cli_trust t;
+	cli_trust_load(&t, keys, nkeys);
+	cli_trust_print_warnings(&t);
+	struct sut_patch_set ps;
+	cli_load_patch_set(NULL, 0, keys, nkeys, &ps);
 	struct sut_report r;
 	struct sut_err err;
-	if (sut_report_load(log, since, &r, &err) < 0) {
+	if (sut_report_load(log, since, &ps, &r, &err) < 0) {
 		cli_error("%s", err.msg);
+		cli_free_patch_set(&ps);
+		cli_trust_free(&t);
 		return 1;
 	}
 	struct out o = {.f = stdout, .html = !strcmp(format, "html")};
 	if (output && !(o.f = fopen(output, "we"))) {
 		cli_error("cannot write %s: %m", output);
 		sut_report_free(&r);
+		cli_free_patch_set(&ps);
+		cli_trust_free(&t);
 		return 1;
 	}
-	struct cli_trust t;
-	cli_trust_load(&t, keys, nkeys);
-	cli_trust_print_warnings(&t);
-	struct sut_patch_set ps;
-	cli_load_patch_set(NULL, 0, keys, nkeys, &ps);
 
 	char now[40];
 	cli_time((unsigned long long)time(NULL), now, sizeof now);
@@ -436,7 +452,7 @@ int cmd_report(int argc, char **argv)
 	events_section(&o, &r, true);
 	events_section(&o, &r, false);
 	live_section(&o, &r);
-	exposed_section(&o, &ps);
+	exposed_section(&o, &r, &ps);
 	plan_section(&o, &r);
 	if (o.html)
 		fputs("</body></html>\n", o.f);

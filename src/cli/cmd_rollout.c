@@ -91,7 +91,12 @@ static void event_cb(void *c, const struct sut_rollout *ro, const char *action, 
 		     bool ok, const char *error, const char *detail)
 {
 	struct ctx *x = c;
-	cli_audit_rollout(action, ro->id, wave, x->ids, ok, error, detail);
+	/* a dry run's lines say so, or a reader of the trail would take its waves for applies */
+	char *dd = NULL;
+	if (ro->dry_run && asprintf(&dd, "dry run; %s", detail ? detail : "") < 0)
+		dd = NULL;
+	cli_audit_rollout(action, ro->id, wave, x->ids, ok, error, dd ? dd : detail);
+	free(dd);
 	if (!strcmp(action, "rollout-wave"))
 		cli_info("rollout %s: wave %d %s (%s)%s%s", ro->id, wave,
 			 ok ? (ro->dry_run ? "checked (dry run)" : "applied") : "failed", detail,

@@ -27,6 +27,7 @@ static void event_free(struct sut_report_event *e)
 {
 	free(e->time), free(e->action), free(e->patch), free(e->comm), free(e->signer);
 	free(e->error), free(e->file), free(e->repaired);
+	free(e->rollout), free(e->detail);
 }
 
 static void live_free(struct sut_report_live *l)
@@ -38,6 +39,9 @@ static bool takes_out(const char *action)
 {
 	return !strcmp(action, "revert") || !strcmp(action, "takeback");
 }
+
+static int add_live(struct sut_report *r, pid_t pid, const char *patch, const char *comm,
+		    const char *signer, bool in_trail);
 
 /* Tracks what an event does to the set of live (pid, patch) pairs. */
 static int track(struct sut_report *r, const struct sut_report_event *e)
@@ -51,22 +55,75 @@ static int track(struct sut_report *r, const struct sut_report_event *e)
 	if (!strcmp(e->action, "apply")) {
 		if (i < r->nlive)
 			return 0;
-		struct sut_report_live *n = realloc(r->live, (r->nlive + 1) * sizeof *n);
-		if (!n)
-			return -1;
-		r->live = n;
-		struct sut_report_live *l = &r->live[r->nlive++];
-		memset(l, 0, sizeof *l);
-		l->pid = e->pid;
-		l->patch = strdup(e->patch);
-		l->comm = e->comm ? strdup(e->comm) : NULL;
-		l->signer = e->signer ? strdup(e->signer) : NULL;
+		return add_live(r, e->pid, e->patch, e->comm, e->signer, true);
 	} else if (takes_out(e->action) && i < r->nlive) {
 		live_free(&r->live[i]);
 		memmove(&r->live[i], &r->live[i + 1], (r->nlive - i - 1) * sizeof *r->live);
 		r->nlive--;
 	}
 	return 0;
+}
+
+static int add_live(struct sut_report *r, pid_t pid, const char *patch, const char *comm,
+		    const char *signer, bool in_trail)
+{
+	struct sut_report_live *n = realloc(r->live, (r->nlive + 1) * sizeof *n);
+	if (!n)
+		return -1;
+	r->live = n;
+	struct sut_report_live *l = &r->live[r->nlive++];
+	memset(l, 0, sizeof *l);
+	l->pid = pid;
+	l->patch = strdup(patch);
+	l->comm = comm ? strdup(comm) : NULL;
+	l->signer = signer ? strdup(signer) : NULL;
+	l->in_trail = in_trail;
+	return l->patch ? 0 : -1;
+}
+
+static const struct sut_inv_proc *inv_proc(const struct sut_report *r, pid_t pid)
+{
+	for (size_t i = 0; r->has_inv && i < r->inv.nprocs; i++)
+		if (r->inv.procs[i].pid == pid)
+			return &r->inv.procs[i];
+	return NULL;
+}
+
+/* Every patch a running process's registry records that the trail does not have in it. */
+static int add_registry_only(struct sut_report *r, const struct sut_patch_set *known)
+{
+	for (size_t i = 0; i < r->inv.nprocs; i++) {
+		const struct sut_inv_proc *p = &r->inv.procs[i];
+		for (size_t k = 0; k < p->vfy.npatches; k++) {
+			const char *id = p->vfy.patches[k].id;
+			size_t j;
+			for (j = 0; j < r->nlive; j++)
+				if (r->live[j].pid == p->pid && !strcmp(r->live[j].patch, id))
+					break;
+			if (j < r->nlive)
+				continue;
+			const char *signer = NULL;
+			for (size_t s = 0; known && s < known->n; s++)
+				if (!strcmp(known->v[s]->id, id))
+					signer = known->v[s]->sig_key_id;
+			if (add_live(r, p->pid, id, p->comm, signer, false) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* What verify found about patch id in p: its first finding, or why nothing was proved. */
+static void unproved_why(const struct sut_inv_proc *p, const char *id, char *why, size_t cap)
+{
+	for (size_t i = 0; i < p->vfy.nissues; i++)
+		if (!strcmp(p->vfy.issues[i].patch_id, id)) {
+			snprintf(why, cap, "live in the registry, NOT proved by verify: %.200s",
+				 p->vfy.issues[i].msg);
+			return;
+		}
+	snprintf(why, cap, "live in the registry, NOT proved by verify%s",
+		 p->vfy.registry_ok ? "" : ": the registry is not sound");
 }
 
 static void confirm(struct sut_report_live *l)
@@ -92,8 +149,8 @@ static void confirm(struct sut_report_live *l)
 	sut_status_free(&st);
 }
 
-int sut_report_load(const char *audit_path, const char *since, struct sut_report *r,
-		    struct sut_err *err)
+int sut_report_load(const char *audit_path, const char *since, const struct sut_patch_set *known,
+		    struct sut_report *r, struct sut_err *err)
 {
 	memset(r, 0, sizeof *r);
 	r->chain = sut_audit_verify(audit_path, &r->check, err);
@@ -126,6 +183,9 @@ int sut_report_load(const char *audit_path, const char *since, struct sut_report
 			.error = dupstr(o, "error"),
 			.file = dupstr(o, "file"),
 			.repaired = dupstr(o, "repaired"),
+			.rollout = dupstr(o, "rollout"),
+			.detail = dupstr(o, "detail"),
+			.wave = (int)getu(o, "wave"),
 			.pid = (pid_t)getu(o, "pid"),
 			.ok = json_is_true(json_object_get(o, "ok")),
 			.freeze_us = getu(o, "freeze_us"),
@@ -159,8 +219,31 @@ int sut_report_load(const char *audit_path, const char *since, struct sut_report
 		sut_report_free(r);
 		return -1;
 	}
-	for (size_t i = 0; i < r->nlive; i++)
-		confirm(&r->live[i]);
+	struct sut_inv_opts io = {0};
+	struct sut_patch_set none = {0};
+	struct sut_err ierr;
+	if (sut_inventory_build(&io, known ? known : &none, &r->inv, &ierr) == 0)
+		r->has_inv = true;
+	else
+		snprintf(r->inv_error, sizeof r->inv_error, "%.250s", ierr.msg);
+	if (r->has_inv && add_registry_only(r, known) < 0) {
+		sut_report_free(r);
+		return sut_errf(err, "out of memory reading the processes");
+	}
+	for (size_t i = 0; i < r->nlive; i++) {
+		struct sut_report_live *l = &r->live[i];
+		confirm(l);
+		if (!l->confirmed)
+			continue;
+		const struct sut_inv_proc *p = inv_proc(r, l->pid);
+		if (!p)
+			snprintf(l->why, sizeof l->why, "live in the registry, NOT proved: %.200s",
+				 r->has_inv ? "the process is not in the inventory" : r->inv_error);
+		else if (sut_vfy_proved(&p->vfy, l->patch))
+			l->proved = true;
+		else
+			unproved_why(p, l->patch, l->why, sizeof l->why);
+	}
 	return 0;
 }
 
@@ -173,5 +256,7 @@ void sut_report_free(struct sut_report *r)
 	free(r->events);
 	free(r->live);
 	free(r->audit_path);
+	if (r->has_inv)
+		sut_inventory_free(&r->inv);
 	memset(r, 0, sizeof *r);
 }

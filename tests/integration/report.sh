@@ -40,11 +40,32 @@ grep -Eq "^\| 1 \| [0-9T:-]+Z \| apply \| ok \| $A \| prog \| exe-fix \| [0-9a-f
 grep -Eq "^\| 3 \| .* \| revert \| ok \| $B \|" "$R" || fail "the revert of B is not listed"
 grep -Eq "^\| 4 \| .* \| refuse \| refused \| +\| +\| other-fix \| .*unknown key.*other\.suture" "$R" ||
 	{ cat "$R" >&2; fail "the refusal is not listed with its reason"; }
-grep -Eq "^\| $A \| prog \| exe-fix \| [0-9a-f]{16} \| live \(confirmed" "$R" || fail "A is not shown patched"
+grep -Eq "^\| $A \| prog \| exe-fix \| [0-9a-f]{16} \| audit trail and registry \| live \(confirmed in the process's registry, proved by verify\)" "$R" ||
+	{ sed -n '/Patched now/,/Still exposed/p' "$R" >&2; fail "A is not shown patched and proved"; }
 grep -Eq "^\| $B \| \\\\<i\\\\>&x \| .* \| exe-fix \|" "$R" || { sed -n '/Still exposed/,$p' "$R" >&2; fail "B is not shown exposed"; }
 grep -Eq "^\| $A \| .* \| exe-fix \|" <(sed -n '/Still exposed/,/Rollback/p' "$R") && fail "A shown exposed"
-plan=$(sed -n '/^## Rollback plan/,$p' "$R" | grep '^suture revert')
+# The report covers every process of the machine (other tests' too): only this test's
+# processes are looked at, and only their commands are run.
+mine() { grep -E "^suture revert -p ($A|$B|${C:-$A}) " || true; }
+plan=$(sed -n '/^## Rollback plan/,$p' "$R" | mine)
 [ "$plan" = "suture revert -p $A exe-fix" ] || { echo "$plan" >&2; fail "the rollback plan is not the one command"; }
+
+# a patch applied with the trail off is still found: in the registry, proved by verify
+start_bg "$T/out3" "$S/prog"
+C=$BG_PID
+wait_for_line "$T/out3" '^iter=[0-9]+ value=1[0-9]{3}$'
+sut "apply to C without a trail" apply --audit-log off -p "$C" "$T/exe-fix.suture"
+sut "report md" report -o "$T/r2.md"
+grep -Eq "^\| $C \| prog \| exe-fix \| [0-9a-f]{16} \| registry only \(not in this trail\) \| live \(confirmed in the process's registry, proved by verify\)" "$T/r2.md" ||
+	{ sed -n '/Patched now/,/Still exposed/p' "$T/r2.md" >&2; fail "C's patch, applied with the trail off, is not shown patched"; }
+grep -q "^suture revert -p $C exe-fix" "$T/r2.md" || fail "C is not in the rollback plan"
+# a record verify cannot prove (its patch file is no longer in the store) says so, and the
+# process counts as patched no more than it is proved
+mv "$T/store/exe-fix.suture" "$T/exe-fix.moved"
+sut "report md without the store patch" report -o "$T/r3.md"
+grep -Eq "^\| $A \| prog \| exe-fix \| .* \| live in the registry, NOT proved by verify: .*no trusted patch file" "$T/r3.md" ||
+	{ sed -n '/Patched now/,/Still exposed/p' "$T/r3.md" >&2; fail "an unproved patch is not shown as such"; }
+mv "$T/exe-fix.moved" "$T/store/exe-fix.suture"
 
 # --since leaves the older events out
 sut "report since the future" report --since 2999-01-01
@@ -58,9 +79,11 @@ grep -q '<i>&x' "$T/r.html" && fail "the hostile process name reached the HTML r
 grep -qi '<script\|src=\|href=' "$T/r.html" && fail "the HTML is not self-contained"
 
 # the plan works as written
-eval "$("$SUTURE" report | sed -n '/^## Rollback plan/,$p' | grep '^suture revert' | sed "s|^suture|\"$SUTURE\"|")"
+eval "$("$SUTURE" report | sed -n '/^## Rollback plan/,$p' | mine | sed "s|^suture|\"$SUTURE\"|")"
 [ -z "$(applied_ids "$A")" ] || fail "the rollback plan left a patch in A"
-"$SUTURE" report | grep -q '^# nothing to revert' || fail "after the plan ran, something is still live"
+[ -z "$(applied_ids "$C")" ] || fail "the rollback plan left a patch in C"
+[ -z "$("$SUTURE" report | sed -n '/^## Rollback plan/,$p' | mine)" ] ||
+	fail "after the plan ran, something is still live in this test's processes"
 
 # a tampered trail is stated at the top, and the exit status says so
 sed -i '2s/"ok":true/"ok":false/' "$SUTURE_AUDIT_LOG"
