@@ -78,11 +78,18 @@ setup_signing() {
 	export SUTURE_SIGNING_KEY=$T/keys/test.key.pem SUTURE_TRUSTED_KEYS=$T/keys/test.pub.pem
 }
 
+# copy_scenario NAME DEST: copy tests/scenarios/NAME to DEST, with the makefile fragment its
+# Makefile includes (tests/scenarios/scenario.mk), so that the copy builds on its own.
+copy_scenario() {
+	cp -a "$TOP/tests/scenarios/$1" "$2"
+	cp "$TOP/tests/scenarios/scenario.mk" "$2/"
+}
+
 # build_scenario NAME [DEST]: copy tests/scenarios/NAME to DEST (default $T/NAME) and
 # build it there; sets $S to the built tree.
 build_scenario() {
 	S=${2:-$T/$1}
-	cp -a "$TOP/tests/scenarios/$1" "$S"
+	copy_scenario "$1" "$S"
 	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of scenario $1 failed"; }
 }
 
