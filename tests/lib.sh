@@ -93,6 +93,24 @@ build_scenario() {
 	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of scenario $1 failed"; }
 }
 
+# start_scenario NAME REGEX: build_scenario NAME, start its prog with the output in $T/out
+# and the PID in $PID, and wait until the output has a line matching REGEX.
+start_scenario() {
+	build_scenario "$1"
+	start_bg "$T/out" "$S/prog"
+	PID=$BG_PID
+	wait_for_line "$T/out" "$2"
+}
+
+# scenario_prologue NAME REGEX ID TARGET [EXTRA...]: the common start of a test:
+# start_scenario NAME REGEX, then build_patch ID "$S/fix.diff" TARGET EXTRA... (the patch in
+# $T/ID.suture).
+scenario_prologue() {
+	local name=$1 re=$2 id=$3 target=$4; shift 4
+	start_scenario "$name" "$re"
+	build_patch "$id" "$S/fix.diff" "$target" "$@"
+}
+
 # sut DESCRIPTION ARGS...: run suture ARGS, which must succeed; stdout in $T/last.out,
 # stderr in $T/last.err.
 sut() {
