@@ -24,6 +24,7 @@ fi
 export SUTURE_AUDIT_LOG=$W/audit.jsonl
 S=$W/tree
 cp -a "$BENCH_TOP/tests/scenarios/daemon_worker" "$S"
+cp "$BENCH_TOP/tests/scenarios/scenario.mk" "$S/" # the Makefile includes it
 echo "const char daemon_worker_token[] = \"bench-$$-$RANDOM\";" >"$S/token.c"
 make -C "$S" >"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; die "make of daemon_worker failed"; }
 "$SUTURE" build --src "$S" --diff "$S/fix.diff" --target libfix.so -o "$W/fix.suture" \

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Downloads the files of one Debian source package, or one binary package (.deb), of an exact
-# version from Debian's package registry, once per machine, and prints the folder that holds
-# them on standard output (progress and errors go to standard error).
+# version (a binary package: the newest when none is named) from Debian's package registry,
+# once per machine, and prints the folder that holds them on standard output (progress and
+# errors go to standard error).
 #
 #   scripts/debian-fetch.sh [--source] NAME=VERSION [DEST]   # .dsc, .orig.tar.*, .debian.tar.*
-#   scripts/debian-fetch.sh --binary NAME[:ARCH]=VERSION [DEST] # NAME_VERSION_ARCH.deb
+#   scripts/debian-fetch.sh --binary NAME[:ARCH][=VERSION] [DEST] # NAME_VERSION_ARCH.deb
 #
 #   e.g. scripts/debian-fetch.sh openssl=3.0.20-1~deb12u2
 #        scripts/debian-fetch.sh --binary libssl3=3.0.20-1~deb12u2
+#        scripts/debian-fetch.sh --binary nginx   # the newest version the registry has
 #
 # With DEST, the files are also copied into DEST (created if missing) and DEST is printed.
 # Nothing is unpacked: `dpkg-source -x FOLDER/NAME_VERSION.dsc` or `dpkg-deb -x FILE.deb DIR`.
@@ -18,31 +20,37 @@
 #
 # How:
 # - apt does the download and the checking (the Release file's signature, then the sha256 of
-#   every index and every file), with a PRIVATE configuration: its own sources list, lists
-#   folder and package cache, passed with -o Dir::Etc::SourceList=... and friends. The
-#   machine's apt configuration, lists and cache are never changed or locked.
+#   every index and every file), with a PRIVATE configuration: the one suture's distro layer
+#   uses (src/distro/apt.c, docs/debian.md), in the same folder and written the same way:
+#   apt/apt.conf, given to apt as APT_CONFIG, reads nothing of /etc/apt and points the
+#   sources list, lists folder and package cache into apt/. The machine's apt configuration,
+#   lists and cache are never read for sources, changed or locked.
 # - The private sources list names the mirrors the machine already uses for its release
 #   (read at run time with `apt-get indextargets`: every suite named CODENAME or CODENAME-*,
 #   e.g. bookworm, bookworm-updates, bookworm-security), as deb and deb-src entries.
 #   SUTURE_DEBIAN_MIRRORS="URI SUITE..." replaces them (e.g. "http://deb.debian.org/debian
 #   bookworm"), SUTURE_DEBIAN_CODENAME the release (default: this machine's).
 #
-# Cache (/var/cache/suture/debian, or ${XDG_CACHE_HOME:-~/.cache}/suture/debian when that
-# cannot be written; SUTURE_DEBIAN_CACHE moves it):
-#   apt/                     the private apt state (sources.list, lists/, cache/); its index
-#                            files are refreshed when older than a day, and when a version
-#                            is not found in them and they are older than 10 minutes
+# Cache (suture's: ${SUTURE_CACHE:-/var/cache/suture}/debian, or
+# ${XDG_CACHE_HOME:-~/.cache}/suture/debian when that cannot be written; SUTURE_DEBIAN_CACHE
+# moves it):
+#   apt/                     the private apt state (apt.conf, sources.list, lists/, cache/),
+#                            shared with `suture build --debian`; its index files are
+#                            refreshed when older than a day, when someone else wrote other
+#                            sources since, and when a version is not found in them and
+#                            they are older than 10 minutes
 #   source/NAME_VERSION/     the files of a source package
 #   binary/NAME_VERSION_ARCH/ one .deb
 # A folder that exists is complete: files are downloaded into a temporary sibling that is
 # renamed at the end, so an interrupted run leaves only a .tmp-* folder, removed by the next
-# run. Concurrent runs serialise on flock(1) locks.
+# run. Concurrent runs serialise on the lock `suture build --debian` takes (flock(1) of
+# the cache's lock file).
 set -euo pipefail
 
 log() { echo "debian-fetch: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 unreachable() { log "error: Debian's package registry is unreachable: $*"; exit 3; }
-usage() { sed -n '3,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+usage() { sed -n '3,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 1; }
 
 kind=source
 case ${1:-} in
@@ -53,22 +61,26 @@ case ${1:-} in
 esac
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 spec=$1 dest=${2:-}
-[[ $spec =~ ^([a-z0-9][a-z0-9+.-]+)(:([a-z0-9-]+))?=([A-Za-z0-9.+~:-]+)$ ]] ||
+[[ $spec =~ ^([a-z0-9][a-z0-9+.-]+)(:([a-z0-9-]+))?(=([A-Za-z0-9.+~:-]+))?$ ]] ||
 	die "'$spec' is not NAME=VERSION (e.g. openssl=3.0.20-1~deb12u2)"
-name=${BASH_REMATCH[1]} arch=${BASH_REMATCH[3]} version=${BASH_REMATCH[4]}
+name=${BASH_REMATCH[1]} arch=${BASH_REMATCH[3]} version=${BASH_REMATCH[5]}
 [ "$kind" = binary ] || [ -z "$arch" ] || die "a source package has no architecture: $spec"
+[ "$kind" = binary ] || [ -n "$version" ] || die "'$spec' is not NAME=VERSION (e.g. openssl=3.0.20-1~deb12u2)"
 [ "$kind" = source ] || arch=${arch:-$(dpkg --print-architecture)}
 command -v apt-get >/dev/null || die "apt-get is needed"
 
-root=${SUTURE_DEBIAN_CACHE:-/var/cache/suture/debian}
+root=${SUTURE_DEBIAN_CACHE:-${SUTURE_CACHE:-/var/cache/suture}/debian}
 if [ -z "${SUTURE_DEBIAN_CACHE:-}" ] && ! { mkdir -p "$root" && [ -w "$root" ]; } 2>/dev/null; then
 	root=${XDG_CACHE_HOME:-$HOME/.cache}/suture/debian
 fi
 mkdir -p "$root"
-# The version's epoch ("1:") is not part of Debian's file names.
-fversion=${version#*:}
-if [ "$kind" = source ]; then entry=$root/source/${name}_$fversion
-else entry=$root/binary/${name}_${fversion}_$arch; fi
+# set_entry: the folder of NAME at VERSION. The version's epoch ("1:") is not part of
+# Debian's file names.
+set_entry() {
+	fversion=${version#*:}
+	if [ "$kind" = source ]; then entry=$root/source/${name}_$fversion
+	else entry=$root/binary/${name}_${fversion}_$arch; fi
+}
 
 # finish: copy into DEST if asked, print the folder.
 finish() {
@@ -81,26 +93,48 @@ finish() {
 	fi
 	exit 0
 }
-[ -e "$entry/.complete" ] && finish
+if [ -n "$version" ]; then set_entry; [ -e "$entry/.complete" ] && finish; fi
 
 # ---- the private apt configuration ----
 APT=$root/apt
 codename=${SUTURE_DEBIAN_CODENAME:-$(. /etc/os-release && echo "${VERSION_CODENAME:-}")}
 [ -n "$codename" ] || die "cannot tell this machine's Debian release (set SUTURE_DEBIAN_CODENAME)"
 apt_opts=(
-	-o "Dir::Etc::SourceList=$APT/sources.list"
-	-o "Dir::Etc::SourceParts=$APT/sources.list.d"
-	-o "Dir::State::Lists=$APT/lists"
-	-o "Dir::Cache=$APT/cache"
-	-o "Dir::Cache::Archives=$APT/cache/archives"
 	-o "Acquire::Retries=2"
 	-o "Acquire::http::Timeout=30"
 	-o "Acquire::https::Timeout=30"
 	-o "APT::Get::List-Cleanup=true"
 )
 # run_apt ARGS..., run_cache ARGS...: apt-get and apt-cache with the private configuration.
-run_apt() { apt-get -q "${apt_opts[@]}" "$@"; }
-run_cache() { apt-cache "${apt_opts[@]}" "$@"; }
+run_apt() { APT_CONFIG=$APT/apt.conf apt-get -q "${apt_opts[@]}" "$@"; }
+run_cache() { APT_CONFIG=$APT/apt.conf apt-cache "${apt_opts[@]}" "$@"; }
+
+# write_conf: apt/apt.conf, byte for byte what src/distro/apt.c (dst_apt_init) writes, so
+# that suture and this script run apt the same way on the same state (change both together).
+write_conf() {
+	mkdir -p "$APT/apt.conf.d" "$APT/preferences.d"
+	cat >"$APT/apt.conf.new" <<-EOF
+	// written by suture: a private apt configuration (nothing from /etc/apt)
+	Dir::Etc::main "$APT/empty.conf";
+	Dir::Etc::Parts "$APT/apt.conf.d";
+	Dir::Etc::SourceList "$APT/sources.list";
+	Dir::Etc::SourceParts "$APT/sources.list.d";
+	Dir::Etc::Preferences "$APT/preferences";
+	Dir::Etc::PreferencesParts "$APT/preferences.d";
+	Dir::State::Lists "$APT/lists";
+	Dir::Cache "$APT/cache";
+	Dir::Cache::Archives "$APT/cache/archives";
+	Dir::Cache::pkgcache "";
+	Dir::Cache::srcpkgcache "";
+	APT::Sandbox::User "root";
+	Acquire::Languages "none";
+	APT::Get::Assume-Yes "true";
+	APT::Install-Recommends "false";
+	DPkg::Lock::Timeout "600";
+	EOF
+	mv "$APT/apt.conf.new" "$APT/apt.conf"
+	: >"$APT/empty.conf"
+}
 # source_versions: the versions of source package NAME in the private lists.
 source_versions() {
 	run_cache showsrc "$name" 2>/dev/null |
@@ -154,7 +188,9 @@ update_lists() {
 		echo "$out" | grep -E '^(E|W):' >&2 || true
 		unreachable "apt-get update could not fetch every index file"
 	fi
+	# (apt's list cleanup removes what it does not know in lists/: written after it)
 	touch "$APT/lists/.updated"
+	cp "$APT/sources.list" "$APT/lists/.sources"
 	updated=1
 }
 
@@ -167,16 +203,35 @@ has_version() {
 	fi
 }
 
-exec 8>"$root/apt.lock"
+# newest_version: apt's candidate of binary package NAME in the private lists, which pin
+# nothing: the highest version (empty when none), for a NAME given without VERSION.
+newest_version() {
+	{ run_cache -o "APT::Architecture=$arch" policy "$name:$arch" 2>/dev/null || true; } |
+		awk '$1 == "Candidate:" && $2 != "(none)" { print $2 }'
+}
+
+# the lock of the cache, the one `suture build --debian` holds while it uses apt/
+exec 8>"$root/lock"
 flock 8
 # Another run may have finished the entry while this one waited.
-[ -e "$entry/.complete" ] && finish
+if [ -n "$version" ]; then [ -e "$entry/.complete" ] && finish; fi
+# suture writes its own sources into apt/ when it builds: lists fetched for other sources
+# than this script's are refreshed
+foreign=0
+[ ! -e "$APT/sources.list" ] || cmp -s "$APT/sources.list" "$APT/lists/.sources" || foreign=1
+write_conf
 write_sources
 updated=0
 if [ ! -e "$APT/lists/.updated" ] || [ -n "$(find "$APT/lists/.updated" -mmin +1440)" ] ||
-	! cmp -s "$APT/sources.list" "$APT/lists/.sources"; then
+	[ "$foreign" = 1 ] || ! cmp -s "$APT/sources.list" "$APT/lists/.sources"; then
 	update_lists
-	cp "$APT/sources.list" "$APT/lists/.sources"
+fi
+if [ -z "$version" ]; then
+	version=$(newest_version)
+	if [ -z "$version" ] && [ "$updated" = 0 ]; then update_lists; version=$(newest_version); fi
+	[ -n "$version" ] || die "binary package $name is not in Debian's registry ($codename)"
+	set_entry
+	[ -e "$entry/.complete" ] && finish
 fi
 if ! has_version; then
 	# The lists may be older than the version asked for: refresh them (unless they are from

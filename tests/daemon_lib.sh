@@ -17,7 +17,7 @@ require_sutured() {
 # dw-fix (fix_value 1 -> 2) into $T/dw-fix.suture; $S is the tree.
 daemon_scenario() {
 	S=$T/daemon_worker
-	cp -a "$TOP/tests/scenarios/daemon_worker" "$S"
+	copy_scenario daemon_worker "$S"
 	echo "const char daemon_worker_token[] = \"$(basename "$T")-$$-$RANDOM\";" >"$S/token.c"
 	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of daemon_worker failed"; }
 	build_patch dw-fix "$S/fix.diff" libfix.so

@@ -78,12 +78,37 @@ setup_signing() {
 	export SUTURE_SIGNING_KEY=$T/keys/test.key.pem SUTURE_TRUSTED_KEYS=$T/keys/test.pub.pem
 }
 
+# copy_scenario NAME DEST: copy tests/scenarios/NAME to DEST, with the makefile fragment its
+# Makefile includes (tests/scenarios/scenario.mk), so that the copy builds on its own.
+copy_scenario() {
+	cp -a "$TOP/tests/scenarios/$1" "$2"
+	cp "$TOP/tests/scenarios/scenario.mk" "$2/"
+}
+
 # build_scenario NAME [DEST]: copy tests/scenarios/NAME to DEST (default $T/NAME) and
 # build it there; sets $S to the built tree.
 build_scenario() {
 	S=${2:-$T/$1}
-	cp -a "$TOP/tests/scenarios/$1" "$S"
+	copy_scenario "$1" "$S"
 	make -C "$S" >"$S.make.log" 2>&1 || { cat "$S.make.log" >&2; fail "make of scenario $1 failed"; }
+}
+
+# start_scenario NAME REGEX: build_scenario NAME, start its prog with the output in $T/out
+# and the PID in $PID, and wait until the output has a line matching REGEX.
+start_scenario() {
+	build_scenario "$1"
+	start_bg "$T/out" "$S/prog"
+	PID=$BG_PID
+	wait_for_line "$T/out" "$2"
+}
+
+# scenario_prologue NAME REGEX ID TARGET [EXTRA...]: the common start of a test:
+# start_scenario NAME REGEX, then build_patch ID "$S/fix.diff" TARGET EXTRA... (the patch in
+# $T/ID.suture).
+scenario_prologue() {
+	local name=$1 re=$2 id=$3 target=$4; shift 4
+	start_scenario "$name" "$re"
+	build_patch "$id" "$S/fix.diff" "$target" "$@"
 }
 
 # sut DESCRIPTION ARGS...: run suture ARGS, which must succeed; stdout in $T/last.out,

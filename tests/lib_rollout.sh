@@ -4,7 +4,7 @@
 # build_service: the service's tree in $S ($T/svc/src), built; its program is $S/svc.
 build_service() {
 	mkdir -p "$T/svc"
-	cp -a "$TOP/tests/scenarios/rollout_svc" "$T/svc/src"
+	copy_scenario rollout_svc "$T/svc/src"
 	S=$T/svc/src
 	echo "static const char tag[] __attribute__((used)) = \"$T\";" >"$S/tag.h"
 	make -C "$S" >"$T/svc/make.log" 2>&1 || { cat "$T/svc/make.log" >&2; fail "make of rollout_svc failed"; }

@@ -6,14 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 pass=0 failn=0 skipn=0 failed=()
-# Patches are signed and apply verifies them (invariant 4): one throw-away key pair for
-# the whole run, handed to suture through the environment.
-if [ -z "${SUTURE_SIGNING_KEY:-}" ] && [ -x out/suture ]; then
-	keydir=$(mktemp -d /tmp/suture-keys-XXXXXX)
-	trap 'rm -rf "$keydir"' EXIT
-	out/suture keygen "$keydir/test.key" "$keydir/test.pub" 2>/dev/null
-	export SUTURE_SIGNING_KEY="$keydir/test.key" SUTURE_TRUSTED_KEYS="$keydir/test.pub"
-fi
+# Patches are signed and apply verifies them (invariant 4): each test makes its own
+# throw-away key pair with lib.sh's setup_signing (through require_suture), the one place
+# the tests' signing is set up; the runner makes none.
 for t in tests/long/${ONLY:-*}.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)

@@ -4,7 +4,10 @@
  * into CACHE/debian/apt/, so the machine's sources, preferences and apt.conf.d are neither
  * read nor changed. The sources list has deb and deb-src entries for the machine's release
  * (VERSION_CODENAME of /etc/os-release) and its -updates and -security suites, signed by
- * Debian's archive keyring: apt checks every downloaded file against the signed indexes. */
+ * Debian's archive keyring: apt checks every downloaded file against the signed indexes.
+ * scripts/debian-fetch.sh (the tests' downloads) writes the same apt.conf into the same
+ * folder and takes the same lock (docs/debian.md, "Two download paths"): a change here is
+ * made there too. */
 #include "distro/distro_internal.h"
 
 #include <errno.h>

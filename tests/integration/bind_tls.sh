@@ -9,10 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario bind_tls
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^t=1 k=1[0-9]{3} '
+start_scenario bind_tls '^t=1 k=1[0-9]{3} '
 # fields (split on ' ' and '='): t T k K, then NAME VALUE pairs; every VALUE is K times the
 # name's factor, minus one for G (see main.c)
 CHECK='function want(n, k) {

@@ -7,12 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario calls_and_data
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^ticks=[0-9]+ level=[0-9]$'
-
-build_patch status-v2 "$S/fix.diff" prog
+scenario_prologue calls_and_data '^ticks=[0-9]+ level=[0-9]$' status-v2 prog
 sut "apply" apply -p "$PID" "$T/status-v2.suture"
 settled_output "$T/out" '^v2 ticks=[0-9]+ level=[0-9] scaled=[0-9]+$' '^ticks=' 10
 assert_applied "$PID" status-v2

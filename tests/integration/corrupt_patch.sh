@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario corrupt_patch
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=2 value=1002$'
-build_patch good "$S/fix.diff" prog
+scenario_prologue corrupt_patch '^iter=2 value=1002$' good prog
 sut "inspect of the intact patch" inspect "$T/good.suture" --json
 jq -e '.id == "good"' "$T/last.out" >/dev/null || fail "inspect --json of the intact patch: $(cat "$T/last.out")"
 maps_before=$(cat "/proc/$PID/maps")

@@ -6,10 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario dup_static
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^x=[0-9]+ a=[0-9]+ b=[0-9]+$'
+start_scenario dup_static '^x=[0-9]+ a=[0-9]+ b=[0-9]+$'
 settled_awk "$T/out" '[ =]' '$4 == $2 + 100 && $6 == $2 + 200'
 
 build_patch b-check "$S/fix.diff" libdup.so

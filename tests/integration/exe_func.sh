@@ -5,12 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario exe_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$'
-
-build_patch exe-fix "$S/fix.diff" prog
+scenario_prologue exe_func '^iter=[0-9]+ value=1[0-9]{3}$' exe-fix prog
 # Only value() changed: main's loop (always on the stack) must not be in the patch.
 sut "inspect" inspect "$T/exe-fix.suture" --json
 jq -e '[.functions[].name] == ["value"]' "$T/last.out" >/dev/null ||

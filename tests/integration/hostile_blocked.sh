@@ -17,11 +17,7 @@ require_suture
 
 ROUNDS=${ROUNDS:-50}
 EXCLUDE=${EXCLUDE-}
-build_scenario hostile_blocked
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003$'
-build_patch blocked-fix "$S/fix.diff" prog
+scenario_prologue hostile_blocked '^iter=3 value=1003$' blocked-fix prog
 
 # progress_of KIND: the latest count of good returns of KIND.
 progress_of() { grep '^progress ' "$T/out" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }

@@ -10,11 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 require_suture
 
 ROUNDS=${ROUNDS:-50}
-build_scenario hostile_churn
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003 '
-build_patch churn-fix "$S/fix.diff" prog
+scenario_prologue hostile_churn '^iter=3 value=1003 ' churn-fix prog
 
 # threads_created: the churn count from the latest complete line.
 threads_created() { head -n "$(nlines "$T/out")" "$T/out" | grep '^iter=' | tail -n 1 | sed 's/.*threads=//'; }

@@ -10,11 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 require_suture
 
 ROUNDS=${ROUNDS:-100}
-build_scenario hostile_signal_storm
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003$'
-build_patch storm-fix "$S/fix.diff" prog
+scenario_prologue hostile_signal_storm '^iter=3 value=1003$' storm-fix prog
 
 start_bg "$T/sender.out" "$S/sender" "$PID" "${BURST:-100}"
 SENDER=$BG_PID

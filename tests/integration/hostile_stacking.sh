@@ -8,10 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario hostile_stacking
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^a=10 b=20 c=30$'
+start_scenario hostile_stacking '^a=10 b=20 c=30$'
 for p in fix1 fix2 fix3; do build_patch "$p" "$S/$p.diff" prog; done
 
 # The value each patch gives each function (empty: the patch does not replace it).

@@ -6,11 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario hostile_stopped
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003$'
-build_patch stop-fix "$S/fix.diff" prog
+scenario_prologue hostile_stopped '^iter=3 value=1003$' stop-fix prog
 
 # assert_still_stopped WHEN: PID is in state T, now and a little later, and printed nothing.
 assert_still_stopped() {

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario hostile_stopped
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003$'
-build_patch trace-fix "$S/fix.diff" prog
+scenario_prologue hostile_stopped '^iter=3 value=1003$' trace-fix prog
 
 # 1. Another debugger holds the process.
 start_bg "$T/tracer.out" "$S/tracer" "$PID"

@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario exe_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$'
-build_patch exe-fix "$S/fix.diff" prog
+scenario_prologue exe_func '^iter=[0-9]+ value=1[0-9]{3}$' exe-fix prog
 OLD='^iter=[0-9]+ value=1[0-9]{3}$' NEW='^iter=[0-9]+ value=2[0-9]{3}$'
 
 patch_mappings() { grep -c '/memfd:suture:' "/proc/$PID/maps" || true; }

@@ -5,10 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario lib_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^n=[1-9] price=[0-9]+$'
+start_scenario lib_func '^n=[1-9] price=[0-9]+$'
 settled_awk "$T/out" '[ =]' '$4 == $2 * 7'
 
 build_patch libfoo-fix "$S/fix.diff" libfoo.so

@@ -6,12 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario new_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=[0-9]+ kind=(odd|even)$'
-
-build_patch describe-digits "$S/fix.diff" prog
+scenario_prologue new_func '^iter=[0-9]+ kind=(odd|even)$' describe-digits prog
 sut "inspect" inspect "$T/describe-digits.suture" --json
 jq -e '[.functions[].name] == ["describe"]' "$T/last.out" >/dev/null ||
 	fail "the patch should replace describe() only: $(jq -c '.functions' "$T/last.out")"

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario one_step
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=9 '
-build_patch one-step "$S/fix.diff" prog
+scenario_prologue one_step '^iter=9 ' one-step prog
 sut "inspect" inspect "$T/one-step.suture" --json
 jq -e '[.functions[].name] | sort == ["compute", "name"]' "$T/last.out" >/dev/null ||
 	fail "expected name and compute replaced: $(jq -c '[.functions[].name]' "$T/last.out")"

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario always_on_stack
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=2 label=old polls=[0-9]+$'
-build_patch loop-fix "$S/fix.diff" prog --per-call
+scenario_prologue always_on_stack '^iter=2 label=old polls=[0-9]+$' loop-fix prog --per-call
 sut "inspect" inspect "$T/loop-fix.suture" --json
 jq -e '.consistency == "per-call"' "$T/last.out" >/dev/null ||
 	fail "the patch does not declare the per-call rule: $(jq -c .consistency "$T/last.out")"

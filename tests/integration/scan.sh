@@ -24,7 +24,7 @@ mkdir -p "$T/store"
 # the builds
 build_scenario scan_builds "$T/s20"
 S20=$S
-cp -a "$TOP/tests/scenarios/scan_builds" "$T/s21"
+copy_scenario scan_builds "$T/s21"
 make -C "$T/s21" VERSION=3.0.21 >"$T/s21.log" 2>&1 || { cat "$T/s21.log"; fail "3.0.21 build"; }
 build_scenario scan_builds "$T/g"
 make -C "$T/g" clean >/dev/null && make -C "$T/g" SALT=g >"$T/g.log" 2>&1 || fail "salted build"

@@ -6,10 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario shared_vm
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=2 value=1[0-9]{3}$'
+start_scenario shared_vm '^iter=2 value=1[0-9]{3}$'
 CHILD=$(sed -n 's/^child=//p' "$T/out")
 [ -n "$CHILD" ] || fail "the target did not report its CLONE_VM child"
 build_patch shared-fix "$S/fix.diff" prog

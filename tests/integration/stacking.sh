@@ -8,10 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario stacking
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^a=10 b=20 c=30$'
+start_scenario stacking '^a=10 b=20 c=30$'
 build_patch fix1 "$S/fix1.diff" prog
 build_patch fix2 "$S/fix2.diff" prog
 

@@ -9,11 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_suture
 
-build_scenario threads_blocked
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^ready$'
-build_patch fix "$S/fix.diff" prog
+scenario_prologue threads_blocked '^ready$' fix prog
 
 # vcsw: "TID COUNT" for every thread but the leader
 vcsw() {

@@ -7,10 +7,7 @@ source "$(dirname "$0")/../lib.sh"
 require_suture
 
 ROUNDS=${ROUNDS:-100}
-build_scenario threads_blocked
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=3 value=1003$'
+start_scenario threads_blocked '^iter=3 value=1003$'
 threads=$(ls "/proc/$PID/task" | wc -l)
 [ "$threads" -eq 9 ] || fail "expected 9 threads, found $threads"
 

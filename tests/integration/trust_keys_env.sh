@@ -10,11 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 require_suture
 [ "$(id -u)" = 0 ] || skip "needs root (key ownership is checked against root)"
 
-build_scenario exe_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$'
-build_patch exe-fix "$S/fix.diff" prog
+scenario_prologue exe_func '^iter=[0-9]+ value=1[0-9]{3}$' exe-fix prog
 GOOD=$SUTURE_TRUSTED_KEYS
 unset SUTURE_TRUSTED_KEYS
 mkdir -m 0755 "$T/k"

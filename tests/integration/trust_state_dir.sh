@@ -9,11 +9,7 @@ require_suture
 [ "$(id -u)" = 0 ] || skip "needs root (the state directory is root's)"
 command -v setpriv >/dev/null || skip "setpriv is needed to act as an unprivileged user"
 
-build_scenario exe_func
-start_bg "$T/out" "$S/prog"
-PID=$BG_PID
-wait_for_line "$T/out" '^iter=[0-9]+ value=1[0-9]{3}$'
-build_patch exe-fix "$S/fix.diff" prog
+scenario_prologue exe_func '^iter=[0-9]+ value=1[0-9]{3}$' exe-fix prog
 
 # 1. The default directory: root's, 0700, and empty after the transactions.
 sut "apply" apply -p "$PID" "$T/exe-fix.suture"

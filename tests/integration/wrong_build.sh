@@ -11,7 +11,7 @@ build_scenario wrong_build
 build_patch exe-fix "$S/fix.diff" prog
 
 # The other build: same tree, another tag of the same length.
-cp -a "$TOP/tests/scenarios/wrong_build" "$T/other"
+copy_scenario wrong_build "$T/other"
 sed -i 's/"tree-1"/"tree-2"/' "$T/other/main.c"
 make -C "$T/other" >"$T/other.make.log" 2>&1 || { cat "$T/other.make.log" >&2; fail "make of the other build failed"; }
 id1=$(readelf -n "$S/prog" | awk '/Build ID/ {print $3}')

@@ -2,12 +2,18 @@
 # Helpers for the tests on Debian's own OpenSSL (sourced after tests/lib.sh): patches built
 # with `suture build --debian openssl=3.0.20-1~deb12u2` from the diffs in tests/openssl/,
 # the official libssl3 of that version (unpacked by suture into its cache, never installed),
-# Debian's nginx unpacked into the test's folder, and probe_3022 (the two 3.0.22 CVEs that
-# are open in Debian's 3.0.20).
+# Debian's nginx unpacked into the test's folder, and the probe built for the two 3.0.22
+# CVEs that are open in Debian's 3.0.20. The probe's reading and the TLS client loop are
+# those of tests/openssl/lib.sh.
+
+# shellcheck source=tests/openssl/lib.sh
+source "$TOP/tests/openssl/lib.sh"
 
 DEB_OSSL_VERSION=3.0.20-1~deb12u2
 DEB_SPEC=openssl=$DEB_OSSL_VERSION
-DEB_DATA=$TOP/tests/openssl
+DEB_DATA=$OSSL_DIR
+# the probe's rounds come slower beside nginx's workers: expect_probe waits up to 20 s
+PROBE_WAIT_STEPS=400
 
 # debian_setup: Debian 12 with network access to Debian's registry, else skip.
 debian_setup() {
@@ -42,15 +48,12 @@ deb_official_dir() {
 	dirname "$(jq -r .debian.official "$f")"
 }
 
-# fetch_nginx: Debian's nginx, downloaded with suture's private apt configuration and
-# unpacked into $T/nginx-deb (never installed: no service starts, nothing of the machine
-# changes); sets NGINX.
+# fetch_nginx: Debian's nginx (the newest in the registry), downloaded by
+# scripts/debian-fetch.sh with the private apt configuration (once, into its cache), copied
+# into $T/nginx-deb and unpacked there (never installed: no service starts, nothing of the
+# machine changes); sets NGINX.
 fetch_nginx() {
-	local cache=${SUTURE_CACHE:-/var/cache/suture}
-	local conf=$cache/debian/apt/apt.conf
-	[ -r "$conf" ] || fail "no private apt configuration at $conf (suture build --debian makes it)"
-	mkdir -p "$T/nginx-deb"
-	(cd "$T/nginx-deb" && APT_CONFIG=$conf apt-get -q download nginx) >"$T/nginx-fetch.log" 2>&1 ||
+	"$TOP/scripts/debian-fetch.sh" --binary nginx "$T/nginx-deb" >/dev/null 2>"$T/nginx-fetch.log" ||
 		{ cat "$T/nginx-fetch.log" >&2; fail "cannot download Debian's nginx"; }
 	dpkg-deb -x "$T"/nginx-deb/nginx_*.deb "$T/nginx-deb/root" || fail "cannot unpack nginx"
 	NGINX=$T/nginx-deb/root/usr/sbin/nginx
@@ -113,62 +116,12 @@ nginx_workers() { pgrep -P "$NGINX_PID" 2>/dev/null || true; }
 # maps_file PID FILE: PID has FILE (a path) mapped.
 maps_file() { grep -qF " $2" "/proc/$1/maps"; }
 
-# start_probe_3022 LIBDIR: the probe of the two 3.0.22 CVEs with the OpenSSL in LIBDIR;
+# start_probe_3022 LIBDIR: the probe of the two 3.0.22 CVEs (tests/openssl/probe.c built with
+# -DPROBE_3022, against the machine's OpenSSL headers) run with the OpenSSL in LIBDIR;
 # PROBE_PID, $T/probe.out.
 start_probe_3022() {
-	gcc -O2 -Wall -Wextra -Werror -o "$T/probe_3022" "$TOP/tests/openssl/probe_3022.c" \
-		-lssl -lcrypto 2>"$T/probe.cc.log" ||
-		{ cat "$T/probe.cc.log" >&2; fail "cannot compile tests/openssl/probe_3022.c"; }
+	ossl_compile probe_3022 probe -DPROBE_3022
 	start_bg "$T/probe.out" env LD_LIBRARY_PATH="$1" "$T/probe_3022" --interval-ms 200
 	PROBE_PID=$BG_PID
 	wait_for_line "$T/probe.out" '^round 1$' 30
-}
-
-# The probe's output format is that of tests/openssl/probe.c, so expect_probe and
-# probe_verdicts of tests/openssl/lib.sh read it; they are repeated here so these tests do
-# not depend on the pristine-tree helpers.
-probe_rounds() { count_lines "$T/probe.out" '^round [0-9]+$'; }
-probe_verdicts() {
-	awk -v r="$1" '/^round / { n++; next } n == r - 1 && /^[0-9]+ / { print }' "$T/probe.out"
-}
-expect_probe() {
-	local want=$1 start r i line c s
-	start=$(($(probe_rounds) + 2))
-	for ((i = 0; i < 400; i++)); do
-		[ "$(probe_rounds)" -ge $((start + 1)) ] && break
-		sleep 0.05
-	done
-	[ "$(probe_rounds)" -ge $((start + 1)) ] || fail "the probe stopped printing rounds"
-	for r in "$start" $((start + 1)); do
-		for c in $want; do
-			s=${c#*=}; c=${c%=*}
-			line=$(probe_verdicts "$r" | grep "^$c " || true)
-			[ "$line" = "$c $s" ] || {
-				probe_verdicts "$r" >&2
-				fail "probe round $r: expected '$c $s', got '${line:-nothing}'"
-			}
-		done
-	done
-	assert_alive "$PROBE_PID"
-}
-
-# start_tls_client / stop_tls_client: tests/openssl/tls_client.c against $SERVER_PORT, with
-# the machine's own OpenSSL (the load generator is not a patch target): new full TLS
-# handshakes and one HTTP request each, continuously; it must fail none.
-start_tls_client() {
-	gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -o "$T/tls_client" \
-		"$TOP/tests/openssl/tls_client.c" -lssl -lcrypto 2>"$T/tls_client.cc.log" ||
-		{ cat "$T/tls_client.cc.log" >&2; fail "cannot compile tests/openssl/tls_client.c"; }
-	start_bg "$T/client.out" "$T/tls_client" 127.0.0.1 "$SERVER_PORT"
-	CLIENT_PID=$BG_PID
-}
-stop_tls_client() {
-	kill -TERM "$CLIENT_PID"
-	wait "$CLIENT_PID" || fail "the TLS client loop exited with status $?"
-	local json; json=$(grep '^{' "$T/client.out" | tail -n1)
-	note "TLS client: $json"
-	[ -n "$json" ] || { cat "$T/client.out" >&2; fail "the TLS client printed no result"; }
-	[ "$(echo "$json" | jq .failures)" = 0 ] ||
-		{ cat "$T/client.out" >&2; fail "TLS requests failed while patching: $json"; }
-	[ "$(echo "$json" | jq .handshakes)" -gt 0 ] || fail "no TLS handshake completed: $json"
 }

@@ -5,7 +5,8 @@
 # that build, run the TLS client loop, and build the CVE patches of tests/openssl/ with
 # suture. Everything else the tests use is in the repository: the CVE diffs
 # (tests/openssl/CVE-*.patch) and the trigger data (tests/openssl/data/), see
-# tests/openssl/README.md.
+# tests/openssl/README.md. The tests on Debian's own OpenSSL (tests/openssl/debian.sh, which
+# sources this file) share its compile, probe and TLS client helpers.
 
 OSSL_DIR=$TOP/tests/openssl
 OSSL_DATA=$OSSL_DIR/data
@@ -27,6 +28,16 @@ openssl_cache() {
 	esac
 }
 
+# ossl_compile PROG SRC [GCC_ARGS...]: compile tests/openssl/SRC.c into $T/PROG, linked with
+# -lssl -lcrypto; GCC_ARGS say which OpenSSL (include and library folders; none: the
+# machine's own) and any defines.
+ossl_compile() {
+	local prog=$1 src=$2; shift 2
+	gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror "$@" -o "$T/$prog" "$OSSL_DIR/$src.c" \
+		-lssl -lcrypto 2>"$T/$prog.cc.log" ||
+		{ cat "$T/$prog.cc.log" >&2; fail "cannot compile tests/openssl/$src.c"; }
+}
+
 # openssl_setup: build or find the cache; compile the probe and the TLS client against it.
 # Sets OSSL_CACHE, OSSL_TREE, and the build facts of $OSSL_CACHE/env (SOURCE_DATE_EPOCH,
 # LIBCRYPTO_BUILD_ID, ...).
@@ -38,10 +49,8 @@ openssl_setup() {
 	export SOURCE_DATE_EPOCH
 	local prog
 	for prog in probe tls_client; do
-		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -I"$OSSL_TREE/include" -I"$OSSL_DATA" \
-			-o "$T/$prog" "$OSSL_DIR/$prog.c" \
-			-L"$OSSL_TREE" -lssl -lcrypto -Wl,-rpath,"$OSSL_TREE" 2>"$T/$prog.cc.log" ||
-			{ cat "$T/$prog.cc.log" >&2; fail "cannot compile tests/openssl/$prog.c"; }
+		ossl_compile "$prog" "$prog" -I"$OSSL_TREE/include" -I"$OSSL_DATA" \
+			-L"$OSSL_TREE" -Wl,-rpath,"$OSSL_TREE"
 	done
 }
 
@@ -62,13 +71,16 @@ probe_verdicts() {
 	awk -v r="$1" '/^round / { n++; next } n == r - 1 && /^[0-9]+ / { print }' "$T/probe.out"
 }
 
+# How long expect_probe waits for the rounds it reads, in steps of 50 ms.
+PROBE_WAIT_STEPS=200
+
 # expect_probe "CASE=STATE ...": the probe's rounds that start after this call show each
 # CASE in STATE (vulnerable or fixed); the round that may have run during the caller's
 # suture command is skipped, and the next two must both agree.
 expect_probe() {
 	local want=$1 start r i line c s
 	start=$(($(probe_rounds) + 2))
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < PROBE_WAIT_STEPS; i++)); do
 		[ "$(probe_rounds)" -ge $((start + 1)) ] && break
 		sleep 0.05
 	done
@@ -117,8 +129,11 @@ start_tls_server() {
 	fail "openssl s_server did not start"
 }
 
-# start_tls_client: the handshake loop against the server; CLIENT_PID, $T/client.out.
+# start_tls_client: the handshake loop against the server; CLIENT_PID, $T/client.out. The
+# client is the one openssl_setup compiled, else (the tests on Debian's build) one compiled
+# here against the machine's own OpenSSL: the load generator is not a patch target.
 start_tls_client() {
+	[ -x "$T/tls_client" ] || ossl_compile tls_client tls_client
 	start_bg "$T/client.out" "$T/tls_client" 127.0.0.1 "$SERVER_PORT"
 	CLIENT_PID=$BG_PID
 }
@@ -131,7 +146,7 @@ stop_tls_client() {
 	note "TLS client: $json"
 	[ -n "$json" ] || { cat "$T/client.out" >&2; fail "the TLS client printed no result"; }
 	[ "$(echo "$json" | jq .failures)" = 0 ] ||
-		{ cat "$T/client.out" >&2; fail "TLS handshakes failed while patching: $json"; }
+		{ cat "$T/client.out" >&2; fail "TLS handshakes or requests failed while patching: $json"; }
 	[ "$(echo "$json" | jq .handshakes)" -gt 0 ] || fail "no TLS handshake completed: $json"
 }
 
