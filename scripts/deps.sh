@@ -12,6 +12,7 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   libglib2.0-dev
   libsystemd-dev
   chromium           # renders the HTML of suture report in its test
+  strace             # bench/reads.sh counts what a transaction reads
 )
 missing=()
 for p in "${need[@]}"; do
