@@ -6,11 +6,13 @@
 #   maps             opens of /proc/PID/maps
 #   objects          passes over the mapped objects (reads of the executable's ELF
 #                    header, which each pass makes first)
-#   registry_header  reads of the registry's header (56 bytes at its first byte)
+#   registry_header  reads of the registry's header (56 bytes at its first byte; the whole
+#                    read of an empty registry is 56 bytes too and counts as well)
 #   file_opens       opens of /proc/PID/map_files/* (an object's file: symbols, GOT)
 #   mem_opens        opens of /proc/PID/mem (writes, and reads process_vm_readv refuses)
 # "fresh" is a process with no registry yet, "stacked" a second patch of the same function
-# over a first one (its registry holds a record). --all counts the target's reads only.
+# over a first one (its registry holds a record); "two_patches" one `apply -p PID A B`
+# (one job, two transactions) and its revert. --all counts the target's reads only.
 # READS_TRACES=DIR keeps the traces there.
 # Prints one JSON document.
 source "$(dirname "$0")/lib.sh"
@@ -89,11 +91,16 @@ apply_all=$(count apply_all "$reg")
 run revert_all revert --all "$PATCH2_ID"
 revert_all=$(count revert_all "$reg")
 run revert_last revert -p "$PID" "$BENCH_PATCH_ID"
+# two patches in one job (all or nothing), and their revert
+run apply_two apply -p "$PID" "$BENCH_PATCH" "$PATCH2"
+apply_two=$(count apply_two "$(reg_addr)")
+run revert_two revert -p "$PID" "$PATCH2_ID" "$BENCH_PATCH_ID"
+revert_two=$(count revert_two "$(reg_addr)")
 [ -z "${READS_TRACES:-}" ] || { mkdir -p "$READS_TRACES"; cp "$d"/*.trace "$READS_TRACES/"; }
 
 jq -n --argjson df "$dry_fresh" --argjson af "$apply_fresh" --argjson ds "$dry_stacked" \
 	--argjson ap "$apply_stacked" --argjson rs "$revert_stacked" --argjson aa "$apply_all" \
-	--argjson ra "$revert_all" \
+	--argjson ra "$revert_all" --argjson a2 "$apply_two" --argjson r2 "$revert_two" \
 	'{reads: {dry_run_fresh: $df, apply_fresh: $af, dry_run_stacked: $ds,
 		  apply_stacked: $ap, revert_stacked: $rs, apply_all_stacked: $aa,
-		  revert_all_stacked: $ra}}'
+		  revert_all_stacked: $ra, apply_two_patches: $a2, revert_two_patches: $r2}}'
