@@ -12,7 +12,8 @@
 #   mem_opens        opens of /proc/PID/mem (writes, and reads process_vm_readv refuses)
 # "fresh" is a process with no registry yet, "stacked" a second patch of the same function
 # over a first one (its registry holds a record); "two_patches" one `apply -p PID A B`
-# (one job, two transactions) and its revert. --all counts the target's reads only.
+# (one job, two transactions) and its revert; `exposure PATCH` with the patch applied.
+# --all and exposure count the target's reads only.
 # READS_TRACES=DIR keeps the traces there.
 # Prints one JSON document.
 source "$(dirname "$0")/lib.sh"
@@ -37,6 +38,15 @@ run() {
 	strace -ff -qq -s 1 -e trace=openat,process_vm_readv -o "$d/$name.tr" \
 		"$SUTURE" "$@" >"$d/$name.out" 2>"$d/$name.err" ||
 		die "suture $* failed: $(cat "$d/$name.err")"
+	cat "$d/$name.tr".* >"$d/$name.trace"
+	rm -f "$d/$name.tr".*
+}
+
+# run_status NAME ARGS...: the same for a command whose exit status is an answer
+run_status() {
+	local name=$1; shift
+	strace -ff -qq -s 1 -e trace=openat,process_vm_readv -o "$d/$name.tr" \
+		"$SUTURE" "$@" >"$d/$name.out" 2>"$d/$name.err" || true
 	cat "$d/$name.tr".* >"$d/$name.trace"
 	rm -f "$d/$name.tr".*
 }
@@ -80,6 +90,8 @@ run apply_fresh apply -p "$PID" "$BENCH_PATCH"
 reg=$(reg_addr)
 [ -n "$reg" ] || die "no registry mapping after apply"
 apply_fresh=$(count apply_fresh "$reg")
+run_status exposure exposure "$BENCH_PATCH"
+exposure=$(count exposure "$reg")
 run dry_stacked apply --dry-run -p "$PID" "$PATCH2"
 dry_stacked=$(count dry_stacked "$reg")
 run apply_stacked apply -p "$PID" "$PATCH2"
@@ -100,7 +112,7 @@ revert_two=$(count revert_two "$(reg_addr)")
 
 jq -n --argjson df "$dry_fresh" --argjson af "$apply_fresh" --argjson ds "$dry_stacked" \
 	--argjson ap "$apply_stacked" --argjson rs "$revert_stacked" --argjson aa "$apply_all" \
-	--argjson ra "$revert_all" --argjson a2 "$apply_two" --argjson r2 "$revert_two" \
+	--argjson ra "$revert_all" --argjson ex "$exposure" --argjson a2 "$apply_two" --argjson r2 "$revert_two" \
 	'{reads: {dry_run_fresh: $df, apply_fresh: $af, dry_run_stacked: $ds,
 		  apply_stacked: $ap, revert_stacked: $rs, apply_all_stacked: $aa,
-		  revert_all_stacked: $ra, apply_two_patches: $a2, revert_two_patches: $r2}}'
+		  revert_all_stacked: $ra, exposure: $ex, apply_two_patches: $a2, revert_two_patches: $r2}}'

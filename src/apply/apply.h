@@ -218,6 +218,9 @@ enum sut_discover {
 struct sut_found_process {
 	pid_t pid;
 	char *path; /* SUT_DISCOVER_MAPPING: where it maps the object; else NULL */
+	/* SUT_DISCOVER_MAPPING: the process as the scan read it (its status included), so a
+	 * caller that wants the status reads nothing again; else NULL. Freed with the list. */
+	struct sut_process_view *view;
 };
 /* Lists the processes of the kind asked, in pid order (build_id/len only for
  * SUT_DISCOVER_MAPPING). Processes that vanish or cannot be read are left out. */

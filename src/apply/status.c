@@ -216,25 +216,26 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 			v[k++].pid = all[i];
 			continue;
 		}
-		struct sut_maps m;
 		struct sut_err e;
-		if (sut_proc_maps(all[i], &m, &e) < 0)
-			continue;
 		if (what == SUT_DISCOVER_WITH_REGISTRY) {
+			struct sut_maps m;
+			if (sut_proc_maps(all[i], &m, &e) < 0)
+				continue;
 			if (sut_maps_find_memfd(&m, SUT_REG_NAME))
 				v[k++].pid = all[i];
-		} else {
-			struct sut_objects objs;
-			if (sut_proc_objects(all[i], &m, &objs, &e) == 0) {
-				const struct sut_object *o =
-					sut_objects_find_build_id(&objs, build_id, len);
-				if (o)
-					v[k++] = (struct sut_found_process){all[i],
-									    sut_xstrdup(o->path)};
-				sut_proc_objects_free(&objs);
-			}
+			sut_proc_maps_free(&m);
+			continue;
 		}
-		sut_proc_maps_free(&m);
+		/* the process's one read: kept, with its status, for the caller */
+		struct sut_process_view *pv;
+		if (sut_process_view_read(all[i], &pv, &e) < 0)
+			continue;
+		const struct sut_object *o = sut_process_view_object(pv, build_id, len);
+		if (!o) {
+			sut_process_view_free(pv);
+			continue;
+		}
+		v[k++] = (struct sut_found_process){all[i], sut_xstrdup(o->path), pv};
 	}
 	free(all);
 	*out = v;
@@ -244,7 +245,9 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 
 void sut_found_processes_free(struct sut_found_process *v, size_t n)
 {
-	for (size_t i = 0; v && i < n; i++)
+	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].path);
+		sut_process_view_free(v[i].view);
+	}
 	free(v);
 }
