@@ -23,12 +23,7 @@ command -v strace >/dev/null || die "strace is needed (scripts/deps.sh installs 
 d=$BENCH_WORK/reads
 rm -rf "$d"
 mkdir -p "$d"
-"$BENCH_TREE/idle" "$d/ready" >/dev/null 2>&1 &
-PID=$!
-STARTED_PIDS+=("$PID")
-for ((i = 0; i < 100; i++)); do [ -s "$d/ready" ] && break; sleep 0.05; done
-[ -s "$d/ready" ] || die "the idle target did not start"
-sleep 0.2
+start_idle "$d"
 export SUTURE_AUDIT_LOG=$d/audit.jsonl
 
 # run NAME ARGS...: suture ARGS under strace; the trace is $d/NAME.trace.
