@@ -28,7 +28,7 @@
  *     struct sut_patch *two[2]; // each from sut_patch_read_file(path, &two[i], &err)
  *     struct sut_multi_opts mo = {.txn = {.timeout_ms = 5000}};
  *     struct sut_multi_result r;
- *     if (sut_apply_patches(pid, two, 2, &mo, &r) < 0) // the first is taken back
+ *     if (sut_apply_patches(pid, two, 2, &mo, &r) < 0) // what it applied is taken back
  *             for (size_t i = 0; i < r.ntxns; i++)
  *                     if (r.txns[i].error)
  *                             fprintf(stderr, "%s\n", r.txns[i].error);
