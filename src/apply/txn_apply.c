@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The apply transaction (see apply.h for the steps and the invariant). */
+/* The apply transaction (apply.h names the steps and the invariant). sut_txn_apply, at the
+ * end, reads as them: check_target, plan, stage, freeze_and_commit (the freeze, the checks
+ * inside it and the commit), then record_in_view, or undo_staging after any failure. The
+ * helpers each step uses come first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
