@@ -37,6 +37,18 @@ end_started() {
 	STARTED_PIDS=()
 }
 
+# start_idle DIR: one idle target (maps libbench.so), running once it has said so in
+# DIR/ready; its pid in $PID.
+start_idle() {
+	local dir=$1 i
+	"$BENCH_TREE/idle" "$dir/ready" >/dev/null 2>&1 &
+	PID=$!
+	STARTED_PIDS+=("$PID")
+	for ((i = 0; i < 100; i++)); do [ -s "$dir/ready" ] && break; sleep 0.05; done
+	[ -s "$dir/ready" ] || die "the idle target did not start"
+	sleep 0.2
+}
+
 # now_us: monotonic-enough wall clock in microseconds (for timing suture runs).
 now_us() { echo $(($(date +%s%N) / 1000)); }
 

@@ -11,12 +11,7 @@ ROUNDS=${MEMORY_ROUNDS:-100}
 d=$BENCH_WORK/memory
 rm -rf "$d"
 mkdir -p "$d"
-"$BENCH_TREE/idle" "$d/ready" >/dev/null 2>&1 &
-PID=$!
-STARTED_PIDS+=("$PID")
-for ((i = 0; i < 100; i++)); do [ -s "$d/ready" ] && break; sleep 0.05; done
-[ -s "$d/ready" ] || die "the idle target did not start"
-sleep 0.2
+start_idle "$d"
 
 apply() { sut_json "$d/op" apply -p "$PID" "$BENCH_PATCH" || die "apply failed: $(cat "$d/op.err")"; }
 revert() { sut_json "$d/op" revert -p "$PID" "$BENCH_PATCH_ID" || die "revert failed: $(cat "$d/op.err")"; }

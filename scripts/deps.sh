@@ -14,6 +14,7 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   chromium           # renders the HTML of suture report in its test
   ansible-core       # the Ansible collection (contrib/ansible) and its fleet test
   openssh-server     # sshd of the fleet test's namespace hosts (started by the test only)
+  strace             # bench/reads.sh counts what a transaction reads
 )
 missing=()
 for p in "${need[@]}"; do

@@ -1,15 +1,75 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The `apply` layer: transactions on one process: apply, revert; and the status read-out.
+/* The `apply` layer: transactions on running processes (apply, revert, several patches
+ * on one process all or nothing), what is patched where (the status), and the process
+ * view they are planned from.
  *
- * A transaction is all or nothing (DESIGN.md invariant 1). Its steps:
- *   plan    find the target object by build-id, read the registry, choose an address
- *           within +-2 GiB of the target, resolve symbols and link the image (no stop);
+ * Using it: patches come from sut_patch_read_file (patch/patch.h). Whether a patch is
+ * trusted (its signature) is the caller's decision, made before it gets here.
+ *
+ *     // every process carrying suture patches, and each patch's state there
+ *     struct sut_found_process *found;
+ *     size_t n;
+ *     struct sut_err err;
+ *     if (sut_discover_processes(SUT_DISCOVER_WITH_REGISTRY, NULL, 0, &found, &n, &err) < 0)
+ *             return -1;
+ *     for (size_t i = 0; i < n; i++) {
+ *             struct sut_status st;
+ *             if (sut_status_read(found[i].pid, &st, &err) < 0)
+ *                     continue; // exited since the scan
+ *             for (size_t o = 0; o < st.nobjects; o++)
+ *                     for (size_t k = 0; k < st.objects[o].npatches; k++)
+ *                             printf("%d %s %s\n", (int)st.pid, st.objects[o].patches[k].id,
+ *                                    st.objects[o].patches[k].live ? "live" : "stale");
+ *             sut_status_free(&st);
+ *     }
+ *     sut_found_processes_free(found, n);
+ *
+ *     // two patches on one process, all or nothing
+ *     struct sut_patch *two[2]; // each from sut_patch_read_file(path, &two[i], &err)
+ *     struct sut_multi_opts mo = {.txn = {.timeout_ms = 5000}};
+ *     struct sut_multi_result r;
+ *     if (sut_apply_patches(pid, two, 2, &mo, &r) < 0) // what it applied is taken back
+ *             for (size_t i = 0; i < r.ntxns; i++)
+ *                     if (r.txns[i].error)
+ *                             fprintf(stderr, "%s\n", r.txns[i].error);
+ *     sut_multi_result_free(&r);
+ *
+ * Nothing here prints: errors are struct sut_err sentences, what a repair or a take-back
+ * did comes back in the results.
+ *
+ * Read once. A job (sut_apply_patches, sut_revert_patches, or the one-patch
+ * sut_apply_patch and sut_revert_patch) takes the process's lock, then reads the process
+ * once into a view (struct sut_process_view: maps, objects by build-id, the registry
+ * decoded and checked) and plans every step from it: which patches concern the process
+ * and which it has already, whether a killed suture left something to repair, where an
+ * image goes, which records are stale. Each transaction leaves the view as it left the
+ * process (the registry it wrote, the maps its freeze read). Read again, and why:
+ *   in every freeze  the maps: the process ran since the view and staging added mappings;
+ *                    the consistency check unwinds every thread against the mappings as
+ *                    they are, and an apply checks that the object, the staged image and
+ *                    the registry are still where staging left them. An apply also reads
+ *                    back the image and the registry header (the process may have written
+ *                    over them) and each function's entry bytes (the pre-image, or the
+ *                    jump of the patch below it); a revert the entries it owns.
+ *   a repair         the maps and the whole registry, under the repair's own freeze (the
+ *                    journal it acts on must be the one frozen); the view is read again
+ *                    after it.
+ *   a failed apply   that had staged: removing the staged memory changed the process,
+ *                    so the view is read again.
+ *
+ * One transaction, its steps (txn_apply.c reads in this order):
+ *   check   the process maps the patch's object (by build-id), its registry is sound and
+ *           records no transaction in flight, stale records are dropped, the patch is not
+ *           applied already;
+ *   plan    find each function and verify its pre-image, choose an address within +-2 GiB
+ *           of the object, resolve symbols and link the image, encode every jump (no stop);
  *   stage   stop one thread just long enough to map the image memory and the registry
  *           with remote system calls, resume it, then write the image (never executed
  *           yet, so the other threads may run);
- *   freeze  stop every thread;
- *   check   unwind every thread and apply the consistency rule; verify each function's
- *           pre-image; on a blocked check: thaw, back off, retry until the timeout;
+ *   freeze  stop every thread, read the maps again;
+ *   verify  what staging left is intact; unwind every thread and apply the consistency
+ *           rule; verify each function's pre-image again; on a blocked check: thaw, back
+ *           off, retry until the timeout;
  *   commit  journal in the registry, write the jumps, commit the registry;
  *   thaw    resume every thread as it was.
  * Any failure after staging unmaps what was staged, so the process ends as it began. */
@@ -21,11 +81,12 @@
 #include <sys/types.h>
 
 #include "patch/patch.h"
+#include "proc/proc.h"
 #include "util/err.h"
 
 struct sut_txn_opts {
 	int timeout_ms;  /* give up the consistency retries after this long (default 5000) */
-	bool dry_run;    /* plan and check only: nothing is written */
+	bool dry_run;    /* plan and check only (a freeze included): nothing is written */
 };
 
 /* What a transaction did, for human and JSON reports. */
@@ -48,13 +109,11 @@ struct sut_txn_result {
 	char repair_claimed_id[128];
 };
 
+/* One patch, one process: a job of one transaction (lock, one read, repair first). */
 int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_opts *o,
 		    struct sut_txn_result *res, struct sut_err *err);
 int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts *o,
 		     struct sut_txn_result *res, struct sut_err *err);
-
-/* Does pid map the object with this build-id? 1 yes, 0 no, -1 error (process gone). */
-int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct sut_err *err);
 
 /* Finishes or rolls back a transaction that a killed suture left in pid's registry,
  * under pid's lock (so not while another suture works on it), and releases patch memory
@@ -132,6 +191,24 @@ void sut_status_free(struct sut_status *st);
 /* The record of patch id in st (live or stale), or NULL. */
 const struct sut_status_patch *sut_status_find(const struct sut_status *st, const char *id);
 
+/* ---- The process view: one read of a process, handed down ----
+ * Maps, mapped objects (by build-id) and the registry, decoded and checked (the status
+ * above), read once, without stopping the process and without changing it. A job of
+ * sut_apply_patches / sut_revert_patches takes the process's lock, reads one view and
+ * plans every step from it; its transactions keep it up to date (what they wrote, the
+ * maps as their freeze read them), so a job reads its process once. What a view cannot
+ * vouch for is read again inside the freeze, where it counts: see "Read once" above. */
+struct sut_process_view;
+/* Reads pid's view. -1 only when the process cannot be read (gone, no permission); a
+ * corrupt registry is part of the view (its status says so). */
+int sut_process_view_read(pid_t pid, struct sut_process_view **out, struct sut_err *err);
+void sut_process_view_free(struct sut_process_view *v);
+/* The status of the view's process (valid as long as the view). */
+const struct sut_status *sut_process_view_status(const struct sut_process_view *v);
+/* The object with this build-id the process maps, or NULL (valid as long as the view). */
+const struct sut_object *sut_process_view_object(const struct sut_process_view *v,
+						 const uint8_t *build_id, size_t len);
+
 /* Process discovery, the one scan of /proc behind status, exposure and --all. */
 enum sut_discover {
 	SUT_DISCOVER_ALL,            /* every process but the caller */
@@ -141,6 +218,9 @@ enum sut_discover {
 struct sut_found_process {
 	pid_t pid;
 	char *path; /* SUT_DISCOVER_MAPPING: where it maps the object; else NULL */
+	/* SUT_DISCOVER_MAPPING: the process as the scan read it (its status included), so a
+	 * caller that wants the status reads nothing again; else NULL. Freed with the list. */
+	struct sut_process_view *view;
 };
 /* Lists the processes of the kind asked, in pid order (build_id/len only for
  * SUT_DISCOVER_MAPPING). Processes that vanish or cannot be read are left out. */
@@ -154,7 +234,7 @@ struct sut_link_image;
 int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
 	       struct sut_err *err);
 
-/* Several patches on one process (txn_multi.c). */
+/* Several patches on one process (txn_multi.c): one job, one read of the process. */
 struct sut_multi_hooks {
 	void *ctx;
 	/* before each transaction: false leaves it (and the rest) undone (a stop request) */

@@ -220,13 +220,16 @@ static int staging_cost(pid_t pid, pid_t tid)
  * stopped for it would cost the application more than trying another, or again later. */
 #define STAGE_STOP_MS 10
 
-int sut_with_one_thread(pid_t pid, int timeout_ms,
+int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
 			uint64_t *held_max_ns, struct sut_err *err)
 {
-	struct sut_maps maps = {0};
-	if (sut_proc_maps(pid, &maps, err) < 0)
-		return -1;
+	struct sut_maps own = {0};
+	if (!maps) {
+		if (sut_proc_maps(pid, &own, err) < 0)
+			return -1;
+		maps = &own;
+	}
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
@@ -259,7 +262,7 @@ int sut_with_one_thread(pid_t pid, int timeout_ms,
 					continue;
 				}
 				struct sut_remote r;
-				int ok = sut_remote_init(&r, &f, &maps, err);
+				int ok = sut_remote_init(&r, &f, maps, err);
 				if (ok == 0)
 					rc = fn(&r, arg, err);
 				struct sut_err e2;
@@ -283,6 +286,6 @@ int sut_with_one_thread(pid_t pid, int timeout_ms,
 		struct timespec pause = {0, 2000000L}; /* let the CPU-starved threads run */
 		nanosleep(&pause, NULL);
 	}
-	sut_proc_maps_free(&maps);
+	sut_proc_maps_free(&own);
 	return rc;
 }

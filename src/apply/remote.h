@@ -48,8 +48,9 @@ int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t l
  * not stop within a few milliseconds is waiting for a CPU: it is released and another
  * thread, or the same later, is tried) until timeout_ms. held_max_ns (may be NULL) is
  * raised to the longest time one thread was held, seize to detach, failed attempts
- * included. */
-int sut_with_one_thread(pid_t pid, int timeout_ms,
+ * included. maps: the process's maps, where the syscall instruction the calls borrow is
+ * looked for (the job's view; NULL reads them). */
+int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
 			uint64_t *held_max_ns, struct sut_err *err);
 

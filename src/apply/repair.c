@@ -206,63 +206,60 @@ static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_
 	return 0;
 }
 
-/* The repair itself; the caller holds pid's lock. */
-static int repair_locked(pid_t pid, struct sut_txn_result *res, struct sut_err *err)
+/* Whether v shows anything to repair: a journal, or patch memory no record accounts for.
+ * A corrupt registry is refused, never acted on. */
+static int needs_repair(const struct sut_process_view *v, struct sut_err *err)
 {
-	struct sut_registry reg;
-	bool found;
-	/* The common case (nothing to repair) costs the maps and the registry header only:
-	 * every transaction starts here. */
-	{
-		struct sut_maps m;
-		if (sut_proc_maps(pid, &m, err) < 0)
-			return sut_err_wrap(err, "pid %d", (int)pid);
-		int r = sut_registry_read(pid, &m, &reg, &found, err);
-		uint64_t lo[1], hi[1];
-		bool clean = r == 0 && !(found && reg.hdr.state != SUT_REG_IDLE) &&
-			     find_orphans(&m, &reg, found, lo, hi, 1) == 0;
-		sut_registry_free(&reg);
-		sut_proc_maps_free(&m);
-		if (r < 0)
-			return -1;
-		if (clean)
-			return 0;
-	}
-	struct sut_target t;
-	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
+	if (sut_view_registry_usable(v, err) < 0)
 		return -1;
-	int rc = -1;
-	if (sut_registry_read(pid, &t.maps, &reg, &found, err) < 0)
-		goto out;
-	bool dirty = found && reg.hdr.state != SUT_REG_IDLE;
-	if (dirty && tool_alive(reg.hdr.tool_pid)) {
-		sut_errf(err, "%s: suture pid %u is still running a transaction on it",
-			 sut_target_label(&t), reg.hdr.tool_pid);
-		goto out;
-	}
-	sut_registry_free(&reg);
+	uint64_t lo[1], hi[1];
+	return (v->have_reg && v->reg.hdr.state != SUT_REG_IDLE) ||
+	       find_orphans(&v->t.maps, &v->reg, v->have_reg, lo, hi, 1) != 0;
+}
+
+/* The repair itself, under a freeze of its own; the caller holds pid's lock. */
+static int repair_frozen_process(struct sut_process_view *v, struct sut_txn_result *res,
+				 struct sut_err *err)
+{
+	struct sut_target *t = &v->t;
+	bool dirty = v->have_reg && v->reg.hdr.state != SUT_REG_IDLE;
+	if (dirty && tool_alive(v->reg.hdr.tool_pid))
+		return sut_errf(err, "%s: suture pid %u is still running a transaction on it",
+				sut_target_label(t), v->reg.hdr.tool_pid);
 	struct sut_freeze f;
 	sigset_t old;
 	sut_hold_signals(&old);
-	if (sut_ptrace_freeze(pid, 5000, &f, err) < 0) {
+	if (sut_ptrace_freeze(t->pid, 5000, &f, err) < 0) {
 		sut_release_signals(&old);
-		goto out;
+		return -1;
 	}
-	/* read again under the freeze: this is the state we repair */
-	rc = sut_target_refresh_maps(&t, err);
+	/* read again under the freeze: this is the state we repair (the journal may have
+	 * been finished by its own suture since the view was read) */
+	struct sut_registry reg;
+	bool found = false;
+	int rc = sut_target_refresh_maps(t, err);
 	if (rc == 0)
-		rc = sut_registry_read(pid, &t.maps, &reg, &found, err);
-	if (rc == 0 && repair_frozen(&t, &f, &reg, found, res, err) < 0)
+		rc = sut_registry_read(t->pid, &t->maps, &reg, &found, err);
+	if (rc == 0 && repair_frozen(t, &f, &reg, found, res, err) < 0)
 		rc = sut_err_wrap(err, "repairing an interrupted transaction");
 	struct sut_err e2;
 	sut_ptrace_thaw(&f, &e2);
 	sut_freeze_free(&f);
 	sut_release_signals(&old);
-	res->repaired = rc == 0 && res->repair_note[0];
-out:
 	sut_registry_free(&reg);
-	sut_target_close(&t);
+	res->repaired = rc == 0 && res->repair_note[0];
 	return rc;
+}
+
+int sut_txn_repair(struct sut_process_view *v, struct sut_txn_result *res, struct sut_err *err)
+{
+	int need = needs_repair(v, err);
+	if (need <= 0)
+		return need;
+	if (repair_frozen_process(v, res, err) < 0)
+		return -1;
+	/* the repair changed the process: what the job planned from is read again */
+	return sut_view_reread(v, err);
 }
 
 int sut_repair_process(pid_t pid, int timeout_ms, struct sut_txn_result *res,
@@ -273,29 +270,13 @@ int sut_repair_process(pid_t pid, int timeout_ms, struct sut_txn_result *res,
 	int fd = sut_lock_pid(pid, timeout_ms, err);
 	if (fd < 0)
 		return -1;
-	int rc = repair_locked(pid, res, err);
+	struct sut_process_view *v;
+	int rc = sut_process_view_read(pid, &v, err);
+	if (rc == 0)
+		rc = sut_txn_repair(v, res, err);
+	sut_process_view_free(v);
 	sut_unlock_pid(fd);
 	return rc;
-}
-
-int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct sut_err *err)
-{
-	int fd = sut_lock_pid(pid, timeout_ms, err);
-	if (fd < 0)
-		return -1;
-	/* what was repaired comes back in res; the caller reports it */
-	if (repair_locked(pid, res, err) < 0) {
-		sut_unlock_pid(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int sut_txn_begin_readonly(pid_t pid, int timeout_ms, struct sut_err *err)
-{
-	/* invariant 8: a dry run repairs nothing; an interrupted transaction is reported
-	 * by the caller when it reads the registry */
-	return sut_lock_pid(pid, timeout_ms, err);
 }
 
 long sut_drop_stale(struct sut_target *t, struct sut_registry *reg, struct sut_txn_result *res,

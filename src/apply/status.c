@@ -9,6 +9,7 @@
 
 #include "apply/apply.h"
 #include "apply/registry.h"
+#include "apply/txn.h"
 #include "util/buf.h"
 
 static void decode_patch(const struct sut_reg_patch *p, const struct sut_reg_liveness *l,
@@ -145,50 +146,29 @@ out:
 	return rc;
 }
 
+int sut_status_decode(pid_t pid, const struct sut_registry *reg, const struct sut_maps *maps,
+		      const struct sut_objects *objs, struct sut_status *st, struct sut_err *err)
+{
+	st->registry_addr = reg->addr;
+	st->txn = reg->hdr.state == SUT_REG_APPLYING	  ? SUT_STATUS_TXN_INTERRUPTED_APPLY
+		  : reg->hdr.state == SUT_REG_REVERTING ? SUT_STATUS_TXN_INTERRUPTED_REVERT
+							: SUT_STATUS_TXN_NONE;
+	st->txn_tool_pid = st->txn ? reg->hdr.tool_pid : 0;
+	return build_view(pid, reg, maps, objs, st, err);
+}
+
 int sut_status_read(pid_t pid, struct sut_status *st, struct sut_err *err)
 {
 	memset(st, 0, sizeof *st);
 	st->pid = pid;
-	if (!sut_proc_exists(pid))
-		return sut_errf(err, "pid %d: no such process", (int)pid);
-	sut_proc_comm(pid, st->comm, sizeof st->comm);
-	struct sut_maps maps;
-	if (sut_proc_maps(pid, &maps, err) < 0)
-		return sut_err_wrap(err, "pid %d", (int)pid);
-	struct sut_registry reg;
-	bool found = false;
-	int rc = 0;
-	if (sut_registry_read(pid, &maps, &reg, &found, err) < 0) {
-		if (!reg.corrupt) {
-			rc = -1;
-			goto out;
-		}
-		st->has_registry = st->corrupt = st->exposed = true;
-		snprintf(st->corrupt_why, sizeof st->corrupt_why, "%s", err->msg);
-		goto out;
-	}
-	st->has_registry = found;
-	if (!found)
-		goto out;
-	st->registry_addr = reg.addr;
-	st->txn = reg.hdr.state == SUT_REG_APPLYING	 ? SUT_STATUS_TXN_INTERRUPTED_APPLY
-		  : reg.hdr.state == SUT_REG_REVERTING ? SUT_STATUS_TXN_INTERRUPTED_REVERT
-						       : SUT_STATUS_TXN_NONE;
-	st->txn_tool_pid = st->txn ? reg.hdr.tool_pid : 0;
-	struct sut_objects objs;
-	if (sut_proc_objects(pid, &maps, &objs, err) < 0) {
-		sut_err_wrap(err, "pid %d", (int)pid);
-		rc = -1;
-	} else {
-		rc = build_view(pid, &reg, &maps, &objs, st, err);
-		sut_proc_objects_free(&objs);
-	}
-out:
-	sut_registry_free(&reg);
-	sut_proc_maps_free(&maps);
-	if (rc < 0)
-		sut_status_free(st);
-	return rc;
+	struct sut_process_view *v;
+	if (sut_process_view_read(pid, &v, err) < 0)
+		return -1;
+	/* the status is the view's: taken over, the rest freed */
+	*st = v->status;
+	memset(&v->status, 0, sizeof v->status);
+	sut_process_view_free(v);
+	return 0;
 }
 
 void sut_status_free(struct sut_status *st)
@@ -236,25 +216,26 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 			v[k++].pid = all[i];
 			continue;
 		}
-		struct sut_maps m;
 		struct sut_err e;
-		if (sut_proc_maps(all[i], &m, &e) < 0)
-			continue;
 		if (what == SUT_DISCOVER_WITH_REGISTRY) {
+			struct sut_maps m;
+			if (sut_proc_maps(all[i], &m, &e) < 0)
+				continue;
 			if (sut_maps_find_memfd(&m, SUT_REG_NAME))
 				v[k++].pid = all[i];
-		} else {
-			struct sut_objects objs;
-			if (sut_proc_objects(all[i], &m, &objs, &e) == 0) {
-				const struct sut_object *o =
-					sut_objects_find_build_id(&objs, build_id, len);
-				if (o)
-					v[k++] = (struct sut_found_process){all[i],
-									    sut_xstrdup(o->path)};
-				sut_proc_objects_free(&objs);
-			}
+			sut_proc_maps_free(&m);
+			continue;
 		}
-		sut_proc_maps_free(&m);
+		/* the process's one read: kept, with its status, for the caller */
+		struct sut_process_view *pv;
+		if (sut_process_view_read(all[i], &pv, &e) < 0)
+			continue;
+		const struct sut_object *o = sut_process_view_object(pv, build_id, len);
+		if (!o) {
+			sut_process_view_free(pv);
+			continue;
+		}
+		v[k++] = (struct sut_found_process){all[i], sut_xstrdup(o->path), pv};
 	}
 	free(all);
 	*out = v;
@@ -264,7 +245,9 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 
 void sut_found_processes_free(struct sut_found_process *v, size_t n)
 {
-	for (size_t i = 0; v && i < n; i++)
+	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].path);
+		sut_process_view_free(v[i].view);
+	}
 	free(v);
 }

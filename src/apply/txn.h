@@ -13,6 +13,52 @@
 #include "apply/target.h"
 #include "ptrace/ptrace.h"
 
+/* The process view of apply.h: what one job read of its process, handed down to each
+ * step. A transaction works on it and leaves it describing the process as it left it:
+ * the maps as read under its last freeze (minus the memory it released), the registry
+ * as it wrote it. Only a failure after staging, a repair or a registry nobody can trust
+ * makes the job read the process again. */
+struct sut_process_view {
+	struct sut_target t;        /* pid, label, maps, objects (and ELF files opened) */
+	struct sut_registry reg;    /* the registry as read or as last written */
+	bool have_reg;              /* the process has a registry mapping */
+	bool reg_corrupt;           /* ... that failed validation: never used */
+	char reg_error[SUT_ERR_MAX];/* why, naming the process and the mapping */
+	struct sut_status status;   /* reg decoded, each record checked against the process */
+	char lost[SUT_ERR_MAX];     /* a read again failed (process gone): why; "" while usable */
+};
+
+/* Reads the view afresh (after a repair or a failed staging changed the process). */
+int sut_view_reread(struct sut_process_view *v, struct sut_err *err);
+/* 0 while v describes its process; -1 (err) once a read again failed. */
+int sut_view_usable(const struct sut_process_view *v, struct sut_err *err);
+/* Decodes v->reg into v->status again (after a transaction changed the registry). */
+int sut_view_status_update(struct sut_process_view *v, struct sut_err *err);
+/* 0 when the registry may be used; -1 (err: why) when it is corrupt. */
+int sut_view_registry_usable(const struct sut_process_view *v, struct sut_err *err);
+/* The registry a committed transaction wrote becomes the view's (reg is emptied). */
+void sut_view_take_registry(struct sut_process_view *v, struct sut_registry *reg);
+/* Drops from the view's maps the mappings inside [lo, hi) (memory a transaction
+ * released after its freeze read the maps). */
+void sut_view_forget_mappings(struct sut_process_view *v, uint64_t lo, uint64_t hi);
+/* A deep copy of src (its records duplicated): a transaction's working registry. */
+void sut_registry_dup(const struct sut_registry *src, struct sut_registry *dst);
+/* The status view of reg in a process with these maps and objects (status.c). */
+int sut_status_decode(pid_t pid, const struct sut_registry *reg, const struct sut_maps *maps,
+		      const struct sut_objects *objs, struct sut_status *st, struct sut_err *err);
+
+/* One transaction on the process of view v (the caller holds the pid's lock and has
+ * repaired what needed repair: sut_txn_repair). res: the caller sets pid and any repair
+ * fields; the transaction fills the rest. */
+int sut_txn_apply(struct sut_process_view *v, const struct sut_patch *p,
+		  const struct sut_txn_opts *o, struct sut_txn_result *res, struct sut_err *err);
+int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
+		   const struct sut_txn_opts *o, struct sut_txn_result *res, struct sut_err *err);
+/* Repairs what a killed suture left, when v shows any (a journal, or patch memory no
+ * record accounts for), and then reads v again; res says what was done. Nothing to
+ * repair costs nothing. The caller holds the lock. */
+int sut_txn_repair(struct sut_process_view *v, struct sut_txn_result *res, struct sut_err *err);
+
 uint64_t sut_now_ns(void);
 
 /* Signals that would end the tool are held while threads are frozen (invariant 6):
@@ -45,13 +91,6 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 /* Removes record ri from reg and the process (see txn_revert.c). */
 int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 		      struct sut_remote *rem, bool repair, struct sut_err *err);
-
-/* Takes the per-pid lock and repairs an interrupted transaction if one is recorded;
- * what it repaired comes back in res (repaired, repair_note, repair_claimed_id). Returns
- * the lock fd, or -1 with err set. */
-int sut_txn_begin(pid_t pid, int timeout_ms, struct sut_txn_result *res, struct sut_err *err);
-/* The same for a dry run: takes the lock, repairs nothing (read-only, invariant 8). */
-int sut_txn_begin_readonly(pid_t pid, int timeout_ms, struct sut_err *err);
 
 /* Drops the records of reg that are stale in t's process (sut_registry_liveness) from the
  * in-memory registry, so the transaction's registry write removes them; notes what was

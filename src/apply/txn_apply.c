@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The apply transaction (see apply.h for the steps and the invariant). */
+/* The apply transaction (apply.h names the steps and the invariant). sut_txn_apply, at the
+ * end, reads as them: check_target, plan, stage, freeze_and_commit (the freeze, the checks
+ * inside it and the commit), then record_in_view, or undo_staging after any failure. The
+ * helpers each step uses come first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +12,6 @@
 
 #include "apply/apply.h"
 #include "apply/fault.h"
-#include "apply/lock.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "link/link.h"
@@ -18,8 +20,8 @@
 struct apply_ctx {
 	const struct sut_patch *p;
 	const struct sut_txn_opts *o;
-	struct sut_target t;
-	struct sut_registry reg;
+	struct sut_target *t;    /* the job's view of the process */
+	struct sut_registry reg;  /* a working copy of the view's registry */
 	/* the header as it is in the process (as read, or as staging wrote a registry it
 	 * created): reg.hdr may already differ, e.g. when stale records were dropped */
 	struct sut_reg_header hdr_seen;
@@ -39,9 +41,9 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 		const struct sut_patch_func *f = &p->funcs[i];
 		uint64_t a = c->addr[i];
 		uint8_t *cur = sut_xmalloc(f->target_size);
-		if (sut_proc_read(c->t.pid, a, cur, f->target_size, err) < 0) {
+		if (sut_proc_read(c->t->pid, a, cur, f->target_size, err) < 0) {
 			free(cur);
-			return sut_err_wrap(err, "%s: %s: reading %s", sut_target_label(&c->t),
+			return sut_err_wrap(err, "%s: %s: reading %s", sut_target_label(c->t),
 					    p->target_name, f->name);
 		}
 		memcpy(c->head[i], cur, 5);
@@ -60,7 +62,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 				return sut_errf(err,
 						"%s: %s: %s: entry bytes differ from the jump patch %s "
 						"wrote: something else modified it",
-						sut_target_label(&c->t), p->target_name, f->name,
+						sut_target_label(c->t), p->target_name, f->name,
 						op->id);
 			}
 			memcpy(cur, orig, 5);
@@ -71,7 +73,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 					 "%s: %s: %s: pre-image mismatch at byte %llu (expected 0x%02x, "
 					 "found 0x%02x): another build, another patching tool, or a "
 					 "half-applied attempt; nothing was changed",
-					 sut_target_label(&c->t), p->target_name, f->name,
+					 sut_target_label(c->t), p->target_name, f->name,
 					 (unsigned long long)k, f->preimage[k], cur[k]);
 				free(cur);
 				return -1;
@@ -141,7 +143,7 @@ static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	/* Never unmap what is no longer ours: the process may have put its own memory where
 	 * the staged memory was. */
 	struct sut_maps now;
-	if (sut_proc_maps(c->t.pid, &now, err) < 0)
+	if (sut_proc_maps(c->t->pid, &now, err) < 0)
 		return -1;
 	if (c->region_mapped && !region_is_ours(c, &now))
 		c->region_mapped = false;
@@ -165,9 +167,9 @@ static void unstage(struct apply_ctx *c)
 	if (!c->region_mapped && !c->reg_created)
 		return;
 	struct sut_err e;
-	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t.pid))
+	if (sut_with_one_thread(c->t->pid, NULL, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t->pid))
 		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
-			sut_target_label(&c->t), e.msg);
+			sut_target_label(c->t), e.msg);
 }
 
 static void init_registry(struct apply_ctx *c)
@@ -193,7 +195,7 @@ static size_t append_record(struct apply_ctx *c)
 	r->flags = p->consistency == SUT_CONS_PER_CALL ? 1 : 0;
 	memcpy(r->build_id, p->build_id, p->build_id_len);
 	r->build_id_len = (uint32_t)p->build_id_len;
-	r->bias = c->t.obj->bias;
+	r->bias = c->t->obj->bias;
 	r->region = c->place;
 	r->region_size = c->img.size;
 	r->applied_at = (uint64_t)time(NULL);
@@ -222,7 +224,7 @@ static size_t append_record(struct apply_ctx *c)
 /* In the freeze: journal, write every jump, commit. On failure restores every byte. */
 static int commit(struct apply_ctx *c, struct sut_err *err)
 {
-	pid_t pid = c->t.pid;
+	pid_t pid = c->t->pid;
 	size_t sz = append_record(c);
 	const struct sut_reg_func *rf =
 		(const void *)(c->reg.records + c->reg.records_len + sizeof(struct sut_reg_patch));
@@ -236,7 +238,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 	c->reg.records_len -= sz;
 	if (rc < 0) {
 		c->reg.hdr = committed;
-		return sut_err_wrap(err, "%s: writing registry journal", sut_target_label(&c->t));
+		return sut_err_wrap(err, "%s: writing registry journal", sut_target_label(c->t));
 	}
 	size_t done = 0;
 	if (sut_fault("journal", err) < 0)
@@ -250,7 +252,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 		}
 	}
 	if (done < c->p->nfuncs) {
-		sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(&c->t),
+		sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(c->t),
 			     rf[done].name);
 undo:;
 		struct sut_err e2;
@@ -270,7 +272,7 @@ undo:;
 		struct sut_err e2;
 		for (size_t k = 0; k < c->p->nfuncs; k++)
 			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
-		return sut_err_wrap(err, "%s: committing registry", sut_target_label(&c->t));
+		return sut_err_wrap(err, "%s: committing registry", sut_target_label(c->t));
 	}
 	/* past this point the apply is complete: a failure injected here must not undo it */
 	struct sut_err e3;
@@ -303,7 +305,7 @@ static struct sut_range *build_ranges(struct apply_ctx *c, size_t *nr)
 		ADD(c->addr[i], c->addr[i] + f->target_size, f->name, false);
 		uint64_t (*frag)[2] = NULL;
 		size_t nfrag = 0;
-		sut_target_fragments(&c->t, f->name, f->file, &frag, &nfrag);
+		sut_target_fragments(c->t, f->name, f->file, &frag, &nfrag);
 		for (size_t k = 0; k < nfrag; k++)
 			ADD(frag[k][0], frag[k][1], f->name, false);
 		free(frag);
@@ -335,8 +337,8 @@ struct frozen_apply {
  * the image would crash it; writing a registry that is not ours would corrupt its memory. */
 static int check_staged(struct apply_ctx *c, struct sut_err *err)
 {
-	const struct sut_maps *m = &c->t.maps;
-	const char *who = sut_target_label(&c->t);
+	const struct sut_maps *m = &c->t->maps;
+	const char *who = sut_target_label(c->t);
 	const struct sut_map *om = sut_maps_find(m, c->obj_map.start);
 	if (!om || om->start != c->obj_map.start || om->end != c->obj_map.end ||
 	    om->offset != c->obj_map.offset || om->inode != c->obj_map.inode ||
@@ -354,14 +356,14 @@ static int check_staged(struct apply_ctx *c, struct sut_err *err)
 				"changed", who, (unsigned long long)c->reg.addr);
 	/* the contents too: the image as written, the registry header as read or made */
 	uint8_t *now = sut_xmalloc(c->img.size);
-	int rc = sut_proc_read(c->t.pid, c->place, now, c->img.size, err);
+	int rc = sut_proc_read(c->t->pid, c->place, now, c->img.size, err);
 	if (rc == 0 && memcmp(now, c->img.bytes, c->img.size) != 0)
 		rc = sut_errf(err, "%s: the patch memory at 0x%llx no longer holds the image "
 			      "staging wrote; nothing was changed", who,
 			      (unsigned long long)c->place);
 	free(now);
 	struct sut_reg_header h;
-	if (rc == 0 && sut_proc_read(c->t.pid, c->reg.addr, &h, sizeof h, err) == 0 &&
+	if (rc == 0 && sut_proc_read(c->t->pid, c->reg.addr, &h, sizeof h, err) == 0 &&
 	    memcmp(&h, &c->hdr_seen, sizeof h) != 0)
 		rc = sut_errf(err, "%s: the registry header changed since it was read (not by "
 			      "suture); nothing was changed", who);
@@ -387,139 +389,187 @@ static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, st
 {
 	struct frozen_apply fa = {.c = c};
 	fa.ranges = build_ranges(c, &fa.nr);
-	int rc = sut_frozen_retry(&c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
+	int rc = sut_frozen_retry(c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
 	free(fa.ranges);
 	return rc;
 }
 
-int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_opts *o,
-		    struct sut_txn_result *res, struct sut_err *err)
+/* Check (process running, nothing written): the process maps the patch's object, its
+ * registry may be used and records no transaction in flight, the records that are not
+ * true now are dropped (from the working copy: the transaction's registry write removes
+ * them), and the patch is not applied already. */
+static int check_target(struct apply_ctx *c, struct sut_process_view *v,
+			struct sut_txn_result *res, struct sut_err *err)
 {
-	struct apply_ctx c = {.p = p, .o = o};
-	memset(res, 0, sizeof *res);
-	res->pid = pid;
-	res->nfuncs = p->nfuncs;
-	uint64_t t0 = sut_now_ns();
-	int rc = -1;
-	int lock = o->dry_run ? sut_txn_begin_readonly(pid, o->timeout_ms, err)
-			      : sut_txn_begin(pid, o->timeout_ms, res, err);
-	if (lock < 0)
+	const struct sut_patch *p = c->p;
+	if (sut_view_usable(v, err) < 0 || sut_view_registry_usable(v, err) < 0)
 		return -1;
-	if (sut_target_open(pid, p->build_id, p->build_id_len, &c.t, err) < 0) {
-		sut_unlock_pid(lock);
-		return -1;
+	c->t->obj = sut_objects_find_build_id(&c->t->objs, p->build_id, p->build_id_len);
+	if (!c->t->obj) {
+		char hex[2 * SUT_BUILD_ID_MAX + 1];
+		sut_hex(p->build_id, p->build_id_len, hex);
+		return sut_errf(err, "%s does not map an object with build-id %s",
+				sut_target_label(c->t), hex);
 	}
-	if (sut_registry_read(pid, &c.t.maps, &c.reg, &c.have_reg, err) < 0)
-		goto out;
-	if (c.have_reg)
-		c.hdr_seen = c.reg.hdr;
-	if (c.have_reg && c.reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still recorded%s",
-			 sut_target_label(&c.t), c.reg.hdr.tool_pid,
-			 o->dry_run ? " (a dry run repairs nothing: `suture repair -p PID` does)"
-				    : "");
-		goto out;
-	}
+	c->have_reg = v->have_reg;
+	if (!c->have_reg)
+		return 0;
+	sut_registry_dup(&v->reg, &c->reg);
+	c->hdr_seen = c->reg.hdr;
+	if (c->reg.hdr.state != SUT_REG_IDLE)
+		return sut_errf(err, "%s: an interrupted transaction (suture pid %u) is still "
+				"recorded%s", sut_target_label(c->t), c->reg.hdr.tool_pid,
+				c->o->dry_run ? " (a dry run repairs nothing: `suture repair -p "
+						"PID` does)" : "");
 	/* a record that is not true now (library reloaded, code overwritten) is dropped and
 	 * the patch applied again (invariant 8: never "patched" for code that is not) */
-	if (c.have_reg && sut_drop_stale(&c.t, &c.reg, res, err) < 0)
-		goto out;
-	if (c.have_reg && sut_registry_find(&c.reg, p->id) >= 0) {
-		sut_errf(err, "%s: patch %s is already applied", sut_target_label(&c.t), p->id);
-		goto out;
-	}
-	c.addr = sut_xcalloc(p->nfuncs, sizeof *c.addr);
-	c.head = sut_xcalloc(p->nfuncs, sizeof *c.head);
+	if (sut_drop_stale(c->t, &c->reg, res, err) < 0)
+		return -1;
+	if (sut_registry_find(&c->reg, p->id) >= 0)
+		return sut_errf(err, "%s: patch %s is already applied", sut_target_label(c->t),
+				p->id);
+	return 0;
+}
+
+/* Plan, part one: where each function is, and its bytes as the patch expects them. These
+ * checks need no stop and come first, so a wrong patch costs the process nothing (they
+ * are repeated inside the freeze, where they count). */
+static int locate_functions(struct apply_ctx *c, struct sut_err *err)
+{
+	const struct sut_patch *p = c->p;
+	c->addr = sut_xcalloc(p->nfuncs, sizeof *c->addr);
+	c->head = sut_xcalloc(p->nfuncs, sizeof *c->head);
 	for (size_t i = 0; i < p->nfuncs; i++)
-		c.addr[i] = c.t.obj->bias + p->funcs[i].target_addr;
-	/* plan: checks that need no stop come first, so a wrong patch costs the process
-	 * nothing (they are repeated inside the freeze, where they count) */
-	if (verify_preimages(&c, err) < 0)
-		goto out;
+		c->addr[i] = c->t->obj->bias + p->funcs[i].target_addr;
+	return verify_preimages(c, err);
+}
+
+/* Plan, part two: a free range within reach of the object, and the image linked there. */
+static int place_and_link(struct apply_ctx *c, struct sut_err *err)
+{
+	const struct sut_patch *p = c->p;
+	const struct sut_object *obj = c->t->obj;
 	uint64_t size = sut_link_size(p);
-	if (sut_maps_find_gap_near(&c.t.maps, c.t.obj->lo, c.t.obj->hi, size, &c.place, err) < 0) {
-		sut_err_wrap(err, "%s: no room for %llu bytes near %s", sut_target_label(&c.t),
-			     (unsigned long long)size, p->target_name);
-		goto out;
-	}
-	struct sut_link_env env = {.place = c.place, .target_bias = c.t.obj->bias,
-				   .resolve = sut_target_resolve, .ctx = &c.t};
-	if (sut_link(p, &env, &c.img, err) < 0) {
-		sut_err_wrap(err, "%s: patch %s", sut_target_label(&c.t), p->id);
-		goto out;
-	}
-	/* every jump is encoded now: one that cannot be (out of rel32 range) fails the
-	 * transaction before anything is staged, and a jump is never written unencoded */
-	c.jmp = sut_xcalloc(p->nfuncs, sizeof *c.jmp);
+	if (sut_maps_find_gap_near(&c->t->maps, obj->lo, obj->hi, size, &c->place, err) < 0)
+		return sut_err_wrap(err, "%s: no room for %llu bytes near %s",
+				    sut_target_label(c->t), (unsigned long long)size,
+				    p->target_name);
+	struct sut_link_env env = {.place = c->place, .target_bias = obj->bias,
+				   .resolve = sut_target_resolve, .ctx = c->t};
+	if (sut_link(p, &env, &c->img, err) < 0)
+		return sut_err_wrap(err, "%s: patch %s", sut_target_label(c->t), p->id);
+	return 0;
+}
+
+/* Plan, part three: every jump encoded now. One that cannot be (out of rel32 range)
+ * fails the transaction before anything is staged, and a jump is never written
+ * unencoded. */
+static int encode_jumps(struct apply_ctx *c, struct sut_err *err)
+{
+	const struct sut_patch *p = c->p;
+	c->jmp = sut_xcalloc(p->nfuncs, sizeof *c->jmp);
 	struct sut_err fe;
 	uint64_t skew = sut_fault("far-jump", &fe) < 0 ? 1ULL << 32 : 0; /* tests only */
 	for (size_t i = 0; i < p->nfuncs; i++) {
-		uint64_t to = c.img.sym_addr[p->funcs[i].replacement] + skew;
-		if (sut_link_jmp(c.addr[i], to, c.jmp[i]) < 0) {
-			sut_errf(err, "%s: %s: %s: a jump from 0x%llx to its replacement at 0x%llx "
-				 "cannot be encoded (beyond +-2 GiB); nothing was changed",
-				 sut_target_label(&c.t), p->target_name, p->funcs[i].name,
-				 (unsigned long long)c.addr[i], (unsigned long long)to);
-			goto out;
-		}
+		uint64_t to = c->img.sym_addr[p->funcs[i].replacement] + skew;
+		if (sut_link_jmp(c->addr[i], to, c->jmp[i]) < 0)
+			return sut_errf(err, "%s: %s: %s: a jump from 0x%llx to its replacement at "
+					"0x%llx cannot be encoded (beyond +-2 GiB); nothing was "
+					"changed", sut_target_label(c->t), p->target_name,
+					p->funcs[i].name, (unsigned long long)c->addr[i],
+					(unsigned long long)to);
 	}
-	{
-		const struct sut_map *om = sut_maps_find(&c.t.maps, c.t.obj->lo);
-		if (!om) {
-			sut_errf(err, "%s: %s: no mapping at 0x%llx", sut_target_label(&c.t),
-				 p->target_name, (unsigned long long)c.t.obj->lo);
-			goto out;
-		}
-		c.obj_map = *om;
-		c.obj_map.path = NULL;
-	}
-	res->region = c.place;
-	res->region_size = c.img.size;
-	if (o->dry_run) {
-		rc = freeze_and_commit(&c, res, err);
-		goto out;
-	}
-	/* stage */
-	if (sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, &res->held_ns, err) < 0) {
-		sut_err_wrap(err, "%s: staging", sut_target_label(&c.t));
-		goto out;
-	}
-	if (c.reg_created) {
-		init_registry(&c);
-		if (sut_registry_write(pid, &c.reg, err) < 0)
-			goto unstage;
-		c.hdr_seen = c.reg.hdr;
-	}
-	if (sut_ptrace_write(pid, c.place, c.img.bytes, c.img.size, err) < 0) {
-		sut_err_wrap(err, "%s: writing patch image", sut_target_label(&c.t));
-		goto unstage;
-	}
-	if (sut_fault("staged", err) < 0)
-		goto unstage;
-	if (freeze_and_commit(&c, res, err) == 0) {
-		rc = 0;
-		goto out;
-	}
-unstage:
-	unstage(&c);
-out:
-	res->total_ns = sut_now_ns() - t0;
-	free(c.addr);
-	free(c.head);
-	free(c.jmp);
-	sut_link_image_free(&c.img);
-	sut_registry_free(&c.reg);
-	sut_target_close(&c.t);
-	sut_unlock_pid(lock);
-	return rc;
+	return 0;
 }
 
-int sut_process_maps_build_id(pid_t pid, const uint8_t *id, size_t len, struct sut_err *err)
+/* Plan, last part: the object's first mapping as planned, which the freeze compares with
+ * the maps it reads (check_staged). */
+static int note_object_mapping(struct apply_ctx *c, struct sut_err *err)
 {
-	struct sut_target t;
-	if (sut_target_open(pid, NULL, 0, &t, err) < 0)
+	const struct sut_map *om = sut_maps_find(&c->t->maps, c->t->obj->lo);
+	if (!om)
+		return sut_errf(err, "%s: %s: no mapping at 0x%llx", sut_target_label(c->t),
+				c->p->target_name, (unsigned long long)c->t->obj->lo);
+	c->obj_map = *om;
+	c->obj_map.path = NULL;
+	return 0;
+}
+
+static int plan(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
+{
+	if (locate_functions(c, err) < 0 || place_and_link(c, err) < 0 ||
+	    encode_jumps(c, err) < 0 || note_object_mapping(c, err) < 0)
 		return -1;
-	int found = sut_objects_find_build_id(&t.objs, id, len) != NULL;
-	sut_target_close(&t);
-	return found;
+	res->region = c->place;
+	res->region_size = c->img.size;
+	return 0;
+}
+
+/* Stage: one thread stopped for the remote calls that map the image memory (and the
+ * registry, when the process has none), then the image written; nothing jumps to it yet.
+ * On failure, what is still staged is said by region_mapped and reg_created. */
+static int stage(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
+{
+	pid_t pid = c->t->pid;
+	if (sut_with_one_thread(pid, &c->t->maps, c->o->timeout_ms, stage_fn, c, &res->held_ns,
+				err) < 0)
+		return sut_err_wrap(err, "%s: staging", sut_target_label(c->t));
+	if (c->reg_created) {
+		init_registry(c);
+		if (sut_registry_write(pid, &c->reg, err) < 0)
+			return -1;
+		c->hdr_seen = c->reg.hdr;
+	}
+	if (sut_ptrace_write(pid, c->place, c->img.bytes, c->img.size, err) < 0)
+		return sut_err_wrap(err, "%s: writing patch image", sut_target_label(c->t));
+	return sut_fault("staged", err);
+}
+
+/* After a failure: the staged memory is removed, and since that changed the process the
+ * job's view is read again. */
+static void undo_staging(struct apply_ctx *c, struct sut_process_view *v)
+{
+	if (!c->region_mapped && !c->reg_created)
+		return;
+	unstage(c);
+	struct sut_err e;
+	sut_view_reread(v, &e);
+}
+
+/* After the commit: the view holds the registry this transaction wrote (its maps are the
+ * ones the freeze read, the staged memory included). */
+static void record_in_view(struct apply_ctx *c, struct sut_process_view *v)
+{
+	sut_view_take_registry(v, &c->reg);
+	struct sut_err e;
+	sut_view_status_update(v, &e);
+}
+
+static void apply_ctx_free(struct apply_ctx *c)
+{
+	free(c->addr);
+	free(c->head);
+	free(c->jmp);
+	sut_link_image_free(&c->img);
+	sut_registry_free(&c->reg);
+}
+
+int sut_txn_apply(struct sut_process_view *v, const struct sut_patch *p,
+		  const struct sut_txn_opts *o, struct sut_txn_result *res, struct sut_err *err)
+{
+	struct apply_ctx c = {.p = p, .o = o, .t = &v->t};
+	res->nfuncs = p->nfuncs;
+	int rc = -1;
+	if (check_target(&c, v, res, err) == 0 && plan(&c, res, err) == 0) {
+		if (o->dry_run) /* checked under a freeze like the real one, nothing written */
+			rc = freeze_and_commit(&c, res, err);
+		else if (stage(&c, res, err) == 0)
+			rc = freeze_and_commit(&c, res, err);
+	}
+	if (rc == 0 && !o->dry_run)
+		record_in_view(&c, v);
+	else if (rc < 0)
+		undo_staging(&c, v);
+	apply_ctx_free(&c);
+	return rc;
 }

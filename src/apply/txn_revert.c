@@ -13,7 +13,6 @@
 
 #include "apply/apply.h"
 #include "apply/fault.h"
-#include "apply/lock.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "util/buf.h"
@@ -187,38 +186,26 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	return sut_revert_record(t, fr->reg, fr->ri, &rem, false, err);
 }
 
-int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts *o,
-		     struct sut_txn_result *res, struct sut_err *err)
+int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
+		   const struct sut_txn_opts *o, struct sut_txn_result *res, struct sut_err *err)
 {
-	memset(res, 0, sizeof *res);
-	res->pid = pid;
-	uint64_t t0 = sut_now_ns();
-	struct sut_target t;
-	int lock = sut_txn_begin(pid, o->timeout_ms, res, err);
-	if (lock < 0)
+	struct sut_target *t = &v->t;
+	pid_t pid = t->pid;
+	if (sut_view_usable(v, err) < 0 || sut_view_registry_usable(v, err) < 0)
 		return -1;
-	if (sut_target_open(pid, NULL, 0, &t, err) < 0) {
-		sut_unlock_pid(lock);
-		return -1;
-	}
+	long ri = v->have_reg ? sut_registry_find(&v->reg, patch_id) : -1;
+	if (ri < 0)
+		return sut_errf(err, "%s: patch %s is not applied", sut_target_label(t), patch_id);
+	if (v->reg.hdr.state != SUT_REG_IDLE)
+		return sut_errf(err, "%s: an interrupted transaction (suture pid %u) is recorded",
+				sut_target_label(t), v->reg.hdr.tool_pid);
 	struct sut_registry reg;
-	bool found;
+	sut_registry_dup(&v->reg, &reg);
 	int rc = -1;
-	if (sut_registry_read(pid, &t.maps, &reg, &found, err) < 0)
-		goto out_t;
-	long ri = found ? sut_registry_find(&reg, patch_id) : -1;
-	if (ri < 0) {
-		sut_errf(err, "%s: patch %s is not applied", sut_target_label(&t), patch_id);
-		goto out;
-	}
-	if (reg.hdr.state != SUT_REG_IDLE) {
-		sut_errf(err, "%s: an interrupted transaction (suture pid %u) is recorded",
-			 sut_target_label(&t), reg.hdr.tool_pid);
-		goto out;
-	}
+	uint64_t released_lo = 0, released_hi = 0;
 	/* A stale record (its code no longer runs: library reloaded) is dropped; when it is
 	 * the one asked for, writing the registry without it is the whole revert. */
-	long dropped = sut_drop_stale(&t, &reg, res, err);
+	long dropped = sut_drop_stale(t, &reg, res, err);
 	if (dropped < 0)
 		goto out;
 	ri = sut_registry_find(&reg, patch_id);
@@ -228,22 +215,27 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 	}
 	const struct sut_reg_patch *r = sut_registry_patch(&reg, (size_t)ri);
 	res->nfuncs = r->nfuncs;
-	res->region = r->region;
+	res->region = released_lo = r->region;
 	res->region_size = r->region_size;
+	released_hi = r->region + r->region_size;
 	char what[200];
 	snprintf(what, sizeof what, "the code of patch %s", patch_id);
 	/* Strict rule, whatever the patch declared: the region is unmapped afterwards, so
 	 * no thread may be executing in it or return into it. */
 	struct sut_range range = {r->region, r->region + r->region_size, what, false};
-	if (verify_owned(&t, &reg, ri, err) < 0)
+	if (verify_owned(t, &reg, ri, err) < 0)
 		goto out;
 	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run};
-	rc = sut_frozen_retry(&t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
+	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
 out:
+	if (rc == 0 && !o->dry_run) {
+		/* the view now holds the registry written and no longer the memory released */
+		sut_view_take_registry(v, &reg);
+		if (released_hi)
+			sut_view_forget_mappings(v, released_lo, released_hi);
+		struct sut_err e2;
+		sut_view_status_update(v, &e2);
+	}
 	sut_registry_free(&reg);
-out_t:
-	sut_target_close(&t);
-	sut_unlock_pid(lock);
-	res->total_ns = sut_now_ns() - t0;
 	return rc;
 }

@@ -58,21 +58,19 @@ static size_t scan(const struct sut_patch *p, struct hit **out)
 		return 0;
 	*out = sut_xcalloc(n ? n : 1, sizeof **out);
 	for (size_t i = 0; i < n; i++) {
-		struct sut_status st;
-		if (sut_status_read(found[i].pid, &st, &err) < 0)
-			continue; /* gone since the scan */
+		/* the status as the scan read the process: nothing is read twice */
+		const struct sut_status *st = sut_process_view_status(found[i].view);
 		struct hit *h = &(*out)[nh++];
 		h->pid = found[i].pid;
-		snprintf(h->comm, sizeof h->comm, "%s", st.comm);
+		snprintf(h->comm, sizeof h->comm, "%s", st->comm);
 		h->path = sut_xstrdup(found[i].path);
-		const struct sut_status_patch *sp = sut_status_find(&st, p->id);
+		const struct sut_status_patch *sp = sut_status_find(st, p->id);
 		h->applied = sp && sp->live;
-		if (st.corrupt)
-			snprintf(h->why, sizeof h->why, "%s", st.corrupt_why);
+		if (st->corrupt)
+			snprintf(h->why, sizeof h->why, "%s", st->corrupt_why);
 		else if (sp && !sp->live)
 			snprintf(h->why, sizeof h->why, "stale record of %s: %s", p->id,
 				 sp->stale_why);
-		sut_status_free(&st);
 	}
 	sut_found_processes_free(found, n);
 	return nh;

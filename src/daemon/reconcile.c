@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apply/registry.h"
+#include "apply/apply.h"
 #include "daemon/daemon_internal.h"
 #include "proc/proc.h"
 #include "util/buf.h"
@@ -299,8 +299,8 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags)
 static size_t revert_ids_of(struct sut_daemon *d, pid_t pid, const char **ids, size_t nids,
 			    const char **out)
 {
-	struct sut_objects objs = {0};
-	bool have_objs = false, tried = false;
+	struct sut_process_view *v = NULL;
+	bool tried = false;
 	size_t n = 0;
 	for (size_t j = 0; j < nids; j++) {
 		const char *hex = g_hash_table_lookup(d->managed_bid, ids[j]);
@@ -310,24 +310,15 @@ static size_t revert_ids_of(struct sut_daemon *d, pid_t pid, const char **ids, s
 		}
 		if (!tried) {
 			tried = true;
-			struct sut_maps m;
 			struct sut_err err;
-			if (sut_proc_maps(pid, &m, &err) == 0) {
-				have_objs = sut_proc_objects(pid, &m, &objs, &err) == 0;
-				sut_proc_maps_free(&m);
-			}
+			sut_process_view_read(pid, &v, &err);
 		}
-		for (size_t i = 0; have_objs && i < objs.n; i++) {
-			char h[2 * sizeof objs.v[i].build_id + 1];
-			sut_hex(objs.v[i].build_id, objs.v[i].build_id_len, h);
-			if (objs.v[i].build_id_len && !strcmp(h, hex)) {
-				out[n++] = ids[j];
-				break;
-			}
-		}
+		uint8_t bid[64];
+		int len = sut_unhex(hex, bid, sizeof bid);
+		if (v && len > 0 && sut_process_view_object(v, bid, (size_t)len))
+			out[n++] = ids[j];
 	}
-	if (have_objs)
-		sut_proc_objects_free(&objs);
+	sut_process_view_free(v);
 	return n;
 }
 

@@ -170,13 +170,15 @@ static void check_process(struct sut_ro_wave *w, const struct sut_rollout *ro, p
 		return;
 	}
 	const char *bad = NULL;
-	for (size_t i = 0; i < n && !bad; i++) {
-		struct sut_err e2 = {0};
-		if (sut_process_maps_build_id(pid, patches[i]->build_id, patches[i]->build_id_len,
-					      &e2) != 1)
-			continue;
-		if (!sut_vfy_proved(&vr, patches[i]->id))
-			bad = patches[i]->id;
+	struct sut_process_view *view = NULL;
+	struct sut_err e2 = {0};
+	if (sut_process_view_read(pid, &view, &e2) == 0) {
+		for (size_t i = 0; i < n && !bad; i++)
+			if (sut_process_view_object(view, patches[i]->build_id,
+						    patches[i]->build_id_len) &&
+			    !sut_vfy_proved(&vr, patches[i]->id))
+				bad = patches[i]->id;
+		sut_process_view_free(view);
 	}
 	if (bad) {
 		const char *why = vr.nissues ? vr.issues[0].msg : "no record of it";

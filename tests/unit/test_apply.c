@@ -330,6 +330,143 @@ static void test_multi_all_or_nothing(void **state)
 	stop_child();
 }
 
+/* ---- What apply.h's opening comment promises a newcomer, through apply.h alone ---- */
+
+/* Every process with suture patches: "PID ID live|stale" lines into out. */
+static size_t list_patched(char *out, size_t cap)
+{
+	struct sut_found_process *found;
+	size_t n, len = 0;
+	struct sut_err err;
+	out[0] = 0;
+	if (sut_discover_processes(SUT_DISCOVER_WITH_REGISTRY, NULL, 0, &found, &n, &err) < 0)
+		fail_msg("discover: %s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		struct sut_status st;
+		if (sut_status_read(found[i].pid, &st, &err) < 0)
+			continue; /* exited since the scan */
+		for (size_t o = 0; o < st.nobjects; o++)
+			for (size_t k = 0; k < st.objects[o].npatches; k++)
+				len += (size_t)snprintf(out + len, len < cap ? cap - len : 0,
+							"%d %s %s\n", (int)st.pid,
+							st.objects[o].patches[k].id,
+							st.objects[o].patches[k].live ? "live" : "stale");
+		sut_status_free(&st);
+	}
+	sut_found_processes_free(found, n);
+	return n;
+}
+
+/* Two patch files on one process, all or nothing; the errors into error. */
+static int apply_two(pid_t pid, const char *path1, const char *path2, char *error, size_t cap)
+{
+	struct sut_patch *two[2] = {NULL, NULL};
+	struct sut_err err;
+	if (sut_patch_read_file(path1, &two[0], &err) < 0 ||
+	    sut_patch_read_file(path2, &two[1], &err) < 0)
+		fail_msg("reading a patch: %s", err.msg);
+	struct sut_multi_opts mo = {.txn = {.timeout_ms = 2000}};
+	struct sut_multi_result r;
+	int rc = sut_apply_patches(pid, two, 2, &mo, &r);
+	error[0] = 0;
+	for (size_t i = 0; i < r.ntxns; i++)
+		if (r.txns[i].error)
+			snprintf(error, cap, "%s", r.txns[i].error);
+	sut_multi_result_free(&r);
+	sut_patch_free(two[0]);
+	sut_patch_free(two[1]);
+	return rc;
+}
+
+static char *patch_file(struct sut_patch *p)
+{
+	char *path = sut_xasprintf("%s/%s.suture", fixture_tmpdir(), p->id);
+	struct sut_err err;
+	OK(sut_patch_write_file(p, path, &err));
+	sut_patch_free(p);
+	return path;
+}
+
+static void test_newcomer_example(void **state)
+{
+	(void)state;
+	start_child();
+	char *good_v = patch_file(make_patch("ex-value", "value", 4));
+	char *good_o = patch_file(make_patch("ex-other", "other", 40));
+	struct sut_patch *bad = make_patch("ex-bad", "other", 50);
+	bad->funcs[0].preimage[0] ^= 0xff; /* its pre-image is not what the process holds */
+	char *bad_o = patch_file(bad);
+	char line[128], listing[8192], error[SUT_ERR_MAX];
+
+	/* a pair whose second fails leaves nothing: the first is taken back */
+	assert_int_equal(apply_two(child, good_v, bad_o, error, sizeof error), -1);
+	assert_non_null(strstr(error, "pre-image mismatch"));
+	assert_int_equal(latest(), 11);
+	list_patched(listing, sizeof listing);
+	snprintf(line, sizeof line, "%d ex-value", (int)child);
+	assert_null(strstr(listing, line));
+
+	/* a good pair: both live, and the listing shows this process with both */
+	assert_int_equal(apply_two(child, good_v, good_o, error, sizeof error), 0);
+	assert_int_equal(latest(), 44);
+	assert_true(list_patched(listing, sizeof listing) >= 1);
+	snprintf(line, sizeof line, "%d ex-value live\n", (int)child);
+	assert_non_null(strstr(listing, line));
+	snprintf(line, sizeof line, "%d ex-other live\n", (int)child);
+	assert_non_null(strstr(listing, line));
+
+	const char *ids[] = {"ex-other", "ex-value"};
+	struct sut_multi_opts mo = {.txn = {.timeout_ms = 2000}};
+	struct sut_multi_result r;
+	assert_int_equal(sut_revert_patches(child, ids, 2, &mo, &r), 0);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 11);
+	free(good_v);
+	free(good_o);
+	free(bad_o);
+	stop_child();
+}
+
+/* One job reads its process once: a second patch planned from the view the first left
+ * (its maps include the first image, so the two do not collide), and a take-back in the
+ * same job. */
+static void test_one_view_per_job(void **state)
+{
+	(void)state;
+	start_child();
+	struct sut_patch *a = make_patch("a", "value", 2);
+	struct sut_patch *b = make_patch("b", "value", 3);
+	struct sut_patch *c = make_patch("c", "other", 20);
+	struct sut_patch *three[] = {a, b, c};
+	struct sut_multi_opts o = {.txn = {.timeout_ms = 2000}};
+	struct sut_multi_result r;
+	assert_int_equal(sut_apply_patches(child, three, 3, &o, &r), 0);
+	assert_int_equal(r.ntxns, 3);
+	assert_true(r.txns[0].res.region != r.txns[1].res.region);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 23);
+	struct sut_process_view *v;
+	struct sut_err err;
+	OK(sut_process_view_read(child, &v, &err));
+	const struct sut_status *st = sut_process_view_status(v);
+	assert_int_equal(st->nlive, 3);
+	assert_non_null(sut_process_view_object(v, a->build_id, a->build_id_len));
+	sut_process_view_free(v);
+	const char *ids[] = {"b", "a", "c"};
+	assert_int_equal(sut_revert_patches(child, ids, 3, &o, &r), 0);
+	assert_int_equal(r.ntxns, 3);
+	sut_multi_result_free(&r);
+	assert_int_equal(latest(), 11);
+	struct sut_status after;
+	OK(sut_status_read(child, &after, &err));
+	assert_int_equal(after.nlive + after.nstale, 0);
+	sut_status_free(&after);
+	sut_patch_free(a);
+	sut_patch_free(b);
+	sut_patch_free(c);
+	stop_child();
+}
+
 int main(void)
 {
 	prog = fixture_cc("prog", prog_src, "-O2 -Wl,--build-id", "prog");
@@ -339,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_preimage_mismatch),
 		cmocka_unit_test(test_status_stale),
 		cmocka_unit_test(test_multi_all_or_nothing),
+		cmocka_unit_test(test_newcomer_example),
+		cmocka_unit_test(test_one_view_per_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
