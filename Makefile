@@ -60,6 +60,7 @@ $(B)/sutured: $(B)/obj/cli/sutured.o $(ALL_LIBS)
 
 # the preload that holds a starting process until sutured has looked at it (daemon.h)
 $(B)/libsutured-hold.so: src/daemon/preload/sutured_hold.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 # Unit tests: tests/unit/test_X.c links all layer libraries (the linker keeps only what is used).
