@@ -166,7 +166,7 @@ static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_
 			reg->hdr.state = SUT_REG_IDLE;
 			if (sut_registry_write(t->pid, reg, err) < 0)
 				return -1;
-		} else if (sut_revert_record(t, reg, ri, NULL, true, err) < 0) {
+		} else if (sut_revert_record(t, reg, ri, true, err) < 0) {
 			return -1;
 		}
 		snprintf(note, notelen, "finished the interrupted revert of %s (patch id as "

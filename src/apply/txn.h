@@ -43,8 +43,8 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
 
 /* Removes record ri from reg and the process (see txn_revert.c). */
-int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_remote *rem, bool repair, struct sut_err *err);
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri, bool repair,
+		      struct sut_err *err);
 
 /* Takes the per-pid lock and repairs an interrupted transaction if one is recorded;
  * what it repaired comes back in res (repaired, repair_note, repair_claimed_id). Returns

@@ -159,15 +159,15 @@ static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	return rc;
 }
 
-/* Undo staging; a failure here is reported but cannot be made better. */
-static void unstage(struct apply_ctx *c)
+/* Undo staging; a failure here cannot be made better: it comes back as res's warning. */
+static void unstage(struct apply_ctx *c, struct sut_txn_result *res)
 {
 	if (!c->region_mapped && !c->reg_created)
 		return;
 	struct sut_err e;
 	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t.pid))
-		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
-			sut_target_label(&c->t), e.msg);
+		snprintf(res->warning, sizeof res->warning, "%s: could not remove staged memory: %s",
+			 sut_target_label(&c->t), e.msg);
 }
 
 static void init_registry(struct apply_ctx *c)
@@ -501,7 +501,7 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		goto out;
 	}
 unstage:
-	unstage(&c);
+	unstage(&c, res);
 out:
 	res->total_ns = sut_now_ns() - t0;
 	free(c.addr);

@@ -47,15 +47,14 @@ static int verify_owned(struct sut_target *t, const struct sut_registry *reg, lo
 
 /* Writes code and registry for removing record ri; restores everything on failure.
  * repair: finishing a revert a killed suture started (journal already written; an entry
- * may already hold its saved bytes). rem NULL: leave the region mapped (the caller
- * releases it once no thread is inside). */
-int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_remote *rem, bool repair, struct sut_err *err)
+ * may already hold its saved bytes). The region stays mapped: the caller releases it
+ * once no thread is inside. */
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri, bool repair,
+		      struct sut_err *err)
 {
 	pid_t pid = t->pid;
 	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
 	size_t roff = record_offset(reg, (size_t)ri), rsz = r->rec_size;
-	uint64_t region = r->region, region_size = r->region_size;
 
 	struct sut_registry next = *reg;
 	next.records = sut_xmalloc(reg->records_len);
@@ -139,17 +138,6 @@ int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 	}
 	if (sut_registry_write(pid, &next, err) < 0)
 		goto out;
-	if (!repair && sut_fault("revert-committed", err) < 0) {
-		/* the revert itself is complete; only the release of memory is skipped */
-		free(reg->records);
-		*reg = next;
-		return 0;
-	}
-	/* The jumps are gone and no thread is inside the region (checked): release it. */
-	struct sut_err e3;
-	if (rem && sut_remote_unmap(rem, region, region_size, &e3) < 0)
-		fprintf(stderr, "suture: warning: %s: patch memory at 0x%llx not released: %s\n",
-			sut_target_label(t), (unsigned long long)region, e3.msg);
 	free(reg->records);
 	*reg = next;
 	next.records = NULL;
@@ -164,6 +152,7 @@ struct frozen_revert {
 	long ri;
 	const struct sut_range *range;
 	bool dry_run;
+	struct sut_txn_result *res; /* where a memory release that failed is reported */
 };
 
 static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
@@ -181,10 +170,23 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
 		return -1;
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
-	if (sut_remote_check_unmap(&rem, r->region, r->region_size, err) < 0)
+	uint64_t region = r->region, region_size = r->region_size;
+	if (sut_remote_check_unmap(&rem, region, region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",
 				    sut_target_label(t), r->id);
-	return sut_revert_record(t, fr->reg, fr->ri, &rem, false, err);
+	if (sut_revert_record(t, fr->reg, fr->ri, false, err) < 0)
+		return -1;
+	/* the revert itself is complete; a fault here skips only the release of memory */
+	if (sut_fault("revert-committed", err) < 0)
+		return 0;
+	/* The jumps are gone and no thread is inside the region (checked): release it. A
+	 * failure leaves harmless memory nothing jumps to: a warning, not an error. */
+	struct sut_err e;
+	if (sut_remote_unmap(&rem, region, region_size, &e) < 0)
+		snprintf(fr->res->warning, sizeof fr->res->warning,
+			 "%s: patch memory at 0x%llx not released: %s", sut_target_label(t),
+			 (unsigned long long)region, e.msg);
+	return 0;
 }
 
 int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts *o,
@@ -237,7 +239,8 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 	struct sut_range range = {r->region, r->region + r->region_size, what, false};
 	if (verify_owned(&t, &reg, ri, err) < 0)
 		goto out;
-	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run};
+	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run,
+				   .res = res};
 	rc = sut_frozen_retry(&t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
 out:
 	sut_registry_free(&reg);
