@@ -120,7 +120,8 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 				res->held_ns = f.held_max_ns;
 			if (!f.stuck)
 				return sut_err_wrap(err, "%s", sut_target_label(t));
-			static __thread char what[SUT_ERR_MAX];
+			/* the blocker's text outlives err->msg, which the error below rewrites */
+			char what[SUT_ERR_MAX];
 			snprintf(what, sizeof what, "%s", err->msg);
 			struct sut_blocker stuck = {.tid = f.stuck, .addr = 0, .what = what};
 			if (sut_now_ns() >= deadline)
