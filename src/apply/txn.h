@@ -42,9 +42,16 @@ void sut_backoff(int attempt);
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
 
-/* Removes record ri from reg and the process (see txn_revert.c). */
-int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri, bool repair,
+/* Removes record ri from reg and the process under a freeze the caller holds (see
+ * txn_revert.c): journal, restore the entries it owns, commit; everything is restored on
+ * failure. The patch memory stays mapped: the caller releases it. */
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 		      struct sut_err *err);
+/* The same, finishing a revert a killed suture journalled: no new journal; an entry that
+ * already holds its saved bytes is done, one that holds neither them nor the jump is
+ * refused (nothing changed). */
+int sut_revert_record_repair(struct sut_target *t, struct sut_registry *reg, long ri,
+			     struct sut_err *err);
 
 /* Takes the per-pid lock and repairs an interrupted transaction if one is recorded;
  * what it repaired comes back in res (repaired, repair_note, repair_claimed_id). Returns

@@ -27,8 +27,8 @@ struct apply_ctx {
 	struct sut_link_image img;
 	uint64_t place;
 	uint64_t *addr;    /* runtime entry of each replaced function */
-	uint8_t (*head)[8];/* the 5 bytes at each entry, read at verification */
-	uint8_t (*jmp)[5]; /* the jump written at each entry, encoded once at plan time */
+	uint8_t (*head)[8];/* the first bytes at each entry, read at verification */
+	uint8_t (*jmp)[SUT_JMP_LEN]; /* the jump written at each entry, encoded once at plan time */
 	struct sut_map obj_map; /* the object's first mapping as planned (path not kept) */
 };
 
@@ -44,7 +44,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 			return sut_err_wrap(err, "%s: %s: reading %s", sut_target_label(&c->t),
 					    p->target_name, f->name);
 		}
-		memcpy(c->head[i], cur, 5);
+		memcpy(c->head[i], cur, SUT_JMP_LEN);
 		/* A function an earlier patch redirected starts with that patch's jump; its
 		 * true first bytes are the ones the bottom record saved. */
 		const uint8_t *orig = c->have_reg ? sut_registry_original(&c->reg, a) : NULL;
@@ -55,7 +55,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 			for (uint32_t k = 0; k < op->nfuncs; k++)
 				if (sut_reg_funcs(op)[k].addr == a)
 					of = &sut_reg_funcs(op)[k];
-			if (memcmp(cur, of->written, 5) != 0) {
+			if (memcmp(cur, of->written, SUT_JMP_LEN) != 0) {
 				free(cur);
 				return sut_errf(err,
 						"%s: %s: %s: entry bytes differ from the jump patch %s "
@@ -63,7 +63,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 						sut_target_label(&c->t), p->target_name, f->name,
 						op->id);
 			}
-			memcpy(cur, orig, 5);
+			memcpy(cur, orig, SUT_JMP_LEN);
 		}
 		for (uint64_t k = 0; k < f->target_size; k++) {
 			if (cur[k] != f->preimage[k]) {
@@ -190,7 +190,7 @@ static size_t append_record(struct apply_ctx *c)
 	r->nfuncs = (uint32_t)p->nfuncs;
 	snprintf(r->id, sizeof r->id, "%s", p->id);
 	r->version = p->version;
-	r->flags = p->consistency == SUT_CONS_PER_CALL ? 1 : 0;
+	r->flags = p->consistency == SUT_CONS_PER_CALL ? SUT_REG_FLAG_PER_CALL : 0;
 	memcpy(r->build_id, p->build_id, p->build_id_len);
 	r->build_id_len = (uint32_t)p->build_id_len;
 	r->bias = c->t.obj->bias;
@@ -209,8 +209,8 @@ static size_t append_record(struct apply_ctx *c)
 		rf[i].size = f->target_size;
 		rf[i].repl = c->img.sym_addr[f->replacement];
 		rf[i].repl_size = p->symbols[f->replacement].size;
-		memcpy(rf[i].saved, c->head[i], 5);
-		memcpy(rf[i].written, c->jmp[i], 5);
+		memcpy(rf[i].saved, c->head[i], SUT_JMP_LEN);
+		memcpy(rf[i].written, c->jmp[i], SUT_JMP_LEN);
 		snprintf(rf[i].name, sizeof rf[i].name, "%s", f->name);
 	}
 	c->reg.records = sut_xrealloc(c->reg.records, c->reg.records_len + sz);
@@ -242,7 +242,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 	if (sut_fault("journal", err) < 0)
 		goto undo;
 	for (; done < c->p->nfuncs; done++) {
-		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, 5, err) < 0)
+		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, SUT_JMP_LEN, err) < 0)
 			break;
 		if (done == 0 && sut_fault("jump", err) < 0) {
 			done++;
@@ -255,7 +255,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 undo:;
 		struct sut_err e2;
 		for (size_t k = 0; k < done; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
 		c->reg.hdr = committed;
 		sut_registry_write(pid, &c->reg, &e2);
 		return -1;
@@ -269,7 +269,7 @@ undo:;
 		/* cannot record it: take the jumps back so the process stays as it was */
 		struct sut_err e2;
 		for (size_t k = 0; k < c->p->nfuncs; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
 		return sut_err_wrap(err, "%s: committing registry", sut_target_label(&c->t));
 	}
 	/* past this point the apply is complete: a failure injected here must not undo it */
@@ -297,7 +297,7 @@ static struct sut_range *build_ranges(struct apply_ctx *c, size_t *nr)
 		if (c->p->consistency == SUT_CONS_PER_CALL) {
 			/* old activations may finish in old code; nothing may resume inside
 			 * the bytes the jump overwrites */
-			ADD(c->addr[i] + 1, c->addr[i] + 5, f->name, true);
+			ADD(c->addr[i] + 1, c->addr[i] + SUT_JMP_LEN, f->name, true);
 			continue;
 		}
 		ADD(c->addr[i], c->addr[i] + f->target_size, f->name, false);
