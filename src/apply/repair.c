@@ -24,6 +24,10 @@
 #include "util/buf.h"
 
 #define PATCH_MAP_PREFIX "/memfd:suture:"
+/* Leftover patch mappings released by one repair; more wait for the next run. */
+#define ORPHANS_MAX 64
+/* How long a repair waits for every thread to stop. */
+#define REPAIR_FREEZE_MS 5000
 
 /* Is addr inside the region of a committed record? */
 static bool region_known(const struct sut_registry *reg, bool found, uint64_t addr)
@@ -175,8 +179,8 @@ static int release_orphans(struct sut_target *t, struct sut_freeze *f,
 			   const struct sut_registry *reg, bool found, char *note, size_t notelen,
 			   struct sut_err *err)
 {
-	uint64_t lo[64], hi[64];
-	size_t n = find_orphans(&t->maps, reg, found, lo, hi, 64), freed = 0, kept = 0;
+	uint64_t lo[ORPHANS_MAX], hi[ORPHANS_MAX];
+	size_t n = find_orphans(&t->maps, reg, found, lo, hi, ORPHANS_MAX), freed = 0, kept = 0;
 	struct sut_remote rem;
 	bool have_rem = false;
 	for (size_t i = 0; i < n; i++) {
@@ -265,7 +269,7 @@ static int repair_locked(pid_t pid, struct sut_txn_result *res, struct sut_err *
 	struct sut_freeze f;
 	sigset_t old;
 	sut_hold_signals(&old);
-	if (sut_ptrace_freeze(pid, 5000, &f, err) < 0) {
+	if (sut_ptrace_freeze(pid, REPAIR_FREEZE_MS, &f, err) < 0) {
 		sut_release_signals(&old);
 		goto out;
 	}

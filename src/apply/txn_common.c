@@ -52,11 +52,14 @@ int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err
 	return rc;
 }
 
+/* The backoff between attempts: 1 ms doubling, at most this much. */
+#define BACKOFF_MAX_MS 100
+
 void sut_backoff(int attempt)
 {
-	long ms = 1L << (attempt < 7 ? attempt : 7);
-	if (ms > 100)
-		ms = 100;
+	long ms = 1L << (attempt < 7 ? attempt : 7); /* 2^7 > BACKOFF_MAX_MS */
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0)
 		;

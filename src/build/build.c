@@ -22,6 +22,13 @@
 
 #include "util/buf.h"
 
+/* Bytes of a failed build command's log, and of a failed recompilation's messages, quoted
+ * in the error. */
+#define BUILD_LOG_TAIL 1500
+#define COMPILE_LOG_TAIL 1200
+/* C sources one recorded compiler command may compile */
+#define SOURCES_MAX 64
+
 struct bctx {
 	const struct sut_build_opts *o;
 	char *src, *diff; /* absolute */
@@ -66,7 +73,7 @@ static int run_build(struct bctx *c, const char *tree, const char *log, const ch
 	int st = bld_run(tree, argv, env, out, err);
 	int rc = 0;
 	if (st > 0) {
-		char *tail = bld_file_tail(out, 1500);
+		char *tail = bld_file_tail(out, BUILD_LOG_TAIL);
 		rc = sut_errf(err, "building the %s tree with '%s' failed (exit status %d): %s", what, cmd,
 			      st, tail);
 		free(tail);
@@ -89,7 +96,7 @@ static int apply_diff(struct bctx *c, struct sut_err *err)
 	int st = bld_run(c->patched, argv, NULL, out, err);
 	int rc = 0;
 	if (st > 0) {
-		char *tail = bld_file_tail(out, 1500);
+		char *tail = bld_file_tail(out, BUILD_LOG_TAIL);
 		rc = sut_errf(err, "%s does not apply exactly to %s (no fuzz is allowed: a fix must apply where it was written; check that the diff is for this version of the source): %s",
 			      c->diff, c->src, tail);
 		free(tail);
@@ -223,7 +230,7 @@ static int compile_one(const char *cwd, char **argv, const char *what, const cha
 	if (st < 0)
 		return -1;
 	if (st) {
-		char *tail = bld_file_tail(outfile, 1200);
+		char *tail = bld_file_tail(outfile, COMPILE_LOG_TAIL);
 		sut_errf(err, "recompiling %s failed (exit status %d): %s", what, st, tail);
 		free(tail);
 		return -1;
@@ -259,8 +266,8 @@ static bool compiled_better_elsewhere(const struct bld_compile *v, size_t n, con
 	for (size_t k = 0; k < n; k++) {
 		if (k == i || score[k] < score[i] || (score[k] == score[i] && k > i))
 			continue;
-		size_t kidx[64];
-		size_t kn = bld_compile_sources(&v[k], kidx, 64);
+		size_t kidx[SOURCES_MAX];
+		size_t kn = bld_compile_sources(&v[k], kidx, SOURCES_MAX);
 		for (size_t j = 0; j < kn; j++) {
 			char *ks = resolve(v[k].cwd, v[k].argv[kidx[j]]);
 			bool same = !strcmp(ks, source);
@@ -333,8 +340,8 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	if (mkdir(c->fs, 0755) || mkdir(d.fs_o, 0755) || mkdir(d.fs_p, 0755))
 		rc = sut_errno(err, "%s", c->fs);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		size_t idx[64];
-		size_t ns = bld_compile_sources(&v[i], idx, 64);
+		size_t idx[SOURCES_MAX];
+		size_t ns = bld_compile_sources(&v[i], idx, SOURCES_MAX);
 		if (score[i] == 0)
 			continue;
 		for (size_t s = 0; s < ns && rc == 0; s++) {

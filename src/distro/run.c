@@ -16,6 +16,9 @@
 #include "util/buf.h"
 #include "util/run.h"
 
+/* Bytes of a failed command's log quoted in the error message. */
+#define LOG_TAIL_MAX 1200
+
 /* The child's stdout and stderr appended to log_fd, stdin from /dev/null: a tool of the
  * distribution never waits for an answer from the terminal. */
 static pid_t start_logged(const char *dir, char *const argv[], char *const env[], int log_fd,
@@ -85,7 +88,7 @@ int dst_run_progress(const struct sut_distro_opts *o, const char *dir, char *con
 		return -1;
 	if (st == 0)
 		return 0;
-	char *tail = dst_file_tail(log, 1200);
+	char *tail = dst_file_tail(log, LOG_TAIL_MAX);
 	sut_errf(err, "%s failed (%s exit status %d; full log %s): %s", what, argv[0], st, log, tail);
 	free(tail);
 	return -1;
@@ -99,7 +102,7 @@ int dst_run_ok(const char *dir, char *const argv[], char *const env[], const cha
 		return -1;
 	if (st == 0)
 		return 0;
-	char *tail = dst_file_tail(log, 1200);
+	char *tail = dst_file_tail(log, LOG_TAIL_MAX);
 	sut_errf(err, "%s failed (%s exit status %d; full log %s): %s", what, argv[0], st,
 		 log ? log : "none", tail);
 	free(tail);
