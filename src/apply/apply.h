@@ -107,6 +107,10 @@ struct sut_txn_result {
 	/* the patch id the repaired journal (or a dropped stale record) named: text that came
 	 * from the process, validated as a patch id but not vouched for by suture */
 	char repair_claimed_id[128];
+	/* what the transaction could not tidy up (patch memory it staged or released that
+	 * stays mapped), one sentence naming the process; empty when none. The transaction
+	 * succeeded or failed regardless: this is for the caller to report as a warning. */
+	char warning[SUT_ERR_MAX + 128];
 };
 
 /* One patch, one process: a job of one transaction (lock, one read, repair first). */

@@ -53,19 +53,19 @@ static int check_func(const struct sut_reg_patch *p, const struct sut_reg_func *
 {
 	const char *what = "";
 	uint64_t rend = p->region + p->region_size;
-	int64_t rel = (int64_t)(f->repl - (f->addr + SUT_REG_JMP_LEN));
+	int64_t rel = (int64_t)(f->repl - (f->addr + SUT_JMP_LEN));
 	int32_t enc;
 	memcpy(&enc, f->written + 1, 4);
 	if (!field_str(f->name, sizeof f->name) || !f->name[0])
 		what = "name is not a NUL-terminated string";
-	else if (f->size < SUT_REG_JMP_LEN || f->addr + f->size < f->addr)
+	else if (f->size < SUT_JMP_LEN || f->addr + f->size < f->addr)
 		what = "size out of range";
 	else if (f->repl < p->region || f->repl >= rend || f->repl_size > rend - f->repl)
 		what = "replacement outside the patch memory";
 	else if (f->written[0] != 0xe9 || rel != (int64_t)enc ||
-		 !zero(f->written + SUT_REG_JMP_LEN, sizeof f->written - SUT_REG_JMP_LEN))
+		 !zero(f->written + SUT_JMP_LEN, sizeof f->written - SUT_JMP_LEN))
 		what = "written bytes are not the jump to the replacement";
-	else if (!zero(f->saved + SUT_REG_JMP_LEN, sizeof f->saved - SUT_REG_JMP_LEN))
+	else if (!zero(f->saved + SUT_JMP_LEN, sizeof f->saved - SUT_JMP_LEN))
 		what = "saved bytes longer than the jump";
 	if (!*what)
 		return 0;
@@ -412,7 +412,7 @@ int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,
 				snprintf(l->why, sizeof l->why, "%s lies outside the object", f->name);
 				continue;
 			}
-			uint8_t cur[SUT_REG_JMP_LEN];
+			uint8_t cur[SUT_JMP_LEN];
 			struct sut_err rerr;
 			if (sut_proc_read(pid, f->addr, cur, sizeof cur, &rerr) < 0) {
 				/* gone, or a hole the process made: either way not patched */

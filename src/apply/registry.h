@@ -59,8 +59,8 @@ struct sut_reg_func {
 	uint64_t size;      /* original function size */
 	uint64_t repl;      /* replacement entry */
 	uint64_t repl_size;
-	uint8_t saved[8];   /* first 5 bytes before this record's jump */
-	uint8_t written[8]; /* the 5-byte jump this record wrote */
+	uint8_t saved[8];   /* first SUT_JMP_LEN bytes before this record's jump */
+	uint8_t written[8]; /* the jump (SUT_JMP_LEN bytes) this record wrote */
 	char name[96];
 };
 
@@ -84,8 +84,6 @@ struct sut_reg_patch {
 
 /* flags of struct sut_reg_patch */
 #define SUT_REG_FLAG_PER_CALL 1u
-/* bytes of the jump written at each replaced entry (jmp rel32) */
-#define SUT_REG_JMP_LEN 5
 
 /* A registry read out of a process, or built up in memory before being written back. */
 struct sut_registry {
@@ -148,7 +146,7 @@ const uint8_t *sut_registry_original(const struct sut_registry *reg, uint64_t ad
  * is mapped at its recorded bias with every function address inside that object, its
  * patch memory is still mapped, and every entry it owns (it is the newest record naming
  * the address) holds the jump it wrote. Otherwise it is stale and why[i] says why (a
- * library unloaded or reloaded, entry bytes overwritten). Reads 5 bytes per owned entry
+ * library unloaded or reloaded, entry bytes overwritten). Reads SUT_JMP_LEN bytes per owned entry
  * from pid; writes nothing. live and why have hdr.npatches entries; superseded, when
  * not NULL, gets one flag per function in record order (a newer record owns its jump).
  * O(F log F) in the number of functions. */

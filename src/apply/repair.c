@@ -24,6 +24,10 @@
 #include "util/buf.h"
 
 #define PATCH_MAP_PREFIX "/memfd:suture:"
+/* Leftover patch mappings released by one repair; more wait for the next run. */
+#define ORPHANS_MAX 64
+/* How long a repair waits for every thread to stop. */
+#define REPAIR_FREEZE_MS 5000
 
 /* Is addr inside the region of a committed record? */
 static bool region_known(const struct sut_registry *reg, bool found, uint64_t addr)
@@ -84,7 +88,7 @@ static int journal_in_object(const struct sut_target *t, const struct sut_reg_pa
 		return 1;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
-		if (f->addr < o->text_lo || f->addr + SUT_REG_JMP_LEN > o->text_hi)
+		if (f->addr < o->text_lo || f->addr + SUT_JMP_LEN > o->text_hi)
 			return sut_errf(err, "%s: the journal names an address (0x%llx) outside the "
 					"code of %s; left alone", sut_target_label(t),
 					(unsigned long long)f->addr, o->path);
@@ -117,12 +121,12 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	unsigned undone = 0;
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
-		uint8_t cur[5];
-		if (sut_proc_read(t->pid, f->addr, cur, 5, err) < 0)
+		uint8_t cur[SUT_JMP_LEN];
+		if (sut_proc_read(t->pid, f->addr, cur, SUT_JMP_LEN, err) < 0)
 			return -1;
-		if (memcmp(cur, f->written, 5) != 0)
+		if (memcmp(cur, f->written, SUT_JMP_LEN) != 0)
 			continue; /* never written */
-		if (sut_ptrace_write(t->pid, f->addr, f->saved, 5, err) < 0)
+		if (sut_ptrace_write(t->pid, f->addr, f->saved, SUT_JMP_LEN, err) < 0)
 			return -1;
 		undone++;
 	}
@@ -135,47 +139,48 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 	return 0;
 }
 
-static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_registry *reg,
-			 bool found, struct sut_txn_result *res, struct sut_err *err)
+/* An interrupted revert is finished: the record named by the journal is removed, its
+ * saved bytes written back where they are not yet; when its object is no longer mapped
+ * at all, finishing it is dropping the record. */
+static int finish_revert(struct sut_target *t, struct sut_registry *reg, char *note,
+			 size_t notelen, char *claimed, size_t claimedlen, struct sut_err *err)
 {
-	char *note = res->repair_note;
-	size_t notelen = sizeof res->repair_note;
-	note[0] = 0;
-	if (found && reg->hdr.state == SUT_REG_APPLYING) {
-		if (rollback_apply(t, reg, note, notelen, res->repair_claimed_id,
-				   sizeof res->repair_claimed_id, err) < 0)
+	long ri = (long)reg->hdr.pending_index;
+	if (ri >= (long)reg->hdr.npatches)
+		return sut_errf(err, "%s: the journal of the interrupted revert is unreadable",
+				sut_target_label(t));
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	char id[sizeof r->id];
+	memcpy(id, r->id, sizeof id);
+	int where = journal_in_object(t, r, err);
+	if (where < 0)
+		return -1;
+	snprintf(claimed, claimedlen, "%s", id);
+	if (where == 1) {
+		bool *drop = sut_xcalloc(reg->hdr.npatches, sizeof *drop);
+		drop[ri] = true;
+		sut_registry_drop(reg, drop);
+		free(drop);
+		reg->hdr.state = SUT_REG_IDLE;
+		if (sut_registry_write(t->pid, reg, err) < 0)
 			return -1;
-	} else if (found && reg->hdr.state == SUT_REG_REVERTING) {
-		long ri = (long)reg->hdr.pending_index;
-		if (ri >= (long)reg->hdr.npatches)
-			return sut_errf(err, "%s: the journal of the interrupted revert is unreadable",
-					sut_target_label(t));
-		const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
-		char id[sizeof r->id];
-		memcpy(id, r->id, sizeof id);
-		int where = journal_in_object(t, r, err);
-		if (where < 0)
-			return -1;
-		snprintf(res->repair_claimed_id, sizeof res->repair_claimed_id, "%s", id);
-		if (where == 1) {
-			/* its object is gone: finishing the revert is dropping the record */
-			bool *drop = sut_xcalloc(reg->hdr.npatches, sizeof *drop);
-			drop[ri] = true;
-			sut_registry_drop(reg, drop);
-			free(drop);
-			reg->hdr.state = SUT_REG_IDLE;
-			if (sut_registry_write(t->pid, reg, err) < 0)
-				return -1;
-		} else if (sut_revert_record(t, reg, ri, NULL, true, err) < 0) {
-			return -1;
-		}
-		snprintf(note, notelen, "finished the interrupted revert of %s (patch id as "
-			 "recorded in the process)%s", id,
-			 where == 1 ? "; its object is no longer mapped: record dropped" : "");
+	} else if (sut_revert_record_repair(t, reg, ri, err) < 0) {
+		return -1;
 	}
-	/* release patch memory nothing refers to, if no thread is inside it */
-	uint64_t lo[64], hi[64];
-	size_t n = find_orphans(&t->maps, reg, found, lo, hi, 64), freed = 0, kept = 0;
+	snprintf(note, notelen, "finished the interrupted revert of %s (patch id as recorded in "
+		 "the process)%s", id,
+		 where == 1 ? "; its object is no longer mapped: record dropped" : "");
+	return 0;
+}
+
+/* Patch memory nothing refers to is released where no thread is inside it; what was
+ * released (and kept) is appended to the note. */
+static int release_orphans(struct sut_target *t, struct sut_freeze *f,
+			   const struct sut_registry *reg, bool found, char *note, size_t notelen,
+			   struct sut_err *err)
+{
+	uint64_t lo[ORPHANS_MAX], hi[ORPHANS_MAX];
+	size_t n = find_orphans(&t->maps, reg, found, lo, hi, ORPHANS_MAX), freed = 0, kept = 0;
 	struct sut_remote rem;
 	bool have_rem = false;
 	for (size_t i = 0; i < n; i++) {
@@ -206,6 +211,26 @@ static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_
 	return 0;
 }
 
+/* Under the freeze: the journal's transaction rolled back (apply) or finished (revert),
+ * then leftover patch memory released. What was done is res's repair_note. */
+static int repair_frozen(struct sut_target *t, struct sut_freeze *f, struct sut_registry *reg,
+			 bool found, struct sut_txn_result *res, struct sut_err *err)
+{
+	char *note = res->repair_note;
+	size_t notelen = sizeof res->repair_note;
+	note[0] = 0;
+	int rc = 0;
+	if (found && reg->hdr.state == SUT_REG_APPLYING)
+		rc = rollback_apply(t, reg, note, notelen, res->repair_claimed_id,
+				    sizeof res->repair_claimed_id, err);
+	else if (found && reg->hdr.state == SUT_REG_REVERTING)
+		rc = finish_revert(t, reg, note, notelen, res->repair_claimed_id,
+				   sizeof res->repair_claimed_id, err);
+	if (rc < 0)
+		return -1;
+	return release_orphans(t, f, reg, found, note, notelen, err);
+}
+
 /* Whether v shows anything to repair: a journal, or patch memory no record accounts for.
  * A corrupt registry is refused, never acted on. */
 static int needs_repair(const struct sut_process_view *v, struct sut_err *err)
@@ -229,7 +254,7 @@ static int repair_frozen_process(struct sut_process_view *v, struct sut_txn_resu
 	struct sut_freeze f;
 	sigset_t old;
 	sut_hold_signals(&old);
-	if (sut_ptrace_freeze(t->pid, 5000, &f, err) < 0) {
+	if (sut_ptrace_freeze(t->pid, REPAIR_FREEZE_MS, &f, err) < 0) {
 		sut_release_signals(&old);
 		return -1;
 	}

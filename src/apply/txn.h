@@ -88,9 +88,16 @@ void sut_backoff(int attempt);
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
 
-/* Removes record ri from reg and the process (see txn_revert.c). */
+/* Removes record ri from reg and the process under a freeze the caller holds (see
+ * txn_revert.c): journal, restore the entries it owns, commit; everything is restored on
+ * failure. The patch memory stays mapped: the caller releases it. */
 int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_remote *rem, bool repair, struct sut_err *err);
+		      struct sut_err *err);
+/* The same, finishing a revert a killed suture journalled: no new journal; an entry that
+ * already holds its saved bytes is done, one that holds neither them nor the jump is
+ * refused (nothing changed). */
+int sut_revert_record_repair(struct sut_target *t, struct sut_registry *reg, long ri,
+			     struct sut_err *err);
 
 /* Drops the records of reg that are stale in t's process (sut_registry_liveness) from the
  * in-memory registry, so the transaction's registry write removes them; notes what was

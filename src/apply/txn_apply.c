@@ -29,8 +29,8 @@ struct apply_ctx {
 	struct sut_link_image img;
 	uint64_t place;
 	uint64_t *addr;    /* runtime entry of each replaced function */
-	uint8_t (*head)[8];/* the 5 bytes at each entry, read at verification */
-	uint8_t (*jmp)[5]; /* the jump written at each entry, encoded once at plan time */
+	uint8_t (*head)[8];/* the first bytes at each entry, read at verification */
+	uint8_t (*jmp)[SUT_JMP_LEN]; /* the jump written at each entry, encoded once at plan time */
 	struct sut_map obj_map; /* the object's first mapping as planned (path not kept) */
 };
 
@@ -46,7 +46,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 			return sut_err_wrap(err, "%s: %s: reading %s", sut_target_label(c->t),
 					    p->target_name, f->name);
 		}
-		memcpy(c->head[i], cur, 5);
+		memcpy(c->head[i], cur, SUT_JMP_LEN);
 		/* A function an earlier patch redirected starts with that patch's jump; its
 		 * true first bytes are the ones the bottom record saved. */
 		const uint8_t *orig = c->have_reg ? sut_registry_original(&c->reg, a) : NULL;
@@ -57,7 +57,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 			for (uint32_t k = 0; k < op->nfuncs; k++)
 				if (sut_reg_funcs(op)[k].addr == a)
 					of = &sut_reg_funcs(op)[k];
-			if (memcmp(cur, of->written, 5) != 0) {
+			if (memcmp(cur, of->written, SUT_JMP_LEN) != 0) {
 				free(cur);
 				return sut_errf(err,
 						"%s: %s: %s: entry bytes differ from the jump patch %s "
@@ -65,7 +65,7 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 						sut_target_label(c->t), p->target_name, f->name,
 						op->id);
 			}
-			memcpy(cur, orig, 5);
+			memcpy(cur, orig, SUT_JMP_LEN);
 		}
 		for (uint64_t k = 0; k < f->target_size; k++) {
 			if (cur[k] != f->preimage[k]) {
@@ -161,15 +161,16 @@ static int unstage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	return rc;
 }
 
-/* Undo staging; a failure here is reported but cannot be made better. */
-static void unstage(struct apply_ctx *c)
+/* Undo staging; a failure here cannot be made better: it comes back as res's warning. */
+static void unstage(struct apply_ctx *c, struct sut_txn_result *res)
 {
 	if (!c->region_mapped && !c->reg_created)
 		return;
 	struct sut_err e;
-	if (sut_with_one_thread(c->t->pid, NULL, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t->pid))
-		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
-			sut_target_label(c->t), e.msg);
+	if (sut_with_one_thread(c->t->pid, NULL, 2000, unstage_fn, c, NULL, &e) < 0 &&
+	    sut_proc_exists(c->t->pid))
+		snprintf(res->warning, sizeof res->warning, "%s: could not remove staged memory: %s",
+			 sut_target_label(c->t), e.msg);
 }
 
 static void init_registry(struct apply_ctx *c)
@@ -192,7 +193,7 @@ static size_t append_record(struct apply_ctx *c)
 	r->nfuncs = (uint32_t)p->nfuncs;
 	snprintf(r->id, sizeof r->id, "%s", p->id);
 	r->version = p->version;
-	r->flags = p->consistency == SUT_CONS_PER_CALL ? 1 : 0;
+	r->flags = p->consistency == SUT_CONS_PER_CALL ? SUT_REG_FLAG_PER_CALL : 0;
 	memcpy(r->build_id, p->build_id, p->build_id_len);
 	r->build_id_len = (uint32_t)p->build_id_len;
 	r->bias = c->t->obj->bias;
@@ -211,8 +212,8 @@ static size_t append_record(struct apply_ctx *c)
 		rf[i].size = f->target_size;
 		rf[i].repl = c->img.sym_addr[f->replacement];
 		rf[i].repl_size = p->symbols[f->replacement].size;
-		memcpy(rf[i].saved, c->head[i], 5);
-		memcpy(rf[i].written, c->jmp[i], 5);
+		memcpy(rf[i].saved, c->head[i], SUT_JMP_LEN);
+		memcpy(rf[i].written, c->jmp[i], SUT_JMP_LEN);
 		snprintf(rf[i].name, sizeof rf[i].name, "%s", f->name);
 	}
 	c->reg.records = sut_xrealloc(c->reg.records, c->reg.records_len + sz);
@@ -244,7 +245,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 	if (sut_fault("journal", err) < 0)
 		goto undo;
 	for (; done < c->p->nfuncs; done++) {
-		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, 5, err) < 0)
+		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, SUT_JMP_LEN, err) < 0)
 			break;
 		if (done == 0 && sut_fault("jump", err) < 0) {
 			done++;
@@ -257,7 +258,7 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 undo:;
 		struct sut_err e2;
 		for (size_t k = 0; k < done; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
 		c->reg.hdr = committed;
 		sut_registry_write(pid, &c->reg, &e2);
 		return -1;
@@ -271,7 +272,7 @@ undo:;
 		/* cannot record it: take the jumps back so the process stays as it was */
 		struct sut_err e2;
 		for (size_t k = 0; k < c->p->nfuncs; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, 5, &e2);
+			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
 		return sut_err_wrap(err, "%s: committing registry", sut_target_label(c->t));
 	}
 	/* past this point the apply is complete: a failure injected here must not undo it */
@@ -299,7 +300,7 @@ static struct sut_range *build_ranges(struct apply_ctx *c, size_t *nr)
 		if (c->p->consistency == SUT_CONS_PER_CALL) {
 			/* old activations may finish in old code; nothing may resume inside
 			 * the bytes the jump overwrites */
-			ADD(c->addr[i] + 1, c->addr[i] + 5, f->name, true);
+			ADD(c->addr[i] + 1, c->addr[i] + SUT_JMP_LEN, f->name, true);
 			continue;
 		}
 		ADD(c->addr[i], c->addr[i] + f->target_size, f->name, false);
@@ -527,11 +528,12 @@ static int stage(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err
 
 /* After a failure: the staged memory is removed, and since that changed the process the
  * job's view is read again. */
-static void undo_staging(struct apply_ctx *c, struct sut_process_view *v)
+static void undo_staging(struct apply_ctx *c, struct sut_process_view *v,
+			 struct sut_txn_result *res)
 {
 	if (!c->region_mapped && !c->reg_created)
 		return;
-	unstage(c);
+	unstage(c, res);
 	struct sut_err e;
 	sut_view_reread(v, &e);
 }
@@ -569,7 +571,7 @@ int sut_txn_apply(struct sut_process_view *v, const struct sut_patch *p,
 	if (rc == 0 && !o->dry_run)
 		record_in_view(&c, v);
 	else if (rc < 0)
-		undo_staging(&c, v);
+		undo_staging(&c, v, res);
 	apply_ctx_free(&c);
 	return rc;
 }

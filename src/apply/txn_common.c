@@ -52,11 +52,14 @@ int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err
 	return rc;
 }
 
+/* The backoff between attempts: 1 ms doubling, at most this much. */
+#define BACKOFF_MAX_MS 100
+
 void sut_backoff(int attempt)
 {
-	long ms = 1L << (attempt < 7 ? attempt : 7);
-	if (ms > 100)
-		ms = 100;
+	long ms = 1L << (attempt < 7 ? attempt : 7); /* 2^7 > BACKOFF_MAX_MS */
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0)
 		;
@@ -120,7 +123,8 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 				res->held_ns = f.held_max_ns;
 			if (!f.stuck)
 				return sut_err_wrap(err, "%s", sut_target_label(t));
-			static __thread char what[SUT_ERR_MAX];
+			/* the blocker's text outlives err->msg, which the error below rewrites */
+			char what[SUT_ERR_MAX];
 			snprintf(what, sizeof what, "%s", err->msg);
 			struct sut_blocker stuck = {.tid = f.stuck, .addr = 0, .what = what};
 			if (sut_now_ns() >= deadline)

@@ -231,6 +231,8 @@ int sut_apply_patches(pid_t pid, struct sut_patch *const *patches, size_t n,
 						    id, err.msg));
 		else
 			add_note(out, sut_xasprintf("pid %d: took back %s", (int)pid, id));
+		if (r.warning[0])
+			add_note(out, sut_xasprintf("warning: %s", r.warning));
 	}
 	job_end(&j);
 	return -1;

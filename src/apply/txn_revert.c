@@ -32,10 +32,10 @@ static int verify_owned(struct sut_target *t, const struct sut_registry *reg, lo
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
 		if (sut_registry_owner(reg, f->addr, ri) >= 0)
 			continue;
-		uint8_t cur[5];
-		if (sut_proc_read(t->pid, f->addr, cur, 5, err) < 0)
+		uint8_t cur[SUT_JMP_LEN];
+		if (sut_proc_read(t->pid, f->addr, cur, SUT_JMP_LEN, err) < 0)
 			return sut_err_wrap(err, "%s: reading %s", sut_target_label(t), f->name);
-		if (memcmp(cur, f->written, 5) != 0)
+		if (memcmp(cur, f->written, SUT_JMP_LEN) != 0)
 			return sut_errf(err,
 					"%s: %s: entry bytes are not the jump patch %s wrote: "
 					"something else modified it; nothing was changed",
@@ -44,111 +44,127 @@ static int verify_owned(struct sut_target *t, const struct sut_registry *reg, lo
 	return 0;
 }
 
-/* Writes code and registry for removing record ri; restores everything on failure.
- * repair: finishing a revert a killed suture started (journal already written; an entry
- * may already hold its saved bytes). rem NULL: leave the region mapped (the caller
- * releases it once no thread is inside). */
-int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_remote *rem, bool repair, struct sut_err *err)
+/* How a record's removal is written: a new revert journals itself first; a repair finishes
+ * one a killed suture started (journal already written; an entry may already hold its
+ * saved bytes, and one holding neither the jump nor them is left alone). */
+enum revert_mode { REVERT_NEW, REVERT_REPAIR };
+
+/* next = reg without record ri: each function whose live jump belongs to a newer record
+ * hands R's saved bytes to the lowest newer record naming it (whose saved bytes are R's
+ * jump), then the record goes and the header counts one record less. */
+static void registry_without(const struct sut_registry *reg, long ri, struct sut_registry *next)
 {
-	pid_t pid = t->pid;
 	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
 	size_t roff = record_offset(reg, (size_t)ri), rsz = r->rec_size;
-	uint64_t region = r->region, region_size = r->region_size;
-
-	struct sut_registry next = *reg;
-	next.records = sut_xmalloc(reg->records_len);
-	memcpy(next.records, reg->records, reg->records_len);
-	/* hand saved bytes to newer owners */
+	*next = *reg;
+	next->records = sut_xmalloc(reg->records_len);
+	memcpy(next->records, reg->records, reg->records_len);
 	for (uint32_t k = 0; k < r->nfuncs; k++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
-		long ow = sut_registry_owner(reg, f->addr, ri);
-		if (ow < 0)
+		if (sut_registry_owner(reg, f->addr, ri) < 0)
 			continue;
-		/* the lowest newer record naming f is the one whose saved bytes are R's jump */
 		for (size_t j = (size_t)ri + 1; j < reg->hdr.npatches; j++) {
-			struct sut_reg_patch *np = (void *)(next.records + record_offset(reg, j));
+			struct sut_reg_patch *np = (void *)(next->records + record_offset(reg, j));
 			struct sut_reg_func *nf = (void *)(np + 1);
 			bool done = false;
 			for (uint32_t q = 0; q < np->nfuncs; q++)
 				if (nf[q].addr == f->addr) {
-					memcpy(nf[q].saved, f->saved, 8);
+					memcpy(nf[q].saved, f->saved, sizeof nf[q].saved);
 					done = true;
 				}
 			if (done)
 				break;
 		}
 	}
-	memmove(next.records + roff, next.records + roff + rsz, reg->records_len - roff - rsz);
-	next.records_len -= rsz;
-	next.hdr.npatches--;
-	next.hdr.used -= (uint32_t)rsz;
-	next.hdr.generation++;
-	next.hdr.state = SUT_REG_IDLE;
+	memmove(next->records + roff, next->records + roff + rsz, reg->records_len - roff - rsz);
+	next->records_len -= rsz;
+	next->hdr.npatches--;
+	next->hdr.used -= (uint32_t)rsz;
+	next->hdr.generation++;
+	next->hdr.state = SUT_REG_IDLE;
+}
 
-	/* journal */
+/* Journals the removal of record ri in the process's registry header (REVERTING), before
+ * the first byte of code is written. A fault injected here puts the header back. */
+static int journal_revert(pid_t pid, const struct sut_registry *reg, long ri, struct sut_err *err)
+{
 	struct sut_reg_header j = reg->hdr;
 	j.state = SUT_REG_REVERTING;
 	j.pending_index = (uint32_t)ri;
 	j.txn_started = (uint64_t)time(NULL);
 	j.tool_pid = (uint32_t)getpid();
-	int rc = -1;
-	if (!repair && sut_ptrace_write(pid, reg->addr, &j, sizeof j, err) < 0)
-		goto out;
-	if (!repair && sut_fault("revert-journal", err) < 0) {
+	if (sut_ptrace_write(pid, reg->addr, &j, sizeof j, err) < 0)
+		return -1;
+	if (sut_fault("revert-journal", err) < 0) {
 		struct sut_err e2;
 		sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
-		goto out;
+		return -1;
 	}
-	uint32_t done = 0;
-	bool failed = false;
-	for (; done < r->nfuncs; done++) {
-		const struct sut_reg_func *f = &sut_reg_funcs(r)[done];
+	return 0;
+}
+
+/* Writes the saved bytes back into every entry record ri owns. Returns 0, or -1 with err
+ * set and *done the number of entries (in record order) to put back. */
+static int restore_entries(struct sut_target *t, const struct sut_registry *reg, long ri,
+			   enum revert_mode mode, uint32_t *done, struct sut_err *err)
+{
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	for (*done = 0; *done < r->nfuncs; ++*done) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[*done];
 		if (sut_registry_owner(reg, f->addr, ri) >= 0)
 			continue;
-		if (repair) {
-			uint8_t cur[5];
-			if (sut_proc_read(pid, f->addr, cur, 5, err) < 0)
-				break;
-			if (memcmp(cur, f->saved, 5) == 0)
+		if (mode == REVERT_REPAIR) {
+			uint8_t cur[SUT_JMP_LEN];
+			if (sut_proc_read(t->pid, f->addr, cur, SUT_JMP_LEN, err) < 0)
+				return -1;
+			if (memcmp(cur, f->saved, SUT_JMP_LEN) == 0)
 				continue; /* restored before the kill */
-			if (memcmp(cur, f->written, 5) != 0) {
-				sut_errf(err, "%s: %s: entry bytes are neither the jump nor the "
-					 "original; left alone", sut_target_label(t), f->name);
-				break;
-			}
+			if (memcmp(cur, f->written, SUT_JMP_LEN) != 0)
+				return sut_errf(err, "%s: %s: entry bytes are neither the jump nor the "
+						"original; left alone", sut_target_label(t), f->name);
 		}
-		if (sut_ptrace_write(pid, f->addr, f->saved, 5, err) < 0)
-			break;
-		if (done == 0 && !repair && sut_fault("revert-restore", err) < 0) {
-			done++;
-			failed = true;
-			break;
+		if (sut_ptrace_write(t->pid, f->addr, f->saved, SUT_JMP_LEN, err) < 0)
+			return -1;
+		if (*done == 0 && mode == REVERT_NEW && sut_fault("revert-restore", err) < 0) {
+			++*done;
+			return -1;
 		}
 	}
-	if (failed || done < r->nfuncs) {
-		struct sut_err e2;
-		for (uint32_t k = 0; k < done; k++) {
-			const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
-			if (sut_registry_owner(reg, f->addr, ri) < 0)
-				sut_ptrace_write(pid, f->addr, f->written, 5, &e2);
-		}
-		sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+	return 0;
+}
+
+/* After a failed restore: the first `done` owned entries get their jump back and the header
+ * its state before the revert, so the process is as the revert found it. */
+static void undo_restore(pid_t pid, const struct sut_registry *reg, long ri, uint32_t done)
+{
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	struct sut_err e2;
+	for (uint32_t k = 0; k < done; k++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+		if (sut_registry_owner(reg, f->addr, ri) < 0)
+			sut_ptrace_write(pid, f->addr, f->written, SUT_JMP_LEN, &e2);
+	}
+	sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+}
+
+/* Removing record ri: journal (a new revert only), restore the entries it owns, commit the
+ * registry without it; restores everything on failure. The region stays mapped: the
+ * caller releases it once no thread is inside. */
+static int revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
+			 enum revert_mode mode, struct sut_err *err)
+{
+	struct sut_registry next;
+	registry_without(reg, ri, &next);
+	int rc = -1;
+	uint32_t done;
+	if (mode == REVERT_NEW && journal_revert(t->pid, reg, ri, err) < 0)
+		goto out;
+	if (restore_entries(t, reg, ri, mode, &done, err) < 0) {
+		undo_restore(t->pid, reg, ri, done);
 		goto out;
 	}
-	if (sut_registry_write(pid, &next, err) < 0)
+	if (sut_registry_write(t->pid, &next, err) < 0)
 		goto out;
-	if (!repair && sut_fault("revert-committed", err) < 0) {
-		/* the revert itself is complete; only the release of memory is skipped */
-		free(reg->records);
-		*reg = next;
-		return 0;
-	}
-	/* The jumps are gone and no thread is inside the region (checked): release it. */
-	struct sut_err e3;
-	if (rem && sut_remote_unmap(rem, region, region_size, &e3) < 0)
-		fprintf(stderr, "suture: warning: %s: patch memory at 0x%llx not released: %s\n",
-			sut_target_label(t), (unsigned long long)region, e3.msg);
 	free(reg->records);
 	*reg = next;
 	next.records = NULL;
@@ -158,11 +174,24 @@ out:
 	return rc;
 }
 
+int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
+		      struct sut_err *err)
+{
+	return revert_record(t, reg, ri, REVERT_NEW, err);
+}
+
+int sut_revert_record_repair(struct sut_target *t, struct sut_registry *reg, long ri,
+			     struct sut_err *err)
+{
+	return revert_record(t, reg, ri, REVERT_REPAIR, err);
+}
+
 struct frozen_revert {
 	struct sut_registry *reg;
 	long ri;
 	const struct sut_range *range;
 	bool dry_run;
+	struct sut_txn_result *res; /* where a memory release that failed is reported */
 };
 
 static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
@@ -180,10 +209,23 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
 		return -1;
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
-	if (sut_remote_check_unmap(&rem, r->region, r->region_size, err) < 0)
+	uint64_t region = r->region, region_size = r->region_size;
+	if (sut_remote_check_unmap(&rem, region, region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",
 				    sut_target_label(t), r->id);
-	return sut_revert_record(t, fr->reg, fr->ri, &rem, false, err);
+	if (sut_revert_record(t, fr->reg, fr->ri, err) < 0)
+		return -1;
+	/* the revert itself is complete; a fault here skips only the release of memory */
+	if (sut_fault("revert-committed", err) < 0)
+		return 0;
+	/* The jumps are gone and no thread is inside the region (checked): release it. A
+	 * failure leaves harmless memory nothing jumps to: a warning, not an error. */
+	struct sut_err e;
+	if (sut_remote_unmap(&rem, region, region_size, &e) < 0)
+		snprintf(fr->res->warning, sizeof fr->res->warning,
+			 "%s: patch memory at 0x%llx not released: %s", sut_target_label(t),
+			 (unsigned long long)region, e.msg);
+	return 0;
 }
 
 int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
@@ -225,7 +267,8 @@ int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
 	struct sut_range range = {r->region, r->region + r->region_size, what, false};
 	if (verify_owned(t, &reg, ri, err) < 0)
 		goto out;
-	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run};
+	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run,
+				   .res = res};
 	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
 out:
 	if (rc == 0 && !o->dry_run) {

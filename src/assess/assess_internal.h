@@ -14,7 +14,7 @@
  * the only view of the apply layer's registry the assess layer uses (registry_view.c). */
 struct sut_rv_func {
 	uint64_t addr, size, repl, repl_size;
-	uint8_t saved[5], written[5];
+	uint8_t saved[SUT_JMP_LEN], written[SUT_JMP_LEN];
 	char name[96];
 };
 

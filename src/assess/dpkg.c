@@ -4,48 +4,29 @@
  * version and source package of each owner. Merged /usr: a library mapped from
  * /usr/lib/... may be listed by its package under /lib/..., so a path dpkg does not know
  * is asked again under its other name. */
-#include <spawn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "assess/assess_internal.h"
 #include "util/buf.h"
-
-extern char **environ;
+#include "util/run.h"
 
 /* Runs argv with stdout into a buffer (stderr discarded). Returns the NUL-terminated output
- * (malloc'd) or NULL when it could not run. */
+ * (malloc'd), whatever the exit status (dpkg-query fails when one path has no owner), or
+ * NULL when it could not run. */
 static char *run(char *const *argv)
 {
-	int out[2];
-	if (pipe(out) < 0)
-		return NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1 /* O_WRONLY */, 0);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	pid_t pid;
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	if (rc) {
-		close(out[0]);
-		return NULL;
-	}
-	struct sut_buf b = {0};
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(out[0], chunk, sizeof chunk)) > 0)
-		sut_buf_append(&b, chunk, (size_t)n);
-	close(out[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	sut_buf_append(&b, "", 1);
-	return (char *)b.data;
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	struct sut_run_opts o = {.in_fd = -1, .out_fd = -1, .err_fd = nul};
+	char *out;
+	struct sut_err err;
+	sut_run_capture(argv, &o, &out, NULL, &err);
+	if (nul >= 0)
+		close(nul);
+	return out;
 }
 
 static bool plain_path(const char *p)

@@ -60,8 +60,8 @@ int sut_rv_read(pid_t pid, const struct sut_maps *maps, struct sut_rv *rv, struc
 			g->size = f[k].size;
 			g->repl = f[k].repl;
 			g->repl_size = f[k].repl_size;
-			memcpy(g->saved, f[k].saved, 5);
-			memcpy(g->written, f[k].written, 5);
+			memcpy(g->saved, f[k].saved, SUT_JMP_LEN);
+			memcpy(g->written, f[k].written, SUT_JMP_LEN);
 			copy_str(g->name, sizeof g->name, f[k].name, sizeof f[k].name);
 		}
 	}

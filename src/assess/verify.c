@@ -178,7 +178,7 @@ static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_rv 
 			const struct sut_rv_patch *op = &rv->v[owner];
 			for (size_t j = 0; j < op->nfuncs; j++)
 				if (op->funcs[j].addr == f->addr &&
-				    memcmp(op->funcs[j].saved, f->written, 5)) {
+				    memcmp(op->funcs[j].saved, f->written, SUT_JMP_LEN)) {
 					issue(r, SUT_VFY_JUMP, rp->id, f->name,
 					      "stacked under %s, which did not save this patch's jump",
 					      op->id);
@@ -186,16 +186,17 @@ static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_rv 
 				}
 			continue;
 		}
-		uint8_t cur[5];
+		uint8_t cur[SUT_JMP_LEN];
 		struct sut_err e;
-		if (sut_proc_read(pid, f->addr, cur, 5, &e) < 0) {
+		if (sut_proc_read(pid, f->addr, cur, SUT_JMP_LEN, &e) < 0) {
 			issue(r, SUT_VFY_JUMP, rp->id, f->name, "cannot read the entry at 0x%llx: %s",
 			      (unsigned long long)f->addr, e.msg);
 			bad++;
 			continue;
 		}
-		uint8_t want[5];
-		bool jmp_ok = sut_link_jmp(f->addr, f->repl, want) == 0 && !memcmp(want, f->written, 5);
+		uint8_t want[SUT_JMP_LEN];
+		bool jmp_ok = sut_link_jmp(f->addr, f->repl, want) == 0 &&
+			      !memcmp(want, f->written, SUT_JMP_LEN);
 		if (!jmp_ok) {
 			issue(r, SUT_VFY_JUMP, rp->id, f->name,
 			      "the recorded jump at 0x%llx does not lead to the recorded replacement",
@@ -207,9 +208,9 @@ static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_rv 
 			      (unsigned long long)f->addr, (unsigned long long)f->repl);
 			bad++;
 		}
-		if (memcmp(cur, f->written, 5)) {
-			char h[11];
-			sut_hex(cur, 5, h);
+		if (memcmp(cur, f->written, SUT_JMP_LEN)) {
+			char h[2 * SUT_JMP_LEN + 1];
+			sut_hex(cur, SUT_JMP_LEN, h);
 			issue(r, SUT_VFY_JUMP, rp->id, f->name,
 			      "the entry at 0x%llx holds %s, not the jump into the patch",
 			      (unsigned long long)f->addr, h);

@@ -22,6 +22,13 @@
 
 #include "util/buf.h"
 
+/* Bytes of a failed build command's log, and of a failed recompilation's messages, quoted
+ * in the error. */
+#define BUILD_LOG_TAIL 1500
+#define COMPILE_LOG_TAIL 1200
+/* C sources one recorded compiler command may compile */
+#define SOURCES_MAX 64
+
 struct bctx {
 	const struct sut_build_opts *o;
 	char *src, *diff; /* absolute */
@@ -66,7 +73,7 @@ static int run_build(struct bctx *c, const char *tree, const char *log, const ch
 	int st = bld_run(tree, argv, env, out, err);
 	int rc = 0;
 	if (st > 0) {
-		char *tail = bld_file_tail(out, 1500);
+		char *tail = bld_file_tail(out, BUILD_LOG_TAIL);
 		rc = sut_errf(err, "building the %s tree with '%s' failed (exit status %d): %s", what, cmd,
 			      st, tail);
 		free(tail);
@@ -89,7 +96,7 @@ static int apply_diff(struct bctx *c, struct sut_err *err)
 	int st = bld_run(c->patched, argv, NULL, out, err);
 	int rc = 0;
 	if (st > 0) {
-		char *tail = bld_file_tail(out, 1500);
+		char *tail = bld_file_tail(out, BUILD_LOG_TAIL);
 		rc = sut_errf(err, "%s does not apply exactly to %s (no fuzz is allowed: a fix must apply where it was written; check that the diff is for this version of the source): %s",
 			      c->diff, c->src, tail);
 		free(tail);
@@ -223,7 +230,7 @@ static int compile_one(const char *cwd, char **argv, const char *what, const cha
 	if (st < 0)
 		return -1;
 	if (st) {
-		char *tail = bld_file_tail(outfile, 1200);
+		char *tail = bld_file_tail(outfile, COMPILE_LOG_TAIL);
 		sut_errf(err, "recompiling %s failed (exit status %d): %s", what, st, tail);
 		free(tail);
 		return -1;
@@ -231,16 +238,10 @@ static int compile_one(const char *cwd, char **argv, const char *what, const cha
 	return 0;
 }
 
-/* Step 3: each translation unit the patched build compiled, once more in both trees. */
-static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_err *err)
+/* For each recorded compilation, how surely its object goes into the target (relevance()),
+ * judged from the recorded link commands. */
+static int *score_compiles(struct bctx *c, const struct bld_compile *v, size_t n)
 {
-	char *log = sut_xasprintf("%s.log", c->patched);
-	struct bld_compile *v;
-	size_t n;
-	int rc = bld_read_cc_log(log, &v, &n, err);
-	free(log);
-	if (rc)
-		return -1;
 	size_t ntin, noin;
 	bool tfound, ofound;
 	char **tin = link_inputs(c, v, n, true, &ntin, &tfound);
@@ -252,60 +253,109 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 		score[i] = relevance(&v[i], rt, tin, ntin, tfound, oin, noin);
 	free(tp);
 	free(rt);
-	char *fs_o = sut_xasprintf("%s/orig", c->fs), *fs_p = sut_xasprintf("%s/patched", c->fs);
-	char *msg = sut_xasprintf("%s/fs/compile-output", c->w);
-	char *prefix_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->patched, c->src);
-	char *orig_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->orig, c->src);
-	if (mkdir(c->fs, 0755) || mkdir(fs_o, 0755) || mkdir(fs_p, 0755)) {
-		rc = sut_errno(err, "%s", c->fs);
-		goto out;
+	list_free(tin, ntin);
+	list_free(oin, noin);
+	return score;
+}
+
+/* Does another compilation of `source` win over compilation i (a better score, or the same
+ * score earlier in the log)? Then i's copy is not the one recompiled. */
+static bool compiled_better_elsewhere(const struct bld_compile *v, size_t n, const int *score,
+				      size_t i, const char *source)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (k == i || score[k] < score[i] || (score[k] == score[i] && k > i))
+			continue;
+		size_t kidx[SOURCES_MAX];
+		size_t kn = bld_compile_sources(&v[k], kidx, SOURCES_MAX);
+		for (size_t j = 0; j < kn; j++) {
+			char *ks = resolve(v[k].cwd, v[k].argv[kidx[j]]);
+			bool same = !strcmp(ks, source);
+			free(ks);
+			if (same)
+				return true;
+		}
 	}
+	return false;
+}
+
+/* Where the recompiled objects and the compilers' messages go, and the prefix maps that
+ * make both trees' objects name the sources as the original tree does. */
+struct recompile_dirs {
+	char *fs_o, *fs_p;  /* objects of the original and of the patched tree */
+	char *msg;          /* the compilers' output */
+	char *prefix_map, *orig_map;
+};
+
+/* Translation unit t (source argument src of compilation cv), once more in each tree with
+ * -ffunction-sections and friends; then the layouts of both objects' types compared. A
+ * source the original tree does not have is new: compiled once. */
+static int recompile_tu(struct bctx *c, const struct recompile_dirs *d,
+			const struct bld_compile *cv, size_t src, struct tu *t,
+			struct sut_err *err)
+{
+	char **pa = bld_rerun_argv(cv, src, t->patched_o, NULL, NULL, d->prefix_map);
+	int rc = compile_one(cv->cwd, pa, t->source, d->msg, err);
+	bld_argv_free(pa);
+	char *ocwd = bld_replace_prefix(cv->cwd, c->patched, c->orig);
+	char *osrc = bld_replace_prefix(t->source, c->patched, c->orig);
+	t->is_new = !exists(osrc);
+	if (rc == 0 && !t->is_new) {
+		char **oa = bld_rerun_argv(cv, src, t->orig_o, c->patched, c->orig, d->orig_map);
+		rc = compile_one(ocwd, oa, osrc, d->msg, err);
+		bld_argv_free(oa);
+	}
+	if (rc == 0 && !t->is_new) {
+		char *shown = bld_replace_prefix(t->source, c->patched, c->src);
+		rc = bld_check_layouts(t->orig_o, t->patched_o, shown, err);
+		free(shown);
+	}
+	free(ocwd);
+	free(osrc);
+	return rc;
+}
+
+/* Step 3: each translation unit the patched build compiled, once more in both trees: the
+ * compilations read from the wrapper's log, scored by whether they go into the target,
+ * each source taken from its best compilation, recompiled. */
+static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_err *err)
+{
+	char *log = sut_xasprintf("%s.log", c->patched);
+	struct bld_compile *v;
+	size_t n;
+	int rc = bld_read_cc_log(log, &v, &n, err);
+	free(log);
+	if (rc)
+		return -1;
+	int *score = score_compiles(c, v, n);
+	struct recompile_dirs d = {
+		.fs_o = sut_xasprintf("%s/orig", c->fs),
+		.fs_p = sut_xasprintf("%s/patched", c->fs),
+		.msg = sut_xasprintf("%s/fs/compile-output", c->w),
+		.prefix_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->patched, c->src),
+		.orig_map = sut_xasprintf("-ffile-prefix-map=%s=%s", c->orig, c->src),
+	};
 	*tus = NULL;
 	*ntu = 0;
+	if (mkdir(c->fs, 0755) || mkdir(d.fs_o, 0755) || mkdir(d.fs_p, 0755))
+		rc = sut_errno(err, "%s", c->fs);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		size_t idx[64];
-		size_t ns = bld_compile_sources(&v[i], idx, 64);
+		size_t idx[SOURCES_MAX];
+		size_t ns = bld_compile_sources(&v[i], idx, SOURCES_MAX);
 		if (score[i] == 0)
 			continue;
 		for (size_t s = 0; s < ns && rc == 0; s++) {
 			char *source = resolve(v[i].cwd, v[i].argv[idx[s]]);
-			bool dup = false;
-			for (size_t k = 0; k < n && !dup; k++) {
-				if (k == i || score[k] < score[i] || (score[k] == score[i] && k > i))
-					continue;
-				size_t kidx[64];
-				size_t kn = bld_compile_sources(&v[k], kidx, 64);
-				for (size_t j = 0; j < kn && !dup; j++) {
-					char *ks = resolve(v[k].cwd, v[k].argv[kidx[j]]);
-					dup = !strcmp(ks, source);
-					free(ks);
-				}
-			}
-			if (dup) {
+			if (compiled_better_elsewhere(v, n, score, i, source)) {
 				free(source);
 				continue;
 			}
-			struct tu t = { .source = source };
-			t.patched_o = sut_xasprintf("%s/%zu.o", fs_p, *ntu);
-			t.orig_o = sut_xasprintf("%s/%zu.o", fs_o, *ntu);
-			char **pa = bld_rerun_argv(&v[i], idx[s], t.patched_o, NULL, NULL, prefix_map);
-			rc = compile_one(v[i].cwd, pa, source, msg, err);
-			bld_argv_free(pa);
-			char *ocwd = bld_replace_prefix(v[i].cwd, c->patched, c->orig);
-			char *osrc = bld_replace_prefix(source, c->patched, c->orig);
-			t.is_new = !exists(osrc);
-			if (rc == 0 && !t.is_new) {
-				char **oa = bld_rerun_argv(&v[i], idx[s], t.orig_o, c->patched, c->orig, orig_map);
-				rc = compile_one(ocwd, oa, osrc, msg, err);
-				bld_argv_free(oa);
-			}
-			if (rc == 0 && !t.is_new) {
-				char *shown = bld_replace_prefix(source, c->patched, c->src);
-				rc = bld_check_layouts(t.orig_o, t.patched_o, shown, err);
-				free(shown);
-			}
-			free(ocwd);
-			free(osrc);
+			struct tu t = {
+				.source = source,
+				.patched_o = sut_xasprintf("%s/%zu.o", d.fs_p, *ntu),
+				.orig_o = sut_xasprintf("%s/%zu.o", d.fs_o, *ntu),
+			};
+			rc = recompile_tu(c, &d, &v[i], idx[s], &t, err);
 			*tus = sut_xrealloc(*tus, (*ntu + 1) * sizeof **tus);
 			(*tus)[(*ntu)++] = t;
 		}
@@ -313,16 +363,13 @@ static int recompile(struct bctx *c, struct tu **tus, size_t *ntu, struct sut_er
 	if (rc == 0 && *ntu == 0)
 		rc = sut_errf(err, "the patched build compiled no C source that goes into %s (is the compiler called by an absolute path, bypassing the wrapper on PATH?)",
 			      c->o->target);
-out:
-	list_free(tin, ntin);
-	list_free(oin, noin);
 	free(score);
 	bld_compiles_free(v, n);
-	free(fs_o);
-	free(fs_p);
-	free(msg);
-	free(prefix_map);
-	free(orig_map);
+	free(d.fs_o);
+	free(d.fs_p);
+	free(d.msg);
+	free(d.prefix_map);
+	free(d.orig_map);
 	return rc;
 }
 

@@ -16,13 +16,11 @@
 /* ---- workdir.c: trees and child processes ---- */
 
 /* Runs argv in dir (NULL = current) with extra environment entries "NAME=VALUE" (NULL-ended,
- * may be NULL), stdout and stderr appended to out_path (NULL = inherited).
- * Returns the exit status (0..255, 128+signal), or -1 with err set when it could not run. */
+ * may be NULL), stdout and stderr appended to out_path (NULL = inherited): util/run.h's
+ * runner. Returns the exit status (0..255, 128+signal), or -1 with err set when it could not
+ * run. (Output is captured with sut_run_capture.) */
 int bld_run(const char *dir, char *const argv[], char *const env[], const char *out_path,
 	    struct sut_err *err);
-/* Runs argv and captures its stdout into a NUL-terminated malloc'd buffer. Returns the exit
- * status or -1. */
-int bld_capture(const char *dir, char *const argv[], char **out, size_t *len, struct sut_err *err);
 /* `cp -a src dst`: a copy keeping timestamps, so make sees the copied build as up to date. */
 int bld_copy_tree(const char *src, const char *dst, struct sut_err *err);
 int bld_remove_tree(const char *path, struct sut_err *err);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/run.h"
 
 void bld_changes_add(struct bld_changes *c, const char *rel, const char *diff_u0)
 {
@@ -39,7 +40,7 @@ int bld_changes_record(struct bld_changes *c, const char *orig, const char *patc
 	char *argv[] = { "diff", "-U0", "--", (char *)orig, (char *)patched, NULL };
 	char *u0;
 	size_t len;
-	int st = bld_capture(NULL, argv, &u0, &len, err);
+	int st = sut_run_capture(argv, NULL, &u0, &len, err);
 	if (st < 0)
 		return -1;
 	if (st > 1) {

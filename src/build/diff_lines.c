@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/run.h"
 
 bool bld_is_c_family(const char *path)
 {
@@ -213,7 +214,7 @@ int bld_line_fixup(const char *orig, const char *patched, struct sut_err *err)
 	char *argv[] = { "diff", "-U0", "--", (char *)orig, (char *)patched, NULL };
 	char *u0;
 	size_t ulen;
-	int st = bld_capture(NULL, argv, &u0, &ulen, err);
+	int st = sut_run_capture(argv, NULL, &u0, &ulen, err);
 	if (st < 0)
 		return -1;
 	if (st > 1) {

@@ -428,19 +428,19 @@ static int add_funcs(struct emit_obj *x, struct sut_err *err)
 		if (r == 0)
 			continue; /* inlined everywhere in the target: its callers are replaced */
 		uint64_t span = ts->size;
-		if (span < 5) {
+		if (span < SUT_JMP_LEN) {
 			/* A tiny function (a getter is 4 bytes) is followed by alignment padding
 			 * that no code reaches: the jump may extend into it when no symbol claims
 			 * those bytes. The pre-image then covers the padding too. */
-			for (uint64_t a = ts->value + ts->size; a < ts->value + 5; a++) {
+			for (uint64_t a = ts->value + ts->size; a < ts->value + SUT_JMP_LEN; a++) {
 				const struct sut_sym *o = sut_elf_sym_at(x->em->target, a);
 				if (o && o != ts)
 					return sut_errf(err, "%s: %s: the target's copy is %llu bytes and "
-							"%s follows it directly: no room for a 5-byte jump",
+							"%s follows it directly: no room for a %d-byte jump",
 							x->p->file, name, (unsigned long long)ts->size,
-							o->name);
+							o->name, SUT_JMP_LEN);
 			}
-			span = 5;
+			span = SUT_JMP_LEN;
 		}
 		if (already_replaced(p, ts->value))
 			continue;

@@ -46,18 +46,8 @@ bool bld_reloc_is_tls(uint32_t type)
 
 static const char *model_of(uint32_t type)
 {
-	switch (type) {
-	case R_X86_64_TPOFF32: return "local-exec";
-	case R_X86_64_GOTTPOFF: return "initial-exec";
-	case R_X86_64_TLSGD: return "general-dynamic";
-	case R_X86_64_TLSLD:
-	case R_X86_64_DTPOFF32:
-	case R_X86_64_DTPOFF64: return "local-dynamic";
-	case R_X86_64_GOTPC32_TLSDESC:
-	case R_X86_64_TLSDESC_CALL:
-	case R_X86_64_TLSDESC: return "TLS descriptor";
-	default: return "thread-local";
-	}
+	const struct sut_reloc_type *t = sut_reloc_type(type);
+	return t && t->tls_model ? t->tls_model : "thread-local";
 }
 
 /* The error every refusal gives: where, which variable, which model and relocation, why. */

@@ -9,99 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/buf.h"
-
-static int wait_child(pid_t pid, const char *what, struct sut_err *err)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return sut_errno(err, "waiting for %s", what);
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + WTERMSIG(st);
-}
-
-/* In the child: never returns. */
-static void exec_child(const char *dir, char *const argv[], char *const env[], int out_fd)
-{
-	if (out_fd >= 0) {
-		dup2(out_fd, 1);
-		dup2(out_fd, 2);
-	}
-	if (dir && chdir(dir) < 0) {
-		fprintf(stderr, "cannot enter %s: %s\n", dir, strerror(errno));
-		_exit(127);
-	}
-	for (size_t i = 0; env && env[i]; i++)
-		putenv(env[i]);
-	execvp(argv[0], argv);
-	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
+#include "util/run.h"
 
 int bld_run(const char *dir, char *const argv[], char *const env[], const char *out_path,
 	    struct sut_err *err)
 {
-	int fd = -1;
+	struct sut_run_opts o = SUT_RUN_OPTS_INIT;
+	o.dir = dir;
+	o.env = env;
 	if (out_path) {
-		fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd < 0)
+		o.out_fd = o.err_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (o.out_fd < 0)
 			return sut_errno(err, "%s", out_path);
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		if (fd >= 0)
-			close(fd);
-		return sut_errno(err, "fork for %s", argv[0]);
-	}
-	if (pid == 0)
-		exec_child(dir, argv, env, fd);
-	if (fd >= 0)
-		close(fd);
-	return wait_child(pid, argv[0], err);
-}
-
-int bld_capture(const char *dir, char *const argv[], char **out, size_t *len, struct sut_err *err)
-{
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return sut_errno(err, "pipe for %s", argv[0]);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return sut_errno(err, "fork for %s", argv[0]);
-	}
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		exec_child(dir, argv, NULL, -1);
-	}
-	close(pfd[1]);
-	struct sut_buf b = {0};
-	for (;;) {
-		char chunk[8192];
-		ssize_t r = read(pfd[0], chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		sut_buf_append(&b, chunk, (size_t)r);
-	}
-	close(pfd[0]);
-	sut_buf_append(&b, "", 1);
-	*out = (char *)b.data;
-	*len = b.len - 1;
-	int st = wait_child(pid, argv[0], err);
-	if (st < 0) {
-		free(*out);
-		*out = NULL;
-	}
+	int st = sut_run(argv, &o, err);
+	if (o.out_fd >= 0)
+		close(o.out_fd);
 	return st;
 }
 

@@ -275,6 +275,8 @@ static int report(struct txn_args *a, struct sut_multi_result *jobs, size_t skip
 			const char *id = jb->txns[i].id, *error = jb->txns[i].error;
 			if (r->repaired)
 				cli_info("pid %d: %s", (int)r->pid, r->repair_note);
+			if (r->warning[0])
+				cli_error("warning: %s", r->warning);
 			if (a->json)
 				json_result(&j, r, id, error == NULL, error);
 			if (error) {

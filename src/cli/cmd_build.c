@@ -182,7 +182,22 @@ static int build_debian(const struct sut_build_opts *o, const char *spec, int jo
 	return rc;
 }
 
-int cmd_build(int argc, char **argv)
+/* What the command line asked for. */
+struct build_args {
+	struct sut_build_opts o;
+	const char *key;        /* signing key, or NULL: unsigned */
+	bool json;
+	const char **cves;      /* --cve, in order (o.cves points here or at the diff's) */
+	const char *debian;     /* --debian SOURCE[=VERSION], or NULL */
+	int jobs;
+	bool no_deps;
+	char **from_diff;       /* CVE ids the diff's header names, when no --cve was given */
+	size_t nfrom;
+};
+
+/* Reads the options into a. False when the command ends here (--help, a usage error),
+ * with its exit status in *status. */
+static bool parse_build_args(int argc, char **argv, struct build_args *a, int *status)
 {
 	static const struct option lo[] = {
 		{"src", required_argument, 0, 's'},	 {"diff", required_argument, 0, 'd'},
@@ -196,100 +211,116 @@ int cmd_build(int argc, char **argv)
 		{"debian", required_argument, 0, 'R'},	 {"jobs", required_argument, 0, 'J'},
 		{"no-build-deps", no_argument, 0, 'N'},
 		{0, 0, 0, 0}};
-	struct sut_build_opts o = { .progress = say_step };
-	const char *key = cli_default_signing_key();
-	bool json = false;
-	const char **cves = NULL;
-	const char *debian = NULL;
-	int jobs = 0;
-	bool no_deps = false;
+	struct sut_build_opts *o = &a->o;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:d:T:b:o:i:c:D:k:Pe:w:KjhR:J:N", lo, NULL)) != -1) {
 		switch (c) {
-		case 'R': debian = optarg; break;
-		case 'J': jobs = atoi(optarg); break;
-		case 'N': no_deps = true; break;
-		case 's': o.src = optarg; break;
-		case 'd': o.diff = optarg; break;
-		case 'T': o.target = optarg; break;
-		case 'b': o.build_cmd = optarg; break;
-		case 'o': o.out = optarg; break;
-		case 'i': o.id = optarg; break;
+		case 'R': a->debian = optarg; break;
+		case 'J': a->jobs = atoi(optarg); break;
+		case 'N': a->no_deps = true; break;
+		case 's': o->src = optarg; break;
+		case 'd': o->diff = optarg; break;
+		case 'T': o->target = optarg; break;
+		case 'b': o->build_cmd = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'i': o->id = optarg; break;
 		case 'c':
-			cves = sut_xrealloc(cves, (o.ncves + 1) * sizeof *cves);
-			cves[o.ncves++] = optarg;
+			a->cves = sut_xrealloc(a->cves, (o->ncves + 1) * sizeof *a->cves);
+			a->cves[o->ncves++] = optarg;
 			break;
-		case 'D': o.description = optarg; break;
-		case 'k': key = optarg; break;
-		case 'P': o.per_call = true; break;
-		case 'e': o.verify_build_id = optarg; break;
-		case 'w': o.workdir = optarg; break;
-		case 'K': o.keep = true; break;
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); free(cves); return EXIT_USAGE;
+		case 'D': o->description = optarg; break;
+		case 'k': a->key = optarg; break;
+		case 'P': o->per_call = true; break;
+		case 'e': o->verify_build_id = optarg; break;
+		case 'w': o->workdir = optarg; break;
+		case 'K': o->keep = true; break;
+		case 'j': a->json = true; break;
+		case 'h': fputs(usage, stdout); *status = 0; return false;
+		default: fputs(usage, stderr); *status = EXIT_USAGE; return false;
 		}
 	}
-	o.cves = cves;
-	if (debian && (o.src || o.build_cmd || o.verify_build_id)) {
+	o->cves = a->cves;
+	return true;
+}
+
+/* The combinations a build cannot be made from: false when a is one (said). */
+static bool check_build_args(const struct build_args *a, int argc, char **argv)
+{
+	const struct sut_build_opts *o = &a->o;
+	if (a->debian && (o->src || o->build_cmd || o->verify_build_id)) {
 		cli_error("--debian builds Debian's own source: it takes no --src, --build-cmd or --expect-build-id");
-		free(cves);
-		return EXIT_USAGE;
+		return false;
 	}
-	if ((!o.src && !debian) || !o.diff || !o.target || optind != argc) {
+	if ((!o->src && !a->debian) || !o->diff || !o->target || optind != argc) {
 		cli_error(optind != argc ? "unexpected argument '%s'"
 					 : "build needs --src (or --debian), --diff and --target%s",
 			  optind != argc ? argv[optind] : "");
 		fputs(usage, stderr);
-		free(cves);
-		return EXIT_USAGE;
+		return false;
 	}
-	for (size_t i = 0; i < o.ncves; i++) {
-		if (strncmp(cves[i], "CVE-", 4) != 0) {
-			cli_error("'%s' is not a CVE id (CVE-YYYY-NNNN)", cves[i]);
-			free(cves);
-			return EXIT_USAGE;
+	for (size_t i = 0; i < o->ncves; i++) {
+		if (strncmp(a->cves[i], "CVE-", 4) != 0) {
+			cli_error("'%s' is not a CVE id (CVE-YYYY-NNNN)", a->cves[i]);
+			return false;
 		}
 	}
-	/* no --cve: the CVE ids the diff names in its own header, said aloud */
-	char **from_diff = NULL;
-	size_t nfrom = o.ncves ? 0 : sut_build_cves_from_diff(o.diff, &from_diff);
-	if (nfrom) {
-		o.cves = (const char **)from_diff;
-		o.ncves = nfrom;
-		struct sut_buf names = {0};
-		for (size_t i = 0; i < nfrom; i++) {
-			sut_buf_append(&names, i ? ", " : "", i ? 2 : 0);
-			sut_buf_append(&names, from_diff[i], strlen(from_diff[i]));
-		}
-		sut_buf_append(&names, "", 1);
-		cli_info("build: no --cve given: the patch fixes %s (named in the diff's header)",
-			 (char *)names.data);
-		sut_buf_free(&names);
+	return true;
+}
+
+/* No --cve: the CVE ids the diff names in its own header, said aloud. */
+static void cves_from_diff(struct build_args *a)
+{
+	if (a->o.ncves)
+		return;
+	a->nfrom = sut_build_cves_from_diff(a->o.diff, &a->from_diff);
+	if (!a->nfrom)
+		return;
+	a->o.cves = (const char **)a->from_diff;
+	a->o.ncves = a->nfrom;
+	struct sut_buf names = {0};
+	for (size_t i = 0; i < a->nfrom; i++) {
+		sut_buf_append(&names, i ? ", " : "", i ? 2 : 0);
+		sut_buf_append(&names, a->from_diff[i], strlen(a->from_diff[i]));
 	}
+	sut_buf_append(&names, "", 1);
+	cli_info("build: no --cve given: the patch fixes %s (named in the diff's header)",
+		 (char *)names.data);
+	sut_buf_free(&names);
+}
+
+/* suture build --src: the build layer's warnings, then the signed patch reported. */
+static int build_from_source(const struct build_args *a)
+{
 	struct sut_build_report rep = {0};
 	struct sut_err err;
-	int rc = 0;
-	if (debian) {
-		rc = build_debian(&o, debian, jobs, no_deps, key, json);
-		goto out;
-	}
-	int built = sut_build(&o, &rep, &err);
+	int rc;
+	int built = sut_build(&a->o, &rep, &err);
 	for (size_t i = 0; i < rep.nwarnings; i++)
 		fprintf(stderr, "suture build: %s\n", rep.warnings[i]);
 	if (built < 0) {
 		cli_error("%s", err.msg);
 		rc = 1;
-		goto out;
+	} else {
+		rc = finish(&rep, a->key, a->json, NULL, NULL);
 	}
-	rc = finish(&rep, key, json, NULL, NULL);
-out:
 	sut_build_report_free(&rep);
-	free(cves);
-	for (size_t i = 0; i < nfrom; i++)
-		free(from_diff[i]);
-	free(from_diff);
+	return rc;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	struct build_args a = { .o = { .progress = say_step }, .key = cli_default_signing_key() };
+	int rc = EXIT_USAGE;
+	if (parse_build_args(argc, argv, &a, &rc) && check_build_args(&a, argc, argv)) {
+		cves_from_diff(&a);
+		rc = a.debian ? build_debian(&a.o, a.debian, a.jobs, a.no_deps, a.key, a.json)
+			      : build_from_source(&a);
+	}
+	free(a.cves);
+	for (size_t i = 0; i < a.nfrom; i++)
+		free(a.from_diff[i]);
+	free(a.from_diff);
 	return rc;
 }
 

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "patch/patch.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/run.h"
 
 static const char package_usage[] =
 	"usage: suture package [-o OUT.deb] [--maintainer 'NAME <MAIL>'] [-k PEM]... PATCH\n"
@@ -129,23 +129,17 @@ static char *control_text(const struct sut_patch *p, const char *name, const cha
 
 static int run_dpkg_deb(const char *dir, const char *out, struct sut_err *err)
 {
-	pid_t pid = fork();
-	if (pid < 0)
-		return sut_errno(err, "fork");
-	if (pid == 0) {
-		dup2(2, 1); /* its "building package" line is a message: standard error */
-		execlp("dpkg-deb", "dpkg-deb", "--root-owner-group", "-Zxz", "--build", dir, out,
-		       (char *)NULL);
-		fprintf(stderr, "suture: dpkg-deb: %s\n", strerror(errno));
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) < 0)
-		return sut_errno(err, "waitpid dpkg-deb");
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return sut_errf(err, "dpkg-deb --build failed (status %d)%s",
-				WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-				WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is dpkg-deb installed?" : "");
+	char *argv[] = { "dpkg-deb", "--root-owner-group", "-Zxz", "--build", (char *)dir,
+			 (char *)out, NULL };
+	/* its "building package" line is a message: standard error */
+	struct sut_run_opts o = SUT_RUN_OPTS_INIT;
+	o.out_fd = 2;
+	int st = sut_run(argv, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0)
+		return sut_errf(err, "dpkg-deb --build failed (status %d)%s", st,
+				st == 127 ? ": is dpkg-deb installed?" : "");
 	return 0;
 }
 

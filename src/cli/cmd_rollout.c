@@ -84,6 +84,8 @@ static void txn_done(void *c, const char *action, const struct sut_txn_result *r
 				      ? x->signers[index]
 				      : NULL,
 			      error);
+	if (r->warning[0])
+		cli_error("warning: %s", r->warning);
 	cli_txn_end();
 }
 

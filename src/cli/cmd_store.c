@@ -82,7 +82,11 @@ static int store_add(struct store_args *a, const struct sut_store_paths *paths, 
 	for (int i = 0; i < n; i++) {
 		char *id;
 		struct sut_err err;
-		if (sut_store_add(paths, files[i], a->replace, cli_store_verify, &a->keys, &id, &err) < 0) {
+		int added = a->replace ? sut_store_replace(paths, files[i], cli_store_verify,
+							   &a->keys, &id, &err)
+				       : sut_store_add(paths, files[i], cli_store_verify, &a->keys,
+						       &id, &err);
+		if (added < 0) {
 			cli_error("%s", err.msg);
 			rc = 1;
 			continue;

@@ -156,6 +156,8 @@ static bool apply_group(struct sut_daemon *d, pid_t pid, struct sut_patch **v, s
 			d->h.audit(d->h.ctx, "apply", &t->res, t->id, t->error);
 		if (t->res.repaired)
 			dm_log(d, 5, pid, t->id, "pid %d: %s", (int)pid, t->res.repair_note);
+		if (t->res.warning[0])
+			dm_log(d, 4, pid, t->id, "warning: %s", t->res.warning);
 		if (t->error) {
 			d->c.failed++;
 			problem_set(d, pid, t->id, t->error, false);
@@ -352,6 +354,8 @@ static void revert_pass(struct sut_daemon *d, const pid_t *pids, size_t n)
 			const struct sut_multi_txn *t = &r.txns[i];
 			if (d->h.audit)
 				d->h.audit(d->h.ctx, "revert", &t->res, t->id, t->error);
+			if (t->res.warning[0])
+				dm_log(d, 4, pids[k], t->id, "warning: %s", t->res.warning);
 			if (t->error) {
 				d->c.failed++;
 				for (size_t j = 0; j < nids; j++)

@@ -156,7 +156,8 @@ static char *source_versions(struct dst_apt *a, const char *source, struct sut_e
 	if (dst_capture(NULL, argv, env, &out, err) != 0)
 		return NULL;
 	char *list = NULL;
-	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save;
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "Version: ", 9))
 			continue;
 		char *n = sut_xasprintf("%s%s%s", list ? list : "", list ? ", " : "", line + 9);
@@ -176,7 +177,8 @@ int dst_apt_check_source(struct dst_apt *a, const char *source, const char *vers
 	int rc = 0;
 	bool found = false;
 	char *copy = sut_xstrdup(have);
-	for (char *v = strtok(copy, ", "); v && !found; v = strtok(NULL, ", "))
+	char *save;
+	for (char *v = strtok_r(copy, ", ", &save); v && !found; v = strtok_r(NULL, ", ", &save))
 		found = !strcmp(v, version);
 	free(copy);
 	if (!found)

@@ -48,7 +48,8 @@ static char **parse_exports(char *text, size_t *n)
 {
 	char **env = NULL;
 	*n = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "export ", 7))
 			continue;
 		char *name = line + 7, *eq = strchr(name, '=');

@@ -11,46 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/run.h"
 
-static int wait_for(pid_t pid, const char *what, struct sut_err *err)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return sut_errno(err, "waiting for %s", what);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+/* Bytes of a failed command's log quoted in the error message. */
+#define LOG_TAIL_MAX 1200
 
-static pid_t spawn(const char *dir, char *const argv[], char *const env[], int out_fd, int in_fd,
-		   struct sut_err *err)
+/* The child's stdout and stderr appended to log_fd, stdin from /dev/null: a tool of the
+ * distribution never waits for an answer from the terminal. */
+static pid_t start_logged(const char *dir, char *const argv[], char *const env[], int log_fd,
+			  struct sut_err *err)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		sut_errno(err, "fork for %s", argv[0]);
-		return -1;
-	}
-	if (pid == 0) {
-		if (in_fd >= 0)
-			dup2(in_fd, 0);
-		if (out_fd >= 0) {
-			dup2(out_fd, 1);
-			dup2(out_fd, 2);
-		}
-		if (dir && chdir(dir) < 0) {
-			fprintf(stderr, "cannot enter %s: %s\n", dir, strerror(errno));
-			_exit(127);
-		}
-		for (size_t i = 0; env && env[i]; i++)
-			putenv(env[i]);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct sut_run_opts o = {.dir = dir, .env = env, .in_fd = nul, .out_fd = log_fd,
+				 .err_fd = log_fd};
+	pid_t pid = sut_run_start(argv, &o, err);
+	if (nul >= 0)
+		close(nul);
 	return pid;
 }
 
@@ -60,18 +39,15 @@ int dst_run(const char *dir, char *const argv[], char *const env[], const char *
 	int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return sut_errno(err, "%s", log);
-	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (log) {
 		dprintf(fd, "\n$");
 		for (size_t i = 0; argv[i]; i++)
 			dprintf(fd, " %s", argv[i]);
 		dprintf(fd, "%s%s\n", dir ? "    # in " : "", dir ? dir : "");
 	}
-	pid_t pid = spawn(dir, argv, env, fd, nul, err);
+	pid_t pid = start_logged(dir, argv, env, fd, err);
 	close(fd);
-	if (nul >= 0)
-		close(nul);
-	return pid < 0 ? -1 : wait_for(pid, argv[0], err);
+	return pid < 0 ? -1 : sut_run_wait(pid, argv[0], err);
 }
 
 /* Compile commands in the log so far (lines with " -c "): progress of a long make. */
@@ -96,30 +72,23 @@ int dst_run_progress(const struct sut_distro_opts *o, const char *dir, char *con
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return sut_errno(err, "%s", log);
-	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	unsigned long base = count_compiles(log);
-	pid_t pid = spawn(dir, argv, env, fd, nul, err);
+	pid_t pid = start_logged(dir, argv, env, fd, err);
 	close(fd);
-	if (nul >= 0)
-		close(nul);
 	if (pid < 0)
 		return -1;
-	int st = 0;
-	for (unsigned secs = 1;; secs++) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			return sut_errno(err, "waiting for %s", argv[0]);
+	int st = 0, done;
+	for (unsigned secs = 1; (done = sut_run_poll(pid, argv[0], &st, err)) == 0; secs++) {
 		sleep(1);
 		if (secs % 20 == 0)
 			dst_progress(o, "%s: %lu files compiled so far (%um%02us)", what,
 				     count_compiles(log) - base, secs / 60, secs % 60);
 	}
-	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (done < 0)
+		return -1;
 	if (st == 0)
 		return 0;
-	char *tail = dst_file_tail(log, 1200);
+	char *tail = dst_file_tail(log, LOG_TAIL_MAX);
 	sut_errf(err, "%s failed (%s exit status %d; full log %s): %s", what, argv[0], st, log, tail);
 	free(tail);
 	return -1;
@@ -133,7 +102,7 @@ int dst_run_ok(const char *dir, char *const argv[], char *const env[], const cha
 		return -1;
 	if (st == 0)
 		return 0;
-	char *tail = dst_file_tail(log, 1200);
+	char *tail = dst_file_tail(log, LOG_TAIL_MAX);
 	sut_errf(err, "%s failed (%s exit status %d; full log %s): %s", what, argv[0], st,
 		 log ? log : "none", tail);
 	free(tail);
@@ -143,53 +112,16 @@ int dst_run_ok(const char *dir, char *const argv[], char *const env[], const cha
 int dst_capture(const char *dir, char *const argv[], char *const env[], char **out,
 		struct sut_err *err)
 {
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return sut_errno(err, "pipe for %s", argv[0]);
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		if (nul >= 0)
-			close(nul);
-		return sut_errno(err, "fork for %s", argv[0]);
-	}
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		if (nul >= 0) {
-			dup2(nul, 0);
-			dup2(nul, 2);
-		}
-		if (dir && chdir(dir) < 0)
-			_exit(127);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv(env[i]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
+	struct sut_run_opts o = {.dir = dir, .env = env, .in_fd = nul, .out_fd = -1, .err_fd = nul};
+	int st = sut_run_capture(argv, &o, out, NULL, err);
 	if (nul >= 0)
 		close(nul);
-	struct sut_buf b = {0};
-	char chunk[4096];
-	ssize_t n;
-	while ((n = read(pfd[0], chunk, sizeof chunk)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		sut_buf_append(&b, chunk, (size_t)n);
-	}
-	close(pfd[0]);
-	sut_buf_append(&b, "", 1);
-	int st = wait_for(pid, argv[0], err);
 	if (st != 0) {
-		sut_buf_free(&b);
-		return st < 0 ? -1 : st;
+		free(*out);
+		*out = NULL;
+		return st;
 	}
-	*out = (char *)b.data;
 	/* drop trailing newlines: callers want one value */
 	size_t l = strlen(*out);
 	while (l && (*out)[l - 1] == '\n')

@@ -62,7 +62,7 @@ int sut_link(const struct sut_patch *p, const struct sut_link_env *env,
 	     struct sut_link_image *out, struct sut_err *err);
 void sut_link_image_free(struct sut_link_image *img);
 
-/* The 5-byte `jmp rel32` from `from` to `to`; -1 if out of range. */
-int sut_link_jmp(uint64_t from, uint64_t to, uint8_t out[5]);
+/* The SUT_JMP_LEN-byte `jmp rel32` from `from` to `to`; -1 if out of range. */
+int sut_link_jmp(uint64_t from, uint64_t to, uint8_t out[SUT_JMP_LEN]);
 
 #endif

@@ -23,6 +23,10 @@
 #define SUT_BUILD_ID_MAX 64
 #define SUT_PATCH_ID_MAX 128
 #define SUT_KEY_ID_LEN 16 /* hex chars of a signing key id */
+/* Bytes of the x86-64 `jmp rel32` (0xe9 + a 32-bit displacement) that redirects a replaced
+ * function's entry to its replacement: every replaced function holds at least this many
+ * bytes, and this is what apply writes, revert restores and verify reads at an entry. */
+#define SUT_JMP_LEN 5
 /* Limits that keep every size computation far from overflow and the file small enough
  * to lay out: a carried section is at most 1 GiB and aligned to at most a page; at most
  * 16000 carried sections so every ELF section index fits below SHN_LORESERVE. */
@@ -94,7 +98,7 @@ struct sut_patch_func {
 	uint64_t target_addr;  /* vaddr of the function in the target ELF */
 	uint64_t target_size;  /* st_size in the target */
 	uint8_t *preimage;     /* expected original bytes at target_addr */
-	uint32_t preimage_len; /* == target_size (whole function), at least 5 */
+	uint32_t preimage_len; /* == target_size (whole function), at least SUT_JMP_LEN */
 	uint32_t replacement;  /* index of a SUT_SYM_LOCAL function symbol: the new code */
 	char *reason;          /* why it is replaced, e.g. "changed" or
 				  "contains inlined dh_match_params"; may be NULL */
@@ -163,6 +167,10 @@ struct sut_reloc_type {
 	/* a thread-local access (TLSGD, TLSLD, DTPOFF*, GOTTPOFF, TPOFF*, TLSDESC): never in a
 	 * patch; the builder binds it to the target's TLS or refuses it (docs/build.md) */
 	bool tls;
+	/* the TLS access model it belongs to ("local-exec", "initial-exec", "general-dynamic",
+	 * "local-dynamic", "TLS descriptor"); NULL when that is not one model (DTPMOD64,
+	 * TPOFF64: dynamic relocations several models use) or the type is not thread-local */
+	const char *tls_model;
 };
 
 /* The entry for `type`, or NULL for a type suture does not know at all. */
@@ -179,7 +187,7 @@ bool sut_patch_cve_valid(const char *s);
 
 /* Checks every structural rule (see docs/patch-format.md): id syntax, build-id present,
  * indices and offsets in bounds (a relocation's field fits inside its section), symbols of
- * replacements are LOCAL functions in TEXT sections, preimage_len == target_size >= 5,
+ * replacements are LOCAL functions in TEXT sections, preimage_len == target_size >= SUT_JMP_LEN,
  * no two funcs with the same target_addr, alignments powers of two. The message says
  * which element is wrong, e.g. "relocation 12: offset 0x40 outside section .text.f (size 0x3c)". */
 int sut_patch_validate(const struct sut_patch *p, struct sut_err *err);

@@ -252,9 +252,9 @@ static int check_funcs(const struct sut_patch *p, struct sut_err *err)
 		if (f->preimage_len != f->target_size)
 			return sut_errf(err, "function %zu (%s): pre-image length %u differs from target size %llu",
 					i, f->name, f->preimage_len, (unsigned long long)f->target_size);
-		if (f->preimage_len < 5)
-			return sut_errf(err, "function %zu (%s): target size %u is smaller than a 5-byte jump",
-					i, f->name, f->preimage_len);
+		if (f->preimage_len < SUT_JMP_LEN)
+			return sut_errf(err, "function %zu (%s): target size %u is smaller than a %d-byte jump",
+					i, f->name, f->preimage_len, SUT_JMP_LEN);
 		if (!f->preimage)
 			return sut_errf(err, "function %zu (%s): no pre-image bytes", i, f->name);
 		if (f->target_addr + f->target_size < f->target_addr)

@@ -156,8 +156,11 @@ static int make_dirs(const char *dir, struct sut_err *err)
 	return rc;
 }
 
-int sut_store_add(const struct sut_store_paths *paths, const char *src, bool replace,
-		  sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err)
+/* Whether a patch of the same id may already be there. */
+enum store_mode { STORE_NEW, STORE_REPLACE };
+
+static int store_patch(const struct sut_store_paths *paths, const char *src, enum store_mode mode,
+		       sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err)
 {
 	*id_out = NULL;
 	/* read once, verify those bytes, store those bytes: what is stored is what was verified */
@@ -181,7 +184,7 @@ int sut_store_add(const struct sut_store_paths *paths, const char *src, bool rep
 	}
 	if (make_dirs(paths->operator_dir, err) < 0)
 		goto out;
-	if (!replace && stat(dst, &st) == 0) {
+	if (mode == STORE_NEW && stat(dst, &st) == 0) {
 		sut_errf(err, "patch %s is already in the store (%s); use --replace", p->id, dst);
 		goto out;
 	}
@@ -194,6 +197,18 @@ out:
 	free(data);
 	sut_patch_free(p);
 	return rc;
+}
+
+int sut_store_add(const struct sut_store_paths *paths, const char *src,
+		  sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err)
+{
+	return store_patch(paths, src, STORE_NEW, verify, ctx, id_out, err);
+}
+
+int sut_store_replace(const struct sut_store_paths *paths, const char *src,
+		      sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err)
+{
+	return store_patch(paths, src, STORE_REPLACE, verify, ctx, id_out, err);
 }
 
 int sut_store_remove(const struct sut_store_paths *paths, const char *id, struct sut_err *err)

@@ -119,9 +119,12 @@ const struct sut_store_entry *sut_store_find(const struct sut_store *s, const ch
 
 /* Copies the patch file src into the operator's folder as ID.suture, after reading,
  * validating and verifying it (nothing unverified enters). *id_out: the patch id (malloc'd).
- * Replacing a patch of the same id needs `replace`. */
-int sut_store_add(const struct sut_store_paths *paths, const char *src, bool replace,
+ * A patch of the same id already there is refused. */
+int sut_store_add(const struct sut_store_paths *paths, const char *src,
 		  sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err);
+/* The same, replacing a patch of the same id already there (`suture store add --replace`). */
+int sut_store_replace(const struct sut_store_paths *paths, const char *src,
+		      sut_store_verify_fn verify, void *ctx, char **id_out, struct sut_err *err);
 /* Removes patch `id` from the operator's folder. A patch that only a package installed is
  * refused with a message naming the package folder. */
 int sut_store_remove(const struct sut_store_paths *paths, const char *id, struct sut_err *err);

@@ -65,6 +65,92 @@ static void stop(struct sut_unwind_result *out, uint64_t sp, const char *why)
 	snprintf(out->stop_reason, sizeof out->stop_reason, "%s", why);
 }
 
+static void end_complete(struct sut_unwind_result *out, uint64_t sp)
+{
+	out->complete = true;
+	out->stop_sp = sp;
+}
+
+/* One walk: what it reads, the frame it is at, what it found so far. */
+struct walk {
+	struct sut_unwinder *u;
+	const struct sut_unwind_module *mods;
+	size_t nmods;
+	const struct sut_stack_snapshot *stack;
+	size_t max, cap;
+	struct unw_call_objects call;
+	struct unw_regs cur; /* the registers of the frame being unwound */
+	bool exact;          /* its PC is where execution is, not a return address */
+	struct sut_unwind_result *out;
+};
+
+/* The CFI row of the current frame: its module, the module's object, the row for the PC
+ * (at PC - 1 for a return address). NULL with the walk stopped when there is none. */
+static Dwarf_Frame *frame_cfi(struct walk *w)
+{
+	uint64_t pc = w->cur.v[UNW_RA], sp = w->cur.v[UNW_RSP];
+	uint64_t lookup = w->exact ? pc : pc - 1;
+	char sub[UNW_WHY_MAX], why[sizeof w->out->stop_reason]; /* why wraps sub */
+	ssize_t mi = find_module(w->mods, w->nmods, lookup);
+	if (mi < 0) {
+		snprintf(why, sizeof why, "pc 0x%llx is in no known object", (unsigned long long)pc);
+		stop(w->out, sp, why);
+		return NULL;
+	}
+	const struct sut_unwind_module *m = &w->mods[mi];
+	struct unw_object *obj = unw_resolve_module(w->u, m, (size_t)mi, &w->call, sub, sizeof sub);
+	if (!obj) {
+		stop(w->out, sp, sub);
+		return NULL;
+	}
+	Dwarf_Frame *frame = unw_object_frame(obj, lookup - m->bias);
+	if (!frame) {
+		snprintf(why, sizeof why, "no CFI for pc 0x%llx in %s", (unsigned long long)pc,
+			 m->path ? m->path : "?");
+		stop(w->out, sp, why);
+	}
+	return frame;
+}
+
+/* Whether the caller's registers that the CFI step gave (st, next; sub says why it got
+ * stuck) continue the walk; when not, the walk is ended complete or stopped, and why. */
+static bool walk_goes_on(struct walk *w, enum unw_step_status st, const struct unw_regs *next,
+			 const char *sub)
+{
+	uint64_t pc = w->cur.v[UNW_RA], sp = w->cur.v[UNW_RSP];
+	char why[sizeof w->out->stop_reason];
+	if (st == UNW_STEP_STUCK) {
+		snprintf(why, sizeof why, "at pc 0x%llx: %s", (unsigned long long)pc, sub);
+		stop(w->out, sp, why);
+		return false;
+	}
+	if (st == UNW_STEP_OUTERMOST || next->v[UNW_RA] == 0) {
+		/* CFI marks the outermost frame; a zeroed return address also ends a stack */
+		end_complete(w->out, sp);
+		return false;
+	}
+	if (next->v[UNW_RSP] <= sp)
+		/* Every frame lies above its callee's; equal or lower means a loop or garbage. */
+		snprintf(why, sizeof why, "stack pointer does not increase above 0x%llx at pc 0x%llx",
+			 (unsigned long long)sp, (unsigned long long)pc);
+	else if (w->out->n == w->max)
+		snprintf(why, sizeof why, "stopped after %zu frames", w->max);
+	else
+		return true;
+	stop(w->out, sp, why);
+	return false;
+}
+
+static void record_pc(struct walk *w, uint64_t pc)
+{
+	struct sut_unwind_result *out = w->out;
+	if (out->n == w->cap) {
+		w->cap = w->cap * 2 < w->max ? w->cap * 2 : w->max;
+		out->pcs = sut_xrealloc(out->pcs, w->cap * sizeof *out->pcs);
+	}
+	out->pcs[out->n++] = pc;
+}
+
 int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mods,
 		      size_t nmods, const struct user_regs_struct *regs,
 		      const struct sut_stack_snapshot *stack, size_t max,
@@ -77,81 +163,34 @@ int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mo
 		return sut_errf(err, "unwind: invalid arguments (unwinder, registers, stack, "
 				     "modules and max >= 1 are required)");
 
-	size_t cap = max < 64 ? max : 64;
-	out->pcs = sut_xmalloc(cap * sizeof *out->pcs);
-	struct unw_call_objects call = {
-		.by_module = sut_xcalloc(nmods ? nmods : 1, sizeof *call.by_module),
-		.failed = sut_xcalloc(nmods ? nmods : 1, sizeof *call.failed),
+	struct walk w = {
+		.u = u, .mods = mods, .nmods = nmods, .stack = stack, .max = max,
+		.cap = max < 64 ? max : 64, .exact = true, .out = out,
+		.call = {
+			.by_module = sut_xcalloc(nmods ? nmods : 1, sizeof *w.call.by_module),
+			.failed = sut_xcalloc(nmods ? nmods : 1, sizeof *w.call.failed),
+		},
 	};
-
-	struct unw_regs cur, next;
-	regs_from_user(regs, &cur);
-	out->pcs[out->n++] = regs->rip;
-	bool exact = true; /* frame 0's PC is where the thread is, not a return address */
-	char sub[UNW_WHY_MAX], why[sizeof out->stop_reason]; /* why wraps sub */
-
+	out->pcs = sut_xmalloc(w.cap * sizeof *out->pcs);
+	regs_from_user(regs, &w.cur);
+	out->pcs[out->n++] = regs->rip; /* frame 0's PC is where the thread is */
 	for (;;) {
-		uint64_t pc = cur.v[UNW_RA], sp = cur.v[UNW_RSP];
-		uint64_t lookup = exact ? pc : pc - 1;
-		ssize_t mi = find_module(mods, nmods, lookup);
-		if (mi < 0) {
-			snprintf(why, sizeof why, "pc 0x%llx is in no known object",
-				 (unsigned long long)pc);
-			stop(out, sp, why);
+		Dwarf_Frame *frame = frame_cfi(&w);
+		if (!frame)
 			break;
-		}
-		const struct sut_unwind_module *m = &mods[mi];
-		struct unw_object *obj = unw_resolve_module(u, m, (size_t)mi, &call, sub, sizeof sub);
-		if (!obj) {
-			stop(out, sp, sub);
-			break;
-		}
-		Dwarf_Frame *frame = unw_object_frame(obj, lookup - m->bias);
-		if (!frame) {
-			snprintf(why, sizeof why, "no CFI for pc 0x%llx in %s", (unsigned long long)pc,
-				 m->path ? m->path : "?");
-			stop(out, sp, why);
-			break;
-		}
+		struct unw_regs next;
 		bool signal_frame = false;
-		enum unw_step_status st = unw_cfi_step(frame, &cur, stack, &next, &signal_frame, sub,
-						       sizeof sub);
+		char sub[UNW_WHY_MAX];
+		enum unw_step_status st = unw_cfi_step(frame, &w.cur, stack, &next, &signal_frame,
+						       sub, sizeof sub);
 		free(frame);
-		if (st == UNW_STEP_OUTERMOST) {
-			out->complete = true;
-			out->stop_sp = sp;
+		if (!walk_goes_on(&w, st, &next, sub))
 			break;
-		}
-		if (st == UNW_STEP_STUCK) {
-			snprintf(why, sizeof why, "at pc 0x%llx: %s", (unsigned long long)pc, sub);
-			stop(out, sp, why);
-			break;
-		}
-		if (next.v[UNW_RA] == 0) { /* a zeroed return address also ends a stack */
-			out->complete = true;
-			out->stop_sp = sp;
-			break;
-		}
-		/* Every frame lies above its callee's; equal or lower means a loop or garbage. */
-		if (next.v[UNW_RSP] <= sp) {
-			snprintf(why, sizeof why, "stack pointer does not increase above 0x%llx at pc 0x%llx",
-				 (unsigned long long)sp, (unsigned long long)pc);
-			stop(out, sp, why);
-			break;
-		}
-		if (out->n == max) {
-			snprintf(why, sizeof why, "stopped after %zu frames", max);
-			stop(out, sp, why);
-			break;
-		}
-		if (out->n == cap) {
-			cap = cap * 2 < max ? cap * 2 : max;
-			out->pcs = sut_xrealloc(out->pcs, cap * sizeof *out->pcs);
-		}
-		out->pcs[out->n++] = next.v[UNW_RA];
-		exact = signal_frame;
-		cur = next;
+		record_pc(&w, next.v[UNW_RA]);
+		/* the PC a signal trampoline restores is the interrupted instruction itself */
+		w.exact = signal_frame;
+		w.cur = next;
 	}
-	unw_call_objects_release(mods, nmods, &call);
+	unw_call_objects_release(mods, nmods, &w.call);
 	return 0;
 }

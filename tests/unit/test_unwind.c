@@ -675,6 +675,85 @@ static void test_expressions(void **state)
 	assert_false(unw_expr_eval(loop, 2, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
 }
 
+/* Every kind of operation the evaluator knows, one at a time, and how each one fails. */
+static void test_expression_operations(void **state)
+{
+	(void)state;
+	struct unw_regs regs = { 0 };
+	struct sut_stack_snapshot snap = { 0x7000, NULL, 0 };
+	enum unw_expr_kind kind;
+	char why[UNW_WHY_MAX];
+	uint64_t v;
+#define OPS(...) ((const Dwarf_Op[]){ __VA_ARGS__ })
+#define N(...) (sizeof((const Dwarf_Op[]){ __VA_ARGS__ }) / sizeof(Dwarf_Op))
+#define EVAL(...) eval_ok(OPS(__VA_ARGS__), N(__VA_ARGS__), &regs, 0, &snap, &kind)
+#define L(n) { .atom = DW_OP_lit0 + (n) }
+#define O(a) { .atom = (a) }
+	/* stack operations: the top is the last pushed */
+	assert_int_equal(EVAL(L(3), O(DW_OP_dup), O(DW_OP_plus)), 6);
+	assert_int_equal(EVAL(L(3), L(4), O(DW_OP_drop)), 3);
+	assert_int_equal(EVAL(L(3), L(4), O(DW_OP_over)), 3);
+	assert_int_equal(EVAL(L(7), L(8), L(9), { .atom = DW_OP_pick, .number = 2 }), 7);
+	assert_int_equal(EVAL(L(9), L(2), O(DW_OP_swap), O(DW_OP_minus)), (uint64_t)-7);
+	/* rot: a b c -> c a b */
+	assert_int_equal(EVAL(L(1), L(2), L(3), O(DW_OP_rot), O(DW_OP_drop), O(DW_OP_drop)), 3);
+	/* operations on the top */
+	assert_int_equal(EVAL(L(5), O(DW_OP_neg)), (uint64_t)-5);
+	assert_int_equal(EVAL(L(0), O(DW_OP_not)), ~(uint64_t)0);
+	assert_int_equal(EVAL({ .atom = DW_OP_consts, .number = (uint64_t)-9 }, O(DW_OP_abs)), 9);
+	assert_int_equal(EVAL(L(5), { .atom = DW_OP_plus_uconst, .number = 10 }), 15);
+	/* on two entries: division is signed, shra keeps the sign, a shift of 64 or more is 0 */
+	assert_int_equal(EVAL({ .atom = DW_OP_consts, .number = (uint64_t)-9 }, L(2),
+			      O(DW_OP_div)), (uint64_t)-4);
+	assert_int_equal(EVAL(L(9), L(4), O(DW_OP_mod)), 1);
+	assert_int_equal(EVAL(L(6), L(3), O(DW_OP_mul), L(5), O(DW_OP_xor)), 23);
+	assert_int_equal(EVAL({ .atom = DW_OP_consts, .number = (uint64_t)-16 }, L(2),
+			      O(DW_OP_shra)), (uint64_t)-4);
+	assert_int_equal(EVAL(L(1), { .atom = DW_OP_constu, .number = 64 }, O(DW_OP_shl)), 0);
+	assert_int_equal(EVAL(L(4), L(4), O(DW_OP_eq), L(4), L(5), O(DW_OP_ne), O(DW_OP_and)), 1);
+	assert_int_equal(EVAL(L(4), L(5), O(DW_OP_gt), L(4), L(4), O(DW_OP_le), O(DW_OP_or)), 1);
+	/* what fails, and says so */
+	struct { const Dwarf_Op *ops; size_t n; const char *why; } bad[] = {
+		{ OPS(L(1), L(0), O(DW_OP_div)), 3, "division by zero" },
+		{ OPS(L(1), L(0), O(DW_OP_mod)), 3, "division by zero" },
+		{ OPS(O(DW_OP_drop)), 1, "underflow" },
+		{ OPS(L(1), O(DW_OP_rot)), 2, "underflow" },
+		{ OPS(O(DW_OP_neg)), 1, "underflow" },
+		{ OPS(L(1), { .atom = DW_OP_pick, .number = 1 }), 2, "pick beyond" },
+		{ OPS(O(DW_OP_nop)), 1, "left no value" },
+		{ OPS(O(DW_OP_call_frame_cfa), O(DW_OP_form_tls_address)), 2, "unsupported" },
+		{ OPS(O(DW_OP_bra)), 1, "underflow" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		why[0] = 0;
+		if (unw_expr_eval(bad[i].ops, bad[i].n, &regs, true, 0, &snap, &v, &kind, why,
+				  sizeof why))
+			fail_msg("case %zu evaluated", i);
+		if (!strstr(why, bad[i].why))
+			fail_msg("case %zu: '%s' does not say '%s'", i, why, bad[i].why);
+	}
+	assert_false(unw_expr_eval(NULL, 0, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_non_null(strstr(why, "empty"));
+	/* 65 pushes overflow the 64-entry stack */
+	Dwarf_Op many[65];
+	for (size_t i = 0; i < 65; i++)
+		many[i] = (Dwarf_Op){ .atom = DW_OP_lit1 };
+	assert_true(unw_expr_eval(many, 64, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_false(unw_expr_eval(many, 65, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_non_null(strstr(why, "overflow"));
+	/* a branch to the middle of an operation */
+	const Dwarf_Op mid[] = { { .atom = DW_OP_skip, .number = 1, .offset = 0 },
+				 { .atom = DW_OP_constu, .number = 300, .offset = 3 },
+				 { .atom = DW_OP_lit1, .offset = 6 } };
+	assert_false(unw_expr_eval(mid, 3, &regs, true, 0, &snap, &v, &kind, why, sizeof why));
+	assert_non_null(strstr(why, "outside the expression"));
+#undef OPS
+#undef N
+#undef EVAL
+#undef L
+#undef O
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -710,6 +789,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expressions),
+		cmocka_unit_test(test_expression_operations),
 		cmocka_unit_test(test_main_thread_complete),
 		cmocka_unit_test(test_second_thread_complete),
 		cmocka_unit_test(test_through_signal_frame),
