@@ -12,6 +12,8 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   libglib2.0-dev
   libsystemd-dev
   chromium           # renders the HTML of suture report in its test
+  libbpf-dev         # sutured's kernel hold loads its eBPF program with libbpf
+  bpftool            # ... whose skeleton the build generates
 )
 missing=()
 for p in "${need[@]}"; do

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The apply transaction (see apply.h for the steps and the invariant). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,14 @@ struct apply_ctx {
 	uint8_t (*head)[8];/* the 5 bytes at each entry, read at verification */
 	uint8_t (*jmp)[5]; /* the jump written at each entry, encoded once at plan time */
 	struct sut_map obj_map; /* the object's first mapping as planned (path not kept) */
+	/* staging found the planned gap taken (something mapped there since the plan, often
+	 * the dynamic linker of a process still starting): a new gap is picked and staging
+	 * tried again, a bounded number of times */
+	bool gap_taken;
 };
+
+/* Attempts at staging when the gap is taken each time. */
+#define STAGE_GAP_ATTEMPTS 5
 
 static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 {
@@ -82,6 +90,15 @@ static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 	return 0;
 }
 
+/* No mapping overlaps [addr, addr + size). */
+static bool range_free(const struct sut_maps *m, uint64_t addr, uint64_t size)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].start < addr + size && m->v[i].end > addr)
+			return false;
+	return true;
+}
+
 static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 {
 	struct apply_ctx *c = arg;
@@ -95,10 +112,27 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 				 c->img.rw_size, err) < 0 ||
 	    (!c->have_reg && sut_remote_check_map(r, 0, SUT_REG_SIZE, PROT_READ, 0, err) < 0))
 		return -1;
+	/* the gap was chosen from the maps read at plan time; the process ran since (a
+	 * starting one maps its libraries): checked again now that this thread is stopped
+	 * (a held process is stopped as a whole, so nothing can take it any more) */
+	struct sut_maps now;
+	if (sut_proc_maps(c->t.pid, &now, err) < 0)
+		return -1;
+	bool taken = !range_free(&now, c->place, c->img.size);
+	sut_proc_maps_free(&now);
+	if (taken) {
+		c->gap_taken = true;
+		return sut_errf(err, "pid %d: the range 0x%llx+0x%llx chosen for the patch was "
+				"mapped since the plan", (int)c->t.pid,
+				(unsigned long long)c->place, (unsigned long long)c->img.size);
+	}
 	uint64_t got;
 	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
-			   c->img.rw_size, &got, err) < 0)
+			   c->img.rw_size, &got, err) < 0) {
+		/* another thread mapped there between the check and the call */
+		c->gap_taken = errno == EEXIST;
 		return -1;
+	}
 	c->region_mapped = true;
 	if (sut_fault("stage-mapped", err) < 0) {
 		struct sut_err e2;
@@ -168,6 +202,35 @@ static void unstage(struct apply_ctx *c)
 	if (sut_with_one_thread(c->t.pid, 2000, unstage_fn, c, NULL, &e) < 0 && sut_proc_exists(c->t.pid))
 		fprintf(stderr, "suture: warning: %s: could not remove staged memory: %s\n",
 			sut_target_label(&c->t), e.msg);
+}
+
+/* Picks a free range near the object in the maps m, links the image for it, and encodes
+ * every jump: one that cannot be (out of rel32 range) fails the transaction before
+ * anything is staged, and a jump is never written unencoded. */
+static int place_and_link(struct apply_ctx *c, const struct sut_maps *m, struct sut_err *err)
+{
+	const struct sut_patch *p = c->p;
+	uint64_t size = sut_link_size(p);
+	if (sut_maps_find_gap_near(m, c->t.obj->lo, c->t.obj->hi, size, &c->place, err) < 0)
+		return sut_err_wrap(err, "%s: no room for %llu bytes near %s",
+				    sut_target_label(&c->t), (unsigned long long)size,
+				    p->target_name);
+	struct sut_link_env env = {.place = c->place, .target_bias = c->t.obj->bias,
+				   .resolve = sut_target_resolve, .ctx = &c->t};
+	if (sut_link(p, &env, &c->img, err) < 0)
+		return sut_err_wrap(err, "%s: patch %s", sut_target_label(&c->t), p->id);
+	struct sut_err fe;
+	uint64_t skew = sut_fault("far-jump", &fe) < 0 ? 1ULL << 32 : 0; /* tests only */
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		uint64_t to = c->img.sym_addr[p->funcs[i].replacement] + skew;
+		if (sut_link_jmp(c->addr[i], to, c->jmp[i]) < 0)
+			return sut_errf(err, "%s: %s: %s: a jump from 0x%llx to its replacement at "
+					"0x%llx cannot be encoded (beyond +-2 GiB); nothing was "
+					"changed", sut_target_label(&c->t), p->target_name,
+					p->funcs[i].name, (unsigned long long)c->addr[i],
+					(unsigned long long)to);
+	}
+	return 0;
 }
 
 static void init_registry(struct apply_ctx *c)
@@ -436,33 +499,9 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 	 * nothing (they are repeated inside the freeze, where they count) */
 	if (verify_preimages(&c, err) < 0)
 		goto out;
-	uint64_t size = sut_link_size(p);
-	if (sut_maps_find_gap_near(&c.t.maps, c.t.obj->lo, c.t.obj->hi, size, &c.place, err) < 0) {
-		sut_err_wrap(err, "%s: no room for %llu bytes near %s", sut_target_label(&c.t),
-			     (unsigned long long)size, p->target_name);
-		goto out;
-	}
-	struct sut_link_env env = {.place = c.place, .target_bias = c.t.obj->bias,
-				   .resolve = sut_target_resolve, .ctx = &c.t};
-	if (sut_link(p, &env, &c.img, err) < 0) {
-		sut_err_wrap(err, "%s: patch %s", sut_target_label(&c.t), p->id);
-		goto out;
-	}
-	/* every jump is encoded now: one that cannot be (out of rel32 range) fails the
-	 * transaction before anything is staged, and a jump is never written unencoded */
 	c.jmp = sut_xcalloc(p->nfuncs, sizeof *c.jmp);
-	struct sut_err fe;
-	uint64_t skew = sut_fault("far-jump", &fe) < 0 ? 1ULL << 32 : 0; /* tests only */
-	for (size_t i = 0; i < p->nfuncs; i++) {
-		uint64_t to = c.img.sym_addr[p->funcs[i].replacement] + skew;
-		if (sut_link_jmp(c.addr[i], to, c.jmp[i]) < 0) {
-			sut_errf(err, "%s: %s: %s: a jump from 0x%llx to its replacement at 0x%llx "
-				 "cannot be encoded (beyond +-2 GiB); nothing was changed",
-				 sut_target_label(&c.t), p->target_name, p->funcs[i].name,
-				 (unsigned long long)c.addr[i], (unsigned long long)to);
-			goto out;
-		}
-	}
+	if (place_and_link(&c, &c.t.maps, err) < 0)
+		goto out;
 	{
 		const struct sut_map *om = sut_maps_find(&c.t.maps, c.t.obj->lo);
 		if (!om) {
@@ -479,10 +518,30 @@ int sut_apply_patch(pid_t pid, const struct sut_patch *p, const struct sut_txn_o
 		rc = freeze_and_commit(&c, res, err);
 		goto out;
 	}
-	/* stage */
-	if (sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, &res->held_ns, err) < 0) {
-		sut_err_wrap(err, "%s: staging", sut_target_label(&c.t));
-		goto out;
+	/* stage; a gap taken since the plan is replaced by one free now, the image linked
+	 * again for it */
+	for (int attempt = 1;; attempt++) {
+		c.gap_taken = false;
+		uint64_t held = 0;
+		int src = sut_with_one_thread(pid, o->timeout_ms, stage_fn, &c, &held, err);
+		if (held > res->held_ns)
+			res->held_ns = held;
+		if (src == 0)
+			break;
+		struct sut_maps now;
+		if (!c.gap_taken || attempt >= STAGE_GAP_ATTEMPTS ||
+		    sut_proc_maps(pid, &now, err) < 0) {
+			sut_err_wrap(err, "%s: staging", sut_target_label(&c.t));
+			goto out;
+		}
+		sut_link_image_free(&c.img);
+		memset(&c.img, 0, sizeof c.img);
+		int prc = place_and_link(&c, &now, err);
+		sut_proc_maps_free(&now);
+		if (prc < 0)
+			goto out;
+		res->region = c.place;
+		res->region_size = c.img.size;
 	}
 	if (c.reg_created) {
 		init_registry(&c);

@@ -233,6 +233,9 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags)
 	for (size_t i = 0; i < d->nauto; i++) {
 		const struct sut_object *o = sut_objects_find_build_id(
 			&objs, d->auto_v[i]->build_id, d->auto_v[i]->build_id_len);
+		/* a target file seen for the first time gets its probe (kernel hold) */
+		if (o)
+			dm_khold_note_object(d, pid, o->open_path);
 		/* a library the dynamic linker is still mapping is left for the next look */
 		if (o && text_mapped(o, d->auto_v[i])) {
 			want = sut_xrealloc(want, (nwant + 1) * sizeof *want);
