@@ -35,6 +35,7 @@ struct apply_ctx {
 	 * the dynamic linker of a process still starting): a new gap is picked and staging
 	 * tried again, a bounded number of times */
 	bool gap_taken;
+	bool gap_fault_done; /* SUTURE_FAULT=stage-gap: the gap was taken once */
 };
 
 /* Attempts at staging when the gap is taken each time. */
@@ -115,6 +116,15 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	/* the gap was chosen from the maps read at plan time; the process ran since (a
 	 * starting one maps its libraries): checked again now that this thread is stopped
 	 * (a held process is stopped as a whole, so nothing can take it any more) */
+	struct sut_err fe;
+	if (!c->gap_fault_done && sut_fault("stage-gap", &fe) < 0) {
+		/* tests: something maps into the planned gap first, as the dynamic linker of a
+		 * starting process does */
+		uint64_t at;
+		c->gap_fault_done = true;
+		if (sut_remote_map(r, "suture-test-gap", c->place, 4096, PROT_READ, 0, &at, err) < 0)
+			return -1;
+	}
 	struct sut_maps now;
 	if (sut_proc_maps(c->t.pid, &now, err) < 0)
 		return -1;

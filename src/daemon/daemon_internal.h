@@ -144,11 +144,18 @@ int dm_khold_open(struct sut_daemon *d, bool disabled);
 void dm_khold_start(struct sut_daemon *d);
 /* After a reload: probes for the auto patches' targets, none for others. */
 void dm_khold_sync(struct sut_daemon *d);
+/* Each pass: the library folders and hold-paths again (a library replaced on disk, a
+ * new inode, gets its probe); files already probed or checked cost a stat. */
+void dm_khold_scan_paths(struct sut_daemon *d);
 void dm_khold_set_terminal(struct sut_daemon *d);
 /* An object of a process whose build-id is a target: probed if its file is not yet. */
 void dm_khold_note_object(struct sut_daemon *d, pid_t pid, const char *open_path);
 int dm_khold_fd(struct sut_daemon *d); /* for epoll; -1 when off */
-void dm_khold_read(struct sut_daemon *d);
+void dm_khold_read(struct sut_daemon *d); /* queues the stops told */
+/* Patches (and continues) a few queued stops; true while more are queued. */
+bool dm_khold_work(struct sut_daemon *d);
+/* The loop turned: the guard leaves stops to a daemon that keeps turning. */
+void dm_khold_beat(struct sut_daemon *d);
 bool dm_khold_same(struct sut_daemon *d, pid_t pid, uint64_t start_boottime);
 /* Same process, and its state letter from /proc/PID/stat into *state. */
 bool dm_khold_state(struct sut_daemon *d, pid_t pid, uint64_t start_boottime, char *state);

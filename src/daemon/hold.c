@@ -92,6 +92,10 @@ static void release(struct sut_daemon *d, struct dm_held *h, const char *unpatch
 	}
 	uint64_t us = (dm_now_ns() - h->since_ns) / 1000;
 	if (h->kseq) {
+		static const char *const vn[] = {"none", "wait", "done", "applied", "excluded",
+						 "failed", "gone"};
+		dm_log(d, 7, h->pid, NULL, "pid %d: continued after %llu us (%s)", (int)h->pid,
+		       (unsigned long long)us, vn[h->last]);
 		if (us > d->c.khold_max_us)
 			d->c.khold_max_us = us;
 		d->c.khold_sum_us += us;

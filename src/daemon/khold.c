@@ -52,6 +52,8 @@
 /* The guard continues any stop older than this, whatever sutured does (sutured itself
  * releases a held process after 10 s at most, hold.c) */
 #define KHOLD_GUARD_NS (12 * 1000000000ull)
+/* ... once sutured's loop has not turned (its heartbeat, config[2]) for this long */
+#define KHOLD_STUCK_NS (5 * 1000000000ull)
 #define PIN_DIR BPFFS "/suture"
 
 /* Library folders where a patch's target is looked for by its name. */
@@ -70,14 +72,20 @@ struct dm_probe {
 	uint64_t init_vaddr, init_off;
 	uint64_t cookie;
 	struct bpf_link *link;
-	bool wanted;
+};
+
+struct dm_kev {
+	pid_t pid;
+	uint64_t seq, start;
 };
 
 struct dm_khold {
 	struct khold *skel;
+	GArray *queue;         /* struct dm_kev: stops told, not looked at yet */
 	struct ring_buffer *rb;
 	GPtrArray *probes;     /* struct dm_probe * */
 	GHashTable *refused;   /* "dev:ino" -> reason (char *), files that cannot be probed */
+	GHashTable *checked;   /* "dev:ino" of files whose build-id is no target (until reload) */
 	uint64_t next_cookie;
 	/* this sutured's number, in the upper half of its probes' cookies: its guard continues
 	 * only the stops of its probes (a restarted sutured's stops are the new one's) */
@@ -176,10 +184,10 @@ static unsigned continue_all(struct dm_khold *k, int map_fd, uint32_t instance,
  * left in the held map, a few times over while in-flight probes finish. Holds nothing but
  * the pipe and the map: every other descriptor is closed (a listening socket kept open
  * here would make a restarted sutured believe another one serves). */
-static void guard_main(struct dm_khold *k, int rfd, int map_fd)
+static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 {
 	for (int fd = 3; fd < 4096; fd++)
-		if (fd != rfd && fd != map_fd)
+		if (fd != rfd && fd != map_fd && fd != cfg_fd)
 			close(fd);
 	prctl(PR_SET_NAME, "sutured-guard", 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -197,7 +205,14 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd)
 		struct pollfd pf = {.fd = rfd, .events = POLLIN};
 		int pr = poll(&pf, 1, 1000);
 		if (pr == 0) {
-			continue_all(k, map_fd, 0, boot_ns() - KHOLD_GUARD_NS);
+			/* only when sutured's loop has not turned for a while: a busy one
+			 * (a burst being patched) keeps its processes until it gets to them */
+			__u32 k2 = 2;
+			__u64 beat = 0;
+			uint64_t now = boot_ns();
+			if (bpf_map_lookup_elem(cfg_fd, &k2, &beat) == 0 &&
+			    now - beat > KHOLD_STUCK_NS)
+				continue_all(k, map_fd, 0, now - KHOLD_GUARD_NS);
 			continue;
 		}
 		if (pr < 0 && errno == EINTR)
@@ -231,7 +246,7 @@ static int start_guard(struct sut_daemon *d, struct dm_khold *k)
 	}
 	if (pid == 0) {
 		close(p[1]);
-		guard_main(k, p[0], map_fd);
+		guard_main(k, p[0], map_fd, bpf_map__fd(k->skel->maps.config));
 	}
 	close(p[0]);
 	k->guard_fd = p[1];
@@ -269,14 +284,27 @@ static void probe_fd(struct sut_daemon *d, int fd, const char *where)
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	struct dm_probe *have = probe_of(k, st.st_dev, st.st_ino);
-	if (have) {
-		have->wanted = true;
+	if (probe_of(k, st.st_dev, st.st_ino))
 		return;
-	}
 	char *key = file_key(st.st_dev, st.st_ino);
 	if (g_hash_table_contains(k->refused, key)) {
 		free(key);
+		return;
+	}
+	if (g_hash_table_contains(k->checked, key)) {
+		free(key);
+		return;
+	}
+	/* the build-id is in the notes near the start of the file: a file that is no target
+	 * (a library folder's newer build, say) is not read further */
+	enum { HEAD = 64 * 1024 };
+	uint8_t *head = sut_xmalloc(HEAD);
+	ssize_t got = pread(fd, head, HEAD, 0);
+	uint8_t hb[SUT_BUILD_ID_MAX];
+	size_t hl = got > 0 ? sut_elf_build_id_from_image(head, (size_t)got, hb, sizeof hb) : 0;
+	free(head);
+	if (hl && !targeted(d, hb, hl)) {
+		g_hash_table_add(k->checked, key);
 		return;
 	}
 	char self[64];
@@ -290,8 +318,8 @@ static void probe_fd(struct sut_daemon *d, int fd, const char *where)
 	const uint8_t *bid;
 	size_t blen = sut_elf_build_id(e, &bid);
 	if (!blen || !targeted(d, bid, blen)) {
-		sut_elf_close(e); /* no target (a later reload may make it one: not remembered) */
-		free(key);
+		sut_elf_close(e); /* no target (a reload may make it one: forgotten then) */
+		g_hash_table_add(k->checked, key);
 		return;
 	}
 	uint64_t vaddr, off;
@@ -326,7 +354,6 @@ static void probe_fd(struct sut_daemon *d, int fd, const char *where)
 		return;
 	}
 	free(key);
-	p->wanted = true;
 	g_ptr_array_add(k->probes, p);
 	d->c.khold_probes++;
 	dm_log(d, 6, 0, NULL, "kernel hold: probe on %s (inode %llu), first initialiser 0x%llx%s",
@@ -351,13 +378,11 @@ void dm_khold_note_object(struct sut_daemon *d, pid_t pid, const char *open_path
 	struct stat st;
 	if (stat(open_path, &st) < 0)
 		return;
-	struct dm_probe *have = probe_of(d->kh, st.st_dev, st.st_ino);
-	if (have) {
-		have->wanted = true;
+	if (probe_of(d->kh, st.st_dev, st.st_ino))
 		return;
-	}
 	char *key = file_key(st.st_dev, st.st_ino);
-	bool bad = g_hash_table_contains(d->kh->refused, key);
+	bool bad = g_hash_table_contains(d->kh->refused, key) ||
+		   g_hash_table_contains(d->kh->checked, key);
 	free(key);
 	if (bad)
 		return;
@@ -390,17 +415,10 @@ static void drop_probe(struct sut_daemon *d, guint i)
 	g_ptr_array_remove_index_fast(d->kh->probes, i);
 }
 
-void dm_khold_sync(struct sut_daemon *d)
+void dm_khold_scan_paths(struct sut_daemon *d)
 {
-	struct dm_khold *k = d->kh;
-	if (!k)
+	if (!d->kh)
 		return;
-	/* a reload may have made a refused or ignored file a target */
-	g_hash_table_remove_all(k->refused);
-	for (guint i = 0; i < k->probes->len; i++) {
-		struct dm_probe *p = g_ptr_array_index(k->probes, i);
-		p->wanted = targeted(d, p->bid, p->bid_len);
-	}
 	for (size_t a = 0; a < d->nauto; a++) {
 		const char *name = d->auto_v[a]->target_name;
 		const char *base = name ? strrchr(name, '/') : NULL;
@@ -426,14 +444,24 @@ void dm_khold_sync(struct sut_daemon *d)
 			}
 		}
 	}
+}
+
+void dm_khold_sync(struct sut_daemon *d)
+{
+	struct dm_khold *k = d->kh;
+	if (!k)
+		return;
+	/* a reload may have made a refused or ignored file a target */
+	g_hash_table_remove_all(k->refused);
+	g_hash_table_remove_all(k->checked);
+	dm_khold_scan_paths(d);
 	for (guint i = 0; i < k->probes->len;) {
 		struct dm_probe *p = g_ptr_array_index(k->probes, i);
-		if (!p->wanted && !targeted(d, p->bid, p->bid_len))
+		if (!targeted(d, p->bid, p->bid_len))
 			drop_probe(d, i);
 		else
 			i++;
 	}
-	/* what the pass finds in processes' mappings marks its probes wanted again */
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -455,7 +483,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	d->c.kheld++;
-	dm_hold_add_kernel(d, (pid_t)ev.pid, ev.seq, ev.start_boottime);
+	/* queued: the loop patches a few per turn, so that it keeps answering (control
+	 * socket, watchdog, heartbeat) through a burst of thousands */
+	struct dm_kev q = {.pid = (pid_t)ev.pid, .seq = ev.seq, .start = ev.start_boottime};
+	g_array_append_val(d->kh->queue, q);
 	return 0;
 }
 
@@ -607,8 +638,10 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 	__u64 seq = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	int cfd = bpf_map__fd(k->skel->maps.config);
 	k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), on_event, d, NULL);
+	__u32 k2 = 2;
 	if (bpf_map_update_elem(cfd, &k0, &cfg, BPF_ANY) != 0 ||
-	    bpf_map_update_elem(cfd, &k1, &seq, BPF_ANY) != 0 || !k->rb ||
+	    bpf_map_update_elem(cfd, &k1, &seq, BPF_ANY) != 0 ||
+	    bpf_map_update_elem(cfd, &k2, &seq, BPF_ANY) != 0 || !k->rb ||
 	    start_guard(d, k) < 0) {
 		set_state(d, "unavailable", "cannot set up the BPF maps: %s", strerror(errno));
 		ring_buffer__free(k->rb);
@@ -617,7 +650,9 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 		return -1;
 	}
 	k->probes = g_ptr_array_new();
+	k->queue = g_array_new(FALSE, FALSE, sizeof(struct dm_kev));
 	k->refused = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+	k->checked = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	d->kh = k;
 	set_state(d, "active", "uprobes on the first initialiser of target files; held map %s",
 		  k->pin);
@@ -633,6 +668,32 @@ void dm_khold_read(struct sut_daemon *d)
 {
 	if (d->kh)
 		ring_buffer__consume(d->kh->rb);
+}
+
+/* Stops handled per turn of the loop. */
+#define KHOLD_BATCH 8
+
+bool dm_khold_work(struct sut_daemon *d)
+{
+	struct dm_khold *k = d->kh;
+	if (!k)
+		return false;
+	guint n = k->queue->len < KHOLD_BATCH ? k->queue->len : KHOLD_BATCH;
+	for (guint i = 0; i < n; i++) {
+		struct dm_kev q = g_array_index(k->queue, struct dm_kev, i);
+		dm_hold_add_kernel(d, q.pid, q.seq, q.start);
+	}
+	g_array_remove_range(k->queue, 0, n);
+	return k->queue->len > 0;
+}
+
+void dm_khold_beat(struct sut_daemon *d)
+{
+	if (!d->kh)
+		return;
+	__u32 k2 = 2;
+	__u64 now = boot_ns();
+	bpf_map_update_elem(bpf_map__fd(d->kh->skel->maps.config), &k2, &now, BPF_ANY);
 }
 
 void dm_khold_start(struct sut_daemon *d)
@@ -685,6 +746,8 @@ void dm_khold_close(struct sut_daemon *d)
 	}
 	g_ptr_array_free(k->probes, TRUE);
 	g_hash_table_destroy(k->refused);
+	g_hash_table_destroy(k->checked);
+	g_array_free(k->queue, TRUE);
 	int map_fd = bpf_map__fd(k->skel->maps.held);
 	continue_all(k, map_fd, k->instance, 0);
 	struct khold_key key;

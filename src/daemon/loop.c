@@ -288,6 +288,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	status_line(&d);
 
 	uint64_t last_alive = 0;
+	bool kbusy = false;
 	while (!d.stop) {
 		uint64_t now = dm_now_ns();
 		uint64_t next = d.next_pass_ns;
@@ -304,6 +305,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		if (last_alive + ALIVE_NS < next)
 			next = last_alive + ALIVE_NS;
 		int timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+		if (kbusy)
+			timeout = 0; /* queued stops: another batch after a look at the rest */
 		struct epoll_event evs[8];
 		int n = epoll_wait(d.ep_fd, evs, 8, timeout);
 		for (int i = 0; i < n; i++) {
@@ -333,6 +336,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 				}
 			}
 		}
+		kbusy = dm_khold_work(&d);
+		dm_khold_beat(&d);
 		now = dm_now_ns();
 		run_pending(&d, now);
 		if (d.reload_at_ns && d.reload_at_ns <= now) {
@@ -340,7 +345,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 			dm_reload(&d);
 			d.next_pass_ns = 0;
 		}
-		if (d.next_pass_ns <= now) {
+		if (d.next_pass_ns <= now && !kbusy) { /* held processes first */
 			dm_full_pass(&d);
 			status_line(&d);
 			d.next_pass_ns = dm_now_ns() + (uint64_t)d.conf.rescan_ms * 1000000ull;

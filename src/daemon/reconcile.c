@@ -413,11 +413,20 @@ void dm_full_pass(struct sut_daemon *d)
 		return;
 	}
 	d->c.full_passes++;
+	dm_khold_scan_paths(d);
 	revert_pass(d, pids, n);
 	GHashTable *alive = g_hash_table_new(NULL, NULL);
 	for (size_t k = 0; k < n; k++) {
 		g_hash_table_add(alive, GINT_TO_POINTER(pids[k]));
 		dm_ensure(d, pids[k], 0);
+		/* a pass over many processes to patch takes a while: processes the kernel
+		 * hold stopped meanwhile are patched and continued first */
+		if (k % 8 == 7) {
+			dm_khold_read(d);
+			while (dm_khold_work(d))
+				;
+			dm_khold_beat(d);
+		}
 	}
 	/* forget what the connector's exit messages did not tell (or when it is off) */
 	GHashTableIter it;

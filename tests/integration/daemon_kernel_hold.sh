@@ -87,6 +87,20 @@ wait_held() {
 }
 guard_of() { cat /proc/"$1"/task/*/children 2>/dev/null | head -n 1; }
 
+# a sutured that lives but does not answer (stopped): its guard continues a held process
+# once its stop is 12 s old, so no stop lasts longer whatever sutured does
+kill -STOP "$SD_PID"
+t0=$(date +%s%N)
+setsid "$S/kworker" >"$T/bound.out" 2>&1 &
+W=$!
+STARTED_PIDS+=("$W")
+wait "$W" || fail "the worker held by a stopped sutured failed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "$SD_PID"
+grep -q 'first=1' "$T/bound.out" || fail "the worker held by a stopped sutured: $(cat "$T/bound.out")"
+[ "$ms" -ge 11500 ] && [ "$ms" -lt 16000 ] || fail "the guard continued the worker after $ms ms (want 12-14 s)"
+note "sutured stopped: its guard continued the held worker after $ms ms"
+
 # sutured stopped (not reading its events) while workers start: they stay held; then it is
 # SIGKILLed: its guard continues them (unpatched: nobody patched them) and none stays stopped
 kill -STOP "$SD_PID"

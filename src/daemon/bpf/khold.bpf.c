@@ -43,10 +43,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* [0]: flags KHOLD_CFG_*; [1]: the sequence counter of stops */
+/* [0]: flags KHOLD_CFG_*; [1]: the sequence counter of stops; [2]: sutured's heartbeat
+ * (CLOCK_BOOTTIME of its loop's last turn, read by its guard) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } config SEC(".maps");
