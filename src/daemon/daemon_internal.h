@@ -154,6 +154,8 @@ int dm_khold_fd(struct sut_daemon *d); /* for epoll; -1 when off */
 void dm_khold_read(struct sut_daemon *d); /* queues the stops told */
 /* Patches (and continues) a few queued stops; true while more are queued. */
 bool dm_khold_work(struct sut_daemon *d);
+/* Each pass: stops in the map that no event told (a full ring buffer) are queued. */
+void dm_khold_untold(struct sut_daemon *d);
 /* The loop turned: the guard leaves stops to a daemon that keeps turning. */
 void dm_khold_beat(struct sut_daemon *d);
 bool dm_khold_same(struct sut_daemon *d, pid_t pid, uint64_t start_boottime);

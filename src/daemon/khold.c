@@ -199,9 +199,8 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	char c = 0;
 	for (;;) {
-		/* once a second: a stop older than the hold's bound is continued whatever
-		 * sutured is doing (stopped, stuck in a transaction), so no process stays
-		 * stopped longer than that even by a sutured that lives on */
+		/* once a second: a stop older than 12 s is continued when sutured is stopped
+		 * or stuck (it lives on, so the pipe says nothing) */
 		struct pollfd pf = {.fd = rfd, .events = POLLIN};
 		int pr = poll(&pf, 1, 1000);
 		if (pr == 0) {
@@ -668,6 +667,48 @@ void dm_khold_read(struct sut_daemon *d)
 {
 	if (d->kh)
 		ring_buffer__consume(d->kh->rb);
+}
+
+/* Is this stop known to the daemon (queued, or held and looked at)? */
+static bool stop_known(struct sut_daemon *d, const struct khold_key *key)
+{
+	for (guint i = 0; i < d->kh->queue->len; i++) {
+		const struct dm_kev *q = &g_array_index(d->kh->queue, struct dm_kev, i);
+		if (q->seq == key->seq && q->pid == (pid_t)key->pid)
+			return true;
+	}
+	for (guint i = 0; i < d->held->len; i++) {
+		const struct dm_held *h = &g_array_index(d->held, struct dm_held, i);
+		if (h->kseq == key->seq && h->pid == (pid_t)key->pid)
+			return true;
+	}
+	return false;
+}
+
+/* Stops in the map whose event never arrived (the ring buffer was full) are taken up by
+ * each pass, once older than a second. */
+#define KHOLD_UNTOLD_NS 1000000000ull
+
+void dm_khold_untold(struct sut_daemon *d)
+{
+	if (!d->kh)
+		return;
+	int fd = bpf_map__fd(d->kh->skel->maps.held);
+	struct khold_key key, next;
+	bool first = true;
+	uint64_t old = boot_ns() - KHOLD_UNTOLD_NS;
+	for (unsigned i = 0; i < KHOLD_MAX_HELD; i++) {
+		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next) != 0)
+			break;
+		first = false;
+		key = next;
+		struct khold_rec rec;
+		if (bpf_map_lookup_elem(fd, &key, &rec) != 0 || rec.ts_ns > old ||
+		    stop_known(d, &key))
+			continue;
+		struct dm_kev q = {.pid = (pid_t)key.pid, .seq = key.seq, .start = rec.start_boottime};
+		g_array_append_val(d->kh->queue, q);
+	}
 }
 
 /* Stops handled per turn of the loop. */

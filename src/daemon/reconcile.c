@@ -414,6 +414,7 @@ void dm_full_pass(struct sut_daemon *d)
 	}
 	d->c.full_passes++;
 	dm_khold_scan_paths(d);
+	dm_khold_untold(d);
 	revert_pass(d, pids, n);
 	GHashTable *alive = g_hash_table_new(NULL, NULL);
 	for (size_t k = 0; k < n; k++) {
