@@ -40,6 +40,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "apply/fault.h"
 #include "daemon/daemon_internal.h"
 #include "elf/elf.h"
 #include "rollout/rollout.h"
@@ -593,6 +594,11 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 	if (disabled || !d->conf.kernel_hold) {
 		set_state(d, "off", "%s", disabled ? "switched off (--no-kernel-hold)" :
 						     "switched off ([daemon] kernel-hold=false)");
+		return -1;
+	}
+	struct sut_err fe;
+	if (sut_fault("khold-load", &fe) < 0) { /* tests: as on a kernel without BPF */
+		set_state(d, "unavailable", "cannot load the BPF program: %s", fe.msg);
 		return -1;
 	}
 	libbpf_set_print(libbpf_msg);
