@@ -9,7 +9,9 @@
 # libfix.so with dlopen (patched before dlopen returns). Each is patched once, none is
 # released unpatched. Processes held by a sutured that is SIGKILLed are continued by its
 # guard; stops that nobody continued (sutured and guard killed) are taken over by the
-# next sutured, which patches them, from the pinned held map.
+# next sutured, which patches them, from the pinned held map; a stuck sutured is
+# overtaken by its guard after 12 s. A process traced by a debugger is not stopped (and
+# listed with the reason). A patch removed takes its probe with it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
@@ -67,6 +69,36 @@ if command -v script >/dev/null; then
 	jq -e '.counters.khold_not_held >= 1' "$T/dstatus.json" >/dev/null ||
 		fail "the worker on a terminal was held: $(jq -c .counters "$T/dstatus.json")"
 fi
+
+# a process traced by a debugger is not stopped (the debugger would see the SIGSTOP): it
+# runs on, and the daemon lists it with the reason it cannot patch it
+SW=$S
+build_scenario hostile_stopped "$T/hs"
+TRACER_BIN=$S/tracer
+S=$SW
+dstatus
+nh0=$(jq .counters.khold_not_held "$T/dstatus.json")
+start_bg "$T/traced.out" setsid "$S/dlworker" 1000
+DW=$BG_PID
+start_bg "$T/tracer.out" "$TRACER_BIN" "$DW"
+TR=$BG_PID
+wait_for_line "$T/tracer.out" "^seized $DW\$"
+wait_for_line "$T/traced.out" "^pid=$DW loaded\$" 10
+n=$(nlines "$T/traced.out")
+wait_for_new_line "$T/traced.out" "$n" "^pid=$DW value=" 5
+[ "$(proc_state "$DW")" != T ] || fail "the traced process was stopped"
+for ((i = 0; i < 100; i++)); do
+	dstatus
+	jq -e --argjson p "$DW" '.unpatched[] | select(.pid == $p) | .reason | test("trac|debugg")' \
+		"$T/dstatus.json" >/dev/null && break
+	sleep 0.05
+done
+jq -e --argjson p "$DW" '.unpatched[] | select(.pid == $p) | .reason | test("trac|debugg")' \
+	"$T/dstatus.json" >/dev/null || fail "the traced process is not listed with its reason: $(jq -c .unpatched "$T/dstatus.json")"
+[ "$(jq .counters.khold_not_held "$T/dstatus.json")" -gt "$nh0" ] || fail "the traced process was not told as not held"
+note "traced by a debugger: not stopped, listed: $(jq -r --argjson p "$DW" '.unpatched[] | select(.pid == $p) | .reason' "$T/dstatus.json" | head -c 120)"
+kill -9 "$TR" "$DW" 2>/dev/null || true
+{ wait "$TR"; wait "$DW"; } 2>/dev/null || true
 
 # held_pids: the pids of the test's workers that are stopped (state T) now
 held_pids() {
