@@ -105,6 +105,7 @@ char *dm_status_json(struct sut_daemon *d)
 	json_object_set_new(c, "kheld", json_integer((json_int_t)d->c.kheld));
 	json_object_set_new(c, "kheld_patched", json_integer((json_int_t)d->c.kheld_patched));
 	json_object_set_new(c, "khold_events", json_integer((json_int_t)d->c.khold_events));
+	json_object_set_new(c, "khold_probes_attached", json_integer((json_int_t)d->c.khold_probes));
 	json_object_set_new(c, "khold_not_held", json_integer((json_int_t)d->c.khold_not_held));
 	json_object_set_new(c, "khold_max_us", json_integer((json_int_t)d->c.khold_max_us));
 	json_object_set_new(c, "khold_avg_us",

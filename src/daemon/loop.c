@@ -250,8 +250,6 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	add_fd(&d, d.ctl_fd);
 	add_fd(&d, d.hold_fd);
 
-	/* the connector is listening before the first pass: a process started during the
-	 * pass is seen by one or the other */
 	dm_managed_load(&d);
 	dm_reload(&d);
 	/* the probes (or the connector) are in place before the first pass: a process
