@@ -30,7 +30,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,6 +96,7 @@ struct dm_khold {
 	int guard_fd;          /* write end of the guard's pipe */
 	pid_t guard_pid;
 	char pin[256];
+	char socket[256];      /* sutured's control socket */
 	long ticks;            /* sysconf(_SC_CLK_TCK) */
 };
 
@@ -181,6 +184,21 @@ static unsigned continue_all(struct dm_khold *k, int map_fd, uint32_t instance,
 	return n;
 }
 
+/* Does a sutured answer on this control socket? */
+static bool serving(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return true; /* cannot tell: keep the pin */
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
 /* The guard: waits for sutured to end (its pipe reads EOF), then continues every process
  * left in the held map, a few times over while in-flight probes finish. Holds nothing but
  * the pipe and the map: every other descriptor is closed (a listening socket kept open
@@ -229,6 +247,11 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 		usleep(delays_ms[i] * 1000);
 		continue_all(k, map_fd, k->instance, 0);
 	}
+	/* the pin goes with an empty map, unless a new sutured serves this root (it opens
+	 * its control socket before it takes the pinned map over) */
+	struct khold_key key;
+	if (bpf_map_get_next_key(map_fd, NULL, &key) != 0 && !serving(k->socket))
+		unlink(k->pin);
 	_exit(0);
 }
 
@@ -609,6 +632,7 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 	k->guard_fd = -1;
 	k->ticks = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
 	pin_path(d, k->pin, sizeof k->pin);
+	snprintf(k->socket, sizeof k->socket, "%s", d->paths.socket);
 	while (!k->instance)
 		if (getrandom(&k->instance, sizeof k->instance, 0) != sizeof k->instance)
 			k->instance = (uint32_t)getpid() ^ (uint32_t)time(NULL);
