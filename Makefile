@@ -19,6 +19,8 @@ LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
 # store: the policy file is a GLib key file; sutured: libsystemd (notify, journal)
 CFLAGS += $(shell pkg-config --cflags glib-2.0)
 LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd)
+# daemon: the kernel hold loads its eBPF program with libbpf
+LIBS   += $(shell pkg-config --libs libbpf)
 
 # Programs' entry points are not part of their layer's library.
 PROGRAM_MAINS := src/cli/sutured.c
@@ -50,6 +52,17 @@ $(B)/obj/%.o: src/%.c $(B)/cflags.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# The kernel hold's eBPF program (src/daemon/bpf/), compiled by clang for the BPF target
+# and embedded in sutured as a libbpf skeleton (bpftool gen skeleton).
+BPF_CLANG ?= clang
+$(B)/bpf/khold.bpf.o: src/daemon/bpf/khold.bpf.c src/daemon/bpf/khold_abi.h | deps
+	@mkdir -p $(@D)
+	$(BPF_CLANG) -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/$(shell gcc -print-multiarch) -Isrc -c $< -o $@
+$(B)/bpf/khold.skel.h: $(B)/bpf/khold.bpf.o
+	bpftool gen skeleton $< name khold >$@.tmp && mv $@.tmp $@
+$(B)/obj/daemon/khold.o: $(B)/bpf/khold.skel.h
+$(B)/obj/daemon/khold.o: CFLAGS += -I$(B)/bpf
 
 $(B)/suture: $(ALL_LIBS)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)

@@ -31,9 +31,13 @@ make -C "$S" >"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; die "make of daemon
 	--id bench-dw-fix >"$W/build.log" 2>&1 || { cat "$W/build.log" >&2; die "suture build failed"; }
 R=$W/root
 "$SUTURE" store add --root "$R" "$W/fix.suture" 2>/dev/null || die "store add failed"
+# the kernel hold probes the library from the start (it is in no library folder)
+mkdir -p "$R/etc/suture"
+printf '[daemon]\nhold-paths=%s\n' "$S" >"$R/etc/suture/suture.conf"
 
+# start_daemon [ARGS...]
 start_daemon() {
-	"$SUTURED" --foreground --root "$R" >>"$W/sutured.log" 2>&1 &
+	"$SUTURED" --foreground --root "$R" "$@" >>"$W/sutured.log" 2>&1 &
 	SD=$!
 	STARTED_PIDS+=("$SD")
 	for ((i = 0; i < 200; i++)); do
@@ -61,25 +65,31 @@ loop_held() {
 	for ((i = 0; i < LOOP; i++)); do LD_PRELOAD=$HOLD /bin/true; done
 	echo $((($(now_us) - t0) * 1000 / LOOP))
 }
-log "daemon: exec loop of /bin/true, $LOOP execs, 5 runs without and 5 with sutured"
-wo=() wi=() wh=()
+log "daemon: exec loop of /bin/true, $LOOP execs, 5 runs without sutured, 5 with (kernel hold), 5 with --no-kernel-hold (exec events)"
+wo=() wi=() wh=() wc=()
 for r in 1 2 3 4 5; do
 	wo+=("$(loop_once)")
 	start_daemon
 	wi+=("$(loop_once)")
 	wh+=("$(loop_held)")
 	kill "$SD"; wait "$SD" 2>/dev/null || true
+	start_daemon --no-kernel-hold
+	wc+=("$(loop_once)")
+	kill "$SD"; wait "$SD" 2>/dev/null || true
 done
 without=$(printf '%s\n' "${wo[@]}" | stats)
 with=$(printf '%s\n' "${wi[@]}" | stats)
 held=$(printf '%s\n' "${wh[@]}" | stats)
+withconn=$(printf '%s\n' "${wc[@]}" | stats)
 start_daemon
+[ "$(status | jq -r .kernel_hold.state)" = active ] ||
+	log "daemon: the kernel hold is not active: $(status | jq -r .kernel_hold.detail)"
 
 # exec to patched, one start at a time (a worker that stays up)
 log "daemon: exec to patched, 20 single starts"
 lat=()
 for ((k = 0; k < 20; k++)); do
-	"$S/worker" loop >/dev/null &
+	setsid "$S/worker" loop >/dev/null &
 	p=$!
 	t0=$(now_us)
 	STARTED_PIDS+=("$p")
@@ -93,16 +103,17 @@ single=$(printf '%s\n' "${lat[@]}" | stats)
 st1=$(status)
 
 # burst: BURST starts as fast as the supervisor can (1 ms apart), each worker checks its
-# value at its start and 3 s later
+# value at its start and 3 s later (setsid: no controlling terminal, which the kernel
+# hold leaves alone by default)
 log "daemon: burst of $BURST starts"
-"$S/supervisor" "$BURST" 1 "$S/worker" 3000 >"$W/burst.out" 2>&1
+setsid -w "$S/supervisor" "$BURST" 1 "$S/worker" 3000 >"$W/burst.out" 2>&1
 first_fixed=$(grep -c ' first=2$' "$W/burst.out" || true)
 later_fixed=$(grep -c ' later=2$' "$W/burst.out" || true)
 later_old=$(grep -c ' later=1$' "$W/burst.out" || true)
 died=$(grep -c '^died ' "$W/burst.out" || true)
 st2=$(status)
 log "daemon: burst of $BURST held starts (preloading libsutured-hold.so)"
-SUTURED_HOLD_TIMEOUT_MS=10000 LD_PRELOAD=$HOLD "$S/supervisor" "$BURST" 1 "$S/worker" 0 >"$W/held.out" 2>&1
+SUTURED_HOLD_TIMEOUT_MS=10000 LD_PRELOAD=$HOLD setsid -w "$S/supervisor" "$BURST" 1 "$S/worker" 0 >"$W/held.out" 2>&1
 held_first_fixed=$(grep -c ' first=2$' "$W/held.out" || true)
 held_died=$(grep -c '^died ' "$W/held.out" || true)
 st3=$(status)
@@ -120,7 +131,7 @@ rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SD/status")
 cpu_pct=$(echo "scale=3; ($ut1 + $stt1 - $ut0 - $stt0) * 100 / $hz / $IDLE_S" | bc)
 
 jq -n --argjson without "$without" --argjson with "$with" --argjson single "$single" \
-	--argjson held "$held" --argjson st3 "$st3" --argjson hff "$held_first_fixed" --argjson hd "$held_died" \
+	--argjson held "$held" --argjson withconn "$withconn" --argjson st3 "$st3" --argjson hff "$held_first_fixed" --argjson hd "$held_died" \
 	--argjson st1 "$st1" --argjson st2 "$st2" --argjson burst "$BURST" \
 	--argjson ff "$first_fixed" --argjson lf "$later_fixed" --argjson lo "$later_old" \
 	--argjson died "$died" --argjson rss "$rss" --arg cpu "$cpu_pct" --argjson idle "$IDLE_S" \
@@ -128,9 +139,15 @@ jq -n --argjson without "$without" --argjson with "$with" --argjson single "$sin
 	{benchmark: "daemon", mechanism: $st2.new_processes, rescan_ms: $st2.rescan_ms,
 	 exec_loop_true_ns: {without_sutured: $without, with_sutured: $with,
 			     added_pct: ((($with.median - $without.median) * 10000 / $without.median | round) / 100),
-			     with_sutured_held: $held,
+			     with_sutured_no_kernel_hold: $withconn,
+			     no_kernel_hold_added_pct: ((($withconn.median - $without.median) * 10000 / $without.median | round) / 100),
+			     with_sutured_preload_held: $held,
 			     held_added_pct: ((($held.median - $without.median) * 10000 / $without.median | round) / 100),
 			     issue_target_added_pct: 5},
+	 kernel_hold: {state: $st2.kernel_hold.state,
+		       stopped_us_single: {avg: $st1.counters.khold_avg_us, max: $st1.counters.khold_max_us},
+		       stopped_us_after_burst: {avg: $st2.counters.khold_avg_us, max: $st2.counters.khold_max_us},
+		       stops: $st2.counters.kheld, held_unpatched: $st2.counters.held_unpatched},
 	 exec_to_patched_us: {single_starts_seen_from_outside: $single,
 			      daemon_counted_single: {avg: $st1.counters.exec_to_patched_avg_us,
 						      max: $st1.counters.exec_to_patched_max_us},
@@ -144,4 +161,4 @@ jq -n --argjson without "$without" --argjson with "$with" --argjson single "$sin
 	 loadavg: $load,
 	 idle: {seconds: $idle, rss_kb: $rss, cpu_percent: ($cpu | tonumber),
 		exec_events_from_other_processes: $ev},
-	 note: "exec_to_patched: from the exec (connector timestamp, or the spawn as seen by the shell) to the patch committed; a worker calling the function within that window runs the old code once (connector-only mechanism, docs/daemon.md). The exec loop runs while other processes of the machine may run too."}'
+	 note: "kernel_hold.stopped_us: from the stop at the first initialiser of the target library to the SIGCONT after the patch (the process runs none of its code meanwhile). exec_to_patched seen from outside: from the spawn as seen by the shell to the patch mapped. Without the kernel hold (connector), a worker calling the function within that window runs the old code once (docs/daemon.md). The exec loop runs while other processes of the machine may run too."}'

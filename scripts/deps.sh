@@ -15,6 +15,8 @@ need=(gcc make pkg-config libelf-dev libdw-dev libcmocka-dev libssl-dev patch pe
   ansible-core       # the Ansible collection (contrib/ansible) and its fleet test
   openssh-server     # sshd of the fleet test's namespace hosts (started by the test only)
   strace             # bench/reads.sh counts what a transaction reads
+  libbpf-dev         # sutured's kernel hold loads its eBPF program with libbpf
+  bpftool            # ... whose skeleton the build generates
 )
 missing=()
 for p in "${need[@]}"; do

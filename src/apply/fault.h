@@ -13,6 +13,11 @@
  *           revert-committed
  *   far-jump:fail (apply, at plan time): each replacement is taken to be 4 GiB further
  *           away than it is, a jump that cannot be encoded
+ *   stage-gap:fail (apply, in staging, once): a page named suture-test-gap is mapped into
+ *           the planned gap before staging checks it, as a starting process's dynamic
+ *           linker may; staging must pick another gap
+ *   khold-load:fail (sutured, at start): the kernel hold's BPF program does not load, as
+ *           on a kernel without BPF or uprobes; sutured falls back to the connector
  * ACTION "stop" stops suture with SIGSTOP at the step (a test then changes the target
  * between two steps and resumes suture with SIGCONT).
  * Unset (the normal case) costs one getenv per step. Ignored when the environment is

@@ -3,6 +3,7 @@
  * end, reads as them: check_target, plan, stage, freeze_and_commit (the freeze, the checks
  * inside it and the commit), then record_in_view, or undo_staging after any failure. The
  * helpers each step uses come first. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,15 @@ struct apply_ctx {
 	uint8_t (*head)[8];/* the first bytes at each entry, read at verification */
 	uint8_t (*jmp)[SUT_JMP_LEN]; /* the jump written at each entry, encoded once at plan time */
 	struct sut_map obj_map; /* the object's first mapping as planned (path not kept) */
+	/* staging found the planned gap taken (something mapped there since the plan, often
+	 * the dynamic linker of a process still starting): a new gap is picked and staging
+	 * tried again, a bounded number of times */
+	bool gap_taken;
+	bool gap_fault_done; /* SUTURE_FAULT=stage-gap: the gap was taken once */
 };
+
+/* Attempts at staging when the gap is taken each time. */
+#define STAGE_GAP_ATTEMPTS 5
 
 static int verify_preimages(struct apply_ctx *c, struct sut_err *err)
 {
@@ -97,10 +106,25 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 				 c->img.rw_size, err) < 0 ||
 	    (!c->have_reg && sut_remote_check_map(r, 0, SUT_REG_SIZE, PROT_READ, 0, err) < 0))
 		return -1;
+	/* the gap was chosen from the maps read at plan time and the process ran since (a
+	 * starting one maps its libraries): the mapping is made with MAP_FIXED_NOREPLACE,
+	 * so a gap taken meanwhile fails it with EEXIST, atomically, and stage() picks
+	 * another */
+	struct sut_err fe;
+	if (!c->gap_fault_done && sut_fault("stage-gap", &fe) < 0) {
+		/* tests: something maps into the planned gap first, as the dynamic linker of a
+		 * starting process does */
+		uint64_t at;
+		c->gap_fault_done = true;
+		if (sut_remote_map(r, "suture-test-gap", c->place, 4096, PROT_READ, 0, &at, err) < 0)
+			return -1;
+	}
 	uint64_t got;
 	if (sut_remote_map(r, name, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
-			   c->img.rw_size, &got, err) < 0)
+			   c->img.rw_size, &got, err) < 0) {
+		c->gap_taken = errno == EEXIST;
 		return -1;
+	}
 	c->region_mapped = true;
 	if (sut_fault("stage-mapped", err) < 0) {
 		struct sut_err e2;
@@ -445,13 +469,14 @@ static int locate_functions(struct apply_ctx *c, struct sut_err *err)
 	return verify_preimages(c, err);
 }
 
-/* Plan, part two: a free range within reach of the object, and the image linked there. */
-static int place_and_link(struct apply_ctx *c, struct sut_err *err)
+/* Plan, part two: a free range within reach of the object in the maps m, and the image
+ * linked there. */
+static int place_and_link(struct apply_ctx *c, const struct sut_maps *m, struct sut_err *err)
 {
 	const struct sut_patch *p = c->p;
 	const struct sut_object *obj = c->t->obj;
 	uint64_t size = sut_link_size(p);
-	if (sut_maps_find_gap_near(&c->t->maps, obj->lo, obj->hi, size, &c->place, err) < 0)
+	if (sut_maps_find_gap_near(m, obj->lo, obj->hi, size, &c->place, err) < 0)
 		return sut_err_wrap(err, "%s: no room for %llu bytes near %s",
 				    sut_target_label(c->t), (unsigned long long)size,
 				    p->target_name);
@@ -468,7 +493,8 @@ static int place_and_link(struct apply_ctx *c, struct sut_err *err)
 static int encode_jumps(struct apply_ctx *c, struct sut_err *err)
 {
 	const struct sut_patch *p = c->p;
-	c->jmp = sut_xcalloc(p->nfuncs, sizeof *c->jmp);
+	if (!c->jmp)
+		c->jmp = sut_xcalloc(p->nfuncs, sizeof *c->jmp);
 	struct sut_err fe;
 	uint64_t skew = sut_fault("far-jump", &fe) < 0 ? 1ULL << 32 : 0; /* tests only */
 	for (size_t i = 0; i < p->nfuncs; i++) {
@@ -498,7 +524,7 @@ static int note_object_mapping(struct apply_ctx *c, struct sut_err *err)
 
 static int plan(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
 {
-	if (locate_functions(c, err) < 0 || place_and_link(c, err) < 0 ||
+	if (locate_functions(c, err) < 0 || place_and_link(c, &c->t->maps, err) < 0 ||
 	    encode_jumps(c, err) < 0 || note_object_mapping(c, err) < 0)
 		return -1;
 	res->region = c->place;
@@ -512,9 +538,30 @@ static int plan(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err 
 static int stage(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
 {
 	pid_t pid = c->t->pid;
-	if (sut_with_one_thread(pid, &c->t->maps, c->o->timeout_ms, stage_fn, c, &res->held_ns,
-				err) < 0)
-		return sut_err_wrap(err, "%s: staging", sut_target_label(c->t));
+	/* a gap taken since the plan (often by the dynamic linker of a process still
+	 * starting) is replaced by one free now, the image linked and the jumps encoded
+	 * again for it */
+	for (int attempt = 1;; attempt++) {
+		c->gap_taken = false;
+		uint64_t held = 0;
+		int src = sut_with_one_thread(pid, attempt == 1 ? &c->t->maps : NULL,
+					      c->o->timeout_ms, stage_fn, c, &held, err);
+		if (held > res->held_ns)
+			res->held_ns = held;
+		if (src == 0)
+			break;
+		struct sut_maps now;
+		if (!c->gap_taken || attempt >= STAGE_GAP_ATTEMPTS || sut_proc_maps(pid, &now, err) < 0)
+			return sut_err_wrap(err, "%s: staging", sut_target_label(c->t));
+		sut_link_image_free(&c->img);
+		memset(&c->img, 0, sizeof c->img);
+		int prc = place_and_link(c, &now, err);
+		sut_proc_maps_free(&now);
+		if (prc < 0 || encode_jumps(c, err) < 0)
+			return -1;
+		res->region = c->place;
+		res->region_size = c->img.size;
+	}
 	if (c->reg_created) {
 		init_registry(c);
 		if (sut_registry_write(pid, &c->reg, err) < 0)

@@ -80,6 +80,13 @@ static void print_human(json_t *doc)
 	       (long long)json_integer_value(json_object_get(doc, "pid")),
 	       json_string_value(json_object_get(doc, "new_processes")),
 	       (long long)json_integer_value(json_object_get(doc, "rescan_ms")));
+	json_t *kh = json_object_get(doc, "kernel_hold");
+	if (kh)
+		printf("kernel hold: %s (%s), %zu probe%s\n",
+		       json_string_value(json_object_get(kh, "state")),
+		       json_string_value(json_object_get(kh, "detail")),
+		       json_array_size(json_object_get(kh, "probes")),
+		       json_array_size(json_object_get(kh, "probes")) == 1 ? "" : "s");
 	printf("patches (%zu):\n", json_array_size(patches));
 	json_array_foreach(patches, i, v)
 		printf("  %-7s %s v%lld  %s  (%s)\n",

@@ -23,12 +23,15 @@
 
 static const char usage[] =
 	"usage: sutured [--foreground] [--root DIR] [-k|--trusted-key PEM]... [--no-connector]\n"
+	"               [--no-kernel-hold]\n"
 	"\n"
 	"Keeps every process on this machine patched as the patch store says (see `suture\n"
 	"store --help`): at start it applies every patch whose policy is auto to every\n"
 	"process that maps the patch's target build, then keeps it so for processes started\n"
-	"later (exec events from the kernel's process-events connector), for libraries loaded\n"
-	"later with dlopen (every process is looked at again each rescan-ms, default 1 s),\n"
+	"later (stopped by the kernel hold before the target library's constructors run, where\n"
+	"eBPF uprobes are available; else exec events from the process-events connector),\n"
+	"for libraries loaded later with dlopen (the same hold; else every process is looked\n"
+	"at again each rescan-ms, default 1 s),\n"
 	"and for changes of the store or of /etc/suture/suture.conf (acted on within 50 ms).\n"
 	"A patch removed from the store or set to manual is reverted everywhere. The state is\n"
 	"kept in the processes themselves: a restarted sutured applies nothing twice.\n"
@@ -46,6 +49,8 @@ static const char usage[] =
 	"                    read as `suture apply` reads them\n"
 	"      --no-connector  do not use the process-events connector: new processes are\n"
 	"                    then found by the periodic pass only\n"
+	"      --no-kernel-hold  do not stop new processes at the target library's first\n"
+	"                    initialiser (as [daemon] kernel-hold=false)\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"Signals: SIGTERM and SIGINT stop it (processes keep their patches), SIGHUP reloads\n"
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"foreground", no_argument, 0, 'f'}, {"root", required_argument, 0, 'R'},
 		{"trusted-key", required_argument, 0, 'k'}, {"no-connector", no_argument, 0, 'N'},
+		{"no-kernel-hold", no_argument, 0, 'K'},
 		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
 	struct front f = {0};
 	struct sut_daemon_opts o = {0};
@@ -140,6 +146,7 @@ int main(int argc, char **argv)
 		case 'R': o.root = optarg; break;
 		case 'k': cli_keys_add(&f.keys, optarg); break;
 		case 'N': o.no_connector = true; break;
+		case 'K': o.no_kernel_hold = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': puts("sutured 0.1.0"); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;

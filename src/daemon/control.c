@@ -102,14 +102,24 @@ char *dm_status_json(struct sut_daemon *d)
 	json_object_set_new(c, "hold_max_us", json_integer((json_int_t)d->c.hold_max_us));
 	json_object_set_new(c, "hold_retries", json_integer((json_int_t)d->c.hold_retries));
 	json_object_set_new(c, "held_unpatched", json_integer((json_int_t)d->c.held_unpatched));
+	json_object_set_new(c, "kheld", json_integer((json_int_t)d->c.kheld));
+	json_object_set_new(c, "kheld_patched", json_integer((json_int_t)d->c.kheld_patched));
+	json_object_set_new(c, "khold_events", json_integer((json_int_t)d->c.khold_events));
+	json_object_set_new(c, "khold_probes_attached", json_integer((json_int_t)d->c.khold_probes));
+	json_object_set_new(c, "khold_not_held", json_integer((json_int_t)d->c.khold_not_held));
+	json_object_set_new(c, "khold_max_us", json_integer((json_int_t)d->c.khold_max_us));
+	json_object_set_new(c, "khold_avg_us",
+			    json_integer((json_int_t)(d->c.kheld ? d->c.khold_sum_us / d->c.kheld : 0)));
 	json_object_set_new(c, "hold_avg_us",
 			    json_integer((json_int_t)(d->c.held ? d->c.hold_sum_us / d->c.held : 0)));
 	json_t *doc = json_pack(
 		"{s:i, s:I, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:i}", "pid", (int)getpid(),
 		"started", (json_int_t)d->started, "root", d->paths.root, "new_processes",
-		d->connector ? "proc-connector" : "rescan", "rescan_ms", d->conf.rescan_ms,
+		d->kh ? "kernel-hold" : d->connector ? "proc-connector" : "rescan", "rescan_ms", d->conf.rescan_ms,
 		"patches", patches, "refused", refused, "unpatched", problems_json(d), "managed",
 		managed, "counters", c, "pending", (int)d->pending->len);
+	json_object_set_new(doc, "kernel_hold", dm_khold_json(d));
+	json_object_set_new(doc, "held_now", json_integer((json_int_t)d->held->len));
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(doc);
 	return s;

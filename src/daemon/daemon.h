@@ -12,7 +12,16 @@
  *     for another build is not the daemon's). The ids the daemon enforces and their
  *     target build-ids are kept in ROOT/var/lib/suture/sutured.managed, so a patch
  *     removed while the daemon was down is reverted when it starts again;
- *   - new processes: the kernel's process-events connector (netlink, CN_PROC) reports
+ *   - new processes and libraries loaded later (the kernel hold, khold.c): a uprobe on
+ *     the first initialiser of every file whose build-id is an auto patch's target stops
+ *     a process (SIGSTOP from eBPF) when its dynamic linker is about to run that
+ *     library's initialisers, at exec or in dlopen; the daemon patches it and continues
+ *     it (always: patched, not patchable within 10 s, or the daemon stopping; its guard
+ *     process continues what a killed daemon held, the next daemon takes over what both
+ *     left, from a map pinned in bpffs). Processes with a controlling terminal (unless
+ *     hold-terminal) and traced ones are told, not stopped, and looked at at once;
+ *   - new processes without the kernel hold (no eBPF, or switched off): the kernel's
+ *     process-events connector (netlink, CN_PROC) reports
  *     each exec; the new process is checked at once and again at 0.5, 1, 2 ... 128 ms
  *     after its exec (the dynamic linker maps its libraries in that time) and patched as
  *     soon as it maps a target. This is after the exec, not before the library's code
@@ -68,6 +77,7 @@ struct sut_daemon_hooks {
 struct sut_daemon_opts {
 	const char *root;     /* store root ("" or NULL: the system's) */
 	bool no_connector;    /* do not use the process-events connector (tests, fallback) */
+	bool no_kernel_hold;  /* do not stop new processes at the target's initialiser (eBPF) */
 };
 
 /* Runs until SIGTERM or SIGINT (SIGHUP reloads). Blocks those signals in the calling

@@ -4,6 +4,7 @@
 #define SUTURE_DAEMON_DAEMON_INTERNAL_H
 
 #include <glib.h>
+#include <jansson.h>
 #include <stdarg.h>
 
 #include "daemon/daemon.h"
@@ -38,7 +39,9 @@ struct dm_pending {
 /* A held process (hold.c) that maps a target and is not patched yet: answered once it is
  * patched, once it exits, or once it gave up waiting; looked at again meanwhile. */
 struct dm_held {
-	int fd;
+	int fd;         /* the preload's connection; -1 for a process the kernel hold stopped */
+	uint64_t kseq;  /* kernel hold: the stop's number in the held map (0: preload) */
+	uint64_t kstart; /* kernel hold: the process's start_boottime */
 	pid_t pid;
 	uint64_t since_ns, next_ns;
 	unsigned tries;
@@ -59,7 +62,11 @@ struct dm_counters {
 	uint64_t exec_to_patched_last_us, exec_to_patched_max_us, exec_to_patched_sum_us;
 	uint64_t held, held_patched, hold_max_us, hold_sum_us; /* hold.c */
 	uint64_t hold_retries, held_unpatched; /* looks again; released with a target unpatched */
+	uint64_t kheld, khold_events, khold_not_held, khold_probes; /* khold.c */
+	uint64_t kheld_patched, khold_max_us, khold_sum_us;
 };
+
+struct dm_khold;
 
 struct sut_daemon {
 	struct sut_daemon_hooks h;
@@ -79,6 +86,9 @@ struct sut_daemon {
 	GArray *held;              /* struct dm_held: held processes not answered yet */
 	struct dm_counters c;
 	bool connector;            /* the connector is in use */
+	struct dm_khold *kh;       /* the kernel hold, NULL when off or unavailable */
+	char khold_state[16];      /* "active", "off", "unavailable" */
+	char khold_why[384];       /* what it does, or why it is not in use */
 	uint64_t started;          /* CLOCK_REALTIME seconds */
 	int nl_fd, ino_fd, sig_fd, ctl_fd, hold_fd, ep_fd;
 	uint64_t reload_at_ns;     /* 0: none scheduled */
@@ -118,6 +128,42 @@ void dm_hold_accept(struct sut_daemon *d);
 /* Looks again at the held processes that are due; the earliest next look (0: none). */
 uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now);
 void dm_hold_close_all(struct sut_daemon *d);
+
+/* loop.c: a process found starting (an exec event, or a kernel hold event for a process
+ * that was not stopped): looked at now and again over its first 128 ms. */
+void dm_new_process(struct sut_daemon *d, pid_t pid, uint64_t ts_ns);
+
+/* hold.c: a process the kernel hold stopped (its map entry pid/seq). */
+void dm_hold_add_kernel(struct sut_daemon *d, pid_t pid, uint64_t seq, uint64_t start_boottime);
+
+/* khold.c: the kernel hold (uprobes on targets' first initialisers, eBPF). */
+/* Loads the BPF program, pins the held map, forks the guard; -1 (with the reason in
+ * d->khold_state/khold_why) when off or unavailable. Needs the policy loaded. */
+int dm_khold_open(struct sut_daemon *d, bool disabled);
+/* Probes the known target files, then takes over stops an earlier sutured left. */
+void dm_khold_start(struct sut_daemon *d);
+/* After a reload: probes for the auto patches' targets, none for others. */
+void dm_khold_sync(struct sut_daemon *d);
+/* Each pass: the library folders and hold-paths again (a library replaced on disk, a
+ * new inode, gets its probe); files already probed or checked cost a stat. */
+void dm_khold_scan_paths(struct sut_daemon *d);
+void dm_khold_set_terminal(struct sut_daemon *d);
+/* An object of a process whose build-id is a target: probed if its file is not yet. */
+void dm_khold_note_object(struct sut_daemon *d, pid_t pid, const char *open_path);
+int dm_khold_fd(struct sut_daemon *d); /* for epoll; -1 when off */
+void dm_khold_read(struct sut_daemon *d); /* queues the stops told */
+/* Patches (and continues) a few queued stops; true while more are queued. */
+bool dm_khold_work(struct sut_daemon *d);
+/* Each pass: stops in the map that no event told (a full ring buffer) are queued. */
+void dm_khold_untold(struct sut_daemon *d);
+/* The loop turned: the guard leaves stops to a daemon that keeps turning. */
+void dm_khold_beat(struct sut_daemon *d);
+bool dm_khold_same(struct sut_daemon *d, pid_t pid, uint64_t start_boottime);
+/* Same process, and its state letter from /proc/PID/stat into *state. */
+bool dm_khold_state(struct sut_daemon *d, pid_t pid, uint64_t start_boottime, char *state);
+void dm_khold_continue(struct sut_daemon *d, pid_t pid, uint64_t seq, uint64_t start_boottime);
+json_t *dm_khold_json(struct sut_daemon *d);
+void dm_khold_close(struct sut_daemon *d);
 
 /* control.c: the control socket. */
 int dm_control_open(struct sut_daemon *d, struct sut_err *err);

@@ -55,10 +55,17 @@ int dm_hold_open(struct sut_daemon *d, struct sut_err *err)
  * timeout, SUTURED_HOLD_TIMEOUT_MS, is normally much shorter and it leaves on its own). */
 #define HOLD_MAX_NS (60 * 1000000000ull)
 
-/* Does the held process still wait? It closes its end when its hold timeout is over. */
-static bool still_waiting(int fd)
+/* A process the kernel hold stopped is released after this long at most: it is stopped
+ * as a whole, not waiting in a constructor with its own timeout. */
+#define KHOLD_MAX_NS (10 * 1000000000ull)
+
+/* Does the held process still wait? A preloaded one closes its end when its hold timeout
+ * is over; a stopped one waits as long as it is the same process. */
+static bool still_waiting(struct sut_daemon *d, const struct dm_held *h)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	if (h->kseq)
+		return dm_khold_same(d, h->pid, h->kstart);
+	struct pollfd p = {.fd = h->fd, .events = POLLIN | POLLRDHUP};
 	return poll(&p, 1, 0) == 0;
 }
 
@@ -70,7 +77,8 @@ static const char *unpatched_reason(struct sut_daemon *d, const struct dm_held *
 	return p && p->reason ? p->reason : "the transaction failed";
 }
 
-/* The byte releases it; a process that gave up waiting is gone from the socket. */
+/* The byte releases it (a process that gave up waiting is gone from the socket); a
+ * stopped one is continued. */
 static void release(struct sut_daemon *d, struct dm_held *h, const char *unpatched_why)
 {
 	if (unpatched_why) {
@@ -83,6 +91,19 @@ static void release(struct sut_daemon *d, struct dm_held *h, const char *unpatch
 		       unpatched_reason(d, h));
 	}
 	uint64_t us = (dm_now_ns() - h->since_ns) / 1000;
+	if (h->kseq) {
+		static const char *const vn[] = {"none", "wait", "done", "applied", "excluded",
+						 "failed", "gone"};
+		dm_log(d, 7, h->pid, NULL, "pid %d: continued after %llu us (%s)", (int)h->pid,
+		       (unsigned long long)us, vn[h->last]);
+		if (us > d->c.khold_max_us)
+			d->c.khold_max_us = us;
+		d->c.khold_sum_us += us;
+		dm_khold_continue(d, h->pid, h->kseq, h->kstart);
+		h->kseq = 0;
+		h->pid = 0;
+		return;
+	}
 	if (us > d->c.hold_max_us)
 		d->c.hold_max_us = us;
 	d->c.hold_sum_us += us;
@@ -91,20 +112,27 @@ static void release(struct sut_daemon *d, struct dm_held *h, const char *unpatch
 	h->fd = -1;
 }
 
+static bool released(const struct dm_held *h)
+{
+	return h->fd < 0 && h->kseq == 0;
+}
+
 /* One look at a held process; false while it maps a target that is not patched yet (it
  * stays held: an apply that failed or a library still being mapped is tried again). */
 static bool look_held(struct sut_daemon *d, struct dm_held *h)
 {
 	enum dm_verdict v = dm_ensure(d, h->pid, DM_FRESH | DM_NOW);
 	h->last = v;
-	if (v == DM_APPLIED)
+	if (v == DM_APPLIED && h->kseq)
+		d->c.kheld_patched++;
+	else if (v == DM_APPLIED)
 		d->c.held_patched++;
 	if (v != DM_WAIT && v != DM_FAILED) {
 		release(d, h, NULL); /* patched, nothing to do, excluded, or gone */
 		return true;
 	}
 	uint64_t now = dm_now_ns();
-	if (now - h->since_ns >= HOLD_MAX_NS) {
+	if (now - h->since_ns >= (h->kseq ? KHOLD_MAX_NS : HOLD_MAX_NS)) {
 		release(d, h, "the daemon's hold limit is over");
 		return true;
 	}
@@ -140,15 +168,18 @@ uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now)
 	for (guint i = 0; i < d->held->len;) {
 		struct dm_held *h = &g_array_index(d->held, struct dm_held, i);
 		if (h->next_ns <= now) {
-			if (!still_waiting(h->fd)) {
-				release(d, h, "it gave up waiting (its hold timeout)");
+			if (!still_waiting(d, h)) {
+				if (h->kseq)
+					release(d, h, NULL); /* it exited, or was killed */
+				else
+					release(d, h, "it gave up waiting (its hold timeout)");
 			} else {
 				h->tries++;
 				d->c.hold_retries++;
 				look_held(d, h);
 			}
 		}
-		if (h->fd < 0) {
+		if (released(h)) {
 			g_array_remove_index_fast(d->held, i);
 			continue;
 		}
@@ -157,6 +188,25 @@ uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now)
 		i++;
 	}
 	return next;
+}
+
+/* The event is sent from the probe before the stop takes effect (the kernel delivers the
+ * SIGSTOP once the probed instruction has been stepped): waits, briefly, until the
+ * process is in its stop, so that the transaction finds it stopped as a whole. */
+#define KHOLD_STOP_WAIT_NS 20000000ull
+
+void dm_hold_add_kernel(struct sut_daemon *d, pid_t pid, uint64_t seq, uint64_t start_boottime)
+{
+	struct dm_held h = {.fd = -1, .kseq = seq, .kstart = start_boottime, .pid = pid,
+			    .since_ns = dm_now_ns()};
+	for (uint64_t until = h.since_ns + KHOLD_STOP_WAIT_NS; dm_now_ns() < until;) {
+		char st = 0;
+		if (!dm_khold_state(d, pid, start_boottime, &st) || st == 'T' || st == 't')
+			break;
+		usleep(50);
+	}
+	if (!look_held(d, &h))
+		g_array_append_val(d->held, h);
 }
 
 void dm_hold_close_all(struct sut_daemon *d)

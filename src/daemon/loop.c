@@ -89,16 +89,21 @@ static void look_new(struct sut_daemon *d, struct dm_pending *p)
 		p->next_ns = 0; /* done */
 }
 
-static void on_exec(void *ctx, pid_t pid, uint64_t ts_ns)
+void dm_new_process(struct sut_daemon *d, pid_t pid, uint64_t ts_ns)
 {
-	struct sut_daemon *d = ctx;
-	d->c.exec_events++;
 	if (d->nauto == 0)
 		return;
 	struct dm_pending p = {.pid = pid, .exec_ns = ts_ns ? ts_ns : dm_now_ns()};
 	look_new(d, &p);
 	if (p.next_ns)
 		g_array_append_val(d->pending, p);
+}
+
+static void on_exec(void *ctx, pid_t pid, uint64_t ts_ns)
+{
+	struct sut_daemon *d = ctx;
+	d->c.exec_events++;
+	dm_new_process(d, pid, ts_ns);
 }
 
 static void on_exit_ev(void *ctx, pid_t pid)
@@ -156,6 +161,7 @@ static void status_line(struct sut_daemon *d)
 	snprintf(line, sizeof line, "%zu auto patch%s, %u process%s not patched, %s", d->nauto,
 		 d->nauto == 1 ? "" : "es", g_hash_table_size(d->problems),
 		 g_hash_table_size(d->problems) == 1 ? "" : "es",
+		 d->kh ? "new processes held by the kernel hold" :
 		 d->connector ? "new processes by exec events" : "new processes by rescan only");
 	d->h.ready(d->h.ctx, line);
 }
@@ -163,6 +169,7 @@ static void status_line(struct sut_daemon *d)
 static void cleanup(struct sut_daemon *d)
 {
 	dm_hold_close_all(d);
+	dm_khold_close(d);
 	g_array_free(d->held, TRUE);
 	int fds[] = {d->nl_fd, d->ino_fd, d->sig_fd, d->ctl_fd, d->hold_fd, d->ep_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -212,6 +219,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	d.started = (uint64_t)time(NULL);
 	d.conf.rescan_ms = 1000;
 	d.conf.timeout_ms = 5000;
+	d.conf.kernel_hold = true;
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -237,7 +245,29 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 	watch(&d, d.paths.package_dir);
 	watch(&d, confdir);
 	free(confdir);
-	if (!o->no_connector) {
+	add_fd(&d, d.sig_fd);
+	add_fd(&d, d.ino_fd);
+	add_fd(&d, d.ctl_fd);
+	add_fd(&d, d.hold_fd);
+
+	dm_managed_load(&d);
+	dm_reload(&d);
+	/* the probes (or the connector) are in place before the first pass: a process
+	 * started during the pass is held (or seen by one or the other) */
+	if (dm_khold_open(&d, o->no_kernel_hold) == 0) {
+		add_fd(&d, dm_khold_fd(&d));
+		dm_khold_start(&d);
+	} else if (strcmp(d.khold_state, "off")) {
+		dm_log(&d, 4, 0, NULL, "kernel hold unavailable: %s; new processes are patched "
+		       "after they start (exec events and the periodic pass; a program that "
+		       "calls a patched function within its first milliseconds can run the old "
+		       "code once)", d.khold_why);
+	}
+	/* With the kernel hold, exec events are not needed: a process that runs a known
+	 * target's initialiser reaches a probe (held, or told when it is not held), and a
+	 * target file at a place not known yet is found by the periodic pass. Leaving them
+	 * out keeps an exec of an unrelated program from waking the daemon at all. */
+	if (!o->no_connector && !d.kh) {
 		struct sut_err cerr;
 		if (dm_connector_open(&d.nl_fd, &cerr) < 0)
 			dm_log(&d, 4, 0, NULL, "%s: new processes are found by the periodic pass "
@@ -245,25 +275,18 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		else
 			d.connector = true;
 	}
-	add_fd(&d, d.sig_fd);
-	add_fd(&d, d.ino_fd);
-	add_fd(&d, d.ctl_fd);
-	add_fd(&d, d.hold_fd);
 	if (d.nl_fd >= 0)
 		add_fd(&d, d.nl_fd);
-
-	/* the connector is listening before the first pass: a process started during the
-	 * pass is seen by one or the other */
-	dm_managed_load(&d);
-	dm_reload(&d);
 	dm_full_pass(&d);
 	d.next_pass_ns = dm_now_ns() + (uint64_t)d.conf.rescan_ms * 1000000ull;
 	dm_log(&d, 6, 0, NULL, "serving: %zu auto patch%s, control socket %s, new processes "
 	       "by %s", d.nauto, d.nauto == 1 ? "" : "es", d.paths.socket,
+	       d.kh ? "the kernel hold (uprobes on the targets' first initialisers)" :
 	       d.connector ? "exec events (proc connector)" : "periodic pass");
 	status_line(&d);
 
 	uint64_t last_alive = 0;
+	bool kbusy = false;
 	while (!d.stop) {
 		uint64_t now = dm_now_ns();
 		uint64_t next = d.next_pass_ns;
@@ -280,6 +303,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		if (last_alive + ALIVE_NS < next)
 			next = last_alive + ALIVE_NS;
 		int timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+		if (kbusy)
+			timeout = 0; /* queued stops: another batch after a look at the rest */
 		struct epoll_event evs[8];
 		int n = epoll_wait(d.ep_fd, evs, 8, timeout);
 		for (int i = 0; i < n; i++) {
@@ -293,6 +318,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 				drain(d.ino_fd);
 				if (!d.reload_at_ns)
 					d.reload_at_ns = dm_now_ns() + RELOAD_DEBOUNCE_NS;
+			} else if (d.kh && fd == dm_khold_fd(&d)) {
+				dm_khold_read(&d);
 			} else if (fd == d.hold_fd) {
 				dm_hold_accept(&d);
 			} else if (fd == d.ctl_fd) {
@@ -307,6 +334,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 				}
 			}
 		}
+		kbusy = dm_khold_work(&d);
+		dm_khold_beat(&d);
 		now = dm_now_ns();
 		run_pending(&d, now);
 		if (d.reload_at_ns && d.reload_at_ns <= now) {
@@ -314,7 +343,7 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 			dm_reload(&d);
 			d.next_pass_ns = 0;
 		}
-		if (d.next_pass_ns <= now) {
+		if (d.next_pass_ns <= now && !kbusy) { /* held processes first */
 			dm_full_pass(&d);
 			status_line(&d);
 			d.next_pass_ns = dm_now_ns() + (uint64_t)d.conf.rescan_ms * 1000000ull;

@@ -235,6 +235,9 @@ enum dm_verdict dm_ensure(struct sut_daemon *d, pid_t pid, unsigned flags)
 	for (size_t i = 0; i < d->nauto; i++) {
 		const struct sut_object *o = sut_objects_find_build_id(
 			&objs, d->auto_v[i]->build_id, d->auto_v[i]->build_id_len);
+		/* a target file seen for the first time gets its probe (kernel hold) */
+		if (o)
+			dm_khold_note_object(d, pid, o->open_path);
 		/* a library the dynamic linker is still mapping is left for the next look */
 		if (o && text_mapped(o, d->auto_v[i])) {
 			want = sut_xrealloc(want, (nwant + 1) * sizeof *want);
@@ -405,11 +408,21 @@ void dm_full_pass(struct sut_daemon *d)
 		return;
 	}
 	d->c.full_passes++;
+	dm_khold_scan_paths(d);
+	dm_khold_untold(d);
 	revert_pass(d, pids, n);
 	GHashTable *alive = g_hash_table_new(NULL, NULL);
 	for (size_t k = 0; k < n; k++) {
 		g_hash_table_add(alive, GINT_TO_POINTER(pids[k]));
 		dm_ensure(d, pids[k], 0);
+		/* a pass over many processes to patch takes a while: processes the kernel
+		 * hold stopped meanwhile are patched and continued first */
+		if (k % 8 == 7) {
+			dm_khold_read(d);
+			while (dm_khold_work(d))
+				;
+			dm_khold_beat(d);
+		}
 	}
 	/* forget what the connector's exit messages did not tell (or when it is off) */
 	GHashTableIter it;

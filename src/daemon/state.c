@@ -167,5 +167,7 @@ int dm_reload(struct sut_daemon *d)
 		dm_managed_save(d);
 	if (changed)
 		dm_log(d, 6, 0, NULL, "store: %zu auto patch%s", n, n == 1 ? "" : "es");
+	dm_khold_set_terminal(d);
+	dm_khold_sync(d);
 	return 0;
 }

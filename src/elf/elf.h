@@ -52,6 +52,15 @@ const char *sut_elf_path(const struct sut_elf *e);
 Elf *sut_elf_handle(const struct sut_elf *e); /* for callers needing raw sections */
 uint16_t sut_elf_type(const struct sut_elf *e); /* ET_REL, ET_EXEC, ET_DYN */
 
+/* The object's first initialiser, where the dynamic linker first runs its code after
+ * relocating it (DT_INIT, else the first DT_INIT_ARRAY entry): its vaddr and its offset
+ * in the file. Fails unless it lies in the file part of an executable PT_LOAD segment. */
+int sut_elf_first_init(const struct sut_elf *e, uint64_t *vaddr, uint64_t *file_off,
+		       struct sut_err *err);
+/* IFUNC resolvers the dynamic linker runs while relocating the object (before any
+ * initialiser): defined STT_GNU_IFUNC dynamic symbols plus IRELATIVE relocations. */
+size_t sut_elf_count_ifuncs(const struct sut_elf *e);
+
 /* GNU build-id (NT_GNU_BUILD_ID). Returns its length, 0 if absent. */
 size_t sut_elf_build_id(const struct sut_elf *e, const uint8_t **id);
 /* Parses the notes found in a raw memory image of the first pages of a loaded object

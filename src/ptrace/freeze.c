@@ -178,8 +178,19 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 			s->state = GONE; /* exited between the directory read and now */
 			return 0;
 		}
-		s->state = GONE;
 		int e = errno;
+		/* A thread an earlier attempt of this tool thread interrupted and could not
+		 * release (it had not stopped yet, under load: waiting for a CPU) is still ours:
+		 * it is taken back, its interrupt queued again, rather than refused. */
+		for (size_t i = 0; e == EPERM && i < nleftover; i++) {
+			if (leftover[i] != tid)
+				continue;
+			leftover[i] = leftover[--nleftover];
+			s->state = SEIZED;
+			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+			return 0;
+		}
+		s->state = GONE;
 		pid_t tracer = tracer_of(fz->pid, tid);
 		if (tracer && tracer != getpid())
 			return sut_errf(err, "pid %d: cannot trace thread %d: already traced by pid %d "

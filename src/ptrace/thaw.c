@@ -118,11 +118,15 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 			rc = -1;
 		}
 		t->regs_dirty = false;
-		int sig = t->pending_sig ? t->pending_sig : t->deferred_sig;
-		/* Both can only be set when a second signal arrived during a remote syscall
-		 * of a thread that could not block signals: queue the other one again rather
-		 * than lose it (it is then delivered with our siginfo). */
-		if (t->pending_sig && t->deferred_sig && t->deferred_sig != t->pending_sig)
+		/* pending_sig: the thread is still in the signal-delivery-stop of that signal,
+		 * and the detach delivers it. deferred_sig: a signal met during a remote
+		 * syscall, in a stop the thread has left since (it is in an interrupt stop
+		 * now), where the kernel ignores the detach's signal: it is queued again
+		 * instead (then delivered with our siginfo). SIGSTOP, which no mask blocks, is
+		 * the usual one: a process being stopped (sutured's kernel hold) while suture
+		 * stages would otherwise run on, and its stop be lost. */
+		int sig = t->pending_sig;
+		if (t->deferred_sig && t->deferred_sig != t->pending_sig)
 			syscall(SYS_tgkill, f->pid, t->tid, t->deferred_sig);
 		if (ptrace(PTRACE_DETACH, t->tid, 0, (long)sig) < 0) {
 			if (rc == 0)

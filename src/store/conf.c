@@ -61,6 +61,23 @@ static int get_int(GKeyFile *kf, const char *path, const char *group, const char
 	return 0;
 }
 
+static int get_bool(GKeyFile *kf, const char *path, const char *group, const char *key,
+		    bool dflt, bool *out, struct sut_err *err)
+{
+	*out = dflt;
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return 0;
+	GError *ge = NULL;
+	gboolean v = g_key_file_get_boolean(kf, group, key, &ge);
+	if (ge) {
+		sut_errf(err, "%s: [%s] %s: %s", path, group, key, ge->message);
+		g_error_free(ge);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /* Opens the file into a key file; a missing file is an empty one. */
 static GKeyFile *open_kf(const char *path, bool keep_comments, struct sut_err *err)
 {
@@ -116,6 +133,11 @@ int sut_conf_load(const char *path, struct sut_conf *c, struct sut_err *err)
 	if (rc == 0)
 		rc = get_int(kf, path, "daemon", "timeout-ms", 5000, 10, 3600000, &c->timeout_ms,
 			     err);
+	if (rc == 0)
+		rc = get_bool(kf, path, "daemon", "kernel-hold", true, &c->kernel_hold, err);
+	if (rc == 0)
+		rc = get_bool(kf, path, "daemon", "hold-terminal", false, &c->hold_terminal, err);
+	c->hold_paths = dup_list(kf, "daemon", "hold-paths");
 	g_key_file_free(kf);
 	if (rc < 0)
 		sut_conf_free(c);
@@ -137,6 +159,7 @@ void sut_conf_free(struct sut_conf *c)
 	free_list(c->exe_patterns);
 	free_list(c->unit_patterns);
 	free_list(c->cgroup_patterns);
+	free_list(c->hold_paths);
 	memset(c, 0, sizeof *c);
 }
 

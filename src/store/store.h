@@ -21,6 +21,9 @@
  *   [daemon]
  *   rescan-ms=1000         bound on noticing a library loaded later with dlopen
  *   timeout-ms=5000        consistency timeout of the daemon's transactions
+ *   kernel-hold=true       stop new processes at the target's first initialiser (eBPF)
+ *   hold-terminal=false    ... also processes with a controlling terminal
+ *   hold-paths=/opt/x/lib;/srv/libfoo.so   more folders (or files) where targets live
  *
  * The layer reads files and /proc/PID/{exe,cgroup}; it never writes into a process and
  * never prints. Signature checking is the caller's (a callback), so the daemon and the
@@ -64,6 +67,9 @@ struct sut_conf {
 	char **exe_patterns, **unit_patterns, **cgroup_patterns; /* NULL-terminated */
 	int rescan_ms;  /* default 1000 */
 	int timeout_ms; /* default 5000 */
+	bool kernel_hold;   /* [daemon] kernel-hold, default true (read when sutured starts) */
+	bool hold_terminal; /* [daemon] hold-terminal, default false */
+	char **hold_paths;  /* [daemon] hold-paths: more files or folders of targets */
 };
 /* Reads the policy file; a missing file gives the defaults. A malformed one is an error
  * naming the file, the line and the problem. */

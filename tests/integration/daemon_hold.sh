@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The hold at start: workers that preload libsutured-hold.so wait in its constructor
+# The preload hold at start: workers that preload libsutured-hold.so wait in its constructor
 # (after the dynamic linker has mapped their libraries, before main) until sutured has
 # patched them, so every worker's first call already returns the fixed result; each is
 # patched exactly once, also in a burst and on a loaded machine (a failed transaction is
@@ -16,7 +16,13 @@ HOLD=$TOP/out/libsutured-hold.so
 N=${DAEMON_STARTS:-40}
 daemon_scenario
 sut "store add" store add --root "$R" "$T/dw-fix.suture"
-start_sutured
+# the preload hold alone (the kernel hold, which stops processes before this one
+# connects, is daemon_kernel_hold's)
+start_sutured --no-kernel-hold
+dstatus
+jq -e '.kernel_hold.state == "off" and .new_processes == "proc-connector"' "$T/dstatus.json" >/dev/null ||
+	fail "--no-kernel-hold: $(jq -c '{kernel_hold, new_processes}' "$T/dstatus.json")"
+grep -q 'kernel hold' "$T/sutured.log" && fail "a switched-off kernel hold was reported as unavailable"
 export SUTURED_HOLD_SOCKET=$R/run/suture/hold.sock
 [ -S "$SUTURED_HOLD_SOCKET" ] || fail "sutured has no hold socket"
 [ "$(stat -c %a "$SUTURED_HOLD_SOCKET")" = 666 ] || fail "the hold socket is not open to every user"

@@ -648,6 +648,57 @@ static void test_ifunc_and_tls_entries(void **state)
 	free(path);
 }
 
+/* The first initialiser: DT_INIT when the library has one (gcc's crti), else the first
+ * DT_INIT_ARRAY entry (a constructor, with -nostartfiles), else an error; the file
+ * offset given holds the same bytes as the vaddr. */
+static void test_first_init(void **state)
+{
+	(void)state;
+	/* constructors with a body (gcc drops empty ones) */
+	fixture_sh("printf 'volatile int v;\\n__attribute__((constructor)) static void c1(void) { v = 1; }\\n"
+		   "__attribute__((constructor)) static void c2(void) { v = 2; }\\nint f(void) { return v; }\\n' > ctor.c");
+	fixture_sh("gcc -shared -fPIC -O1 -o libinit.so ctor.c");
+	fixture_sh("gcc -shared -fPIC -O1 -nostartfiles -o libarr.so ctor.c");
+	fixture_sh("printf 'int f(void) { return 1; }\\n' > none.c && "
+		   "gcc -shared -fPIC -O1 -nostartfiles -o libnone.so none.c");
+	fixture_sh("readelf -dW libinit.so | awk '$2 == \"(INIT)\" {print $3}' > init.txt");
+	fixture_sh("a=$(readelf -dW libarr.so | awk '$2 == \"(INIT_ARRAY)\" {print $3}'); "
+		   "readelf -rW libarr.so | awk '$3 == \"R_X86_64_RELATIVE\" {print $1, $4}' | "
+		   "while read o v; do [ $((0x$o)) -eq $((a)) ] && echo $v; done > arr.txt; true");
+	const char *names[] = {"libinit.so", "libarr.so"};
+	const char *want_files[] = {"init.txt", "arr.txt"};
+	for (int i = 0; i < 2; i++) {
+		char *path = sut_xasprintf("%s/%s", fixture_tmpdir(), names[i]);
+		struct sut_elf *e = open_ok(path);
+		uint64_t vaddr = 0, off = 0;
+		struct sut_err err = {0};
+		if (sut_elf_first_init(e, &vaddr, &off, &err) != 0)
+			fail_msg("%s: %s", names[i], err.msg);
+		char want[64];
+		read_line(want_files[i], want, sizeof want);
+		assert_int_equal(vaddr, strtoull(want, NULL, 16));
+		uint8_t a[16], b[16];
+		assert_int_equal(sut_elf_read_vaddr(e, vaddr, a, sizeof a, &err), 0);
+		FILE *f = fopen(path, "rb");
+		assert_non_null(f);
+		assert_int_equal(fseek(f, (long)off, SEEK_SET), 0);
+		assert_int_equal(fread(b, 1, sizeof b, f), sizeof b);
+		fclose(f);
+		assert_memory_equal(a, b, sizeof a);
+		assert_int_equal(sut_elf_count_ifuncs(e), 0);
+		sut_elf_close(e);
+		free(path);
+	}
+	char *path = sut_xasprintf("%s/libnone.so", fixture_tmpdir());
+	struct sut_elf *e = open_ok(path);
+	uint64_t vaddr = 0, off = 0;
+	struct sut_err err = {0};
+	assert_int_equal(sut_elf_first_init(e, &vaddr, &off, &err), -1);
+	assert_non_null(strstr(err.msg, "no initialiser"));
+	sut_elf_close(e);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_debug_file_by_build_id),
 		cmocka_unit_test(test_corrupt_copies_do_not_crash),
 		cmocka_unit_test(test_ifunc_and_tls_entries),
+		cmocka_unit_test(test_first_init),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
