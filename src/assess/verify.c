@@ -22,7 +22,6 @@
 
 #include "apply/apply.h"
 #include "assess/assess_internal.h"
-#include "link/link.h"
 #include "util/buf.h"
 
 void sut_sha256_hex(const void *data, size_t len, char out[65])
@@ -92,6 +91,45 @@ static const char *func_at(const struct sut_rv_patch *rp, uint64_t addr)
 	return "";
 }
 
+/* The first offset of the RX part where mem is not the signed code, or rx_size when it is.
+ * The code is img, except that the references to each lazily bound GOT slot (alts[i], one
+ * symbol each: its bytes are those where the alternative differs from img) may all hold the
+ * slot's unbound value instead, as linked when the patch was applied before the target's
+ * first call bound it. Each symbol's references are taken whole from one image or the
+ * other, never mixed, and every other byte must be img's. */
+static size_t first_unexplained(const struct sut_link_image *img,
+				const struct sut_relink_alt *alts, size_t nalts, const uint8_t *mem)
+{
+	size_t n = img->rx_size, first = n;
+	uint8_t *mine = sut_xcalloc(n ? n : 1, 1); /* byte -> 1 + index of its alternative */
+	for (size_t a = 0; a < nalts && a < 255; a++) {
+		if (alts[a].img.rx_size != n)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (alts[a].img.bytes[i] != img->bytes[i] && !mine[i])
+				mine[i] = (uint8_t)(a + 1);
+	}
+	for (size_t a = 0; a < nalts && a < 255; a++) {
+		bool as_now = true, as_unbound = true;
+		size_t at = n;
+		for (size_t i = 0; i < n; i++) {
+			if (mine[i] != a + 1)
+				continue;
+			if (mem[i] != img->bytes[i] && at == n)
+				at = i;
+			as_now &= mem[i] == img->bytes[i];
+			as_unbound &= mem[i] == alts[a].img.bytes[i];
+		}
+		if (!as_now && !as_unbound && at < first)
+			first = at;
+	}
+	for (size_t i = 0; i < n && i < first; i++)
+		if (!mine[i] && mem[i] != img->bytes[i])
+			first = i;
+	free(mine);
+	return first;
+}
+
 /* Checks record rp against the signed patch p: functions, image code. */
 static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_patch *rp,
 		       const struct sut_patch *p, struct sut_vfy_patch *vp)
@@ -116,8 +154,10 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		}
 	}
 	struct sut_link_image img = {0};
+	struct sut_relink_alt *alts = NULL;
+	size_t nalts = 0;
 	struct sut_err e;
-	if (sut_relink(pid, p, rp->region, &img, &e) < 0) {
+	if (sut_relink(pid, p, rp->region, &img, &alts, &nalts, &e) < 0) {
 		issue(r, SUT_VFY_IMAGE, rp->id, NULL, "cannot re-link the signed patch: %s", e.msg);
 		return bad + 1;
 	}
@@ -147,10 +187,9 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		char want[65];
 		sut_sha256_hex(img.bytes, img.rx_size, want);
 		sut_sha256_hex(mem, img.rx_size, vp->image_sha256);
-		if (strcmp(want, vp->image_sha256)) {
-			size_t off = 0;
-			while (off < img.rx_size && mem[off] == img.bytes[off])
-				off++;
+		size_t off = strcmp(want, vp->image_sha256) ? first_unexplained(&img, alts, nalts, mem)
+							    : img.rx_size;
+		if (off < img.rx_size) {
 			const char *fn = func_at(rp, rp->region + off);
 			issue(r, SUT_VFY_IMAGE, rp->id, fn,
 			      "patch code differs from the signed code%s%s at 0x%llx (image+0x%zx): "
@@ -161,6 +200,7 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		}
 	}
 	free(mem);
+	sut_relink_alts_free(alts, nalts);
 	sut_link_image_free(&img);
 	return bad;
 }
