@@ -81,6 +81,8 @@ struct sut_status_func {
 	uint64_t addr, size;      /* the replaced function in the process */
 	uint64_t repl, repl_size; /* its replacement */
 	bool superseded;          /* a newer patch of the stack redirects it (owns the jump) */
+	uint8_t saved[5];         /* the entry's bytes before this patch wrote its jump */
+	uint8_t written[5];       /* the jump this patch wrote at the entry */
 };
 
 struct sut_status_patch {
