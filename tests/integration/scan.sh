@@ -215,3 +215,17 @@ grep -q "bad.json:" "$T/bad.err" || { cat "$T/bad.err" >&2; fail "the error does
 
 # read-only, and nobody died
 for p in "$A" "$B" "$C" "$D" "$E" "$L" "$G1" "$G2"; do assert_alive "$p"; done
+
+# a process name with a terminal escape is printed escaped by scan and verify
+esc_name=$(printf 'sl\033[2Jx')
+cp /bin/sleep "$T/$esc_name"
+start_bg "$T/esc.out" "$T/$esc_name" 30
+ESCP=$BG_PID
+for ((i = 0; i < 100; i++)); do [ "$(cat "/proc/$ESCP/comm")" = "$esc_name" ] && break; sleep 0.02; done
+set +e
+"$SUTURE" scan --feed "$T/feed.json" -p "$ESCP" --inventory >"$T/esc.scan" 2>&1
+"$SUTURE" verify -p "$ESCP" >"$T/esc.verify" 2>&1
+set -e
+grep -q 'sl\\x1b\[2Jx' "$T/esc.scan" || { cat "$T/esc.scan" >&2; fail "scan does not show the escaped name"; }
+grep -q 'sl\\x1b\[2Jx' "$T/esc.verify" || { cat "$T/esc.verify" >&2; fail "verify does not show the escaped name"; }
+! grep -q $'\033' "$T/esc.scan" "$T/esc.verify" || fail "a raw escape byte reached the output"
