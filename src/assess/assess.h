@@ -149,8 +149,8 @@ struct sut_inv_proc {
 	char comm[64];
 	uid_t euid;
 	uint64_t mntns, netns;
-	unsigned listening;   /* TCP sockets in LISTEN */
-	unsigned established; /* TCP connections established */
+	unsigned listening;   /* TCP sockets in LISTEN, bound unconnected UDP sockets */
+	unsigned established; /* TCP connections established, connected UDP sockets */
 	bool external;        /* listens on or talks to a non-loopback address */
 	struct sut_inv_obj *objs;
 	size_t nobjs;
