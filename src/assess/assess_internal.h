@@ -10,6 +10,10 @@
 #include "assess/assess.h"
 #include "proc/proc.h"
 
+/* The host's OSV ecosystem, from /etc/os-release ("Debian:12"; that when it says nothing
+ * else), into eco (cap bytes). */
+void sut_host_ecosystem(char *eco, size_t cap);
+
 /* SHA-256 hex of len bytes (65 bytes out). */
 void sut_sha256_hex(const void *data, size_t len, char out[65]);
 
