@@ -81,8 +81,11 @@ int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_
 		*alts = sut_xrealloc(*alts, (*nalts + 1) * sizeof **alts);
 		(*alts)[(*nalts)++] = (struct sut_relink_alt){.sym = i, .value = u, .img = alt};
 	}
-	if (rc < 0 && alts)
+	if (rc < 0 && alts) {
 		sut_relink_alts_free(*alts, *nalts);
+		*alts = NULL;
+		*nalts = 0;
+	}
 	sut_target_close(&t);
 	return rc;
 }

@@ -189,12 +189,15 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_sta
 		sut_sha256_hex(mem, img.rx_size, vp->image_sha256);
 		size_t off = img.rx_size;
 		if (strcmp(want, vp->image_sha256)) {
-			/* not the code as the process binds it now: maybe as it bound it then */
+			/* not the code as the process binds it now: maybe as it bound it then
+			 * (the alternatives and their base come from one look at the process) */
 			struct sut_link_image again = {0};
-			if (sut_relink(pid, p, rp->region, &again, &alts, &nalts, &e) < 0)
-				alts = NULL, nalts = 0;
+			if (sut_relink(pid, p, rp->region, &again, &alts, &nalts, &e) == 0 &&
+			    again.rx_size == img.rx_size)
+				off = first_unexplained(&again, alts, nalts, mem);
+			else
+				off = first_unexplained(&img, NULL, 0, mem);
 			sut_link_image_free(&again);
-			off = first_unexplained(&img, alts, nalts, mem);
 		}
 		if (off < img.rx_size) {
 			const char *fn = func_at(rp, rp->region + off);
