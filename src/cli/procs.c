@@ -5,15 +5,6 @@
 
 #include "cli/procs.h"
 
-int cli_pid_arg(struct pidlist *l, const char *arg)
-{
-	pid_t p = cli_parse_pid(arg);
-	if (p < 0)
-		return -1;
-	pidlist_add(l, p);
-	return 0;
-}
-
 int cli_pids_discover(struct pidlist *l, enum sut_discover what)
 {
 	struct sut_found_process *found;

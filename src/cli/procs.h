@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The processes the read-only commands (scan, verify, status) work on: the -p PID list, the
- * discovery when none is given, and the lines they print per process and per verify
- * finding. Text a process controls (its name, paths in messages) is escaped here. */
+/* The processes the read-only commands (scan, verify, status) work on when no -p PID is
+ * given (the list itself: cli.h's pidlist and cli_pid_arg), and the lines they print per
+ * process and per verify finding. Text a process controls (its name, paths in messages) is escaped here. */
 #ifndef SUTURE_CLI_PROCS_H
 #define SUTURE_CLI_PROCS_H
 
@@ -14,8 +14,6 @@
 #include "cli/escape.h"
 #include "cli/json.h"
 
-/* -p PID: adds the process id arg to l; -1 (error printed) when it is not one. */
-int cli_pid_arg(struct pidlist *l, const char *arg);
 /* Without -p: adds every process `what` finds (apply.h's discovery, never this process) to
  * l; -1 with the error printed. */
 int cli_pids_discover(struct pidlist *l, enum sut_discover what);
