@@ -80,6 +80,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "link/link.h"
 #include "patch/patch.h"
 #include "proc/proc.h"
 #include "util/err.h"
@@ -143,6 +144,8 @@ struct sut_status_func {
 	uint64_t addr, size;      /* the replaced function in the process */
 	uint64_t repl, repl_size; /* its replacement */
 	bool superseded;          /* a newer patch of the stack redirects it (owns the jump) */
+	uint8_t saved[SUT_JMP_LEN];         /* the entry's bytes before this patch wrote its jump */
+	uint8_t written[SUT_JMP_LEN];       /* the jump this patch wrote at the entry */
 };
 
 struct sut_status_patch {
@@ -233,10 +236,24 @@ int sut_discover_processes(enum sut_discover what, const uint8_t *build_id, size
 void sut_found_processes_free(struct sut_found_process *v, size_t n);
 
 /* Links p for pid exactly as apply does, placed at `place`, resolving symbols in the process
- * as it is now; for verify, which compares the result with what is in memory. Read-only. */
-struct sut_link_image;
+ * as it is now; for verify, which compares the result with what is in memory. Read-only.
+ *
+ * A lazily bound function GOT slot of the target (a SUT_SYM_TARGET_GOT symbol) holds the
+ * PLT entry that calls the dynamic linker until the function's first call binds it; the
+ * image keeps the value the slot had when the patch was applied. So when alts is non-NULL,
+ * for each such symbol some relocation uses whose slot now holds another value than the
+ * file's unbound one, an image linked with that symbol alone at its unbound value is added
+ * to *alts (*nalts of them; free with sut_relink_alts_free). The layout does not depend on
+ * the values: an alternative differs from *img only in the bytes of that symbol's
+ * references. */
+struct sut_relink_alt {
+	size_t sym;     /* index into p->symbols */
+	uint64_t value; /* the value that symbol was linked with */
+	struct sut_link_image img;
+};
 int sut_relink(pid_t pid, const struct sut_patch *p, uint64_t place, struct sut_link_image *img,
-	       struct sut_err *err);
+	       struct sut_relink_alt **alts, size_t *nalts, struct sut_err *err);
+void sut_relink_alts_free(struct sut_relink_alt *a, size_t n);
 
 /* Several patches on one process (txn_multi.c): one job, one read of the process. */
 struct sut_multi_hooks {

@@ -46,6 +46,8 @@ static void decode_patch(const struct sut_reg_patch *p, const struct sut_reg_liv
 		o->repl = f->repl;
 		o->repl_size = f->repl_size;
 		o->superseded = superseded[k];
+		memcpy(o->saved, f->saved, sizeof o->saved);
+		memcpy(o->written, f->written, sizeof o->written);
 	}
 }
 

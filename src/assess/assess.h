@@ -126,6 +126,7 @@ struct sut_inv_file {
 	char *package;        /* binary package, "libssl3:amd64"; NULL when dpkg does not know */
 	char *version;        /* of that package */
 	char *source;         /* its source package, "openssl" */
+	char *ecosystem;      /* the OSV ecosystem of that package database, "Debian:12" */
 	char *openssl;        /* "3.0.20" from the "OpenSSL 3.0.20 ..." string, or NULL */
 	char *openssl_text;   /* the whole string, "OpenSSL 3.0.20 27 Jan 2026" */
 	bool on_disk;         /* a file now on disk that no process maps (it replaced one) */
@@ -149,8 +150,8 @@ struct sut_inv_proc {
 	char comm[64];
 	uid_t euid;
 	uint64_t mntns, netns;
-	unsigned listening;   /* TCP sockets in LISTEN */
-	unsigned established; /* TCP connections established */
+	unsigned listening;   /* TCP sockets in LISTEN, bound unconnected UDP sockets */
+	unsigned established; /* TCP connections established, connected UDP sockets */
 	bool external;        /* listens on or talks to a non-loopback address */
 	struct sut_inv_obj *objs;
 	size_t nobjs;
@@ -234,9 +235,10 @@ void sut_vulndb_free(struct sut_vulndb *db);
 bool sut_affected_matches(const struct sut_affected *a, const char *ecosystem, const char *name,
 			  const char *version);
 /* Is file f affected by v? 1 affected, 0 not, -1 unknown (nothing about f is known that
- * v speaks of). A Debian-owned file is judged by the Debian:12 records of its source
- * package only (Debian backports fixes without changing the upstream version); other
- * files by the upstream OpenSSL version they report. */
+ * v speaks of). A Debian-owned file is judged by the records of its ecosystem (f->ecosystem,
+ * the host's release, e.g. Debian:12) for its source package only (Debian backports fixes
+ * without changing the upstream version); other files by the upstream OpenSSL version they
+ * report. */
 int sut_vuln_affects(const struct sut_vuln *v, const struct sut_inv_file *f);
 
 /* ---- Verdicts ---- */

@@ -285,11 +285,14 @@ int sut_inventory_build(const struct sut_inv_opts *o, const struct sut_patch_set
 		char **ver = sut_xcalloc(m ? m : 1, sizeof *ver);
 		char **src = sut_xcalloc(m ? m : 1, sizeof *src);
 		sut_dpkg_owners(paths, m, pkg, ver, src);
+		char eco[32];
+		sut_host_ecosystem(eco, sizeof eco);
 		for (size_t k = 0; k < m; k++) {
 			struct sut_inv_file *f = &inv->files[which[k]];
 			f->package = pkg[k];
 			f->version = ver[k];
 			f->source = src[k];
+			f->ecosystem = pkg[k] ? sut_xstrdup(eco) : NULL;
 		}
 		free(pkg);
 		free(ver);
@@ -322,6 +325,7 @@ void sut_inventory_free(struct sut_inventory *inv)
 		free(f->package);
 		free(f->version);
 		free(f->source);
+		free(f->ecosystem);
 		free(f->openssl);
 		free(f->openssl_text);
 		free(f->path);

@@ -451,16 +451,12 @@ static bool upstream_openssl(const struct sut_affected *a)
 	return false;
 }
 
-/* The host's OSV ecosystem from /etc/os-release ("Debian:12"). */
-static const char *host_ecosystem(void)
+void sut_host_ecosystem(char *eco, size_t cap)
 {
-	static char eco[64];
-	if (eco[0])
-		return eco;
-	snprintf(eco, sizeof eco, "Debian:12");
+	snprintf(eco, cap, "Debian:12");
 	FILE *f = fopen("/etc/os-release", "r");
 	if (!f)
-		return eco;
+		return;
 	char line[256], id[32] = "", ver[32] = "";
 	while (fgets(line, sizeof line, f)) {
 		if (!strncmp(line, "ID=", 3))
@@ -470,15 +466,14 @@ static const char *host_ecosystem(void)
 	}
 	fclose(f);
 	if (!strcmp(id, "debian") && ver[0])
-		snprintf(eco, sizeof eco, "Debian:%s", ver);
-	return eco;
+		snprintf(eco, cap, "Debian:%s", ver);
 }
 
 int sut_vuln_affects(const struct sut_vuln *v, const struct sut_inv_file *f)
 {
 	bool relevant = false;
-	if (f->source && f->version) {
-		const char *eco = host_ecosystem();
+	if (f->ecosystem && f->source && f->version) {
+		const char *eco = f->ecosystem;
 		for (size_t i = 0; i < v->naffected; i++) {
 			const struct sut_affected *a = &v->affected[i];
 			if (strcmp(a->ecosystem, eco) || strcasecmp(a->name, f->source))

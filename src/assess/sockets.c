@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A process's network exposure: its socket inodes (/proc/PID/fd links "socket:[N]")
- * matched against the TCP tables of its network namespace (/proc/PID/net/tcp and tcp6),
- * which are read once per namespace. LISTEN counts as listening, ESTABLISHED as a
- * connection; "external" means bound to a non-loopback local address (0.0.0.0 and :: too)
- * while listening, or connected to a non-loopback peer. */
+ * matched against the TCP and UDP tables of its network namespace (/proc/PID/net/tcp, tcp6,
+ * udp, udp6), which are read once per namespace. A TCP socket in LISTEN and a bound,
+ * unconnected UDP socket (a datagram server: DNS, QUIC, DTLS) count as listening, an
+ * ESTABLISHED TCP socket or a connected UDP socket as a connection; "external" means bound
+ * to a non-loopback local address (0.0.0.0 and :: too) while listening, or connected to a
+ * non-loopback peer. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +15,12 @@
 #include "assess/assess_internal.h"
 #include "util/buf.h"
 
+enum sock_state { SOCK_OTHER, SOCK_LISTEN, SOCK_CONNECTED };
+
 struct sock {
 	uint64_t inode;
-	int state; /* 0x0A listen, 0x01 established */
+	enum sock_state state;
+	bool tcp;
 	bool local_external, peer_external;
 };
 
@@ -66,7 +71,9 @@ static bool unspecified(const char *hex)
 	return strspn(hex, "0") == strlen(hex);
 }
 
-static void read_table(struct netns *ns, const char *path)
+/* One table; the kernel's states: TCP 0x0A LISTEN, 0x01 ESTABLISHED; UDP 0x07 unconnected
+ * (listening when bound to a port), 0x01 connected. */
+static void read_table(struct netns *ns, const char *path, bool tcp)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -86,11 +93,25 @@ static void read_table(struct netns *ns, const char *path)
 		ns->v = sut_xrealloc(ns->v, (ns->n + 1) * sizeof *ns->v);
 		struct sock *s = &ns->v[ns->n++];
 		s->inode = inode;
-		s->state = (int)st;
+		s->tcp = tcp;
+		s->state = st == 0x01			     ? SOCK_CONNECTED
+			   : tcp ? (st == 0x0A ? SOCK_LISTEN : SOCK_OTHER)
+				 : (st == 0x07 && lport ? SOCK_LISTEN : SOCK_OTHER);
 		s->local_external = !loopback(laddr);
 		s->peer_external = !loopback(raddr) && !unspecified(raddr);
 	}
 	fclose(f);
+}
+
+/* The TCP and UDP tables of pid's network namespace, IPv4 and IPv6, into ns. */
+static void read_tables(struct netns *ns, pid_t pid)
+{
+	static const char *const tables[] = {"tcp", "tcp6", "udp", "udp6"};
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+		char p[64];
+		snprintf(p, sizeof p, "/proc/%d/net/%s", (int)pid, tables[i]);
+		read_table(ns, p, i < 2);
+	}
 }
 
 static struct netns *netns_of(struct sut_netcache *c, pid_t pid, uint64_t id)
@@ -102,12 +123,39 @@ static struct netns *netns_of(struct sut_netcache *c, pid_t pid, uint64_t id)
 	struct netns *ns = &c->v[c->n++];
 	memset(ns, 0, sizeof *ns);
 	ns->id = id;
-	char p[64];
-	snprintf(p, sizeof p, "/proc/%d/net/tcp", (int)pid);
-	read_table(ns, p);
-	snprintf(p, sizeof p, "/proc/%d/net/tcp6", (int)pid);
-	read_table(ns, p);
+	read_tables(ns, pid);
 	return ns;
+}
+
+/* The inodes of pid's sockets (its fd links "socket:[N]"), malloc'd into *out; -1 when its
+ * fds cannot be read. */
+static int socket_inodes(pid_t pid, uint64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char link[340], target[64];
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		ssize_t len = readlink(link, target, sizeof target - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		unsigned long long ino;
+		if (sscanf(target, "socket:[%llu]", &ino) != 1)
+			continue;
+		*out = sut_xrealloc(*out, (*n + 1) * sizeof **out);
+		(*out)[(*n)++] = ino;
+	}
+	closedir(d);
+	return 0;
 }
 
 void sut_proc_exposure(struct sut_netcache *c, pid_t pid, uint64_t netns, unsigned *listening,
@@ -115,83 +163,48 @@ void sut_proc_exposure(struct sut_netcache *c, pid_t pid, uint64_t netns, unsign
 {
 	*listening = *established = 0;
 	*external = false;
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(dir);
-	if (!d)
+	uint64_t *ino;
+	size_t n;
+	if (socket_inodes(pid, &ino, &n) < 0 || !n) {
+		free(ino);
 		return;
-	struct netns *ns = NULL;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char link[340], target[64];
-		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0)
-			continue;
-		target[n] = 0;
-		unsigned long long ino;
-		if (sscanf(target, "socket:[%llu]", &ino) != 1)
-			continue;
-		if (!ns)
-			ns = netns_of(c, pid, netns);
+	}
+	const struct netns *ns = netns_of(c, pid, netns);
+	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < ns->n; i++) {
 			const struct sock *s = &ns->v[i];
-			if (s->inode != ino)
+			if (s->inode != ino[k])
 				continue;
-			if (s->state == 0x0A) {
+			if (s->state == SOCK_LISTEN) {
 				(*listening)++;
 				*external |= s->local_external;
-			} else if (s->state == 0x01) {
+			} else if (s->state == SOCK_CONNECTED) {
 				(*established)++;
 				*external |= s->peer_external;
 			}
 		}
-	}
-	closedir(d);
+	free(ino);
 }
 
 int sut_proc_listening_inodes(pid_t pid, uint64_t *out, size_t cap)
 {
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(dir);
-	if (!d)
+	uint64_t *ino;
+	size_t n;
+	if (socket_inodes(pid, &ino, &n) < 0)
 		return -1;
 	struct netns ns = {0};
-	bool read = false;
+	if (n)
+		read_tables(&ns, pid);
 	int found = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char link[340], target[64];
-		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0)
-			continue;
-		target[n] = 0;
-		unsigned long long ino;
-		if (sscanf(target, "socket:[%llu]", &ino) != 1)
-			continue;
-		if (!read) {
-			char p[64];
-			snprintf(p, sizeof p, "/proc/%d/net/tcp", (int)pid);
-			read_table(&ns, p);
-			snprintf(p, sizeof p, "/proc/%d/net/tcp6", (int)pid);
-			read_table(&ns, p);
-			read = true;
-		}
+	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < ns.n; i++)
-			if (ns.v[i].inode == ino && ns.v[i].state == 0x0A) {
+			if (ns.v[i].inode == ino[k] && ns.v[i].tcp && ns.v[i].state == SOCK_LISTEN) {
 				if ((size_t)found < cap)
-					out[found] = ino;
+					out[found] = ino[k];
 				found++;
 				break;
 			}
-	}
-	closedir(d);
+	free(ino);
 	free(ns.v);
 	return found;
 }

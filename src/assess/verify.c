@@ -22,7 +22,6 @@
 
 #include "apply/apply.h"
 #include "assess/assess_internal.h"
-#include "link/link.h"
 #include "util/buf.h"
 
 void sut_sha256_hex(const void *data, size_t len, char out[65])
@@ -84,7 +83,7 @@ static const struct sut_patch *find_known(const struct sut_patch_set *k, const c
 }
 
 /* The replaced function whose replacement covers addr ("" when none). */
-static const char *func_at(const struct sut_rv_patch *rp, uint64_t addr)
+static const char *func_at(const struct sut_status_patch *rp, uint64_t addr)
 {
 	for (size_t i = 0; i < rp->nfuncs; i++)
 		if (addr >= rp->funcs[i].repl && addr < rp->funcs[i].repl + rp->funcs[i].repl_size)
@@ -92,8 +91,47 @@ static const char *func_at(const struct sut_rv_patch *rp, uint64_t addr)
 	return "";
 }
 
+/* The first offset of the RX part where mem is not the signed code, or rx_size when it is.
+ * The code is img, except that the references to each lazily bound GOT slot (alts[i], one
+ * symbol each: its bytes are those where the alternative differs from img) may all hold the
+ * slot's unbound value instead, as linked when the patch was applied before the target's
+ * first call bound it. Each symbol's references are taken whole from one image or the
+ * other, never mixed, and every other byte must be img's. */
+static size_t first_unexplained(const struct sut_link_image *img,
+				const struct sut_relink_alt *alts, size_t nalts, const uint8_t *mem)
+{
+	size_t n = img->rx_size, first = n;
+	uint8_t *mine = sut_xcalloc(n ? n : 1, 1); /* byte -> 1 + index of its alternative */
+	for (size_t a = 0; a < nalts && a < 255; a++) {
+		if (alts[a].img.rx_size != n)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (alts[a].img.bytes[i] != img->bytes[i] && !mine[i])
+				mine[i] = (uint8_t)(a + 1);
+	}
+	for (size_t a = 0; a < nalts && a < 255; a++) {
+		bool as_now = true, as_unbound = true;
+		size_t at = n;
+		for (size_t i = 0; i < n; i++) {
+			if (mine[i] != a + 1)
+				continue;
+			if (mem[i] != img->bytes[i] && at == n)
+				at = i;
+			as_now &= mem[i] == img->bytes[i];
+			as_unbound &= mem[i] == alts[a].img.bytes[i];
+		}
+		if (!as_now && !as_unbound && at < first)
+			first = at;
+	}
+	for (size_t i = 0; i < n && i < first; i++)
+		if (!mine[i] && mem[i] != img->bytes[i])
+			first = i;
+	free(mine);
+	return first;
+}
+
 /* Checks record rp against the signed patch p: functions, image code. */
-static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_patch *rp,
+static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_status_patch *rp,
 		       const struct sut_patch *p, struct sut_vfy_patch *vp)
 {
 	int bad = 0;
@@ -116,8 +154,10 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		}
 	}
 	struct sut_link_image img = {0};
+	struct sut_relink_alt *alts = NULL;
+	size_t nalts = 0;
 	struct sut_err e;
-	if (sut_relink(pid, p, rp->region, &img, &e) < 0) {
+	if (sut_relink(pid, p, rp->region, &img, NULL, NULL, &e) < 0) {
 		issue(r, SUT_VFY_IMAGE, rp->id, NULL, "cannot re-link the signed patch: %s", e.msg);
 		return bad + 1;
 	}
@@ -147,10 +187,19 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		char want[65];
 		sut_sha256_hex(img.bytes, img.rx_size, want);
 		sut_sha256_hex(mem, img.rx_size, vp->image_sha256);
+		size_t off = img.rx_size;
 		if (strcmp(want, vp->image_sha256)) {
-			size_t off = 0;
-			while (off < img.rx_size && mem[off] == img.bytes[off])
-				off++;
+			/* not the code as the process binds it now: maybe as it bound it then
+			 * (the alternatives and their base come from one look at the process) */
+			struct sut_link_image again = {0};
+			if (sut_relink(pid, p, rp->region, &again, &alts, &nalts, &e) == 0 &&
+			    again.rx_size == img.rx_size)
+				off = first_unexplained(&again, alts, nalts, mem);
+			else
+				off = first_unexplained(&img, NULL, 0, mem);
+			sut_link_image_free(&again);
+		}
+		if (off < img.rx_size) {
 			const char *fn = func_at(rp, rp->region + off);
 			issue(r, SUT_VFY_IMAGE, rp->id, fn,
 			      "patch code differs from the signed code%s%s at 0x%llx (image+0x%zx): "
@@ -161,21 +210,31 @@ static int check_image(pid_t pid, struct sut_vfy_result *r, const struct sut_rv_
 		}
 	}
 	free(mem);
+	sut_relink_alts_free(alts, nalts);
 	sut_link_image_free(&img);
 	return bad;
 }
 
-/* Checks the jumps of record ri. */
-static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_rv *rv, size_t ri)
+/* The record of object o that owns the live jump at addr: the newest naming it. */
+static const struct sut_status_patch *owner_of(const struct sut_status_object *o, uint64_t addr)
 {
-	const struct sut_rv_patch *rp = &rv->v[ri];
+	for (size_t i = o->npatches; i-- > 0;)
+		for (size_t k = 0; k < o->patches[i].nfuncs; k++)
+			if (o->patches[i].funcs[k].addr == addr)
+				return &o->patches[i];
+	return NULL;
+}
+
+/* Checks the jumps of record rp, one of object o's. */
+static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_status_object *o,
+		       const struct sut_status_patch *rp)
+{
 	int bad = 0;
 	for (size_t k = 0; k < rp->nfuncs; k++) {
-		const struct sut_rv_func *f = &rp->funcs[k];
-		long owner = sut_rv_owner(rv, f->addr);
-		if (owner != (long)ri) {
+		const struct sut_status_func *f = &rp->funcs[k];
+		const struct sut_status_patch *op = owner_of(o, f->addr);
+		if (op != rp) {
 			/* superseded: the newer record must have saved exactly this jump */
-			const struct sut_rv_patch *op = &rv->v[owner];
 			for (size_t j = 0; j < op->nfuncs; j++)
 				if (op->funcs[j].addr == f->addr &&
 				    memcmp(op->funcs[j].saved, f->written, SUT_JMP_LEN)) {
@@ -220,6 +279,67 @@ static int check_jumps(pid_t pid, struct sut_vfy_result *r, const struct sut_rv 
 	return bad;
 }
 
+/* Checks one record (rp, of object so) and adds its result to res. */
+static void check_record(pid_t pid, struct sut_vfy_result *res, const struct sut_maps *maps,
+			 const struct sut_objects *objs, const struct sut_patch_set *known,
+			 const struct sut_status_object *so, const struct sut_status_patch *rp)
+{
+	struct sut_vfy_patch *vp = &res->patches[res->npatches++];
+	size_t before = res->nissues;
+	snprintf(vp->id, sizeof vp->id, "%s", rp->id);
+	vp->version = rp->version;
+	vp->build_id_len = so->build_id_len <= sizeof vp->build_id ? so->build_id_len : 0;
+	memcpy(vp->build_id, so->build_id, vp->build_id_len);
+	size_t used = 0;
+	for (size_t c = 0; c < rp->ncves; c++) {
+		int w = snprintf(vp->cves + used, sizeof vp->cves - used, "%s%s", c ? "," : "",
+				 rp->cves[c]);
+		if (w < 0 || (size_t)w >= sizeof vp->cves - used)
+			break;
+		used += (size_t)w;
+	}
+	vp->nfuncs = rp->nfuncs;
+	char hex[2 * SUT_BUILD_ID_MAX + 1];
+	sut_hex(vp->build_id, vp->build_id_len, hex);
+	const struct sut_object *o = sut_objects_find_build_id(objs, vp->build_id, vp->build_id_len);
+	if (!o) {
+		issue(res, SUT_VFY_STALE, rp->id, NULL,
+		      "recorded for build-id %s, which the process does not map", hex);
+		return;
+	}
+	if (o->bias != rp->bias) {
+		issue(res, SUT_VFY_STALE, rp->id, NULL,
+		      "recorded for %s loaded at bias 0x%llx; it is loaded at 0x%llx", o->path,
+		      (unsigned long long)rp->bias, (unsigned long long)o->bias);
+		return;
+	}
+	const struct sut_map *m = sut_maps_find(maps, rp->region);
+	if (!m || m->start != rp->region || m->perms[2] != 'x' ||
+	    strncmp(m->path, "/memfd:suture:", 14)) {
+		issue(res, SUT_VFY_STALE, rp->id, NULL,
+		      "no patch image is mapped at the recorded address 0x%llx",
+		      (unsigned long long)rp->region);
+		check_jumps(pid, res, so, rp);
+		return;
+	}
+	size_t nsame = 0;
+	const struct sut_patch *p = find_known(known, rp->id, vp->build_id, vp->build_id_len,
+					       &nsame);
+	if (!p)
+		issue(res, SUT_VFY_NO_PATCH, rp->id, NULL,
+		      nsame ? "the trusted patch files with this id are for another build than %s"
+			    : "no trusted patch file with this id for build-id %s was given",
+		      hex);
+	else if (p->version != rp->version)
+		issue(res, SUT_VFY_NO_PATCH, rp->id, NULL,
+		      "version %u is applied, the trusted patch file is version %u", rp->version,
+		      p->version);
+	else
+		check_image(pid, res, rp, p, vp);
+	check_jumps(pid, res, so, rp);
+	vp->verified = res->nissues == before && res->registry_ok;
+}
+
 int sut_verify_process(pid_t pid, const struct sut_patch_set *known, struct sut_vfy_result *res,
 		       struct sut_err *err)
 {
@@ -245,73 +365,37 @@ int sut_verify_process(pid_t pid, const struct sut_patch_set *known, struct sut_
 		b->len = objs.v[i].build_id_len;
 		snprintf(b->path, sizeof b->path, "%s", objs.v[i].path);
 	}
-	struct sut_rv rv;
+	struct sut_status st;
 	struct sut_err e;
-	if (sut_rv_read(pid, &maps, &rv, &e) < 0) {
+	bool have = false;
+	if (sut_status_read(pid, &st, &e) < 0) {
 		res->has_registry = true;
 		issue(res, SUT_VFY_REGISTRY, NULL, NULL, "%s", e.msg);
+	} else if (st.corrupt) {
+		res->has_registry = true;
+		issue(res, SUT_VFY_REGISTRY, NULL, NULL, "%s", st.corrupt_why);
+		sut_status_free(&st);
 	} else {
-		res->has_registry = rv.found;
+		have = true;
+		res->has_registry = st.has_registry;
 		res->registry_ok = true;
-		if (rv.found && !rv.idle) {
+		if (st.txn != SUT_STATUS_TXN_NONE) {
 			res->registry_ok = false;
 			issue(res, SUT_VFY_REGISTRY, NULL, NULL,
-			      "a transaction left unfinished by suture pid %u is recorded", rv.tool_pid);
+			      "a transaction left unfinished by suture pid %u is recorded",
+			      st.txn_tool_pid);
 		}
 	}
-	res->patches = sut_xcalloc(rv.n ? rv.n : 1, sizeof *res->patches);
-	for (size_t i = 0; i < rv.n; i++) {
-		const struct sut_rv_patch *rp = &rv.v[i];
-		struct sut_vfy_patch *vp = &res->patches[res->npatches++];
-		size_t before = res->nissues;
-		snprintf(vp->id, sizeof vp->id, "%s", rp->id);
-		vp->version = rp->version;
-		memcpy(vp->build_id, rp->build_id, rp->build_id_len);
-		vp->build_id_len = rp->build_id_len;
-		snprintf(vp->cves, sizeof vp->cves, "%s", rp->cves);
-		vp->nfuncs = rp->nfuncs;
-		char hex[2 * SUT_BUILD_ID_MAX + 1];
-		sut_hex(rp->build_id, rp->build_id_len, hex);
-		const struct sut_object *o =
-			sut_objects_find_build_id(&objs, rp->build_id, rp->build_id_len);
-		if (!o) {
-			issue(res, SUT_VFY_STALE, rp->id, NULL,
-			      "recorded for build-id %s, which the process does not map", hex);
-			continue;
-		}
-		if (o->bias != rp->bias) {
-			issue(res, SUT_VFY_STALE, rp->id, NULL,
-			      "recorded for %s loaded at bias 0x%llx; it is loaded at 0x%llx", o->path,
-			      (unsigned long long)rp->bias, (unsigned long long)o->bias);
-			continue;
-		}
-		const struct sut_map *m = sut_maps_find(&maps, rp->region);
-		if (!m || m->start != rp->region || m->perms[2] != 'x' ||
-		    strncmp(m->path, "/memfd:suture:", 14)) {
-			issue(res, SUT_VFY_STALE, rp->id, NULL,
-			      "no patch image is mapped at the recorded address 0x%llx",
-			      (unsigned long long)rp->region);
-			check_jumps(pid, res, &rv, i);
-			continue;
-		}
-		size_t nsame = 0;
-		const struct sut_patch *p = find_known(known, rp->id, rp->build_id, rp->build_id_len,
-						       &nsame);
-		if (!p)
-			issue(res, SUT_VFY_NO_PATCH, rp->id, NULL,
-			      nsame ? "the trusted patch files with this id are for another build "
-				      "than %s"
-				    : "no trusted patch file with this id for build-id %s was given",
-			      hex);
-		else if (p->version != rp->version)
-			issue(res, SUT_VFY_NO_PATCH, rp->id, NULL,
-			      "version %u is applied, the trusted patch file is version %u",
-			      rp->version, p->version);
-		else
-			check_image(pid, res, rp, p, vp);
-		check_jumps(pid, res, &rv, i);
-		vp->verified = res->nissues == before && res->registry_ok;
+	size_t nrec = 0;
+	for (size_t oi = 0; have && oi < st.nobjects; oi++)
+		nrec += st.objects[oi].npatches;
+	res->patches = sut_xcalloc(nrec ? nrec : 1, sizeof *res->patches);
+	for (size_t oi = 0; have && oi < st.nobjects; oi++) {
+		const struct sut_status_object *so = &st.objects[oi];
+		for (size_t pi = 0; pi < so->npatches; pi++)
+			check_record(pid, res, &maps, &objs, known, so, &so->patches[pi]);
 	}
+	/* every known patch for a build this process maps is applied */
 	/* every known patch for a build this process maps is applied */
 	for (size_t k = 0; known && k < known->n; k++) {
 		const struct sut_patch *p = known->v[k];
@@ -319,14 +403,15 @@ int sut_verify_process(pid_t pid, const struct sut_patch_set *known, struct sut_
 								       p->build_id_len);
 		if (!o)
 			continue;
-		bool have = false;
-		for (size_t i = 0; i < rv.n; i++)
-			have |= !strcmp(rv.v[i].id, p->id);
-		if (!have)
+		bool applied = false;
+		for (size_t i = 0; i < res->npatches; i++)
+			applied |= !strcmp(res->patches[i].id, p->id);
+		if (!applied)
 			issue(res, SUT_VFY_MISSING, p->id, NULL, "maps %s (the build patch %s is for) "
 			      "without the patch", o->path, p->id);
 	}
-	sut_rv_free(&rv);
+	if (have)
+		sut_status_free(&st);
 	sut_proc_objects_free(&objs);
 	sut_proc_maps_free(&maps);
 	return 0;

@@ -60,6 +60,8 @@ struct pidlist {
 };
 void pidlist_add(struct pidlist *l, pid_t p); /* ignores duplicates */
 void pidlist_free(struct pidlist *l);
+/* -p PID: adds the process id arg to l; -1 (error printed) when it is not one. */
+int cli_pid_arg(struct pidlist *l, const char *arg);
 
 /* Extra trusted keys from --trusted-key options. */
 struct cli_keys {

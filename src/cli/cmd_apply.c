@@ -116,13 +116,10 @@ static int parse(int argc, char **argv, struct txn_args *a, const char *usage, b
 	optind = 1;
 	while ((c = getopt_long(argc, argv, apply ? "p:at:njhk:UL:J:" : "p:at:jhL:J:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': {
-			pid_t p = cli_parse_pid(optarg);
-			if (p < 0)
+		case 'p':
+			if (cli_pid_arg(&a->pids, optarg) < 0)
 				return -1;
-			pidlist_add(&a->pids, p);
 			break;
-		}
 		case 'a': a->all = true; break;
 		case 't':
 			if ((a->timeout_ms = cli_parse_timeout(optarg)) < 0)

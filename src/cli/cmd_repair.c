@@ -55,13 +55,10 @@ int cmd_repair(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:t:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': {
-			pid_t p = cli_parse_pid(optarg);
-			if (p < 0)
+		case 'p':
+			if (cli_pid_arg(&pids, optarg) < 0)
 				goto usage;
-			pidlist_add(&pids, p);
 			break;
-		}
 		case 't':
 			if ((timeout_ms = cli_parse_timeout(optarg)) < 0)
 				goto usage;

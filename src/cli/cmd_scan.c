@@ -11,6 +11,7 @@
 #include "assess/assess.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "cli/procs.h"
 #include "proc/proc.h"
 #include "util/buf.h"
 
@@ -223,16 +224,7 @@ static void print_json(const struct sut_inventory *inv, const struct sut_vulndb 
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
-		json_arr_begin(&j, "verify_issues");
-		for (size_t k = 0; k < p->vfy.nissues; k++) {
-			json_obj_begin(&j, NULL);
-			json_str(&j, "kind", sut_vfy_kind_name(p->vfy.issues[k].kind));
-			json_str(&j, "patch", p->vfy.issues[k].patch_id);
-			json_str(&j, "function", p->vfy.issues[k].function);
-			json_str(&j, "message", p->vfy.issues[k].msg);
-			json_obj_end(&j);
-		}
-		json_arr_end(&j);
+		cli_json_vfy_issues(&j, "verify_issues", &p->vfy);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -246,15 +238,16 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 	if (inventory)
 		for (size_t i = 0; i < inv->nprocs; i++) {
 			const struct sut_inv_proc *p = &inv->procs[i];
-			char ex[64];
+			char ex[64], label[CLI_PROC_LABEL_SIZE];
 			exposure_words(p, ex, sizeof ex);
-			printf("pid %d (%s) uid %d  %s\n", (int)p->pid, p->comm, (int)p->euid, ex);
+			printf("%s uid %d  %s\n", cli_proc_label(p->pid, p->comm, label, sizeof label),
+			       (int)p->euid, ex);
 			for (size_t k = 0; k < p->nobjs; k++) {
 				const struct sut_inv_obj *o = &p->objs[k];
 				const struct sut_inv_file *f = &inv->files[o->file];
-				char hex[2 * SUT_BUILD_ID_MAX + 1];
+				char hex[2 * SUT_BUILD_ID_MAX + 1], path[CLI_ESC_SIZE(256)];
 				hexid(f->build_id, f->build_id_len, hex);
-				printf("  %s%s  %.12s  %s%s%s%s%s%s\n", o->path,
+				printf("  %s%s  %.12s  %s%s%s%s%s%s\n", cli_esc(o->path, path, sizeof path),
 				       o->deleted ? " (deleted)" : "", hex,
 				       f->package ? f->package : "-", f->version ? " " : "",
 				       f->version ? f->version : "", f->openssl ? "  OpenSSL " : "",
@@ -276,9 +269,10 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 		const struct sut_vuln *v = &db->v[f->vuln];
 		const struct sut_inv_obj *o = &p->objs[f->obj];
 		const struct sut_inv_file *file = &inv->files[o->file];
-		char ex[64], obj[160], act[200];
+		char ex[64], obj[160], act[200], comm[CLI_ESC_SIZE(sizeof p->comm)];
+		char name[CLI_ESC_SIZE(128)];
 		exposure_words(p, ex, sizeof ex);
-		snprintf(obj, sizeof obj, "%s %s", base(o->path),
+		snprintf(obj, sizeof obj, "%s %s", cli_esc(base(o->path), name, sizeof name),
 			 file->version ? file->version : file->openssl ? file->openssl : "");
 		if (f->verdict == SUT_V_FIXED_LIVE)
 			snprintf(act, sizeof act, "patched live: %s (verified)", f->live_patch);
@@ -293,7 +287,8 @@ static void print_human(const struct sut_inventory *inv, const struct sut_vulndb
 			snprintf(act, sizeof act, "update the package or build a live patch");
 		printf("%-13s %-16s %-8s %-7d %-15s %-15s %-32s %s\n",
 		       f->verdict == SUT_V_EXPOSED ? "EXPOSED" : sut_verdict_name(f->verdict), v->cve,
-		       sev_name(v->severity), (int)p->pid, p->comm, ex, obj, act);
+		       sev_name(v->severity), (int)p->pid, cli_esc(p->comm, comm, sizeof comm), ex,
+		       obj, act);
 	}
 	size_t fixed_live = 0;
 	for (size_t i = 0; i < as->n; i++)
@@ -449,13 +444,10 @@ int cmd_scan(int argc, char **argv)
 			debian = sut_xrealloc(debian, (ndebian + 1) * sizeof *debian);
 			debian[ndebian++] = optarg;
 			break;
-		case 'p': {
-			pid_t p = cli_parse_pid(optarg);
-			if (p < 0)
+		case 'p':
+			if (cli_pid_arg(&pids, optarg) < 0)
 				return EXIT_USAGE;
-			pidlist_add(&pids, p);
 			break;
-		}
 		case 'P':
 			files = sut_xrealloc(files, (nfiles + 1) * sizeof *files);
 			files[nfiles++] = optarg;

@@ -11,6 +11,7 @@
 #include "cli/debug_names.h"
 #include "cli/escape.h"
 #include "cli/json.h"
+#include "cli/procs.h"
 #include "util/buf.h"
 
 static const char usage[] =
@@ -55,9 +56,9 @@ static const char *txn_name(enum sut_status_txn t)
 
 static void print_human(const struct sut_status *st)
 {
-	char comm[CLI_ESC_SIZE(sizeof st->comm)], path[CLI_ESC_SIZE(4096)];
+	char label[CLI_PROC_LABEL_SIZE], path[CLI_ESC_SIZE(4096)];
 	char why[CLI_ESC_SIZE(SUT_ERR_MAX)], name[CLI_ESC_SIZE(96)];
-	printf("pid %d (%s)%s\n", (int)st->pid, ESC(st->comm, comm),
+	printf("%s%s\n", cli_proc_label(st->pid, st->comm, label, sizeof label),
 	       st->exposed ? "  EXPOSED" : "");
 	if (st->corrupt) {
 		printf("  CORRUPT registry, not used (nothing it says is believed): %s\n",
@@ -179,14 +180,11 @@ int cmd_status(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': {
-			pid_t p = cli_parse_pid(optarg);
-			if (p < 0)
+		case 'p':
+			if (cli_pid_arg(&pids, optarg) < 0)
 				return EXIT_USAGE;
-			pidlist_add(&pids, p);
 			explicit = true;
 			break;
-		}
 		case 'j': json = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -196,19 +194,8 @@ int cmd_status(int argc, char **argv)
 		cli_error("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!explicit) {
-		struct sut_found_process *found;
-		size_t n = 0;
-		struct sut_err err;
-		if (sut_discover_processes(SUT_DISCOVER_WITH_REGISTRY, NULL, 0, &found, &n, &err) <
-		    0) {
-			cli_error("%s", err.msg);
-			return 1;
-		}
-		for (size_t i = 0; i < n; i++)
-			pidlist_add(&pids, found[i].pid);
-		sut_found_processes_free(found, n);
-	}
+	if (!explicit && cli_pids_discover(&pids, SUT_DISCOVER_WITH_REGISTRY) < 0)
+		return 1;
 	struct json j;
 	json_init(&j, stdout);
 	if (json) {

@@ -6,13 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "assess/assess.h"
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "cli/procs.h"
 #include "cli/trust.h"
-#include "proc/proc.h"
 #include "util/buf.h"
 
 static const char usage[] =
@@ -136,23 +135,14 @@ static void print_json(struct json *j, const struct sut_vfy_result *r)
 		json_obj_end(j);
 	}
 	json_arr_end(j);
-	json_arr_begin(j, "issues");
-	for (size_t i = 0; i < r->nissues; i++) {
-		const struct sut_vfy_issue *s = &r->issues[i];
-		json_obj_begin(j, NULL);
-		json_str(j, "kind", sut_vfy_kind_name(s->kind));
-		json_str(j, "patch", s->patch_id[0] ? s->patch_id : NULL);
-		json_str(j, "function", s->function[0] ? s->function : NULL);
-		json_str(j, "message", s->msg);
-		json_obj_end(j);
-	}
-	json_arr_end(j);
+	cli_json_vfy_issues(j, "issues", r);
 	json_obj_end(j);
 }
 
 static void print_human(const struct sut_vfy_result *r)
 {
-	printf("pid %d (%s): %s\n", (int)r->pid, r->comm,
+	char label[CLI_PROC_LABEL_SIZE], text[1024], esc[CLI_ESC_SIZE(sizeof text)];
+	printf("%s: %s\n", cli_proc_label(r->pid, r->comm, label, sizeof label),
 	       r->nissues ? "FAILED" : r->npatches ? "verified" : "no patches");
 	for (size_t i = 0; i < r->npatches; i++) {
 		const struct sut_vfy_patch *p = &r->patches[i];
@@ -161,9 +151,9 @@ static void print_human(const struct sut_vfy_result *r)
 		       p->image_sha256[0] ? "  code sha256 " : "", p->image_sha256);
 	}
 	for (size_t i = 0; i < r->nissues; i++)
-		printf("  %-8s %s%s%s%s%s\n", sut_vfy_kind_name(r->issues[i].kind),
-		       r->issues[i].patch_id, r->issues[i].patch_id[0] ? ": " : "",
-		       r->issues[i].function, r->issues[i].function[0] ? ": " : "", r->issues[i].msg);
+		printf("  %-8s %s\n", sut_vfy_kind_name(r->issues[i].kind),
+		       cli_esc(cli_vfy_issue_text(&r->issues[i], text, sizeof text), esc,
+			       sizeof esc));
 }
 
 int cmd_verify(int argc, char **argv)
@@ -182,13 +172,10 @@ int cmd_verify(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:aP:k:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': {
-			pid_t p = cli_parse_pid(optarg);
-			if (p < 0)
+		case 'p':
+			if (cli_pid_arg(&pids, optarg) < 0)
 				return EXIT_USAGE;
-			pidlist_add(&pids, p);
 			break;
-		}
 		case 'a': all = true; break;
 		case 'P':
 			files = sut_xrealloc(files, (nfiles + 1) * sizeof *files);
@@ -214,19 +201,8 @@ int cmd_verify(int argc, char **argv)
 	}
 	struct sut_patch_set known;
 	cli_load_patch_set(files, nfiles, keys, nkeys, &known);
-	if (!explicit) {
-		pid_t *v = NULL;
-		size_t n = 0;
-		struct sut_err err;
-		if (sut_proc_list(&v, &n, &err) < 0) {
-			cli_error("%s", err.msg);
-			return EXIT_USAGE;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (v[i] != getpid())
-				pidlist_add(&pids, v[i]);
-		free(v);
-	}
+	if (!explicit && cli_pids_discover(&pids, SUT_DISCOVER_ALL) < 0)
+		return EXIT_USAGE;
 	struct sut_vfy_result *res = sut_xcalloc(pids.n ? pids.n : 1, sizeof *res);
 	size_t nres = 0;
 	for (size_t i = 0; i < pids.n; i++) {
@@ -255,11 +231,10 @@ int cmd_verify(int argc, char **argv)
 		if (r->nissues) {
 			failed++;
 			rc = 1;
+			char text[1024];
 			for (size_t k = 0; k < r->nissues; k++)
-				cli_error("pid %d (%s): %s%s%s%s%s", (int)r->pid, r->comm,
-					  r->issues[k].patch_id, r->issues[k].patch_id[0] ? ": " : "",
-					  r->issues[k].function, r->issues[k].function[0] ? ": " : "",
-					  r->issues[k].msg);
+				cli_error("pid %d (%s): %s", (int)r->pid, r->comm,
+					  cli_vfy_issue_text(&r->issues[k], text, sizeof text));
 		}
 		if (!explicit && !r->has_registry && !r->nissues)
 			continue;

@@ -113,6 +113,15 @@ void pidlist_add(struct pidlist *l, pid_t p)
 	l->v[l->n++] = p;
 }
 
+int cli_pid_arg(struct pidlist *l, const char *arg)
+{
+	pid_t p = cli_parse_pid(arg);
+	if (p < 0)
+		return -1;
+	pidlist_add(l, p);
+	return 0;
+}
+
 void pidlist_free(struct pidlist *l)
 {
 	free(l->v);

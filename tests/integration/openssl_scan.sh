@@ -5,7 +5,7 @@
 # and of the system's Debian package (judged by Debian's records for the openssl source
 # package and its Debian version). The CVE-2026-45447 patch, built without --cve (the diff's
 # header names the CVE), is applied to the pristine server: 45447 becomes fixed-live there,
-# the other CVEs stay exposed; the Debian server stays exposed to all six.
+# the other CVEs stay exposed; the Debian server stays exposed to all of them.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/openssl/lib.sh"
 python3 -c 'import jsonschema' 2>/dev/null || skip "python3-jsonschema is not installed (scripts/deps.sh)"
@@ -36,7 +36,10 @@ scan() {
 verdict() {
 	jq -r --argjson p "$1" --arg c "$2" '[.findings[] | select(.pid == $p and .cve == $c) | .verdict] | .[0] // "none"' "$T/scan.out"
 }
-ALL="CVE-2026-45447 CVE-2026-34182 CVE-2026-45445 CVE-2026-42770 CVE-2026-63074 CVE-2026-75803"
+# the 14 fixes of 3.0.21 and 3.0.22 (feeds/openssl-3.0.21-3.0.22.osv.json)
+ALL="CVE-2026-45447 CVE-2026-34182 CVE-2026-45445 CVE-2026-7383 CVE-2026-9076 CVE-2026-34180
+	CVE-2026-42766 CVE-2026-42770 CVE-2026-45446 CVE-2026-63072 CVE-2026-63076 CVE-2026-54874
+	CVE-2026-63074 CVE-2026-75803"
 
 scan --json
 [ "$SCAN_RC" = 1 ] || fail "scan exited $SCAN_RC: $(tail -n 5 "$T/scan.err")"
@@ -52,6 +55,11 @@ if dpkg --compare-versions "$debver" lt 3.0.20-1~deb12u2; then
 	for c in $ALL; do
 		[ "$(verdict "$DEB" "$c")" = exposed ] || fail "Debian $debver: $c is $(verdict "$DEB" "$c")"
 	done
+fi
+# CVE-2026-42767 has only a Debian 12 entry (no OpenSSL 3.0 changelog names it)
+[ "$(verdict "$UP" CVE-2026-42767)" = none ] || fail "the Debian-only CVE-2026-42767 touched the upstream build"
+if dpkg --compare-versions "$debver" lt 3.0.22-1~deb12u1; then
+	[ "$(verdict "$DEB" CVE-2026-42767)" = exposed ] || fail "Debian $debver: CVE-2026-42767 is $(verdict "$DEB" CVE-2026-42767)"
 fi
 jq -e --argjson p "$UP" '.findings[] | select(.pid == $p and .cve == "CVE-2026-45447") | .action_patch == "cve-45447"' "$T/scan.out" >/dev/null ||
 	fail "the store patch is not named as the action"

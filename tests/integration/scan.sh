@@ -215,3 +215,29 @@ grep -q "bad.json:" "$T/bad.err" || { cat "$T/bad.err" >&2; fail "the error does
 
 # read-only, and nobody died
 for p in "$A" "$B" "$C" "$D" "$E" "$L" "$G1" "$G2"; do assert_alive "$p"; done
+
+# a process name with a terminal escape is printed escaped by scan and verify
+esc_name=$(printf 'sl\033[2Jx')
+cp /bin/sleep "$T/$esc_name"
+start_bg "$T/esc.out" "$T/$esc_name" 30
+ESCP=$BG_PID
+for ((i = 0; i < 100; i++)); do [ "$(cat "/proc/$ESCP/comm")" = "$esc_name" ] && break; sleep 0.02; done
+set +e
+"$SUTURE" scan --feed "$T/feed.json" -p "$ESCP" --inventory >"$T/esc.scan" 2>&1
+"$SUTURE" verify -p "$ESCP" >"$T/esc.verify" 2>&1
+set -e
+grep -q 'sl\\x1b\[2Jx' "$T/esc.scan" || { cat "$T/esc.scan" >&2; fail "scan does not show the escaped name"; }
+grep -q 'sl\\x1b\[2Jx' "$T/esc.verify" || { cat "$T/esc.verify" >&2; fail "verify does not show the escaped name"; }
+! grep -q $'\033' "$T/esc.scan" "$T/esc.verify" || fail "a raw escape byte reached the output"
+
+# a bound UDP socket (a datagram server) counts as listening, on loopback not external; a
+# connected one as a connection
+start_bg "$T/udp.out" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(s.getsockname())
+print("ready", flush=True); time.sleep(30)'
+UDPP=$BG_PID
+wait_for_line "$T/udp.out" '^ready$'
+"$SUTURE" scan --feed "$T/feed.json" -p "$UDPP" --json >"$T/udp.json" 2>"$T/udp.err" || true
+jq -e --argjson p "$UDPP" '.processes[] | select(.pid == $p) | .listening == 1 and .established == 1 and (.external | not)' "$T/udp.json" >/dev/null ||
+	fail "the UDP sockets are not seen: $(jq -c --argjson p "$UDPP" '.processes[] | select(.pid == $p) | {listening, established, external}' "$T/udp.json")"

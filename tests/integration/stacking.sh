@@ -28,6 +28,10 @@ settled 'a=11 b=21 c=30'
 sut "apply fix2 on top of fix1" apply -p "$PID" "$T/fix2.suture"
 settled 'a=12 b=21 c=32'
 assert_applied "$PID" "fix1 fix2"
+# verify proves the stack: fix2 owns rate_a's jump and saved fix1's
+SUTURE_PATCH_DIRS=$T/none sut "verify of the stack" verify -p "$PID" --patch "$T/fix1.suture" --patch "$T/fix2.suture"
+grep -Eq '^  ok +fix1 ' "$T/last.out" && grep -Eq '^  ok +fix2 ' "$T/last.out" ||
+	{ cat "$T/last.out" >&2; fail "verify did not prove both stacked patches"; }
 
 expect_fail "applying fix1 a second time" "$SUTURE" apply -p "$PID" "$T/fix1.suture"
 stderr_mentions 'fix1' "the patch id"

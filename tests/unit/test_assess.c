@@ -112,6 +112,7 @@ static void test_osv(void **state)
 	assert_int_equal(db.v[1].severity, 4);
 
 	struct sut_inv_file deb = {.package = "libssl3:amd64", .source = "openssl",
+				   .ecosystem = "Debian:12",
 				   .version = "3.0.20-1~deb12u1", .openssl = "3.0.20"};
 	assert_int_equal(sut_vuln_affects(&db.v[0], &deb), 1);
 	deb.version = "3.0.20-1~deb12u2";
@@ -129,6 +130,7 @@ static void test_osv(void **state)
 	up.openssl = "3.0.20";
 	assert_int_equal(sut_vuln_affects(&db.v[1], &up), 0);
 	struct sut_inv_file other = {.package = "libc6:amd64", .source = "glibc",
+				     .ecosystem = "Debian:12",
 				     .version = "2.36-9"};
 	assert_int_equal(sut_vuln_affects(&db.v[0], &other), -1);
 	sut_vulndb_free(&db);
@@ -173,6 +175,7 @@ static void test_debian_tracker(void **state)
 	assert_non_null(v);
 	assert_int_equal(v->severity, 2);
 	struct sut_inv_file f = {.package = "libssl3:amd64", .source = "openssl",
+				 .ecosystem = "Debian:12",
 				 .version = "3.0.19-1~deb12u2"};
 	assert_int_equal(sut_vuln_affects(v, &f), 1);
 	f.version = "3.0.20-1~deb12u2";
