@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* prog: threads asleep in system calls for as long as the program lives, each counting the
+ * returns from its call (a wake-up that reached user code):
+ *   nanosleep  nanosleep of 1000 s
+ *   futex      FUTEX_WAIT on a word nobody changes or wakes
+ *   epoll      epoll_wait, no timeout, on an epoll set with nothing in it
+ *   read       read on a pipe nobody writes
+ * plus one thread that never sleeps (spin: calls value() in a loop), one that sleeps in
+ * pause() and is started first (stage: the thread suture's staging borrows, see the
+ * test), and the main thread, which prints every 20 ms
+ *   "iter=I value=V wakeups=N spins=S"
+ * (V = value(I): 1000 + I % 100, 2000 + I % 100 once fixed; N: returns counted so far by
+ * the four sleepers; S: value() calls of the spinning thread, so that it is seen to run).
+ * Each thread prints "thread NAME TID" before it first blocks. */
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int value(int i);
+
+static int wakeups;
+static unsigned long spins;
+static int futex_word;
+static int pipe_fd[2], epfd;
+
+static void said(const char *name)
+{
+	printf("thread %s %ld\n", name, (long)syscall(SYS_gettid));
+	fflush(stdout);
+}
+
+static void woke(void)
+{
+	__atomic_add_fetch(&wakeups, 1, __ATOMIC_RELAXED);
+}
+
+static void *stage_thread(void *a)
+{
+	said("stage");
+	for (;;)
+		pause();
+	return a;
+}
+
+static void *nanosleep_thread(void *a)
+{
+	said("nanosleep");
+	for (;;) {
+		struct timespec ts = {1000, 0};
+		nanosleep(&ts, NULL);
+		woke();
+	}
+	return a;
+}
+
+static void *futex_thread(void *a)
+{
+	said("futex");
+	for (;;) {
+		syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		woke();
+	}
+	return a;
+}
+
+static void *epoll_thread(void *a)
+{
+	struct epoll_event ev;
+	said("epoll");
+	for (;;) {
+		epoll_wait(epfd, &ev, 1, -1);
+		woke();
+	}
+	return a;
+}
+
+static void *read_thread(void *a)
+{
+	char c;
+	said("read");
+	for (;;) {
+		(void)!read(pipe_fd[0], &c, 1);
+		woke();
+	}
+	return a;
+}
+
+static void *spin_thread(void *a)
+{
+	said("spin");
+	for (int i = 0;; i++) {
+		volatile int v = value(i);
+		(void)v;
+		__atomic_add_fetch(&spins, 1, __ATOMIC_RELAXED);
+	}
+	return a;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (pipe(pipe_fd) < 0 || (epfd = epoll_create1(0)) < 0) {
+		perror("setup");
+		return 1;
+	}
+	void *(*fns[])(void *) = {stage_thread, nanosleep_thread, futex_thread, epoll_thread,
+				  read_thread, spin_thread};
+	for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, fns[k], NULL) != 0) {
+			perror("pthread_create");
+			return 1;
+		}
+		usleep(20000); /* in this order: stage has the lowest thread id */
+	}
+	for (int i = 0;; i++) {
+		printf("iter=%d value=%d wakeups=%d spins=%lu\n", i, value(i),
+		       __atomic_load_n(&wakeups, __ATOMIC_RELAXED),
+		       __atomic_load_n(&spins, __ATOMIC_RELAXED));
+		struct timespec ts = {0, 20000000};
+		nanosleep(&ts, NULL);
+	}
+}
