@@ -24,7 +24,14 @@ void sut_release_signals(const sigset_t *old);
 int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err *err);
 
 /* The work done inside one freeze: consistency check first, then whatever the transaction
- * writes. Returns 0 done, 1 blocked by a thread (b says which: the loop retries), -1 error. */
+ * writes. Returns 0 done, 1 blocked by a thread (b says which: the loop retries), -1 error,
+ * and under a partial freeze (f->nasleep) SUT_FROZEN_FULL: a thread left asleep must be
+ * judged on its full registers, or the work needs a stopped thread there is not: again at
+ * once under the full freeze; SUT_FROZEN_WOKE: a thread left asleep ran before the switch
+ * (sut_freeze_write_code), nothing was changed: again at once (a few times, then under the
+ * full freeze). */
+#define SUT_FROZEN_FULL 2
+#define SUT_FROZEN_WOKE 3
 typedef int (*sut_frozen_fn)(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			     struct sut_blocker *b, struct sut_err *err);
 

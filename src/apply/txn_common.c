@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/env.h"
 
 /* Longest time one freeze attempt waits for every thread to stop (see sut_frozen_retry). */
 #define FREEZE_ATTEMPT_MS 250
@@ -85,10 +86,22 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 			(unsigned long long)b->addr);
 }
 
+/* Attempts of the partial freeze ended by a sleeper that woke, before the transaction
+ * goes on with the full freeze. */
+#define PARTIAL_ATTEMPTS 5
+
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
 		     void *ctx, struct sut_txn_result *res, struct sut_err *err)
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	/* SUTURE_FREEZE=all: every thread stopped, as before the partial freeze (for
+	 * comparison; it is also where the partial freeze falls back) */
+	const char *mode = sut_env("SUTURE_FREEZE");
+	bool partial = !(mode && strcmp(mode, "all") == 0);
+	int woke = 0;
+	/* sleepers that woke during an attempt: stopped in the next ones */
+	pid_t restless[64];
+	size_t nrestless = 0;
 	for (int attempt = 1;; attempt++) {
 		/* Checked just before the freeze, not inside it: reading every thread's
 		 * children would lengthen the freeze, and the vfork child this looks for is
@@ -113,7 +126,16 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		 * uninterruptible sleep) then counts as blocking, like a thread inside a
 		 * function, and the others run again during the backoff. */
 		int attempt_ms = timeout_ms < FREEZE_ATTEMPT_MS ? timeout_ms : FREEZE_ATTEMPT_MS;
-		if (sut_ptrace_freeze(t->pid, attempt_ms, &f, err) < 0) {
+		int fr = partial ? sut_ptrace_freeze_partial(t->pid, attempt_ms, restless,
+							     nrestless, &f, err)
+				 : sut_ptrace_freeze(t->pid, attempt_ms, &f, err);
+		if (fr == 1) { /* a sleeper changed while it was being seized: nothing held */
+			sut_release_signals(&old);
+			res->attempts = attempt;
+			partial = ++woke < PARTIAL_ATTEMPTS;
+			continue;
+		}
+		if (fr < 0) {
 			sut_release_signals(&old);
 			res->attempts = attempt;
 			if (f.held_max_ns > res->held_ns)
@@ -129,7 +151,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 			continue;
 		}
 		res->attempts = attempt;
-		res->nthreads = f.n;
+		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;
 		int chk = sut_target_refresh_maps(t, err);
 		if (chk == 0)
@@ -138,6 +160,9 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
 		res->freeze_ns = sut_now_ns() - t0;
+		for (size_t k = 0; chk == SUT_FROZEN_WOKE && k < f.nwoke; k++)
+			if (nrestless < sizeof restless / sizeof *restless)
+				restless[nrestless++] = f.woke[k];
 		/* the freeze's span bounds every hold in it (and includes the reading of
 		 * the thread list before the first seize, so it is a little above the longest
 		 * single hold) */
@@ -147,6 +172,14 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		sut_release_signals(&old);
 		if (chk <= 0)
 			return chk;
+		if (chk == SUT_FROZEN_FULL) {
+			partial = false;
+			continue;
+		}
+		if (chk == SUT_FROZEN_WOKE) {
+			partial = ++woke < PARTIAL_ATTEMPTS;
+			continue;
+		}
 		if (sut_now_ns() >= deadline)
 			return sut_blocked_error(err, t, &b, attempt, op);
 		sut_backoff(attempt);

@@ -103,6 +103,35 @@ int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 	}
 	uint32_t done = 0;
 	bool failed = false;
+	struct sut_freeze *fz = rem ? rem->f : NULL;
+	if (!repair && fz && fz->sl) {
+		/* partial freeze: every owned entry in one sut_freeze_write_code */
+		struct sut_code_write *w = sut_xcalloc(r->nfuncs ? r->nfuncs : 1, sizeof *w);
+		struct sut_code_write *back = sut_xcalloc(r->nfuncs ? r->nfuncs : 1, sizeof *back);
+		size_t nw = 0;
+		for (uint32_t k = 0; k < r->nfuncs; k++) {
+			const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+			if (sut_registry_owner(reg, f->addr, ri) >= 0)
+				continue;
+			back[nw] = (struct sut_code_write){f->addr, f->written, 5};
+			w[nw++] = (struct sut_code_write){f->addr, f->saved, 5};
+		}
+		int wr = sut_freeze_write_code(fz, w, nw, true, err);
+		if (wr == 0 && sut_fault("revert-restore", err) < 0) {
+			struct sut_err e2; /* put the jumps back */
+			sut_freeze_write_code(fz, back, nw, false, &e2);
+			wr = -1;
+		}
+		free(w);
+		free(back);
+		if (wr != 0) {
+			struct sut_err e2;
+			sut_ptrace_write(pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+			rc = wr == 1 ? SUT_FROZEN_WOKE : -1;
+			goto out;
+		}
+		done = r->nfuncs;
+	}
 	for (; done < r->nfuncs; done++) {
 		const struct sut_reg_func *f = &sut_reg_funcs(r)[done];
 		if (sut_registry_owner(reg, f->addr, ri) >= 0)
@@ -179,7 +208,8 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 		return 0;
 	struct sut_remote rem;
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
-		return -1;
+		/* the unmap needs a stopped thread: under a partial freeze there may be none */
+		return f->nasleep ? SUT_FROZEN_FULL : -1;
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
 	if (sut_remote_check_unmap(&rem, r->region, r->region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",

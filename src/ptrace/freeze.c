@@ -15,6 +15,7 @@
  *                                      the still-pending interrupt trap is cleared by the
  *                                      detach itself. */
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ struct freezer {
 	uint64_t deadline_ns;
 	pid_t stuck; /* a thread that did not stop by the deadline */
 	uint64_t held_max_ns; /* release_all: longest seize-to-detach time */
+	bool partial; /* the stop of a partial freeze: its guard may trace new threads */
 };
 
 /* Threads this tool thread interrupted but could not release because they had not
@@ -86,6 +89,14 @@ void sut_ptrace_release_leftovers(void)
 		free(leftover);
 		leftover = NULL;
 	}
+}
+
+bool ptr_is_leftover(pid_t tid)
+{
+	for (size_t i = 0; i < nleftover; i++)
+		if (leftover[i] == tid)
+			return true;
+	return false;
 }
 
 static void add_leftover(pid_t tid)
@@ -126,7 +137,7 @@ static pid_t tracer_of(pid_t pid, pid_t tid)
 }
 
 /* Scheduler state letter of a thread ('R', 'S', 'Z'...), '?' when unreadable. */
-static char thread_state(pid_t pid, pid_t tid)
+char ptr_thread_state(pid_t pid, pid_t tid)
 {
 	char path[96], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
@@ -161,7 +172,7 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err);
 
 static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 {
-	if (thread_state(fz->pid, tid) == 'D') {
+	if (ptr_thread_state(fz->pid, tid) == 'D') {
 		new_slot(fz, tid, DEFERRED);
 		return 0;
 	}
@@ -173,6 +184,13 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 {
 	pid_t tid = s->tid;
 	s->t.held_since_ns = now_ns();
+	/* A thread an earlier attempt of this tool thread interrupted but could not release
+	 * (it had not stopped) is still ours: wait a little for its stop, which releases it. */
+	for (int i = 0; i < 200 && ptr_is_leftover(tid); i++) {
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+		sut_ptrace_release_leftovers();
+	}
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		if (errno == ESRCH) {
 			s->state = GONE; /* exited between the directory read and now */
@@ -181,6 +199,11 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 		s->state = GONE;
 		int e = errno;
 		pid_t tracer = tracer_of(fz->pid, tid);
+		char own[64];
+		snprintf(own, sizeof own, "/proc/self/task/%d", (int)tracer);
+		if (fz->partial && tracer && tracer != (pid_t)syscall(SYS_gettid) &&
+		    access(own, F_OK) == 0)
+			return 0; /* the partial freeze's guard caught it being created */
 		if (tracer && tracer != getpid())
 			return sut_errf(err, "pid %d: cannot trace thread %d: already traced by pid %d "
 					"(another debugger attached)", (int)fz->pid, (int)tid,
@@ -219,7 +242,7 @@ static int collect(struct freezer *fz, struct sut_err *err)
 		for (size_t i = 0; i < fz->n; i++) {
 			struct slot *s = &fz->v[i];
 			if (s->state == DEFERRED) {
-				char c = thread_state(fz->pid, s->tid);
+				char c = ptr_thread_state(fz->pid, s->tid);
 				if (c == '?') {
 					s->state = GONE;
 				} else if (c != 'D') {
@@ -278,7 +301,7 @@ static int collect(struct freezer *fz, struct sut_err *err)
 				struct slot *s = &fz->v[i];
 				if (s->state != SEIZED && s->state != DEFERRED)
 					continue;
-				char c = thread_state(fz->pid, s->tid);
+				char c = ptr_thread_state(fz->pid, s->tid);
 				if (c == 'Z' || c == 'X' || c == '?') {
 					if (s->state == SEIZED)
 						ptrace(PTRACE_DETACH, s->tid, 0, 0);
@@ -368,11 +391,26 @@ static void freezer_init(struct freezer *fz, pid_t pid, int timeout_ms)
 	fz->deadline_ns = now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ULL;
 }
 
+static bool skipped(const pid_t *skip, size_t nskip, pid_t tid)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == tid)
+			return true;
+	return false;
+}
+
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err)
+{
+	return ptr_freeze_except(pid, timeout_ms, NULL, 0, out, err);
+}
+
+int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
+		      struct sut_freeze *out, struct sut_err *err)
 {
 	struct freezer fz;
 	sut_ptrace_release_leftovers();
 	freezer_init(&fz, pid, timeout_ms);
+	fz.partial = nskip > 0;
 	memset(out, 0, sizeof *out);
 	for (;;) {
 		pid_t *tids;
@@ -382,7 +420,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (known(&fz, tids[i]))
+			if (known(&fz, tids[i]) || skipped(skip, nskip, tids[i]))
 				continue;
 			size_t before = fz.n;
 			if (seize(&fz, tids[i], err) < 0) {
@@ -410,7 +448,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 	size_t stopped = 0;
 	for (size_t i = 0; i < fz.n; i++)
 		stopped += fz.v[i].state == STOPPED;
-	if (!stopped) {
+	if (!stopped && !nskip) {
 		release_all(&fz);
 		return sut_errf(err, "pid %d: no such process (every thread exited)", (int)pid);
 	}
@@ -450,4 +488,11 @@ void sut_freeze_free(struct sut_freeze *f)
 	free(f->threads);
 	f->threads = NULL;
 	f->n = 0;
+	if (f->sl) { /* never thawed: release the sleepers all the same */
+		ptr_sleepers_release(f->sl);
+		f->sl = NULL;
+	}
+	free(f->asleep);
+	f->asleep = NULL;
+	f->nasleep = 0;
 }

@@ -59,5 +59,22 @@ for name in $sleepers; do
 		fail "control: the full freeze did not show in the voluntary switches of $name ($b -> $a)"
 done
 settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3} wakeups=0 ' 'wakeups=[1-9]'
+
+# 2. the default freeze leaves them asleep
+ROUNDS=${SLEEPERS_ROUNDS:-100}
+before=$(switches)
+spins_before=$(tail -n 1 "$T/out" | sed -n 's/.* spins=\([0-9]*\)$/\1/p')
+rounds "$ROUNDS"
+after=$(switches)
+note "default freeze, $ROUNDS rounds: before: $(echo $before) / after: $(echo $after)"
+[ "$before" = "$after" ] ||
+	fail "a sleeper's context-switch counts changed over $ROUNDS apply/revert rounds"
+settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3} wakeups=0 ' 'wakeups=[1-9]'
+spins_after=$(tail -n 1 "$T/out" | sed -n 's/.* spins=\([0-9]*\)$/\1/p')
+[ "$spins_after" -gt "$spins_before" ] || fail "the spinning thread stopped running"
+# and the patch still works under it
+sut "apply" apply -p "$PID" "$T/sleepers-fix.suture"
+settled_output "$T/out" '^iter=[0-9]+ value=2[0-9]{3} wakeups=0 ' 'value=1[0-9]{3}'
+[ "$(switches)" = "$after" ] || fail "a sleeper's context-switch counts changed at the last apply"
 assert_alive "$PID"
 stop_bg "$PID"

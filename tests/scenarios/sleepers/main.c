@@ -6,14 +6,15 @@
  *   epoll      epoll_wait, no timeout, on an epoll set with nothing in it
  *   read       read on a pipe nobody writes
  * plus one thread that never sleeps (spin: calls value() in a loop), one that sleeps in
- * pause() and is started first (stage: the thread suture's staging borrows, see the
- * test), and the main thread, which prints every 20 ms
+ * pause() and is started first (stage: the thread suture's staging borrows, see
+ * stage_thread), and the main thread, which prints every 20 ms
  *   "iter=I value=V wakeups=N spins=S"
  * (V = value(I): 1000 + I % 100, 2000 + I % 100 once fixed; N: returns counted so far by
  * the four sleepers; S: value() calls of the spinning thread, so that it is seen to run).
  * Each thread prints "thread NAME TID" before it first blocks. */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -38,8 +39,14 @@ static void woke(void)
 	__atomic_add_fetch(&wakeups, 1, __ATOMIC_RELAXED);
 }
 
+/* Staging stops one thread for its remote calls and moves on to another when that one has
+ * not stopped within a few milliseconds (waiting for a CPU on a loaded machine). This one
+ * is real-time, so that it always gets a CPU at once and staging never moves on to a
+ * counted sleeper: what the test measures is the freeze. */
 static void *stage_thread(void *a)
 {
+	struct sched_param sp = {.sched_priority = 1};
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	said("stage");
 	for (;;)
 		pause();

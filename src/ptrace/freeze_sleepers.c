@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The partial freeze: stop what may run, leave the sleepers asleep.
+ *
+ * docs/architecture.md ("Sleeping threads stay asleep") has the argument; in short:
+ *   1. every thread is looked at once without being stopped (sleepers.c); those asleep in
+ *      a system call suture may leave them in are the sleepers;
+ *   2. the guard (sleeper_guard.c) seizes the sleepers without interrupting them;
+ *   3. the others are stopped by the full freeze's machinery, which skips the sleepers
+ *      and re-reads the thread list until no new thread appears;
+ *   4. the thread list is read once more: a thread neither stopped nor traced by the
+ *      guard was created by a sleeper that woke before its seize, and the attempt ends.
+ * The sleepers are published with the PC and stack pointer of their syscall file, for the
+ * consistency check; the second look that proves they did not run is made once the
+ * int3s are in place (sut_freeze_write_code). */
+#include "ptrace/ptrace_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc/proc.h"
+#include "util/buf.h"
+
+struct sut_sleepers {
+	struct ptr_guard *guard;
+	struct ptr_sample *s;
+	size_t n;
+};
+
+static void sleepers_free(struct sut_sleepers *sl)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		ptr_sample_close(&sl->s[i]);
+	free(sl->s);
+	free(sl);
+}
+
+static bool stopped_in(const struct sut_freeze *f, pid_t tid)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* Ends a partial freeze that cannot be used: the stopped threads are thawed, the guard
+ * releases the sleepers. */
+static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
+{
+	struct sut_err ignored;
+	out->sl = NULL;
+	sut_ptrace_thaw(out, &ignored);
+	sut_freeze_free(out);
+	if (sl->guard)
+		ptr_guard_stop(sl->guard, NULL, 0);
+	sleepers_free(sl);
+	ptr_mem_unpin();
+}
+
+static bool listed(const pid_t *v, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == tid)
+			return true;
+	return false;
+}
+
+int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
+			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err)
+{
+	memset(out, 0, sizeof *out);
+	sut_ptrace_release_leftovers();
+	if (ptr_mem_pin(pid, err) < 0)
+		return -1;
+	pid_t *tids;
+	size_t n;
+	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
+		ptr_mem_unpin();
+		return -1;
+	}
+	struct sut_sleepers *sl = sut_xcalloc(1, sizeof *sl);
+	sl->s = sut_xcalloc(n ? n : 1, sizeof *sl->s);
+	for (size_t i = 0; i < n; i++)
+		if (!listed(stop_also, nstop_also, tids[i]) && !ptr_is_leftover(tids[i]) &&
+		    ptr_sample(pid, tids[i], &sl->s[sl->n]) == 1)
+			sl->n++;
+	free(tids);
+	if (!sl->n) { /* nothing to leave asleep: the full freeze */
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		return sut_ptrace_freeze(pid, timeout_ms, out, err);
+	}
+	pid_t *sleeping = sut_xcalloc(sl->n, sizeof *sleeping);
+	bool *gone = sut_xcalloc(sl->n, sizeof *gone);
+	for (size_t i = 0; i < sl->n; i++)
+		sleeping[i] = sl->s[i].tid;
+	struct sut_err gerr;
+	sl->guard = ptr_guard_start(pid, sleeping, sl->n, gone, &gerr);
+	if (!sl->guard) { /* e.g. traced by another: the full freeze says so properly */
+		free(sleeping);
+		free(gone);
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		return 1;
+	}
+	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
+		pid_t stuck = out->stuck;
+		uint64_t held = out->held_max_ns;
+		ptr_guard_stop(sl->guard, NULL, 0);
+		free(sleeping);
+		free(gone);
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		out->stuck = stuck;
+		out->held_max_ns = held;
+		return -1;
+	}
+	free(sleeping);
+	/* every thread now is stopped or traced by the guard */
+	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
+		free(gone);
+		abandon(out, sl);
+		return -1;
+	}
+	bool complete = true;
+	for (size_t i = 0; i < n && complete; i++)
+		complete = stopped_in(out, tids[i]) || ptr_guard_traces(sl->guard, tids[i]);
+	free(tids);
+	if (!complete) {
+		free(gone);
+		abandon(out, sl);
+		return 1;
+	}
+	out->asleep = sut_xcalloc(sl->n, sizeof *out->asleep);
+	for (size_t i = 0; i < sl->n; i++) {
+		if (gone[i])
+			continue; /* exited before its seize */
+		struct sut_thread *t = &out->asleep[out->nasleep++];
+		t->tid = sl->s[i].tid;
+		t->asleep = true;
+		t->regs.rip = sl->s[i].pc;
+		t->regs.rsp = sl->s[i].sp;
+		t->regs.orig_rax = (unsigned long long)sl->s[i].nr;
+	}
+	free(gone);
+	out->sl = sl;
+	out->pid = pid;
+	return 0;
+}
+
+/* ---- used by code_write.c and thaw.c ---- */
+
+struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl)
+{
+	return sl->guard;
+}
+
+size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i]) && k < cap)
+			woke[k++] = sl->s[i].tid;
+	return k;
+}
+
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl)
+{
+	size_t n;
+	const struct ptr_range *r = ptr_mem_written(&n);
+	uint64_t held = ptr_guard_stop(sl->guard, r, n);
+	sleepers_free(sl);
+	ptr_mem_unpin();
+	return held;
+}
