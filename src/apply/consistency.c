@@ -135,7 +135,7 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 		rc = check_thread(&f->threads[i], f->pid, maps, mods, objs->n, r, nr, b, err);
 	/* Threads left asleep, from the PC and stack pointer they sleep with. One that
 	 * blocks is judged again on its full registers, under the full freeze: 2. */
-	for (size_t i = 0; i < f->nasleep && rc == 0; i++) {
+	for (size_t i = 0; i < f->nasleep && rc == 0 && !f->asleep_checked; i++) {
 		rc = check_thread(&f->asleep[i], f->pid, maps, mods, objs->n, r, nr, b, err);
 		if (rc == 1)
 			rc = 2;

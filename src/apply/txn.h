@@ -38,9 +38,12 @@ typedef int (*sut_frozen_fn)(struct sut_freeze *f, struct sut_target *t, void *c
 /* Freezes t's process, refreshes its maps, runs fn, thaws; while fn reports a blocking
  * thread, backs off and retries until timeout_ms, then fails naming thread and function
  * ("OP refused after N attempts: ..."). Signals that would end suture are held during each
- * freeze. Fills attempts, nthreads and freeze_ns of res. */
+ * freeze. Fills attempts, nthreads and freeze_ns of res. ranges: those fn checks the rule
+ * against; under the partial freeze (the default; SUTURE_FREEZE=all for the full one) the
+ * threads left asleep are checked against them before any thread is stopped. */
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
-		     void *ctx, struct sut_txn_result *res, struct sut_err *err);
+		     void *ctx, const struct sut_range *ranges, size_t nranges,
+		     struct sut_txn_result *res, struct sut_err *err);
 
 /* Sleeps for the retry backoff of attempt n (1 ms doubling, capped at 100 ms). */
 void sut_backoff(int attempt);

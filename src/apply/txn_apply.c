@@ -415,7 +415,8 @@ static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, st
 {
 	struct frozen_apply fa = {.c = c};
 	fa.ranges = build_ranges(c, &fa.nr);
-	int rc = sut_frozen_retry(&c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
+	int rc = sut_frozen_retry(&c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, fa.ranges,
+				  fa.nr, res, err);
 	free(fa.ranges);
 	return rc;
 }

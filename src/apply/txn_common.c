@@ -90,8 +90,27 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
  * goes on with the full freeze. */
 #define PARTIAL_ATTEMPTS 5
 
+/* The partial freeze's check of the sleepers, before anything is stopped. */
+struct asleep_check {
+	struct sut_target *t;
+	const struct sut_range *r;
+	size_t nr;
+	struct sut_err *err;
+};
+
+static int check_asleep(const struct sut_freeze *f, void *ctx)
+{
+	struct asleep_check *a = ctx;
+	struct sut_blocker b;
+	if (sut_target_refresh_maps(a->t, a->err) < 0)
+		return -1;
+	int chk = sut_check_consistency(f, &a->t->maps, &a->t->objs, a->r, a->nr, &b, a->err);
+	return chk == 1 ? SUT_FROZEN_FULL : chk;
+}
+
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
-		     void *ctx, struct sut_txn_result *res, struct sut_err *err)
+		     void *ctx, const struct sut_range *ranges, size_t nranges,
+		     struct sut_txn_result *res, struct sut_err *err)
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	/* SUTURE_FREEZE=all: every thread stopped, as before the partial freeze (for
@@ -126,13 +145,16 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		 * uninterruptible sleep) then counts as blocking, like a thread inside a
 		 * function, and the others run again during the backoff. */
 		int attempt_ms = timeout_ms < FREEZE_ATTEMPT_MS ? timeout_ms : FREEZE_ATTEMPT_MS;
+		struct asleep_check ac = {t, ranges, nranges, err};
 		int fr = partial ? sut_ptrace_freeze_partial(t->pid, attempt_ms, restless,
-							     nrestless, &f, err)
+							     nrestless, &f, err, check_asleep, &ac)
 				 : sut_ptrace_freeze(t->pid, attempt_ms, &f, err);
-		if (fr == 1) { /* a sleeper changed while it was being seized: nothing held */
+		if (fr == 1 || fr == SUT_FROZEN_FULL) { /* nothing held */
+			/* 1: a sleeper changed while it was being seized; FULL: one seems to
+			 * block the rule, to be judged on its full registers */
 			sut_release_signals(&old);
 			res->attempts = attempt;
-			partial = ++woke < PARTIAL_ATTEMPTS;
+			partial = fr == 1 && ++woke < PARTIAL_ATTEMPTS;
 			continue;
 		}
 		if (fr < 0) {
@@ -150,6 +172,8 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 			sut_backoff(attempt);
 			continue;
 		}
+		if (f.stop_start_ns)
+			t0 = f.stop_start_ns; /* sampling and checking the sleepers held nobody */
 		res->attempts = attempt;
 		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;

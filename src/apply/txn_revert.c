@@ -268,7 +268,8 @@ int sut_revert_patch(pid_t pid, const char *patch_id, const struct sut_txn_opts 
 	if (verify_owned(&t, &reg, ri, err) < 0)
 		goto out;
 	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run};
-	rc = sut_frozen_retry(&t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
+	rc = sut_frozen_retry(&t, o->timeout_ms, "revert", revert_frozen, &fr, &range, 1, res,
+			      err);
 out:
 	sut_registry_free(&reg);
 out_t:

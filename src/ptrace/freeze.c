@@ -105,11 +105,16 @@ static void add_leftover(pid_t tid)
 	leftover[nleftover++] = tid;
 }
 
-static uint64_t now_ns(void)
+uint64_t sut_ptrace_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return sut_ptrace_now_ns();
 }
 
 static bool known(const struct freezer *fz, pid_t tid)
@@ -185,8 +190,9 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 	pid_t tid = s->tid;
 	s->t.held_since_ns = now_ns();
 	/* A thread an earlier attempt of this tool thread interrupted but could not release
-	 * (it had not stopped) is still ours: wait a little for its stop, which releases it. */
-	for (int i = 0; i < 200 && ptr_is_leftover(tid); i++) {
+	 * (it had not stopped: on a loaded machine it waits for a CPU) is still ours: wait for
+	 * its stop, which releases it, until this attempt's deadline. */
+	while (ptr_is_leftover(tid) && now_ns() < fz->deadline_ns) {
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
 		sut_ptrace_release_leftovers();

@@ -66,7 +66,9 @@ static bool listed(const pid_t *v, size_t n, pid_t tid)
 }
 
 int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
-			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err)
+			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err,
+			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
+			      void *ctx)
 {
 	memset(out, 0, sizeof *out);
 	sut_ptrace_release_leftovers();
@@ -103,12 +105,39 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		ptr_mem_unpin();
 		return 1;
 	}
+	/* the sleepers, as their syscall files show them: checked before anyone is held */
+	struct sut_thread *asleep = sut_xcalloc(sl->n, sizeof *asleep);
+	size_t nasleep = 0;
+	for (size_t i = 0; i < sl->n; i++) {
+		if (gone[i])
+			continue; /* exited before its seize */
+		struct sut_thread *t = &asleep[nasleep++];
+		t->tid = sl->s[i].tid;
+		t->asleep = true;
+		t->regs.rip = sl->s[i].pc;
+		t->regs.rsp = sl->s[i].sp;
+		t->regs.orig_rax = (unsigned long long)sl->s[i].nr;
+	}
+	free(gone);
+	if (check_asleep) {
+		struct sut_freeze view = {.pid = pid, .asleep = asleep, .nasleep = nasleep};
+		int c = check_asleep(&view, ctx);
+		if (c != 0) {
+			free(asleep);
+			free(sleeping);
+			ptr_guard_stop(sl->guard, NULL, 0);
+			sleepers_free(sl);
+			ptr_mem_unpin();
+			return c;
+		}
+	}
+	uint64_t stop_start = sut_ptrace_now_ns();
 	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
 		pid_t stuck = out->stuck;
 		uint64_t held = out->held_max_ns;
 		ptr_guard_stop(sl->guard, NULL, 0);
+		free(asleep);
 		free(sleeping);
-		free(gone);
 		sleepers_free(sl);
 		ptr_mem_unpin();
 		out->stuck = stuck;
@@ -116,9 +145,12 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		return -1;
 	}
 	free(sleeping);
+	out->asleep = asleep;
+	out->nasleep = nasleep;
+	out->asleep_checked = check_asleep != NULL;
+	out->stop_start_ns = stop_start;
 	/* every thread now is stopped or traced by the guard */
 	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
-		free(gone);
 		abandon(out, sl);
 		return -1;
 	}
@@ -127,22 +159,9 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		complete = stopped_in(out, tids[i]) || ptr_guard_traces(sl->guard, tids[i]);
 	free(tids);
 	if (!complete) {
-		free(gone);
 		abandon(out, sl);
 		return 1;
 	}
-	out->asleep = sut_xcalloc(sl->n, sizeof *out->asleep);
-	for (size_t i = 0; i < sl->n; i++) {
-		if (gone[i])
-			continue; /* exited before its seize */
-		struct sut_thread *t = &out->asleep[out->nasleep++];
-		t->tid = sl->s[i].tid;
-		t->asleep = true;
-		t->regs.rip = sl->s[i].pc;
-		t->regs.rsp = sl->s[i].sp;
-		t->regs.orig_rax = (unsigned long long)sl->s[i].nr;
-	}
-	free(gone);
 	out->sl = sl;
 	out->pid = pid;
 	return 0;

@@ -54,6 +54,10 @@ struct sut_freeze {
 	struct sut_sleepers *sl;
 	pid_t woke[16]; /* after sut_freeze_write_code returned 1: sleepers that had run */
 	size_t nwoke;
+	bool asleep_checked; /* the consistency rule was checked on asleep[] by the partial
+				freeze's check_asleep, before the stop */
+	uint64_t stop_start_ns; /* partial freeze: just before the first thread was stopped
+				   (the sampling and the sleepers' check before it hold nobody) */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
@@ -76,9 +80,14 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
  * sleeper changed while it was being seized (nothing is held: try again, or use the full
  * freeze). Threads that cannot be left asleep are stopped, so with no sleeper at all this
  * is the full freeze; so are the threads in stop_also (sleepers that woke during an earlier
- * attempt: they are likely to wake again). */
+ * attempt: they are likely to wake again). check_asleep (may be NULL) runs once the
+ * sleepers are seized and before any other thread is stopped, on out->asleep (so that
+ * checking a thousand sleepers holds nobody): non-zero ends the attempt with that value,
+ * nothing held. */
 int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
-			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err);
+			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err,
+			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
+			      void *ctx);
 
 /* One piece of code to write: len bytes (1..15) at addr. */
 struct sut_code_write {
@@ -131,6 +140,9 @@ int sut_ptrace_write(pid_t pid, uint64_t addr, const void *buf, size_t len, stru
 long sut_freeze_syscall_thread(const struct sut_freeze *f);
 
 void sut_freeze_free(struct sut_freeze *f);
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t sut_ptrace_now_ns(void);
 
 /* ---- seccomp (DESIGN.md invariant 5: never kill the target, never inject a signal) ----
  *
