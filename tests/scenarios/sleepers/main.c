@@ -11,9 +11,23 @@
  *   "iter=I value=V wakeups=N spins=S"
  * (V = value(I): 1000 + I % 100, 2000 + I % 100 once fixed; N: returns counted so far by
  * the four sleepers; S: value() calls of the spinning thread, so that it is seen to run).
- * Each thread prints "thread NAME TID" before it first blocks. */
+ * Each thread prints "thread NAME TID" before it first blocks.
+ *
+ * prog wakers N: the opposite, for the partial freeze's hostile cases: N threads each
+ * sleep 0 to 200 us and call value() as soon as they wake, so that some wake between
+ * suture's looks, or meet an entry while it is written; one more thread forks every 5 ms
+ * a child that calls value() and exits 0 if the result is in the old or the new range,
+ * 3 if not. The main thread prints every 20 ms
+ *   "iter=I value=V bad=B calls=C forks=F childfail=X"
+ * (B: results of value() in neither range; C: calls by the wakers; F: children reaped;
+ * X: children that did not exit 0, crashed ones included). */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -107,9 +121,72 @@ static void *spin_thread(void *a)
 	return a;
 }
 
-int main(void)
+static unsigned long calls, forks, childfail;
+static int bad;
+
+static bool in_range(int v)
+{
+	return (v >= 1000 && v < 1100) || (v >= 2000 && v < 2100);
+}
+
+static void *waker_thread(void *a)
+{
+	unsigned seed = (unsigned)(uintptr_t)a;
+	for (int i = 0;; i++) {
+		seed = seed * 1103515245u + 12345u;
+		struct timespec ts = {0, (long)(seed >> 8) % 200000};
+		nanosleep(&ts, NULL);
+		if (!in_range(value(i)))
+			__atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+	}
+	return a;
+}
+
+static void *forker_thread(void *a)
+{
+	for (int i = 0;; i++) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(in_range(value(i)) ? 0 : 3);
+		int st;
+		if (c > 0 && waitpid(c, &st, 0) == c) {
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+				__atomic_add_fetch(&childfail, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
+		}
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	return a;
+}
+
+static int wakers(int n)
+{
+	for (int k = 0; k <= n; k++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, k < n ? waker_thread : forker_thread,
+				   (void *)(uintptr_t)(k + 1)) != 0) {
+			perror("pthread_create");
+			return 1;
+		}
+	}
+	for (int i = 0;; i++) {
+		printf("iter=%d value=%d bad=%d calls=%lu forks=%lu childfail=%lu\n", i, value(i),
+		       __atomic_load_n(&bad, __ATOMIC_RELAXED),
+		       __atomic_load_n(&calls, __ATOMIC_RELAXED),
+		       __atomic_load_n(&forks, __ATOMIC_RELAXED),
+		       __atomic_load_n(&childfail, __ATOMIC_RELAXED));
+		struct timespec ts = {0, 20000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && strcmp(argv[1], "wakers") == 0)
+		return wakers(atoi(argv[2]));
 	if (pipe(pipe_fd) < 0 || (epfd = epoll_create1(0)) < 0) {
 		perror("setup");
 		return 1;
