@@ -119,7 +119,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 	bool partial = !(mode && strcmp(mode, "all") == 0);
 	int woke = 0;
 	/* sleepers that woke during an attempt: stopped in the next ones */
-	pid_t restless[64];
+	pid_t restless[256];
 	size_t nrestless = 0;
 	for (int attempt = 1;; attempt++) {
 		/* Checked just before the freeze, not inside it: reading every thread's

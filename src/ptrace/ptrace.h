@@ -52,7 +52,7 @@ struct sut_freeze {
 	struct sut_thread *asleep;
 	size_t nasleep;
 	struct sut_sleepers *sl;
-	pid_t woke[16]; /* after sut_freeze_write_code returned 1: sleepers that had run */
+	pid_t woke[64]; /* after sut_freeze_write_code returned 1: sleepers that had run */
 	size_t nwoke;
 	bool asleep_checked; /* the consistency rule was checked on asleep[] by the partial
 				freeze's check_asleep, before the stop */

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "proc/proc.h"
 
 /* Calls a thread may not be left in: they create a task that may share the memory
  * (a vfork parent waits in 'D' while its child runs in the same memory), replace the
@@ -40,6 +43,80 @@ static bool unsafe_call(long nr)
 	default:
 		return false;
 	}
+}
+
+/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would wake
+ * between the two looks and end the attempt: it is stopped instead, as by the full
+ * freeze. Only an efficiency matter: a sleeper that wakes is always caught. */
+#define SHORT_SLEEP_MS 100
+
+/* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
+ * unreadable (counts as short: stop it). */
+static long long ms_at(pid_t pid, uint64_t addr, bool tv)
+{
+	long long v[2];
+	struct sut_err ignored;
+	if (sut_proc_read(pid, addr, v, sizeof v, &ignored) < 0 || v[0] < 0 || v[1] < 0)
+		return -1;
+	return v[0] * 1000 + (tv ? v[1] / 1000 : v[1] / 1000000);
+}
+
+/* Time left until an absolute timespec at addr on clock clk, in ms (-1: unknown). */
+static long long ms_until(pid_t pid, uint64_t addr, clockid_t clk)
+{
+	long long at = ms_at(pid, addr, false);
+	struct timespec now;
+	if (at < 0 || clock_gettime(clk, &now) < 0)
+		return -1;
+	long long n = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return at > n ? at - n : 0;
+}
+
+static bool short_sleep(pid_t pid, long nr, const unsigned long long *a)
+{
+	long long ms = -2; /* -2: no timeout */
+	switch (nr) {
+	case SYS_nanosleep:
+		ms = ms_at(pid, a[0], false);
+		break;
+	case SYS_clock_nanosleep:
+		ms = a[1] & TIMER_ABSTIME ? ms_until(pid, a[2], (clockid_t)a[0])
+					  : ms_at(pid, a[2], false);
+		break;
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+	case SYS_poll:
+		ms = (int)a[nr == SYS_poll ? 2 : 3];
+		ms = ms < 0 ? -2 : ms;
+		break;
+	case SYS_ppoll:
+	case SYS_rt_sigtimedwait:
+		if (a[2])
+			ms = ms_at(pid, a[2], false);
+		break;
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+		if (a[3])
+			ms = ms_at(pid, a[3], false);
+		break;
+#endif
+	case SYS_select:
+	case SYS_pselect6:
+		if (a[4])
+			ms = ms_at(pid, a[4], nr == SYS_select);
+		break;
+	case SYS_futex: {
+		unsigned op = (unsigned)a[1] & 127; /* without PRIVATE and CLOCK_REALTIME */
+		if ((op == 0 /* WAIT */ || op == 9 /* WAIT_BITSET */) && a[3])
+			ms = op == 0 ? ms_at(pid, a[3], false)
+				     : ms_until(pid, a[3], a[1] & 256 ? CLOCK_REALTIME
+								  : CLOCK_MONOTONIC);
+		break;
+	}
+	default:
+		break;
+	}
+	return ms != -2 && ms < SHORT_SLEEP_MS;
 }
 
 static ssize_t read_at0(int fd, char *buf, size_t cap)
@@ -92,7 +169,7 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s)
 	/* "running", or "-1 SP PC" (not in a system call: a fault, a stop) do not match */
 	if (n <= 0 || sscanf(line, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx",
 			     &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &sp, &pc) != 9 ||
-	    nr < 0 || unsafe_call(nr)) {
+	    nr < 0 || unsafe_call(nr) || short_sleep(pid, nr, a)) {
 		close(fd);
 		return 0;
 	}
