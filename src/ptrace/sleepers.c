@@ -48,7 +48,7 @@ static bool unsafe_call(long nr)
 /* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would wake
  * between the two looks and end the attempt: it is stopped instead, as by the full
  * freeze. Only an efficiency matter: a sleeper that wakes is always caught. */
-#define SHORT_SLEEP_MS 100
+#define SHORT_SLEEP_MS 1000
 
 /* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
  * unreadable (counts as short: stop it). */
