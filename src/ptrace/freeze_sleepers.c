@@ -14,9 +14,13 @@
  * int3s are in place (sut_freeze_write_code). */
 #include "ptrace/ptrace_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "proc/proc.h"
 #include "util/buf.h"
@@ -57,6 +61,27 @@ static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
 	ptr_mem_unpin();
 }
 
+/* The looks and the check of the sleepers hold no thread of the target, but on a busy
+ * machine they take CPU time from it: they run at the lowest priority (nice 19 for this
+ * tool thread), and at the previous one again before the first thread is stopped. Only
+ * when the previous priority can be restored (root, or CAP_SYS_NICE). Returns the
+ * previous nice value (when start). */
+static int background(bool start, int was)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	if (!start) {
+		if (was != 19)
+			setpriority(PRIO_PROCESS, (id_t)self, was);
+		return was;
+	}
+	errno = 0;
+	int cur = getpriority(PRIO_PROCESS, (id_t)self);
+	if (errno || geteuid() != 0)
+		return 19; /* leave it alone */
+	setpriority(PRIO_PROCESS, (id_t)self, 19);
+	return cur;
+}
+
 static bool listed(const pid_t *v, size_t n, pid_t tid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -80,6 +105,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		ptr_mem_unpin();
 		return -1;
 	}
+	int nice_was = background(true, 0);
 	struct sut_sleepers *sl = sut_xcalloc(1, sizeof *sl);
 	sl->s = sut_xcalloc(n ? n : 1, sizeof *sl->s);
 	for (size_t i = 0; i < n; i++)
@@ -90,19 +116,24 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	if (!sl->n) { /* nothing to leave asleep: the full freeze */
 		sleepers_free(sl);
 		ptr_mem_unpin();
-		return sut_ptrace_freeze(pid, timeout_ms, out, err);
+		background(false, nice_was);
+		uint64_t stop_start = sut_ptrace_now_ns();
+		int rc = sut_ptrace_freeze(pid, timeout_ms, out, err);
+		out->stop_start_ns = stop_start;
+		return rc;
 	}
 	pid_t *sleeping = sut_xcalloc(sl->n, sizeof *sleeping);
 	bool *gone = sut_xcalloc(sl->n, sizeof *gone);
 	for (size_t i = 0; i < sl->n; i++)
 		sleeping[i] = sl->s[i].tid;
 	struct sut_err gerr;
-	sl->guard = ptr_guard_start(pid, sleeping, sl->n, gone, &gerr);
+	sl->guard = ptr_guard_start(pid, sleeping, sl->n, gone, nice_was, &gerr);
 	if (!sl->guard) { /* e.g. traced by another: the full freeze says so properly */
 		free(sleeping);
 		free(gone);
 		sleepers_free(sl);
 		ptr_mem_unpin();
+		background(false, nice_was);
 		return 1;
 	}
 	/* the sleepers, as their syscall files show them: checked before anyone is held */
@@ -128,9 +159,11 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 			ptr_guard_stop(sl->guard, NULL, 0);
 			sleepers_free(sl);
 			ptr_mem_unpin();
+			background(false, nice_was);
 			return c;
 		}
 	}
+	background(false, nice_was); /* from here on threads are held: full speed */
 	uint64_t stop_start = sut_ptrace_now_ns();
 	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
 		pid_t stuck = out->stuck;

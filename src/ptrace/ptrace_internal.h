@@ -50,10 +50,11 @@ void ptr_sample_close(struct ptr_sample *s);
 
 struct ptr_guard;
 /* Starts the helper thread and seizes every tid (PTRACE_SEIZE, no interrupt, with
- * TRACECLONE/FORK/VFORK/EXEC). -1 with err when the thread cannot start or a seize is
+ * TRACECLONE/FORK/VFORK/EXEC); then the helper takes the nice value `nice` (it inherits
+ * the caller's background priority for the seizes, and must answer a trapped thread fast). -1 with err when the thread cannot start or a seize is
  * refused (EPERM: traced by another); a thread gone meanwhile is marked in gone[i]. */
 struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,
-				  struct sut_err *err);
+				  int nice, struct sut_err *err);
 /* Whether tid is traced by the guard (seized sleeper or a thread it auto-attached). */
 bool ptr_guard_traces(struct ptr_guard *g, pid_t tid);
 /* The guard treats an int3 stop at addr + 1 as its own from now on. */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -58,6 +59,7 @@ struct ptr_guard {
 	size_t nwant;
 	bool *gone;
 	int start_rc; /* 0 ok, -1 refused (err) */
+	int nice;     /* taken once the seizes are done */
 	struct sut_err err;
 	int phase;    /* 0 starting, 1 guarding, 2 asked to end (atomic) */
 	pthread_mutex_t mu;
@@ -251,6 +253,8 @@ static void *guard_main(void *arg)
 		g->start_rc = -1;
 		break;
 	}
+	if (g->nice != 19)
+		setpriority(PRIO_PROCESS, (id_t)g->helper_tid, g->nice);
 	pthread_mutex_lock(&g->mu);
 	qsort(g->traced, g->ntraced, sizeof *g->traced, cmp_pid);
 	g->nsorted = g->ntraced;
@@ -267,9 +271,10 @@ static void *guard_main(void *arg)
 }
 
 struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,
-				  struct sut_err *err)
+				  int nice, struct sut_err *err)
 {
 	struct ptr_guard *g = sut_xcalloc(1, sizeof *g);
+	g->nice = nice;
 	g->pid = pid;
 	g->want = tids;
 	g->nwant = n;
