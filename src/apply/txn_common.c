@@ -95,17 +95,20 @@ struct asleep_check {
 	struct sut_target *t;
 	const struct sut_range *r;
 	size_t nr;
-	struct sut_err *err;
 };
 
+/* Any doubt (a sleeper seems to block, or its stack cannot be read: it may have exited
+ * meanwhile) sends the transaction to the full freeze, which judges, or reports, with
+ * every thread stopped. */
 static int check_asleep(const struct sut_freeze *f, void *ctx)
 {
 	struct asleep_check *a = ctx;
 	struct sut_blocker b;
-	if (sut_target_refresh_maps(a->t, a->err) < 0)
-		return -1;
-	int chk = sut_check_consistency(f, &a->t->maps, &a->t->objs, a->r, a->nr, &b, a->err);
-	return chk == 1 ? SUT_FROZEN_FULL : chk;
+	struct sut_err ignored;
+	if (sut_target_refresh_maps(a->t, &ignored) < 0)
+		return SUT_FROZEN_FULL;
+	int chk = sut_check_consistency(f, &a->t->maps, &a->t->objs, a->r, a->nr, &b, &ignored);
+	return chk == 0 ? 0 : SUT_FROZEN_FULL;
 }
 
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
@@ -145,7 +148,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		 * uninterruptible sleep) then counts as blocking, like a thread inside a
 		 * function, and the others run again during the backoff. */
 		int attempt_ms = timeout_ms < FREEZE_ATTEMPT_MS ? timeout_ms : FREEZE_ATTEMPT_MS;
-		struct asleep_check ac = {t, ranges, nranges, err};
+		struct asleep_check ac = {t, ranges, nranges};
 		int fr = partial ? sut_ptrace_freeze_partial(t->pid, attempt_ms, restless,
 							     nrestless, &f, err, check_asleep, &ac)
 				 : sut_ptrace_freeze(t->pid, attempt_ms, &f, err);
