@@ -52,6 +52,12 @@ void sut_backoff(int attempt);
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
 
+/* Whether 5 entry bytes are what a killed suture can leave in the middle of
+ * sut_freeze_write_code (partial freeze): an int3 over the first byte, the other four
+ * either the old (`from`) or the new (`to`) ones. Repair then writes the bytes it wants
+ * whole, as for a complete jump. */
+bool sut_entry_half_written(const uint8_t cur[5], const uint8_t from[5], const uint8_t to[5]);
+
 /* Removes record ri from reg and the process (see txn_revert.c). */
 int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 		      struct sut_remote *rem, bool repair, struct sut_err *err);

@@ -86,6 +86,11 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 			(unsigned long long)b->addr);
 }
 
+bool sut_entry_half_written(const uint8_t cur[5], const uint8_t from[5], const uint8_t to[5])
+{
+	return cur[0] == 0xcc && (memcmp(cur + 1, from + 1, 4) == 0 || memcmp(cur + 1, to + 1, 4) == 0);
+}
+
 /* Attempts of the partial freeze ended by a sleeper that woke, before the transaction
  * goes on with the full freeze. */
 #define PARTIAL_ATTEMPTS 5

@@ -142,7 +142,8 @@ int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
 				break;
 			if (memcmp(cur, f->saved, 5) == 0)
 				continue; /* restored before the kill */
-			if (memcmp(cur, f->written, 5) != 0) {
+			if (memcmp(cur, f->written, 5) != 0 &&
+			    !sut_entry_half_written(cur, f->written, f->saved)) {
 				sut_errf(err, "%s: %s: entry bytes are neither the jump nor the "
 					 "original; left alone", sut_target_label(t), f->name);
 				break;
