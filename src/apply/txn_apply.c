@@ -282,7 +282,10 @@ undo:;
 		if (done && f->nasleep)
 			c->region_mapped = false;
 		c->reg.hdr = committed;
-		sut_registry_write(pid, &c->reg, &e2);
+		/* what is in the process now is what suture wrote: the next attempt's
+		 * check of what staging left compares against it */
+		if (sut_registry_write(pid, &c->reg, &e2) == 0)
+			c->hdr_seen = c->reg.hdr;
 		if (wr == 1)
 			return SUT_FROZEN_WOKE; /* f->woke ran: try again */
 		return -1;
