@@ -56,7 +56,7 @@ static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
 	sut_ptrace_thaw(out, &ignored);
 	sut_freeze_free(out);
 	if (sl->guard)
-		ptr_guard_stop(sl->guard, NULL, 0);
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
 	sleepers_free(sl);
 	ptr_mem_unpin();
 }
@@ -156,7 +156,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		if (c != 0) {
 			free(asleep);
 			free(sleeping);
-			ptr_guard_stop(sl->guard, NULL, 0);
+			ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
 			sleepers_free(sl);
 			ptr_mem_unpin();
 			background(false, nice_was);
@@ -168,7 +168,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
 		pid_t stuck = out->stuck;
 		uint64_t held = out->held_max_ns;
-		ptr_guard_stop(sl->guard, NULL, 0);
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
 		free(asleep);
 		free(sleeping);
 		sleepers_free(sl);
@@ -216,11 +216,41 @@ size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t c
 	return k;
 }
 
-uint64_t ptr_sleepers_release(struct sut_sleepers *sl)
+/* Appends the children of thread tid of pid (/proc/PID/task/TID/children). */
+static void add_children_of(pid_t pid, pid_t tid, pid_t **v, size_t *n, size_t *cap)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	int c;
+	while (fscanf(f, "%d", &c) == 1 && *n < 4096) {
+		if (*n == *cap) {
+			*cap = *cap ? 2 * *cap : 16;
+			*v = sut_xrealloc(*v, *cap * sizeof **v);
+		}
+		(*v)[(*n)++] = c;
+	}
+	fclose(f);
+}
+
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
 {
 	size_t n;
 	const struct ptr_range *r = ptr_mem_written(&n);
-	uint64_t held = ptr_guard_stop(sl->guard, r, n);
+	/* a sleeper that ran may have forked while an entry was being written */
+	pid_t *maybe = NULL;
+	size_t nmaybe = 0, cap = 0;
+	for (size_t i = 0; r && i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i]))
+			add_children_of(pid, sl->s[i].tid, &maybe, &nmaybe, &cap);
+	pid_t born[256];
+	size_t nborn = r ? ptr_guard_new_threads(sl->guard, born, 256) : 0;
+	for (size_t i = 0; i < nborn; i++)
+		add_children_of(pid, born[i], &maybe, &nmaybe, &cap);
+	uint64_t held = ptr_guard_stop(sl->guard, r, n, maybe, nmaybe);
+	free(maybe);
 	sleepers_free(sl);
 	ptr_mem_unpin();
 	return held;

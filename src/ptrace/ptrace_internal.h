@@ -57,6 +57,8 @@ struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *
 				  int nice, struct sut_err *err);
 /* Whether tid is traced by the guard (seized sleeper or a thread it auto-attached). */
 bool ptr_guard_traces(struct ptr_guard *g, pid_t tid);
+/* Threads of the process the guard caught being created (at most cap, into out). */
+size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap);
 /* The guard treats an int3 stop at addr + 1 as its own from now on. */
 void ptr_guard_expect_trap(struct ptr_guard *g, uint64_t addr);
 /* A range of the process written during the freeze. */
@@ -69,7 +71,8 @@ struct ptr_range {
  * holds what its parent holds), ends the helper thread (the kernel then detaches the
  * sleepers without waking them) and waits until it is gone. Returns the longest time a
  * thread was held by it, in ns. */
-uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n);
+uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
+			const pid_t *maybe, size_t nmaybe);
 
 /* --- freeze_sleepers.c --- */
 
@@ -79,7 +82,7 @@ struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
 size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap);
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
  * longest time the guard held a thread, in ns. */
-uint64_t ptr_sleepers_release(struct sut_sleepers *sl);
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);
 
 /* --- mem_write.c --- */
 

@@ -72,6 +72,8 @@ struct ptr_guard {
 	uint64_t held_max_ns;
 	const struct ptr_range *copy; /* given at the stop, for held children */
 	size_t ncopy;
+	const pid_t *maybe; /* given at the stop: children of threads that ran meanwhile */
+	size_t nmaybe;
 };
 
 static uint64_t now_ns(void)
@@ -107,6 +109,16 @@ bool ptr_guard_traces(struct ptr_guard *g, pid_t tid)
 		found = g->traced[i] == tid;
 	pthread_mutex_unlock(&g->mu);
 	return found;
+}
+
+size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap)
+{
+	size_t k = 0;
+	pthread_mutex_lock(&g->mu);
+	for (size_t i = g->nsorted; i < g->ntraced && k < cap; i++)
+		out[k++] = g->traced[i];
+	pthread_mutex_unlock(&g->mu);
+	return k;
 }
 
 void ptr_guard_expect_trap(struct ptr_guard *g, uint64_t addr)
@@ -213,8 +225,39 @@ static void copy_into_child(pid_t pid, pid_t child, const struct ptr_range *r, s
 /* In the helper, once the code is final: every held thread resumes, those trapped on an
  * entry with their PC back on it (they execute the final bytes), children after the copy.
  * The SIGTRAP of the int3 is dropped: it was suture's. */
+/* A child forked by a seized thread is traced from its creation, but its first stop
+ * may not have been reported yet: every child of a thread that ran during the freeze is
+ * waited for (briefly) if it is ours, and held like the others, so that none runs with
+ * an int3 its parent no longer has. Children forked before the seize are not ours
+ * (ECHILD) and are left alone. */
+static void collect_maybe(struct ptr_guard *g)
+{
+	for (size_t i = 0; i < g->nmaybe; i++) {
+		pid_t c = g->maybe[i];
+		bool known = false;
+		for (size_t k = 0; k < g->nheld && !known; k++)
+			known = g->held[k].tid == c;
+		for (int tries = 0; !known && tries < 2000; tries++) {
+			int st;
+			pid_t r = waitpid(c, &st, __WALL | __WNOTHREAD | WNOHANG);
+			if (r < 0)
+				break; /* not ours, or gone */
+			if (r == c) {
+				if (WIFSTOPPED(st) && (st >> 16) == PTRACE_EVENT_STOP)
+					hold(g, c, HELD_CHILD, 0);
+				else
+					handle(g, c, st);
+				break;
+			}
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
 static void release_held(struct ptr_guard *g)
 {
+	collect_maybe(g);
 	for (size_t i = 0; i < g->nheld; i++) {
 		struct held *h = &g->held[i];
 		if (h->kind == HELD_TRAP) {
@@ -293,16 +336,19 @@ struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *
 	g->want = NULL;
 	if (g->start_rc < 0) {
 		*err = g->err;
-		ptr_guard_stop(g, NULL, 0);
+		ptr_guard_stop(g, NULL, 0, NULL, 0);
 		return NULL;
 	}
 	return g;
 }
 
-uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n)
+uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
+			const pid_t *maybe, size_t nmaybe)
 {
 	g->copy = r;
 	g->ncopy = n;
+	g->maybe = maybe;
+	g->nmaybe = nmaybe;
 	__atomic_store_n(&g->phase, 2, __ATOMIC_RELEASE);
 	pthread_join(g->th, NULL);
 	uint64_t held = g->held_max_ns;

@@ -139,7 +139,7 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 			f->held_max_ns = now - t->held_since_ns;
 	}
 	if (f->sl) { /* a partial freeze: the sleepers go on sleeping */
-		uint64_t held = ptr_sleepers_release(f->sl);
+		uint64_t held = ptr_sleepers_release(f->sl, f->pid);
 		f->sl = NULL;
 		if (held > f->held_max_ns)
 			f->held_max_ns = held;

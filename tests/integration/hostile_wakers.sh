@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The partial freeze against threads that wake all the time: six threads sleep 0-200 us
-# and call the patched function the moment they wake (some wake between suture's two
-# looks, some meet an entry while its int3 is there and are held by the guard), and one
-# thread forks every 5 ms a child that calls the function (a child forked while an entry
-# was being written must get its parent's final bytes). 30 apply/revert rounds: no call
-# may return a value from neither the old nor the new function, no child may fail or
-# crash, the process stays alive and the patch still works.
+# The partial freeze against threads that wake all the time: six threads wait in read() on
+# timerfds firing every 50-300 us (a call without a timeout: left asleep, then woken by the
+# kernel during the freeze) and call the patched function the moment they wake: some wake
+# between suture's two looks, some meet an entry while its int3 is there and are held by
+# the guard. One more thread, woken the same way every 5 ms, forks a child that calls the
+# function (a child forked while an entry was being written must get its parent's final
+# bytes). 30 apply/revert rounds: no call may return a value from neither the old nor the
+# new function, no child may fail or crash, the process stays alive and the patch works.
 source "$(dirname "$0")/../lib.sh"
 require_suture
 

@@ -14,10 +14,12 @@
  * Each thread prints "thread NAME TID" before it first blocks.
  *
  * prog wakers N: the opposite, for the partial freeze's hostile cases: N threads each
- * sleep 0 to 200 us and call value() as soon as they wake, so that some wake between
- * suture's looks, or meet an entry while it is written; one more thread forks every 5 ms
- * a child that calls value() and exits 0 if the result is in the old or the new range,
- * 3 if not. The main thread prints every 20 ms
+ * wait in read() on a timerfd that fires every 50 to 300 us (a call without a timeout:
+ * suture leaves them asleep, and the kernel's timer wakes them during the freeze) and
+ * call value() as soon as they wake, so that some wake between suture's looks, or meet
+ * an entry while it is written; one more thread, woken the same way every 5 ms, forks a
+ * child that calls value() and exits 0 if the result is in the old or the new range, 3
+ * if not. The main thread prints every 20 ms
  *   "iter=I value=V bad=B calls=C forks=F childfail=X"
  * (B: results of value() in neither range; C: calls by the wakers; F: children reaped;
  * X: children that did not exit 0, crashed ones included). */
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,13 +132,24 @@ static bool in_range(int v)
 	return (v >= 1000 && v < 1100) || (v >= 2000 && v < 2100);
 }
 
+/* A timerfd firing every us microseconds: read() on it blocks without a timeout. */
+static int ticker(long us)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	struct itimerspec it = {{0, us * 1000}, {0, us * 1000}};
+	if (fd < 0 || timerfd_settime(fd, 0, &it, NULL) < 0) {
+		perror("timerfd");
+		exit(1);
+	}
+	return fd;
+}
+
 static void *waker_thread(void *a)
 {
-	unsigned seed = (unsigned)(uintptr_t)a;
+	int fd = ticker(50 + 37 * (long)(uintptr_t)a % 250);
 	for (int i = 0;; i++) {
-		seed = seed * 1103515245u + 12345u;
-		struct timespec ts = {0, (long)(seed >> 8) % 200000};
-		nanosleep(&ts, NULL);
+		uint64_t n;
+		(void)!read(fd, &n, sizeof n);
 		if (!in_range(value(i)))
 			__atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
@@ -145,7 +159,10 @@ static void *waker_thread(void *a)
 
 static void *forker_thread(void *a)
 {
+	int fd = ticker(5000);
 	for (int i = 0;; i++) {
+		uint64_t n;
+		(void)!read(fd, &n, sizeof n);
 		pid_t c = fork();
 		if (c == 0)
 			_exit(in_range(value(i)) ? 0 : 3);
@@ -155,8 +172,6 @@ static void *forker_thread(void *a)
 				__atomic_add_fetch(&childfail, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&forks, 1, __ATOMIC_RELAXED);
 		}
-		struct timespec ts = {0, 5000000};
-		nanosleep(&ts, NULL);
 	}
 	return a;
 }
