@@ -11,9 +11,9 @@
 # (issue 12) 1000 threads of which 998 sleep for good (in turn in nanosleep, FUTEX_WAIT and
 # epoll_wait: SLEEP_US 0), and 10 threads with 5 spinning, 20 runs each.
 # Each run measures both freezes, interleaved on the same target (the order alternates
-# from run to run): the partial freeze (the default, sleepers left asleep: "apply",
-# "revert") and the full freeze of every thread (SUTURE_FREEZE=all: "full_freeze_apply",
-# "full_freeze_revert"). FREEZE_MODES="all" or "sleepers" measures one only.
+# from run to run): the partial freeze (SUTURE_FREEZE=sleepers, sleepers left asleep:
+# "apply", "revert") and the full freeze of every thread (SUTURE_FREEZE=all, the default:
+# "full_freeze_apply", "full_freeze_revert"). FREEZE_MODES="all" or "sleepers" measures one only.
 # BENCH_QUICK=1: 1, 10 and 100 threads, 5 runs. FREEZE_CONFIGS overrides the list with
 # "THREADS:SPINNERS:SLEEP_US:RUNS ..." entries.
 source "$(dirname "$0")/lib.sh"
@@ -72,7 +72,7 @@ voluntary_switches() {
 # one_op OP DIR [MODE]: run suture OP (apply or revert) once inside a fresh window, with
 # SUTURE_FREEZE=MODE, and record the tool's and the target's figures under DIR.
 one_op() {
-	local op=$1 dir=$2 mode=${3:-sleepers} out=$BENCH_WORK/freeze.out vs
+	local op=$1 dir=$2 mode=${3:-all} out=$BENCH_WORK/freeze.out vs
 	ask_gaps
 	vs=$(voluntary_switches)
 	if [ "$op" = apply ]; then
@@ -203,5 +203,5 @@ for cfg in $configs; do
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
-	note: "apply/revert: the partial freeze (default: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the previous design), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	note: "apply/revert: the partial freeze (SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the default), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
 	configs: .}'

@@ -10,6 +10,7 @@
 # new function, no child may fail or crash, the process stays alive and the patch works.
 source "$(dirname "$0")/../lib.sh"
 require_suture
+export SUTURE_FREEZE=sleepers
 
 build_scenario sleepers
 build_patch sleepers-fix "$S/fix.diff" prog
