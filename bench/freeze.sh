@@ -7,7 +7,13 @@
 #
 # Per the issue: the main thread calls the patched function every millisecond; at 10
 # threads half the workers spin and half sleep 1 ms; at 100 and 1000 one worker spins and
-# the others sleep (1 ms at 100, 100 ms at 1000). 20 runs (5 at 1000 threads).
+# the others sleep (1 ms at 100, 100 ms at 1000). 20 runs (5 at 1000 threads). Then
+# (issue 12) 1000 threads of which 998 sleep for good (in turn in nanosleep, FUTEX_WAIT and
+# epoll_wait: SLEEP_US 0), and 10 threads with 5 spinning, 20 runs each.
+# Each run measures both freezes, interleaved on the same target (the order alternates
+# from run to run): the partial freeze (SUTURE_FREEZE=sleepers, sleepers left asleep:
+# "apply", "revert") and the full freeze of every thread (SUTURE_FREEZE=all, the default:
+# "full_freeze_apply", "full_freeze_revert"). FREEZE_MODES="all" or "sleepers" measures one only.
 # BENCH_QUICK=1: 1, 10 and 100 threads, 5 runs. FREEZE_CONFIGS overrides the list with
 # "THREADS:SPINNERS:SLEEP_US:RUNS ..." entries.
 source "$(dirname "$0")/lib.sh"
@@ -18,8 +24,9 @@ if [ -n "${FREEZE_CONFIGS:-}" ]; then
 elif [ "$BENCH_QUICK" = 1 ]; then
 	configs="1:0:1000:5 10:4:1000:5 100:1:1000:5"
 else
-	configs="1:0:1000:20 10:4:1000:20 100:1:1000:20 1000:1:100000:5"
+	configs="1:0:1000:20 10:4:1000:20 100:1:1000:20 1000:1:100000:5 1000:1:0:10 10:5:1000:20"
 fi
+modes=${FREEZE_MODES:-all sleepers}
 # Rounds with no suture at all: what the target sees on this machine anyway.
 IDLE_ROUNDS=${IDLE_ROUNDS:-5}
 MAIN_PERIOD_US=1000
@@ -57,16 +64,23 @@ record_window() {
 # the freeze fell into (a sleeper's iteration is SLEEP_US long), plus a margin.
 settle() { sleep "$(echo "scale=3; ($SLEEP_US + 30000) / 1000000" | bc)"; }
 
-# one_op OP DIR: run suture OP (apply or revert) once inside a fresh window and record the
-# tool's and the target's figures under DIR.
+# voluntary_switches: the sum over the target's threads of voluntary context switches.
+voluntary_switches() {
+	cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'
+}
+
+# one_op OP DIR [MODE]: run suture OP (apply or revert) once inside a fresh window, with
+# SUTURE_FREEZE=MODE, and record the tool's and the target's figures under DIR.
 one_op() {
-	local op=$1 dir=$2 out=$BENCH_WORK/freeze.out
+	local op=$1 dir=$2 mode=${3:-all} out=$BENCH_WORK/freeze.out vs
 	ask_gaps
+	vs=$(voluntary_switches)
 	if [ "$op" = apply ]; then
-		sut_json "$out" apply -p "$PID" "$BENCH_PATCH" || true
+		SUTURE_FREEZE=$mode sut_json "$out" apply -p "$PID" "$BENCH_PATCH" || true
 	else
-		sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
+		SUTURE_FREEZE=$mode sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
 	fi
+	echo $(($(voluntary_switches) - vs)) >>"$dir/switches"
 	if jq -e '.results[0].ok == true' "$out" >/dev/null 2>&1; then
 		jq -r '.results[0] | "\(.freeze_us) \(.total_us) \(.attempts) \(.held_us // .freeze_us)"' "$out" >>"$dir/tool"
 		echo "$SUT_WALL_US" >>"$dir/wall"
@@ -83,7 +97,7 @@ one_op() {
 # summarise DIR: the JSON of one operation's runs.
 summarise() {
 	local d=$1
-	touch "$d/tool" "$d/wall" "$d/target" "$d/failures"
+	touch "$d/tool" "$d/wall" "$d/target" "$d/failures" "$d/switches"
 	jq -n \
 		--argjson freeze "$(awk '{print $1}' "$d/tool" | stats)" \
 		--argjson total "$(awk '{print $2}' "$d/tool" | stats)" \
@@ -95,11 +109,13 @@ summarise() {
 		--argjson gspin "$(awk '$2 >= 0 {print $2}' "$d/target" | stats)" \
 		--argjson gsleep "$(awk '$3 >= 0 {print $3}' "$d/target" | stats)" \
 		--argjson failed "$(wc -l <"$d/failures")" \
+		--argjson switches "$(stats <"$d/switches")" \
 		--arg firstfail "$(head -n 1 "$d/failures")" \
 		'{tool_freeze_us: $freeze, tool_held_us: $held, tool_total_us: $total,
 		  tool_attempts: $attempts,
 		  command_wall_us: $wall, target_stall_us: $stall,
 		  target_max_gap_us: {main: $gmain, spin: $gspin, sleep: $gsleep},
+		  target_voluntary_switches: $switches,
 		  failed: $failed} + (if $failed > 0 then {first_failure: $firstfail} else {} end)'
 }
 
@@ -107,14 +123,21 @@ summarise() {
 target_for() {
 	case $1 in 1) echo 1000 ;; 100) echo 5000 ;; 1000) echo 50000 ;; *) echo null ;; esac
 }
+# Issue 12's goals for the stall beyond idle noise (µs): the median at 1, 100 and 1000
+# threads; at 10 threads with 5 spinning, the maximum held time beyond the idle maximum.
+goal_for() {
+	case $1:$2 in 1:*) echo 500 ;; 100:*) echo 2000 ;; 1000:*) echo 5000 ;; 10:5) echo 5000 ;;
+	*) echo null ;; esac
+}
 
 docs=()
 for cfg in $configs; do
 	IFS=: read -r THREADS SPINNERS SLEEP_US RUNS <<<"$cfg"
 	log "freeze: $THREADS threads ($SPINNERS spinning, $((THREADS - 1 - SPINNERS)) sleeping ${SLEEP_US} us), $RUNS runs"
-	d=$BENCH_WORK/freeze-$THREADS
+	d=$BENCH_WORK/freeze-$THREADS-$SPINNERS-$SLEEP_US
 	rm -rf "$d"
-	mkdir -p "$d/apply" "$d/revert" "$d/idle"
+	mkdir -p "$d/idle"
+	for m in all sleepers; do mkdir -p "$d/$m/apply" "$d/$m/revert"; done
 
 	"$BENCH_TREE/threads" "$THREADS" "$SPINNERS" "$SLEEP_US" >"$fifo" 2>"$d/target.err" &
 	PID=$!
@@ -138,9 +161,13 @@ for cfg in $configs; do
 	one_op revert "$d/first"
 
 	for ((r = 1; r <= RUNS; r++)); do
-		if one_op apply "$d/apply"; then
-			one_op revert "$d/revert"
-		fi
+		order=$modes
+		[ $((r % 2)) = 1 ] || order=$(echo "$modes" | tr ' ' '\n' | tac | tr '\n' ' ')
+		for m in $order; do
+			if one_op apply "$d/$m/apply" "$m"; then
+				one_op revert "$d/$m/revert" "$m"
+			fi
+		done
 	done
 	kill -9 "$PID" 2>/dev/null || true
 	wait "$PID" 2>/dev/null || true
@@ -150,18 +177,31 @@ for cfg in $configs; do
 	doc=$(jq -n --argjson threads "$THREADS" --argjson spin "$SPINNERS" \
 		--argjson sleep "$SLEEP_US" --argjson runs "$RUNS" \
 		--argjson target "$(target_for "$THREADS")" \
-		--argjson apply "$(summarise "$d/apply")" --argjson revert "$(summarise "$d/revert")" \
+		--argjson goal "$(goal_for "$THREADS" "$SPINNERS")" \
+		--argjson apply "$(summarise "$d/sleepers/apply")" \
+		--argjson revert "$(summarise "$d/sleepers/revert")" \
+		--argjson fapply "$(summarise "$d/all/apply")" \
+		--argjson frevert "$(summarise "$d/all/revert")" \
 		--argjson first "$(summarise "$d/first")" \
 		--argjson idle "$(awk '{print $4}' "$d/idle/target" | stats)" \
-		'{threads: $threads, spinning_workers: $spin,
+		'def beyond($x): if $x.median == null or $idle.median == null then null else
+			{median: ($x.median - $idle.median), max: ($x.max - $idle.max)} end;
+		 {threads: $threads, spinning_workers: $spin,
 		  sleeping_workers: ($threads - 1 - $spin), worker_sleep_us: $sleep, runs: $runs,
 		  issue_target_freeze_median_us: $target,
-		  apply: $apply, revert: $revert, first_apply: ($first | del(.tool_attempts)),
+		  issue12_goal_stall_beyond_idle_us: $goal,
+		  apply: $apply, revert: $revert,
+		  full_freeze_apply: $fapply, full_freeze_revert: $frevert,
+		  stall_beyond_idle_us: {apply: beyond($apply.target_stall_us),
+			revert: beyond($revert.target_stall_us),
+			full_freeze_apply: beyond($fapply.target_stall_us),
+			full_freeze_revert: beyond($frevert.target_stall_us)},
+		  first_apply: ($first | del(.tool_attempts)),
 		  idle_target_stall_us: $idle}')
 	docs+=("$doc")
-	log "  apply: tool freeze median $(jq -r '.apply.tool_freeze_us.median' <<<"$doc") us, target stall median $(jq -r '.apply.target_stall_us.median' <<<"$doc") us (idle $(jq -r '.idle_target_stall_us.median' <<<"$doc") us)"
+	log "  apply: tool freeze median $(jq -r '.apply.tool_freeze_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.tool_freeze_us.median' <<<"$doc")), target stall median $(jq -r '.apply.target_stall_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.target_stall_us.median' <<<"$doc"); idle $(jq -r '.idle_target_stall_us.median' <<<"$doc") us)"
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
-	note: "tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing all-thread freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	note: "apply/revert: the partial freeze (SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the default), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
 	configs: .}'

@@ -12,7 +12,9 @@
  *
  *   gaps main=NS spin=NS sleep=NS
  *
- * (nanoseconds; -1 for a kind with no thread). A gap includes the thread's own period
+ * (nanoseconds; -1 for a kind with no thread). SLEEP_US 0: the sleepers never wake; they
+ * sleep for good, in turn in nanosleep (1000 s at a time), FUTEX_WAIT on a word nobody
+ * wakes, and epoll_wait on an empty set, and report no gap. A gap includes the thread's own period
  * (1 ms for main, SLEEP_US for sleepers, almost nothing for spinners), so the stall a
  * freeze caused is the gap minus that period. Only the main thread takes SIGUSR1, and it
  * is the only one that writes to stdout, so the thread count is exactly TOTAL. */
@@ -26,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
 
 #include "bench.h"
 
@@ -70,6 +75,27 @@ static void sleep_for_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+static int futex_word;
+static int empty_epoll;
+
+/* SLEEP_US 0: the n-th sleeper sleeps for good in one of three calls. */
+static void *forever(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+	for (;;) {
+		if (n % 3 == 0) {
+			struct timespec ts = {1000, 0};
+			nanosleep(&ts, NULL);
+		} else if (n % 3 == 1) {
+			syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		} else {
+			struct epoll_event ev;
+			epoll_wait(empty_epoll, &ev, 1, -1);
+		}
+	}
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
 	struct slot *s = arg;
@@ -110,11 +136,12 @@ int main(int argc, char **argv)
 	}
 	long total = atol(argv[1]), spinners = atol(argv[2]);
 	sleep_us = atol(argv[3]);
-	if (total < 1 || spinners < 0 || spinners > total - 1 || sleep_us < 1) {
-		fprintf(stderr, "%s: need TOTAL >= 1, 0 <= SPINNERS < TOTAL, SLEEP_US >= 1\n",
+	if (total < 1 || spinners < 0 || spinners > total - 1 || sleep_us < 0) {
+		fprintf(stderr, "%s: need TOTAL >= 1, 0 <= SPINNERS < TOTAL, SLEEP_US >= 0\n",
 			argv[0]);
 		return 2;
 	}
+	empty_epoll = epoll_create1(0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	slots = aligned_alloc(64, sizeof(*slots) * (size_t)total);
 	if (!slots)
@@ -137,7 +164,9 @@ int main(int argc, char **argv)
 	for (long i = 1; i < total; i++) {
 		slots[i].kind = i <= spinners ? KIND_SPIN : KIND_SLEEP;
 		pthread_t t;
-		int rc = pthread_create(&t, &attr, worker, &slots[i]);
+		int rc = sleep_us == 0 && slots[i].kind == KIND_SLEEP
+				 ? pthread_create(&t, &attr, forever, (void *)(intptr_t)i)
+				 : pthread_create(&t, &attr, worker, &slots[i]);
 		if (rc) {
 			fprintf(stderr, "pthread_create %ld: %s\n", i, strerror(rc));
 			return 1;

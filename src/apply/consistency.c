@@ -62,6 +62,10 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 	const struct sut_range *h = hit(r, nr, pc, false);
 	if (h)
 		return block(b, t->tid, pc, h, true);
+	/* A thread left asleep resumes at its PC, or at PC - 2 when the kernel restarts its
+	 * call: both are resume points. */
+	if (t->asleep && (h = hit(r, nr, pc - 2, false)) != NULL)
+		return block(b, t->tid, pc - 2, h, true);
 	if (!nr)
 		return 0;
 
@@ -81,7 +85,11 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 	struct sut_unwind_result u = {0};
 	struct sut_err uerr;
 	uint64_t scan_from = sp;
-	if (sut_unwind_thread(unwinder(), mods, nmods, &t->regs, &snap, 512, &u, &uerr) == 0) {
+	int urc = t->asleep ? sut_unwind_thread_pc_sp(unwinder(), mods, nmods, pc, sp, &snap, 512,
+						      &u, &uerr)
+			    : sut_unwind_thread(unwinder(), mods, nmods, &t->regs, &snap, 512, &u,
+						&uerr);
+	if (urc == 0) {
 		for (size_t i = 1; i < u.n; i++) {
 			h = hit(r, nr, u.pcs[i], true);
 			if (h) {
@@ -125,6 +133,13 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 	int rc = 0;
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		rc = check_thread(&f->threads[i], f->pid, maps, mods, objs->n, r, nr, b, err);
+	/* Threads left asleep, from the PC and stack pointer they sleep with. One that
+	 * blocks is judged again on its full registers, under the full freeze: 2. */
+	for (size_t i = 0; i < f->nasleep && rc == 0 && !f->asleep_checked; i++) {
+		rc = check_thread(&f->asleep[i], f->pid, maps, mods, objs->n, r, nr, b, err);
+		if (rc == 1)
+			rc = 2;
+	}
 	free(mods);
 	return rc;
 }

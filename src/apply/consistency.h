@@ -33,7 +33,9 @@ struct sut_blocker {
 	bool entry; /* inside the bytes a jump overwrites (per-call rule) */
 };
 
-/* 0: no thread is inside any range. 1: blocked, *b says by what. -1: error. */
+/* 0: no thread is inside any range. 1: blocked, *b says by what. -1: error. 2 (partial
+ * freeze): a thread left asleep seems to block, judged from its PC, stack pointer and
+ * stack alone: it must be judged again on its full registers (the full freeze). */
 int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
 			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
 			  struct sut_blocker *b, struct sut_err *err);

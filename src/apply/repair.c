@@ -5,7 +5,9 @@
  * each registry update is a single write (txn_common.c), so a kill leaves one of:
  *   - staged memory only (no journal): an orphan "suture:ID" mapping that nothing jumps to;
  *   - state APPLYING: the pending record past the committed ones; some of its jumps may be
- *     written. Rolled back: every entry still holding the record's jump gets its saved
+ *     written. Rolled back: every entry still holding the record's jump (or an int3 and
+ *     four bytes of the jump or of the original: a kill inside the partial freeze's
+ *     three-pass write, sut_freeze_write_code) gets its saved
  *     bytes back, so the process ends as before the apply;
  *   - state REVERTING: the record being removed is still committed; some entries may be
  *     restored. Rolled forward: the revert is finished.
@@ -124,7 +126,8 @@ static int rollback_apply(struct sut_target *t, struct sut_registry *reg, char *
 		uint8_t cur[SUT_JMP_LEN];
 		if (sut_proc_read(t->pid, f->addr, cur, SUT_JMP_LEN, err) < 0)
 			return -1;
-		if (memcmp(cur, f->written, SUT_JMP_LEN) != 0)
+		if (memcmp(cur, f->written, SUT_JMP_LEN) != 0 &&
+		    !sut_entry_half_written(cur, f->saved, f->written))
 			continue; /* never written */
 		if (sut_ptrace_write(t->pid, f->addr, f->saved, SUT_JMP_LEN, err) < 0)
 			return -1;

@@ -70,16 +70,26 @@ void sut_release_signals(const sigset_t *old);
 int sut_registry_write(pid_t pid, const struct sut_registry *reg, struct sut_err *err);
 
 /* The work done inside one freeze: consistency check first, then whatever the transaction
- * writes. Returns 0 done, 1 blocked by a thread (b says which: the loop retries), -1 error. */
+ * writes. Returns 0 done, 1 blocked by a thread (b says which: the loop retries), -1 error,
+ * and under a partial freeze (f->nasleep) SUT_FROZEN_FULL: a thread left asleep must be
+ * judged on its full registers, or the work needs a stopped thread there is not: again at
+ * once under the full freeze; SUT_FROZEN_WOKE: a thread left asleep ran before the switch
+ * (sut_freeze_write_code), nothing was changed: again at once (a few times, then under the
+ * full freeze). */
+#define SUT_FROZEN_FULL 2
+#define SUT_FROZEN_WOKE 3
 typedef int (*sut_frozen_fn)(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			     struct sut_blocker *b, struct sut_err *err);
 
 /* Freezes t's process, refreshes its maps, runs fn, thaws; while fn reports a blocking
  * thread, backs off and retries until timeout_ms, then fails naming thread and function
  * ("OP refused after N attempts: ..."). Signals that would end suture are held during each
- * freeze. Fills attempts, nthreads and freeze_ns of res. */
+ * freeze. Fills attempts, nthreads and freeze_ns of res. ranges: those fn checks the rule
+ * against; under the partial freeze (SUTURE_FREEZE=sleepers; the full freeze is the
+ * default) the threads left asleep are checked against them before any is stopped. */
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
-		     void *ctx, struct sut_txn_result *res, struct sut_err *err);
+		     void *ctx, const struct sut_range *ranges, size_t nranges,
+		     struct sut_txn_result *res, struct sut_err *err);
 
 /* Sleeps for the retry backoff of attempt n (1 ms doubling, capped at 100 ms). */
 void sut_backoff(int attempt);
@@ -88,11 +98,20 @@ void sut_backoff(int attempt);
 int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 		      const struct sut_blocker *b, int attempts, const char *op);
 
-/* Removes record ri from reg and the process under a freeze the caller holds (see
- * txn_revert.c): journal, restore the entries it owns, commit; everything is restored on
- * failure. The patch memory stays mapped: the caller releases it. */
+/* Whether SUT_JMP_LEN entry bytes are what a killed suture can leave in the middle of
+ * sut_freeze_write_code (partial freeze): an int3 over the first byte, the other four
+ * either the old (`from`) or the new (`to`) ones. Repair then writes the bytes it wants
+ * whole, as for a complete jump. */
+bool sut_entry_half_written(const uint8_t cur[SUT_JMP_LEN], const uint8_t from[SUT_JMP_LEN],
+			    const uint8_t to[SUT_JMP_LEN]);
+
+/* Removes record ri from reg and the process under the freeze f the caller holds (see
+ * txn_revert.c): journal, restore the entries it owns (under a partial freeze in one
+ * sut_freeze_write_code: SUT_FROZEN_WOKE when a sleeper ran meanwhile, nothing changed),
+ * commit; everything is restored on failure. The patch memory stays mapped: the caller
+ * releases it. */
 int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_err *err);
+		      struct sut_freeze *f, struct sut_err *err);
 /* The same, finishing a revert a killed suture journalled: no new journal; an entry that
  * already holds its saved bytes is done, one that holds neither them nor the jump is
  * refused (nothing changed). */

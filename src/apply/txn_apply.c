@@ -246,8 +246,25 @@ static size_t append_record(struct apply_ctx *c)
 	return sz;
 }
 
-/* In the freeze: journal, write every jump, commit. On failure restores every byte. */
-static int commit(struct apply_ctx *c, struct sut_err *err)
+/* Writes the jumps (or, back, the saved bytes) of functions [from, to) in one
+ * sut_freeze_write_code (putting back: no second look at the sleepers). */
+static int write_entries(struct sut_freeze *f, const struct sut_reg_func *rf, size_t from,
+			 size_t to, bool back, struct sut_err *err)
+{
+	if (from >= to)
+		return 0;
+	struct sut_code_write *w = sut_xcalloc(to - from, sizeof *w);
+	for (size_t k = from; k < to; k++)
+		w[k - from] = (struct sut_code_write){rf[k].addr, back ? rf[k].saved : rf[k].written,
+						      SUT_JMP_LEN};
+	int rc = sut_freeze_write_code(f, w, to - from, !back, err);
+	free(w);
+	return rc;
+}
+
+/* In the freeze: journal, write every jump, commit. On failure restores every byte.
+ * SUT_FROZEN_WOKE: a thread left asleep ran before the switch; nothing was changed. */
+static int commit(struct sut_freeze *f, struct apply_ctx *c, struct sut_err *err)
 {
 	pid_t pid = c->t->pid;
 	size_t sz = append_record(c);
@@ -265,26 +282,39 @@ static int commit(struct apply_ctx *c, struct sut_err *err)
 		c->reg.hdr = committed;
 		return sut_err_wrap(err, "%s: writing registry journal", sut_target_label(c->t));
 	}
-	size_t done = 0;
+	size_t done = 0, n = c->p->nfuncs;
+	int wr = -1;
 	if (sut_fault("journal", err) < 0)
 		goto undo;
-	for (; done < c->p->nfuncs; done++) {
-		if (sut_ptrace_write(pid, rf[done].addr, rf[done].written, SUT_JMP_LEN, err) < 0)
-			break;
-		if (done == 0 && sut_fault("jump", err) < 0) {
-			done++;
+	/* the first jump alone, then the others: "jump" fails or kills between them */
+	wr = write_entries(f, rf, 0, 1, false, err);
+	if (wr == 0) {
+		done = 1;
+		if (sut_fault("jump", err) < 0)
 			goto undo;
-		}
+		wr = write_entries(f, rf, 1, n, false, err);
+		if (wr == 0)
+			done = n;
 	}
-	if (done < c->p->nfuncs) {
-		sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(c->t),
-			     rf[done].name);
+	if (done < n) {
+		if (wr < 0)
+			sut_err_wrap(err, "%s: writing jump into %s", sut_target_label(c->t),
+				     rf[done].name);
 undo:;
 		struct sut_err e2;
-		for (size_t k = 0; k < done; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
+		write_entries(f, rf, 0, done, true, &e2);
+		/* a thread left asleep may have woken and entered a replacement while its
+		 * jump was live: the patch memory stays (a later transaction releases memory
+		 * no record accounts for, once no thread is inside it) */
+		if (done && f->nasleep)
+			c->region_mapped = false;
 		c->reg.hdr = committed;
-		sut_registry_write(pid, &c->reg, &e2);
+		/* what is in the process now is what suture wrote: the next attempt's
+		 * check of what staging left compares against it */
+		if (sut_registry_write(pid, &c->reg, &e2) == 0)
+			c->hdr_seen = c->reg.hdr;
+		if (wr == 1)
+			return SUT_FROZEN_WOKE; /* f->woke ran: try again */
 		return -1;
 	}
 	c->reg.hdr = committed;
@@ -295,8 +325,9 @@ undo:;
 	if (sut_ptrace_write(pid, c->reg.addr, &c->reg.hdr, sizeof c->reg.hdr, err) < 0) {
 		/* cannot record it: take the jumps back so the process stays as it was */
 		struct sut_err e2;
-		for (size_t k = 0; k < c->p->nfuncs; k++)
-			sut_ptrace_write(pid, rf[k].addr, rf[k].saved, SUT_JMP_LEN, &e2);
+		write_entries(f, rf, 0, n, true, &e2);
+		if (f->nasleep)
+			c->region_mapped = false; /* as above */
 		return sut_err_wrap(err, "%s: committing registry", sut_target_label(c->t));
 	}
 	/* past this point the apply is complete: a failure injected here must not undo it */
@@ -407,14 +438,15 @@ static int apply_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 		return chk;
 	if (verify_preimages(c, err) < 0 || sut_fault("frozen", err) < 0)
 		return -1;
-	return c->o->dry_run ? 0 : commit(c, err);
+	return c->o->dry_run ? 0 : commit(f, c, err);
 }
 
 static int freeze_and_commit(struct apply_ctx *c, struct sut_txn_result *res, struct sut_err *err)
 {
 	struct frozen_apply fa = {.c = c};
 	fa.ranges = build_ranges(c, &fa.nr);
-	int rc = sut_frozen_retry(c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, res, err);
+	int rc = sut_frozen_retry(c->t, c->o->timeout_ms, "apply", apply_frozen, &fa, fa.ranges,
+				  fa.nr, res, err);
 	free(fa.ranges);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/env.h"
 
 /* Longest time one freeze attempt waits for every thread to stop (see sut_frozen_retry). */
 #define FREEZE_ATTEMPT_MS 250
@@ -88,10 +89,53 @@ int sut_blocked_error(struct sut_err *err, const struct sut_target *t,
 			(unsigned long long)b->addr);
 }
 
+bool sut_entry_half_written(const uint8_t cur[SUT_JMP_LEN], const uint8_t from[SUT_JMP_LEN],
+			    const uint8_t to[SUT_JMP_LEN])
+{
+	return cur[0] == 0xcc && (memcmp(cur + 1, from + 1, SUT_JMP_LEN - 1) == 0 ||
+				  memcmp(cur + 1, to + 1, SUT_JMP_LEN - 1) == 0);
+}
+
+/* Attempts of the partial freeze ended by a sleeper that woke, before the transaction
+ * goes on with the full freeze. */
+#define PARTIAL_ATTEMPTS 5
+
+/* The partial freeze's check of the sleepers, before anything is stopped. */
+struct asleep_check {
+	struct sut_target *t;
+	const struct sut_range *r;
+	size_t nr;
+};
+
+/* Any doubt (a sleeper seems to block, or its stack cannot be read: it may have exited
+ * meanwhile) sends the transaction to the full freeze, which judges, or reports, with
+ * every thread stopped. */
+static int check_asleep(const struct sut_freeze *f, void *ctx)
+{
+	struct asleep_check *a = ctx;
+	struct sut_blocker b;
+	struct sut_err ignored;
+	if (sut_target_refresh_maps(a->t, &ignored) < 0)
+		return SUT_FROZEN_FULL;
+	int chk = sut_check_consistency(f, &a->t->maps, &a->t->objs, a->r, a->nr, &b, &ignored);
+	return chk == 0 ? 0 : SUT_FROZEN_FULL;
+}
+
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
-		     void *ctx, struct sut_txn_result *res, struct sut_err *err)
+		     void *ctx, const struct sut_range *ranges, size_t nranges,
+		     struct sut_txn_result *res, struct sut_err *err)
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	/* SUTURE_FREEZE=sleepers: the partial freeze (threads asleep in a system call left
+	 * asleep). Not the default yet: a thread trapped on an int3 whose stop the guard has
+	 * not seen when it ends gets the SIGTRAP (docs/architecture.md). Otherwise, or with
+	 * SUTURE_FREEZE=all, every thread is stopped. */
+	const char *mode = sut_env("SUTURE_FREEZE");
+	bool partial = mode && strcmp(mode, "sleepers") == 0;
+	int woke = 0;
+	/* sleepers that woke during an attempt: stopped in the next ones */
+	pid_t restless[256];
+	size_t nrestless = 0;
 	for (int attempt = 1;; attempt++) {
 		/* Checked just before the freeze, not inside it: reading every thread's
 		 * children would lengthen the freeze, and the vfork child this looks for is
@@ -116,7 +160,19 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		 * uninterruptible sleep) then counts as blocking, like a thread inside a
 		 * function, and the others run again during the backoff. */
 		int attempt_ms = timeout_ms < FREEZE_ATTEMPT_MS ? timeout_ms : FREEZE_ATTEMPT_MS;
-		if (sut_ptrace_freeze(t->pid, attempt_ms, &f, err) < 0) {
+		struct asleep_check ac = {t, ranges, nranges};
+		int fr = partial ? sut_ptrace_freeze_partial(t->pid, attempt_ms, restless,
+							     nrestless, &f, err, check_asleep, &ac)
+				 : sut_ptrace_freeze(t->pid, attempt_ms, &f, err);
+		if (fr == 1 || fr == SUT_FROZEN_FULL) { /* nothing held */
+			/* 1: a sleeper changed while it was being seized; FULL: one seems to
+			 * block the rule, to be judged on its full registers */
+			sut_release_signals(&old);
+			res->attempts = attempt;
+			partial = fr == 1 && ++woke < PARTIAL_ATTEMPTS;
+			continue;
+		}
+		if (fr < 0) {
 			sut_release_signals(&old);
 			res->attempts = attempt;
 			if (f.held_max_ns > res->held_ns)
@@ -132,8 +188,10 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 			sut_backoff(attempt);
 			continue;
 		}
+		if (f.stop_start_ns)
+			t0 = f.stop_start_ns; /* sampling and checking the sleepers held nobody */
 		res->attempts = attempt;
-		res->nthreads = f.n;
+		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;
 		int chk = sut_target_refresh_maps(t, err);
 		if (chk == 0)
@@ -142,6 +200,9 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
 		res->freeze_ns = sut_now_ns() - t0;
+		for (size_t k = 0; chk == SUT_FROZEN_WOKE && k < f.nwoke; k++)
+			if (nrestless < sizeof restless / sizeof *restless)
+				restless[nrestless++] = f.woke[k];
 		/* the freeze's span bounds every hold in it (and includes the reading of
 		 * the thread list before the first seize, so it is a little above the longest
 		 * single hold) */
@@ -151,6 +212,14 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		sut_release_signals(&old);
 		if (chk <= 0)
 			return chk;
+		if (chk == SUT_FROZEN_FULL) {
+			partial = false;
+			continue;
+		}
+		if (chk == SUT_FROZEN_WOKE) {
+			partial = ++woke < PARTIAL_ATTEMPTS;
+			continue;
+		}
 		if (sut_now_ns() >= deadline)
 			return sut_blocked_error(err, t, &b, attempt, op);
 		sut_backoff(attempt);

@@ -119,7 +119,8 @@ static int restore_entries(struct sut_target *t, const struct sut_registry *reg,
 				return -1;
 			if (memcmp(cur, f->saved, SUT_JMP_LEN) == 0)
 				continue; /* restored before the kill */
-			if (memcmp(cur, f->written, SUT_JMP_LEN) != 0)
+			if (memcmp(cur, f->written, SUT_JMP_LEN) != 0 &&
+			    !sut_entry_half_written(cur, f->written, f->saved))
 				return sut_errf(err, "%s: %s: entry bytes are neither the jump nor the "
 						"original; left alone", sut_target_label(t), f->name);
 		}
@@ -129,6 +130,39 @@ static int restore_entries(struct sut_target *t, const struct sut_registry *reg,
 			++*done;
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Under a partial freeze (sleepers left asleep): every owned entry in one
+ * sut_freeze_write_code, so that no thread runs an entry half written. Returns 0, -1, or
+ * SUT_FROZEN_WOKE (a sleeper ran meanwhile: nothing was changed, the header put back). */
+static int restore_entries_partial(struct sut_freeze *fz, const struct sut_registry *reg,
+				   long ri, struct sut_err *err)
+{
+	const struct sut_reg_patch *r = sut_registry_patch(reg, (size_t)ri);
+	struct sut_code_write *w = sut_xcalloc(r->nfuncs ? r->nfuncs : 1, sizeof *w);
+	struct sut_code_write *back = sut_xcalloc(r->nfuncs ? r->nfuncs : 1, sizeof *back);
+	size_t nw = 0;
+	for (uint32_t k = 0; k < r->nfuncs; k++) {
+		const struct sut_reg_func *f = &sut_reg_funcs(r)[k];
+		if (sut_registry_owner(reg, f->addr, ri) >= 0)
+			continue;
+		back[nw] = (struct sut_code_write){f->addr, f->written, SUT_JMP_LEN};
+		w[nw++] = (struct sut_code_write){f->addr, f->saved, SUT_JMP_LEN};
+	}
+	int wr = sut_freeze_write_code(fz, w, nw, true, err);
+	if (wr == 0 && sut_fault("revert-restore", err) < 0) {
+		struct sut_err e2; /* put the jumps back */
+		sut_freeze_write_code(fz, back, nw, false, &e2);
+		wr = -1;
+	}
+	free(w);
+	free(back);
+	if (wr != 0) {
+		struct sut_err e2;
+		sut_ptrace_write(fz->pid, reg->addr, &reg->hdr, sizeof reg->hdr, &e2);
+		return wr == 1 ? SUT_FROZEN_WOKE : -1;
 	}
 	return 0;
 }
@@ -151,7 +185,7 @@ static void undo_restore(pid_t pid, const struct sut_registry *reg, long ri, uin
  * registry without it; restores everything on failure. The region stays mapped: the
  * caller releases it once no thread is inside. */
 static int revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-			 enum revert_mode mode, struct sut_err *err)
+			 enum revert_mode mode, struct sut_freeze *fz, struct sut_err *err)
 {
 	struct sut_registry next;
 	registry_without(reg, ri, &next);
@@ -159,7 +193,13 @@ static int revert_record(struct sut_target *t, struct sut_registry *reg, long ri
 	uint32_t done;
 	if (mode == REVERT_NEW && journal_revert(t->pid, reg, ri, err) < 0)
 		goto out;
-	if (restore_entries(t, reg, ri, mode, &done, err) < 0) {
+	if (mode == REVERT_NEW && fz && fz->sl) {
+		int wr = restore_entries_partial(fz, reg, ri, err);
+		if (wr != 0) {
+			rc = wr;
+			goto out;
+		}
+	} else if (restore_entries(t, reg, ri, mode, &done, err) < 0) {
 		undo_restore(t->pid, reg, ri, done);
 		goto out;
 	}
@@ -175,15 +215,15 @@ out:
 }
 
 int sut_revert_record(struct sut_target *t, struct sut_registry *reg, long ri,
-		      struct sut_err *err)
+		      struct sut_freeze *f, struct sut_err *err)
 {
-	return revert_record(t, reg, ri, REVERT_NEW, err);
+	return revert_record(t, reg, ri, REVERT_NEW, f, err);
 }
 
 int sut_revert_record_repair(struct sut_target *t, struct sut_registry *reg, long ri,
 			     struct sut_err *err)
 {
-	return revert_record(t, reg, ri, REVERT_REPAIR, err);
+	return revert_record(t, reg, ri, REVERT_REPAIR, NULL, err);
 }
 
 struct frozen_revert {
@@ -207,14 +247,16 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 		return 0;
 	struct sut_remote rem;
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
-		return -1;
+		/* the unmap needs a stopped thread: under a partial freeze there may be none */
+		return f->nasleep ? SUT_FROZEN_FULL : -1;
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
 	uint64_t region = r->region, region_size = r->region_size;
 	if (sut_remote_check_unmap(&rem, region, region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",
 				    sut_target_label(t), r->id);
-	if (sut_revert_record(t, fr->reg, fr->ri, err) < 0)
-		return -1;
+	int rr = sut_revert_record(t, fr->reg, fr->ri, f, err);
+	if (rr != 0)
+		return rr < 0 ? -1 : rr;
 	/* the revert itself is complete; a fault here skips only the release of memory */
 	if (sut_fault("revert-committed", err) < 0)
 		return 0;
@@ -269,7 +311,7 @@ int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
 		goto out;
 	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run,
 				   .res = res};
-	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, res, err);
+	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, &range, 1, res, err);
 out:
 	if (rc == 0 && !o->dry_run) {
 		/* the view now holds the registry written and no longer the memory released */

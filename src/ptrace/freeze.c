@@ -15,6 +15,7 @@
  *                                      the still-pending interrupt trap is cleared by the
  *                                      detach itself. */
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ struct freezer {
 	uint64_t deadline_ns;
 	pid_t stuck; /* a thread that did not stop by the deadline */
 	uint64_t held_max_ns; /* release_all: longest seize-to-detach time */
+	bool partial; /* the stop of a partial freeze: its guard may trace new threads */
 };
 
 /* Threads this tool thread interrupted but could not release because they had not
@@ -88,17 +91,30 @@ void sut_ptrace_release_leftovers(void)
 	}
 }
 
+bool ptr_is_leftover(pid_t tid)
+{
+	for (size_t i = 0; i < nleftover; i++)
+		if (leftover[i] == tid)
+			return true;
+	return false;
+}
+
 static void add_leftover(pid_t tid)
 {
 	leftover = sut_xrealloc(leftover, (nleftover + 1) * sizeof *leftover);
 	leftover[nleftover++] = tid;
 }
 
-static uint64_t now_ns(void)
+uint64_t sut_ptrace_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return sut_ptrace_now_ns();
 }
 
 static bool known(const struct freezer *fz, pid_t tid)
@@ -126,7 +142,7 @@ static pid_t tracer_of(pid_t pid, pid_t tid)
 }
 
 /* Scheduler state letter of a thread ('R', 'S', 'Z'...), '?' when unreadable. */
-static char thread_state(pid_t pid, pid_t tid)
+char ptr_thread_state(pid_t pid, pid_t tid)
 {
 	char path[96], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
@@ -161,7 +177,7 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err);
 
 static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 {
-	if (thread_state(fz->pid, tid) == 'D') {
+	if (ptr_thread_state(fz->pid, tid) == 'D') {
 		new_slot(fz, tid, DEFERRED);
 		return 0;
 	}
@@ -173,6 +189,14 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 {
 	pid_t tid = s->tid;
 	s->t.held_since_ns = now_ns();
+	/* A thread an earlier attempt of this tool thread interrupted but could not release
+	 * (it had not stopped: on a loaded machine it waits for a CPU) is still ours: wait for
+	 * its stop, which releases it, until this attempt's deadline. */
+	while (ptr_is_leftover(tid) && now_ns() < fz->deadline_ns) {
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+		sut_ptrace_release_leftovers();
+	}
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		if (errno == ESRCH) {
 			s->state = GONE; /* exited between the directory read and now */
@@ -192,6 +216,11 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 		}
 		s->state = GONE;
 		pid_t tracer = tracer_of(fz->pid, tid);
+		char own[64];
+		snprintf(own, sizeof own, "/proc/self/task/%d", (int)tracer);
+		if (fz->partial && tracer && tracer != (pid_t)syscall(SYS_gettid) &&
+		    access(own, F_OK) == 0)
+			return 0; /* the partial freeze's guard caught it being created */
 		if (tracer && tracer != getpid())
 			return sut_errf(err, "pid %d: cannot trace thread %d: already traced by pid %d "
 					"(another debugger attached)", (int)fz->pid, (int)tid,
@@ -230,7 +259,7 @@ static int collect(struct freezer *fz, struct sut_err *err)
 		for (size_t i = 0; i < fz->n; i++) {
 			struct slot *s = &fz->v[i];
 			if (s->state == DEFERRED) {
-				char c = thread_state(fz->pid, s->tid);
+				char c = ptr_thread_state(fz->pid, s->tid);
 				if (c == '?') {
 					s->state = GONE;
 				} else if (c != 'D') {
@@ -289,7 +318,7 @@ static int collect(struct freezer *fz, struct sut_err *err)
 				struct slot *s = &fz->v[i];
 				if (s->state != SEIZED && s->state != DEFERRED)
 					continue;
-				char c = thread_state(fz->pid, s->tid);
+				char c = ptr_thread_state(fz->pid, s->tid);
 				if (c == 'Z' || c == 'X' || c == '?') {
 					if (s->state == SEIZED)
 						ptrace(PTRACE_DETACH, s->tid, 0, 0);
@@ -379,11 +408,26 @@ static void freezer_init(struct freezer *fz, pid_t pid, int timeout_ms)
 	fz->deadline_ns = now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ULL;
 }
 
+static bool skipped(const pid_t *skip, size_t nskip, pid_t tid)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == tid)
+			return true;
+	return false;
+}
+
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err)
+{
+	return ptr_freeze_except(pid, timeout_ms, NULL, 0, out, err);
+}
+
+int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
+		      struct sut_freeze *out, struct sut_err *err)
 {
 	struct freezer fz;
 	sut_ptrace_release_leftovers();
 	freezer_init(&fz, pid, timeout_ms);
+	fz.partial = nskip > 0;
 	memset(out, 0, sizeof *out);
 	for (;;) {
 		pid_t *tids;
@@ -393,7 +437,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (known(&fz, tids[i]))
+			if (known(&fz, tids[i]) || skipped(skip, nskip, tids[i]))
 				continue;
 			size_t before = fz.n;
 			if (seize(&fz, tids[i], err) < 0) {
@@ -421,7 +465,7 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 	size_t stopped = 0;
 	for (size_t i = 0; i < fz.n; i++)
 		stopped += fz.v[i].state == STOPPED;
-	if (!stopped) {
+	if (!stopped && !nskip) {
 		release_all(&fz);
 		return sut_errf(err, "pid %d: no such process (every thread exited)", (int)pid);
 	}
@@ -461,4 +505,11 @@ void sut_freeze_free(struct sut_freeze *f)
 	free(f->threads);
 	f->threads = NULL;
 	f->n = 0;
+	if (f->sl) { /* never thawed: release the sleepers all the same */
+		ptr_sleepers_release(f->sl, f->pid);
+		f->sl = NULL;
+	}
+	free(f->asleep);
+	f->asleep = NULL;
+	f->nasleep = 0;
 }

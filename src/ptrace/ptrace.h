@@ -32,7 +32,11 @@ struct sut_thread {
 	int deferred_sig;  /* a signal the kernel dequeued while a remote syscall was being
 			      driven (its delivery was suppressed then); delivered on detach */
 	uint64_t held_since_ns; /* monotonic time suture seized it (start of its hold) */
+	bool asleep;       /* left asleep by a partial freeze: not stopped, and only regs.rip
+			      and regs.rsp are known (from /proc/PID/task/TID/syscall) */
 };
+
+struct sut_sleepers; /* the sleepers of a partial freeze and their guard (freeze_sleepers.c) */
 
 struct sut_freeze {
 	pid_t pid;
@@ -43,6 +47,17 @@ struct sut_freeze {
 	uint64_t held_max_ns; /* after thaw, or after a failed freeze or stop: the longest
 				 time one thread was held, from its seize to its detach (a
 				 thread left to the leftovers is not counted) */
+	/* partial freeze only: threads left asleep (asleep = true), not stopped; NULL and 0
+	   for the full freeze. Their guard is sl (see sut_ptrace_freeze_partial). */
+	struct sut_thread *asleep;
+	size_t nasleep;
+	struct sut_sleepers *sl;
+	pid_t woke[64]; /* after sut_freeze_write_code returned 1: sleepers that had run */
+	size_t nwoke;
+	bool asleep_checked; /* the consistency rule was checked on asleep[] by the partial
+				freeze's check_asleep, before the stop */
+	uint64_t stop_start_ns; /* partial freeze: just before the first thread was stopped
+				   (the sampling and the sleepers' check before it hold nobody) */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
@@ -52,6 +67,46 @@ struct sut_freeze {
  * leaves it; one that has not stopped by the deadline is named in out->stuck, and the
  * stopped threads are released at once. */
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err);
+
+/* The partial freeze (docs/architecture.md, "Sleeping threads stay asleep"): threads
+ * asleep in a system call are sampled without being stopped (syscall file, switch counts),
+ * seized without interrupt by a helper thread, and left asleep (out->asleep); every other
+ * thread is stopped as by sut_ptrace_freeze (out->threads). Code written into the process
+ * must then go through sut_freeze_write_code, which makes a sleeper that wakes trap
+ * instead of running a half-written entry, and proves that none woke before the switch.
+ * Every write through sut_ptrace_write to pid from this tool thread goes through one
+ * /proc/PID/mem descriptor opened before the sample until the thaw (after an exec it
+ * fails rather than write into the new program). Returns 0, or -1 with err set; 1 when a
+ * sleeper changed while it was being seized (nothing is held: try again, or use the full
+ * freeze). Threads that cannot be left asleep are stopped, so with no sleeper at all this
+ * is the full freeze; so are the threads in stop_also (sleepers that woke during an earlier
+ * attempt: they are likely to wake again). check_asleep (may be NULL) runs once the
+ * sleepers are seized and before any other thread is stopped, on out->asleep (so that
+ * checking a thousand sleepers holds nobody): non-zero ends the attempt with that value,
+ * nothing held. */
+int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
+			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err,
+			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
+			      void *ctx);
+
+/* One piece of code to write: len bytes (1..15) at addr. */
+struct sut_code_write {
+	uint64_t addr;
+	const uint8_t *bytes;
+	size_t len;
+};
+
+/* Writes every piece, all or nothing (on failure each byte already written is put back).
+ * Full freeze: each piece in one write, as every thread is stopped. Partial freeze: an
+ * int3 over the first byte of every piece, then every sleeper is sampled again, then the
+ * other bytes, then the first ones; a sleeper caught by an int3 is held by the guard and
+ * resumes on the piece once it is final. Returns 0; 1 when a sleeper ran since it was
+ * sampled (nothing is changed; f->woke lists those that did): the switch cannot be proved
+ * safe; -1 on a write error (err set, everything put back that could be). look_again
+ * false: no second look, for putting back bytes this freeze wrote (the int3 order still
+ * applies). */
+int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
+			  bool look_again, struct sut_err *err);
 
 /* Releases threads an earlier freeze of this tool thread interrupted but could not detach
  * (they were in the kernel, out of reach, when it gave up) as soon as they have stopped.
@@ -63,7 +118,8 @@ void sut_ptrace_release_leftovers(void);
 int sut_ptrace_stop_one(pid_t pid, pid_t tid, int timeout_ms, struct sut_freeze *out,
 			struct sut_err *err);
 
-/* Restores dirty registers and detaches every thread. Returns -1 if any thread could not be
+/* Restores dirty registers and detaches every thread (a partial freeze's sleepers are
+ * released by its guard, without waking them). Returns -1 if any thread could not be
  * released cleanly (it has then usually vanished); continues with the others regardless. */
 int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err);
 
@@ -84,6 +140,9 @@ int sut_ptrace_write(pid_t pid, uint64_t addr, const void *buf, size_t len, stru
 long sut_freeze_syscall_thread(const struct sut_freeze *f);
 
 void sut_freeze_free(struct sut_freeze *f);
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t sut_ptrace_now_ns(void);
 
 /* ---- seccomp (DESIGN.md invariant 5: never kill the target, never inject a signal) ----
  *

@@ -9,6 +9,7 @@
  * is never delivered. Group-stopped threads stay stopped: the kernel re-enters the group
  * stop on detach while the process is stopped. */
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -140,6 +141,12 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 		if (t->held_since_ns && now - t->held_since_ns > f->held_max_ns)
 			f->held_max_ns = now - t->held_since_ns;
+	}
+	if (f->sl) { /* a partial freeze: the sleepers go on sleeping */
+		uint64_t held = ptr_sleepers_release(f->sl, f->pid);
+		f->sl = NULL;
+		if (held > f->held_max_ns)
+			f->held_max_ns = held;
 	}
 	sut_ptrace_release_leftovers();
 	return rc;

@@ -63,4 +63,13 @@ int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mo
 		      const struct sut_stack_snapshot *stack, size_t max,
 		      struct sut_unwind_result *out, struct sut_err *err);
 
+/* The same for a thread known only by its PC and stack pointer (one asleep in a system
+ * call, seen through /proc/PID/task/TID/syscall without being stopped): every other
+ * register is unknown, so a frame whose CFI needs one ends the walk (complete = false),
+ * and the caller scans the rest. Registers CFI finds saved on the stack are recovered. */
+int sut_unwind_thread_pc_sp(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, uint64_t pc, uint64_t sp,
+			    const struct sut_stack_snapshot *stack, size_t max,
+			    struct sut_unwind_result *out, struct sut_err *err);
+
 #endif

@@ -151,10 +151,32 @@ static void record_pc(struct walk *w, uint64_t pc)
 	out->pcs[out->n++] = pc;
 }
 
+static int unwind(struct sut_unwinder *u, const struct sut_unwind_module *mods, size_t nmods,
+		  const struct user_regs_struct *regs, bool pc_sp_only,
+		  const struct sut_stack_snapshot *stack, size_t max,
+		  struct sut_unwind_result *out, struct sut_err *err);
+
 int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mods,
 		      size_t nmods, const struct user_regs_struct *regs,
 		      const struct sut_stack_snapshot *stack, size_t max,
 		      struct sut_unwind_result *out, struct sut_err *err)
+{
+	return unwind(u, mods, nmods, regs, false, stack, max, out, err);
+}
+
+int sut_unwind_thread_pc_sp(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, uint64_t pc, uint64_t sp,
+			    const struct sut_stack_snapshot *stack, size_t max,
+			    struct sut_unwind_result *out, struct sut_err *err)
+{
+	struct user_regs_struct regs = {.rip = pc, .rsp = sp};
+	return unwind(u, mods, nmods, &regs, true, stack, max, out, err);
+}
+
+static int unwind(struct sut_unwinder *u, const struct sut_unwind_module *mods, size_t nmods,
+		  const struct user_regs_struct *regs, bool pc_sp_only,
+		  const struct sut_stack_snapshot *stack, size_t max,
+		  struct sut_unwind_result *out, struct sut_err *err)
 {
 	if (!out)
 		return sut_errf(err, "unwind: no result to fill");
@@ -173,6 +195,8 @@ int sut_unwind_thread(struct sut_unwinder *u, const struct sut_unwind_module *mo
 	};
 	out->pcs = sut_xmalloc(w.cap * sizeof *out->pcs);
 	regs_from_user(regs, &w.cur);
+	if (pc_sp_only) /* every other register unknown: a rule that needs one stops the walk */
+		w.cur.valid = 1u << UNW_RSP | 1u << UNW_RA;
 	out->pcs[out->n++] = regs->rip; /* frame 0's PC is where the thread is */
 	for (;;) {
 		Dwarf_Frame *frame = frame_cfi(&w);

@@ -2,7 +2,8 @@
 /* ptrace layer on real children: freezing threads blocked in read, nanosleep, futex and
  * accept leaves them undisturbed (no EINTR, no short sleep, no spurious wakeup); remote
  * syscalls; a stopped process stays stopped; threads born and dying during the freeze;
- * signals arriving during the freeze are delivered once; errors name the pid. */
+ * signals arriving during the freeze are delivered once; errors name the pid; the partial
+ * freeze leaves sleeping threads asleep. */
 #include "fixtures.h"
 
 #include <errno.h>
@@ -273,6 +274,87 @@ static void test_freeze_blocked_threads_undisturbed(void **state)
 	}
 	sut_proc_maps_free(&m);
 	msleep(2100); /* let at least one full 2 s sleep finish under observation */
+	finish_blocker(&c, port);
+}
+
+/* voluntary_ctxt_switches of one thread, -1 if unreadable */
+static long voluntary(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	long v = -1;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* The partial freeze on the blocker: every thread is asleep in a call without a short
+ * timeout (read, futex, accept, pthread_join; the 2 s nanosleep too, when asleep), so
+ * none is stopped and none is woken; code written through sut_freeze_write_code (the
+ * bytes that were there, at the reader's PC) is in place afterwards. */
+static void test_partial_freeze_leaves_sleepers(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_err err;
+	pid_t *tids;
+	size_t n;
+	assert_int_equal(sut_proc_threads(c.pid, &tids, &n, &err), 0);
+	assert_int_equal(n, 5);
+	long before[5];
+	for (size_t i = 0; i < n; i++)
+		before[i] = voluntary(c.pid, tids[i]);
+	int written = 0;
+	for (int round = 0; round < 20; round++) {
+		struct sut_freeze f;
+		int rc = sut_ptrace_freeze_partial(c.pid, 2000, NULL, 0, &f, &err, NULL, NULL);
+		if (rc == 1) { /* a sleeper changed while it was seized: nothing held */
+			msleep(5);
+			continue;
+		}
+		if (rc < 0)
+			fail_msg("round %d: %s", round, err.msg);
+		assert_int_equal(f.n + f.nasleep, 5);
+		assert_true(f.nasleep >= 4);
+		const struct sut_thread *reader = NULL;
+		for (size_t i = 0; i < f.nasleep; i++) {
+			assert_true(f.asleep[i].asleep);
+			if ((long)f.asleep[i].regs.orig_rax == SYS_read)
+				reader = &f.asleep[i];
+		}
+		assert_non_null(reader);
+		uint8_t was[5], now[5];
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, was, 5, &err), 0);
+		struct sut_code_write w = {reader->regs.rip, was, 5};
+		int wr = sut_freeze_write_code(&f, &w, 1, true, &err);
+		assert_true(wr == 0 || wr == 1);
+		written += wr == 0;
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, now, 5, &err), 0);
+		assert_memory_equal(was, now, 5);
+		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+		sut_freeze_free(&f);
+		msleep(5);
+	}
+	assert_true(written > 0);
+	/* every thread but the one in nanosleep (its own 2 s period) kept its count */
+	for (size_t i = 0; i < n; i++) {
+		char path[96], line[64] = "";
+		snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)c.pid, (int)tids[i]);
+		FILE *sf = fopen(path, "r");
+		assert_non_null(sf);
+		assert_non_null(fgets(line, sizeof line, sf));
+		fclose(sf);
+		long nr = atol(line);
+		if (nr == SYS_clock_nanosleep || nr == SYS_nanosleep)
+			continue;
+		assert_int_equal(voluntary(c.pid, tids[i]), before[i]);
+	}
+	free(tids);
 	finish_blocker(&c, port);
 }
 
@@ -629,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_stop_one),
 		cmocka_unit_test(test_freeze_unstoppable_thread),
 		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
+		cmocka_unit_test(test_partial_freeze_leaves_sleepers),
 		cmocka_unit_test(test_freeze_thread_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The partial freeze: stop what may run, leave the sleepers asleep.
+ *
+ * docs/architecture.md ("Sleeping threads stay asleep") has the argument; in short:
+ *   1. every thread is looked at once without being stopped (sleepers.c); those asleep in
+ *      a system call suture may leave them in are the sleepers;
+ *   2. the guard (sleeper_guard.c) seizes the sleepers without interrupting them;
+ *   3. the others are stopped by the full freeze's machinery, which skips the sleepers
+ *      and re-reads the thread list until no new thread appears;
+ *   4. the thread list is read once more: a thread neither stopped nor traced by the
+ *      guard was created by a sleeper that woke before its seize, and the attempt ends.
+ * The sleepers are published with the PC and stack pointer of their syscall file, for the
+ * consistency check; the second look that proves they did not run is made once the
+ * int3s are in place (sut_freeze_write_code). */
+#include "ptrace/ptrace_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proc/proc.h"
+#include "util/buf.h"
+
+struct sut_sleepers {
+	struct ptr_guard *guard;
+	struct ptr_sample *s;
+	size_t n;
+};
+
+static void sleepers_free(struct sut_sleepers *sl)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		ptr_sample_close(&sl->s[i]);
+	free(sl->s);
+	free(sl);
+}
+
+static bool stopped_in(const struct sut_freeze *f, pid_t tid)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* Ends a partial freeze that cannot be used: the stopped threads are thawed, the guard
+ * releases the sleepers. */
+static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
+{
+	struct sut_err ignored;
+	out->sl = NULL;
+	sut_ptrace_thaw(out, &ignored);
+	sut_freeze_free(out);
+	if (sl->guard)
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+	sleepers_free(sl);
+	ptr_mem_unpin();
+}
+
+/* The looks and the check of the sleepers hold no thread of the target, but on a busy
+ * machine they take CPU time from it: they run at the lowest priority (nice 19 for this
+ * tool thread), and at the previous one again before the first thread is stopped. Only
+ * when the previous priority can be restored (root, or CAP_SYS_NICE). Returns the
+ * previous nice value (when start). */
+static int background(bool start, int was)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	if (!start) {
+		if (was != 19)
+			setpriority(PRIO_PROCESS, (id_t)self, was);
+		return was;
+	}
+	errno = 0;
+	int cur = getpriority(PRIO_PROCESS, (id_t)self);
+	if (errno || geteuid() != 0)
+		return 19; /* leave it alone */
+	setpriority(PRIO_PROCESS, (id_t)self, 19);
+	return cur;
+}
+
+static bool listed(const pid_t *v, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == tid)
+			return true;
+	return false;
+}
+
+int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
+			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err,
+			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
+			      void *ctx)
+{
+	memset(out, 0, sizeof *out);
+	sut_ptrace_release_leftovers();
+	if (ptr_mem_pin(pid, err) < 0)
+		return -1;
+	pid_t *tids;
+	size_t n;
+	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
+		ptr_mem_unpin();
+		return -1;
+	}
+	int nice_was = background(true, 0);
+	struct sut_sleepers *sl = sut_xcalloc(1, sizeof *sl);
+	sl->s = sut_xcalloc(n ? n : 1, sizeof *sl->s);
+	for (size_t i = 0; i < n; i++)
+		if (!listed(stop_also, nstop_also, tids[i]) && !ptr_is_leftover(tids[i]) &&
+		    ptr_sample(pid, tids[i], &sl->s[sl->n]) == 1)
+			sl->n++;
+	free(tids);
+	if (!sl->n) { /* nothing to leave asleep: the full freeze */
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		background(false, nice_was);
+		uint64_t stop_start = sut_ptrace_now_ns();
+		int rc = sut_ptrace_freeze(pid, timeout_ms, out, err);
+		out->stop_start_ns = stop_start;
+		return rc;
+	}
+	pid_t *sleeping = sut_xcalloc(sl->n, sizeof *sleeping);
+	bool *gone = sut_xcalloc(sl->n, sizeof *gone);
+	for (size_t i = 0; i < sl->n; i++)
+		sleeping[i] = sl->s[i].tid;
+	struct sut_err gerr;
+	sl->guard = ptr_guard_start(pid, sleeping, sl->n, gone, nice_was, &gerr);
+	if (!sl->guard) { /* e.g. traced by another: the full freeze says so properly */
+		free(sleeping);
+		free(gone);
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		background(false, nice_was);
+		return 1;
+	}
+	/* the sleepers, as their syscall files show them: checked before anyone is held */
+	struct sut_thread *asleep = sut_xcalloc(sl->n, sizeof *asleep);
+	size_t nasleep = 0;
+	for (size_t i = 0; i < sl->n; i++) {
+		if (gone[i])
+			continue; /* exited before its seize */
+		struct sut_thread *t = &asleep[nasleep++];
+		t->tid = sl->s[i].tid;
+		t->asleep = true;
+		t->regs.rip = sl->s[i].pc;
+		t->regs.rsp = sl->s[i].sp;
+		t->regs.orig_rax = (unsigned long long)sl->s[i].nr;
+	}
+	free(gone);
+	if (check_asleep) {
+		struct sut_freeze view = {.pid = pid, .asleep = asleep, .nasleep = nasleep};
+		int c = check_asleep(&view, ctx);
+		if (c != 0) {
+			free(asleep);
+			free(sleeping);
+			ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+			sleepers_free(sl);
+			ptr_mem_unpin();
+			background(false, nice_was);
+			return c;
+		}
+	}
+	background(false, nice_was); /* from here on threads are held: full speed */
+	uint64_t stop_start = sut_ptrace_now_ns();
+	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
+		pid_t stuck = out->stuck;
+		uint64_t held = out->held_max_ns;
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+		free(asleep);
+		free(sleeping);
+		sleepers_free(sl);
+		ptr_mem_unpin();
+		out->stuck = stuck;
+		out->held_max_ns = held;
+		return -1;
+	}
+	free(sleeping);
+	out->asleep = asleep;
+	out->nasleep = nasleep;
+	out->asleep_checked = check_asleep != NULL;
+	out->stop_start_ns = stop_start;
+	/* every thread now is stopped or traced by the guard */
+	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
+		abandon(out, sl);
+		return -1;
+	}
+	bool complete = true;
+	for (size_t i = 0; i < n && complete; i++)
+		complete = stopped_in(out, tids[i]) || ptr_guard_traces(sl->guard, tids[i]);
+	free(tids);
+	if (!complete) {
+		abandon(out, sl);
+		return 1;
+	}
+	out->sl = sl;
+	out->pid = pid;
+	return 0;
+}
+
+/* ---- used by code_write.c and thaw.c ---- */
+
+struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl)
+{
+	return sl->guard;
+}
+
+size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i]) && k < cap)
+			woke[k++] = sl->s[i].tid;
+	return k;
+}
+
+/* Appends the children of thread tid of pid (/proc/PID/task/TID/children). */
+static void add_children_of(pid_t pid, pid_t tid, pid_t **v, size_t *n, size_t *cap)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	int c;
+	while (fscanf(f, "%d", &c) == 1 && *n < 4096) {
+		if (*n == *cap) {
+			*cap = *cap ? 2 * *cap : 16;
+			*v = sut_xrealloc(*v, *cap * sizeof **v);
+		}
+		(*v)[(*n)++] = c;
+	}
+	fclose(f);
+}
+
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
+{
+	size_t n;
+	const struct ptr_range *r = ptr_mem_written(&n);
+	/* a sleeper that ran may have forked while an entry was being written */
+	pid_t *maybe = NULL;
+	size_t nmaybe = 0, cap = 0;
+	for (size_t i = 0; r && i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i]))
+			add_children_of(pid, sl->s[i].tid, &maybe, &nmaybe, &cap);
+	pid_t born[256];
+	size_t nborn = r ? ptr_guard_new_threads(sl->guard, born, 256) : 0;
+	for (size_t i = 0; i < nborn; i++)
+		add_children_of(pid, born[i], &maybe, &nmaybe, &cap);
+	uint64_t held = ptr_guard_stop(sl->guard, r, n, maybe, nmaybe);
+	free(maybe);
+	sleepers_free(sl);
+	ptr_mem_unpin();
+	return held;
+}

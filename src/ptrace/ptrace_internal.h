@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Pieces of the ptrace layer shared between its files; not a contract for other layers.
+ *
+ *   freeze.c          the full freeze (and the stop of the non-sleepers of a partial one)
+ *   sleepers.c        sampling a thread asleep in a system call without stopping it
+ *   sleeper_guard.c   the helper thread that seizes sleepers without waking them
+ *   freeze_sleepers.c the partial freeze
+ *   code_write.c      writing entry bytes under either freeze
+ *   mem_write.c       /proc/PID/mem writes, with one descriptor pinned during a freeze */
+#ifndef SUTURE_PTRACE_PTRACE_INTERNAL_H
+#define SUTURE_PTRACE_PTRACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ptrace/ptrace.h"
+
+/* --- freeze.c --- */
+
+/* sut_ptrace_freeze, except that the threads in skip are neither seized nor waited for,
+ * and an empty stopped set is not an error when skip is not. */
+int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
+		      struct sut_freeze *out, struct sut_err *err);
+/* Whether tid is a thread this tool thread interrupted and could not release yet. */
+bool ptr_is_leftover(pid_t tid);
+/* Scheduler state letter of a thread ('R', 'S', 'D', 'T', 'Z'...), '?' when unreadable. */
+char ptr_thread_state(pid_t pid, pid_t tid);
+
+/* --- sleepers.c --- */
+
+/* What one look at a thread asleep in a system call saw. */
+struct ptr_sample {
+	pid_t tid;
+	int sched_fd;        /* /proc/PID/task/TID/schedstat, kept open for the second look */
+	char sched[96];      /* its content at the first look */
+	long nr;             /* system call number */
+	uint64_t pc, sp;
+};
+
+/* 1: tid is asleep in a system call it may be left in (s filled, s->sched_fd open);
+ * 0: it must be stopped (running, stopped, traced, not in a call, in a call that creates
+ * or replaces a process or its memory, unreadable); -1: it is gone. */
+int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
+/* Whether the thread has not been switched in since s was taken (see freeze_sleepers.c). */
+bool ptr_sample_unchanged(const struct ptr_sample *s);
+void ptr_sample_close(struct ptr_sample *s);
+
+/* --- sleeper_guard.c --- */
+
+struct ptr_guard;
+/* Starts the helper thread and seizes every tid (PTRACE_SEIZE, no interrupt, with
+ * TRACECLONE/FORK/VFORK/EXEC); then the helper takes the nice value `nice` (it inherits
+ * the caller's background priority for the seizes, and must answer a trapped thread fast). -1 with err when the thread cannot start or a seize is
+ * refused (EPERM: traced by another); a thread gone meanwhile is marked in gone[i]. */
+struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,
+				  int nice, struct sut_err *err);
+/* Whether tid is traced by the guard (seized sleeper or a thread it auto-attached). */
+bool ptr_guard_traces(struct ptr_guard *g, pid_t tid);
+/* Threads of the process the guard caught being created (at most cap, into out). */
+size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap);
+/* The guard treats an int3 stop at addr + 1 as its own from now on. */
+void ptr_guard_expect_trap(struct ptr_guard *g, uint64_t addr);
+/* A range of the process written during the freeze. */
+struct ptr_range {
+	uint64_t addr;
+	size_t len;
+};
+/* Releases everything the guard holds (trapped threads back on their entry; a child
+ * process forked meanwhile first gets the n ranges copied from the process, so that it
+ * holds what its parent holds), ends the helper thread (the kernel then detaches the
+ * sleepers without waking them) and waits until it is gone. Returns the longest time a
+ * thread was held by it, in ns. */
+uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
+			const pid_t *maybe, size_t nmaybe);
+
+/* --- freeze_sleepers.c --- */
+
+struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
+/* The sleepers whose second look differs from their first (at most cap of them, in
+ * woke[]); 0 when none does. */
+size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap);
+/* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
+ * longest time the guard held a thread, in ns. */
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);
+
+/* --- mem_write.c --- */
+
+/* Makes sut_ptrace_write(pid, ...) on this tool thread use one descriptor of
+ * /proc/PID/mem opened now, until ptr_mem_unpin. */
+int ptr_mem_pin(pid_t pid, struct sut_err *err);
+void ptr_mem_unpin(void);
+/* The ranges written through the pinned descriptor since ptr_mem_pin. */
+const struct ptr_range *ptr_mem_written(size_t *n);
+
+#endif
