@@ -101,8 +101,13 @@ struct txn_args {
 	int nrest;
 };
 
-static int parse(int argc, char **argv, struct txn_args *a, const char *usage, bool apply)
+/* Which command a txn_args belongs to: apply takes patch files and --dry-run and the trust
+ * options, revert takes patch ids. */
+enum txn_op { TXN_APPLY, TXN_REVERT };
+
+static int parse(int argc, char **argv, struct txn_args *a, const char *usage, enum txn_op op)
 {
+	bool apply = op == TXN_APPLY;
 	static const struct option lo[] = {
 		{"pid", required_argument, 0, 'p'}, {"all", no_argument, 0, 'a'},
 		{"timeout", required_argument, 0, 't'}, {"dry-run", no_argument, 0, 'n'},
@@ -251,8 +256,9 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 /* Prints the jobs in pid order; returns the exit status. not_started[k]: job k was not
  * started because of a stop request. */
 static int report(struct txn_args *a, struct sut_multi_result *jobs, size_t skipped_by_stop,
-		  const bool *not_started, bool apply, bool dry_run)
+		  const bool *not_started, enum txn_op op, bool dry_run)
 {
+	bool apply = op == TXN_APPLY;
 	struct json j;
 	json_init(&j, stdout);
 	if (a->json) {
@@ -354,7 +360,7 @@ static int report(struct txn_args *a, struct sut_multi_result *jobs, size_t skip
 int cmd_apply(int argc, char **argv)
 {
 	struct txn_args a;
-	if (parse(argc, argv, &a, apply_usage, true) < 0)
+	if (parse(argc, argv, &a, apply_usage, TXN_APPLY) < 0)
 		return EXIT_USAGE;
 	size_t np = (size_t)a.nrest;
 	struct sut_patch **patches = sut_xcalloc(np, sizeof *patches);
@@ -401,7 +407,7 @@ int cmd_apply(int argc, char **argv)
 	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
 	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), apply_job,
 				      &run, not_started);
-	rc = report(&a, run.jobs, stopped, not_started, true, a.dry_run);
+	rc = report(&a, run.jobs, stopped, not_started, TXN_APPLY, a.dry_run);
 	for (size_t k = 0; k < a.pids.n; k++)
 		sut_multi_result_free(&run.jobs[k]);
 	free(run.jobs);
@@ -435,7 +441,7 @@ static void revert_job(size_t k, void *ctx)
 int cmd_revert(int argc, char **argv)
 {
 	struct txn_args a;
-	if (parse(argc, argv, &a, revert_usage, false) < 0)
+	if (parse(argc, argv, &a, revert_usage, TXN_REVERT) < 0)
 		return EXIT_USAGE;
 	if (a.all)
 		add_all_pids(&a.pids);
@@ -447,7 +453,7 @@ int cmd_revert(int argc, char **argv)
 	bool *not_started = sut_xcalloc(a.pids.n ? a.pids.n : 1, sizeof *not_started);
 	size_t stopped = cli_pool_run(a.pids.n, cli_pool_threads(a.pids.n, a.jobs), revert_job,
 				      &run, not_started);
-	int rc = report(&a, run.jobs, stopped, not_started, false, false);
+	int rc = report(&a, run.jobs, stopped, not_started, TXN_REVERT, false);
 	for (size_t k = 0; k < a.pids.n; k++)
 		sut_multi_result_free(&run.jobs[k]);
 	free(run.jobs);
