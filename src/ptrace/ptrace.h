@@ -55,7 +55,9 @@ int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct 
 
 /* Releases threads an earlier freeze of this tool thread interrupted but could not detach
  * (they were in the kernel, out of reach, when it gave up) as soon as they have stopped.
- * Every freeze, stop and thaw calls it first; a transaction calls it on its way out. */
+ * Every freeze, stop and thaw calls it first; a transaction calls it on its way out, and
+ * the process waits for them (bounded) at exit. Each is released like a thaw releases a
+ * thread: a wait its interrupt ended with EINTR is issued again. */
 void sut_ptrace_release_leftovers(void);
 
 /* Stops only thread tid of pid (for staging work that needs one thread, such as remote
