@@ -59,25 +59,43 @@ struct freezer {
  * stopped yet (they were in the kernel, out of reach of the interrupt, when their freeze
  * gave up). Each will stop when it leaves the kernel; it is then released at once by the
  * next call into this layer (every freeze, stop and thaw begins by reaping them), and at
- * the latest by the kernel when this process exits. Per tool thread: only the tracer can
- * wait for and detach its tracees. */
-static __thread pid_t *leftover;
+ * the latest when this process exits (release_leftovers_at_exit). Per tool thread: only
+ * the tracer can wait for and detach its tracees.
+ *
+ * Invariant 5 holds for them too: the interrupt has already woken such a thread out of
+ * its wait, and a call that ends with EINTR on a ptrace stop (thaw.c) is ending with it,
+ * so the stop it reaches is released through ptr_release_stopped, which issues
+ * that call again, like every other release of a stopped thread. A plain detach would
+ * hand the thread its EINTR; so would leaving it to the kernel's detach at our exit,
+ * before it has stopped (the interrupt is then dropped and the thread returns to user
+ * mode with the EINTR): hence the wait at exit. */
+struct leftover {
+	pid_t pid, tid;
+};
+static __thread struct leftover *leftover;
 static __thread size_t nleftover;
+
+/* Every stop of a leftover is one this layer asked for (the interrupt), or a signal or
+ * group stop met on the way, like at collection. */
+static void record_stop(struct sut_thread *t, int st);
 
 void sut_ptrace_release_leftovers(void)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < nleftover; i++) {
 		int st;
-		pid_t r = waitpid(leftover[i], &st, __WALL | WNOHANG);
+		pid_t r = waitpid(leftover[i].tid, &st, __WALL | WNOHANG);
 		if (r == 0) {
 			leftover[k++] = leftover[i]; /* still running in the kernel */
 			continue;
 		}
 		if (r > 0 && WIFSTOPPED(st)) {
-			/* a signal met on the way goes back with the detach */
-			int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
-			if (ptrace(PTRACE_DETACH, leftover[i], 0, (long)sig) < 0 && errno != ESRCH) {
+			struct sut_thread t = {.tid = leftover[i].tid};
+			record_stop(&t, st);
+			/* unreadable registers: released as they are (nothing to re-issue) */
+			if (ptrace(PTRACE_GETREGS, t.tid, 0, &t.regs) < 0)
+				memset(&t.regs, 0, sizeof t.regs);
+			if (ptr_release_stopped(leftover[i].pid, &t) == -1 && errno != ESRCH) {
 				leftover[k++] = leftover[i];
 				continue;
 			}
@@ -94,15 +112,33 @@ void sut_ptrace_release_leftovers(void)
 bool ptr_is_leftover(pid_t tid)
 {
 	for (size_t i = 0; i < nleftover; i++)
-		if (leftover[i] == tid)
+		if (leftover[i].tid == tid)
 			return true;
 	return false;
 }
 
-static void add_leftover(pid_t tid)
+/* A leftover is a runnable thread on its way to its interrupt stop (threads in 'D' are
+ * never seized), so it stops soon; this bounds the wait should it not. */
+#define LEFTOVER_EXIT_WAIT_MS 2000
+
+static void release_leftovers_at_exit(void)
 {
+	for (int i = 0; nleftover && i < LEFTOVER_EXIT_WAIT_MS; i++) {
+		sut_ptrace_release_leftovers();
+		if (nleftover) {
+			struct timespec ts = {0, 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static void add_leftover(pid_t pid, pid_t tid)
+{
+	static int registered;
+	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_SEQ_CST))
+		atexit(release_leftovers_at_exit);
 	leftover = sut_xrealloc(leftover, (nleftover + 1) * sizeof *leftover);
-	leftover[nleftover++] = tid;
+	leftover[nleftover++] = (struct leftover){pid, tid};
 }
 
 uint64_t sut_ptrace_now_ns(void)
@@ -207,7 +243,7 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 		 * release (it had not stopped yet, under load: waiting for a CPU) is still ours:
 		 * it is taken back, its interrupt queued again, rather than refused. */
 		for (size_t i = 0; e == EPERM && i < nleftover; i++) {
-			if (leftover[i] != tid)
+			if (leftover[i].tid != tid)
 				continue;
 			leftover[i] = leftover[--nleftover];
 			s->state = SEIZED;
@@ -239,14 +275,14 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 }
 
 /* Classifies a stop status into the thread record (see the comment at the top). */
-static void record_stop(struct slot *s, int st)
+static void record_stop(struct sut_thread *t, int st)
 {
 	int sig = WSTOPSIG(st);
 	if ((st >> 16) == PTRACE_EVENT_STOP) {
 		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-			s->t.group_stop = true;
+			t->group_stop = true;
 	} else if ((st >> 16) == 0) {
-		s->t.pending_sig = sig;
+		t->pending_sig = sig;
 	}
 }
 
@@ -294,7 +330,7 @@ static int collect(struct freezer *fz, struct sut_err *err)
 				waiting++;
 				continue;
 			}
-			record_stop(s, st);
+			record_stop(&s->t, st);
 			if (ptrace(PTRACE_GETREGS, s->tid, 0, &s->t.regs) < 0) {
 				if (errno == ESRCH) { /* killed while stopped */
 					s->state = GONE;
@@ -363,7 +399,7 @@ static void release_all(struct freezer *fz)
 	for (size_t i = 0; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
 		if (s->state == STOPPED) {
-			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+			ptr_release_stopped(fz->pid, &s->t);
 			note_held(fz, s);
 			s->state = GONE;
 		} else if (s->state == DEFERRED) {
@@ -376,10 +412,10 @@ static void release_all(struct freezer *fz)
 	for (size_t i = 0; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
 		if (s->state == STOPPED) {
-			ptrace(PTRACE_DETACH, s->tid, 0, (long)s->t.pending_sig);
+			ptr_release_stopped(fz->pid, &s->t);
 			note_held(fz, s);
 		} else if (s->state == SEIZED)
-			add_leftover(s->tid);
+			add_leftover(fz->pid, s->tid);
 	}
 	free(fz->v);
 	fz->v = NULL;
@@ -429,6 +465,11 @@ int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip
 	freezer_init(&fz, pid, timeout_ms);
 	fz.partial = nskip > 0;
 	memset(out, 0, sizeof *out);
+	/* Whether the last collection ended past the deadline. Only the next read of the
+	 * thread list tells whether the set settled: a collection that merely ended late
+	 * (under load, the last thread got a CPU just after the deadline) and finds nobody
+	 * new on that read is a complete freeze, not a failure. */
+	bool late = false;
 	for (;;) {
 		pid_t *tids;
 		size_t n, added = 0;
@@ -448,19 +489,20 @@ int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip
 			added += fz.n - before;
 		}
 		free(tids);
+		if (!added)
+			break; /* every listed thread is known and stopped: the set is stable */
+		if (late) {
+			sut_errf(err, "pid %d: thread set did not settle within the timeout", (int)pid);
+			release_all(&fz);
+			return -1;
+		}
 		if (collect(&fz, err) < 0) {
 			out->stuck = fz.stuck;
 			release_all(&fz);
 			out->held_max_ns = fz.held_max_ns;
 			return -1;
 		}
-		if (!added)
-			break; /* every listed thread is known and stopped: the set is stable */
-		if (now_ns() > fz.deadline_ns) {
-			sut_errf(err, "pid %d: thread set did not settle within the timeout", (int)pid);
-			release_all(&fz);
-			return -1;
-		}
+		late = now_ns() > fz.deadline_ns;
 	}
 	size_t stopped = 0;
 	for (size_t i = 0; i < fz.n; i++)

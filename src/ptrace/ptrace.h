@@ -110,7 +110,9 @@ int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, 
 
 /* Releases threads an earlier freeze of this tool thread interrupted but could not detach
  * (they were in the kernel, out of reach, when it gave up) as soon as they have stopped.
- * Every freeze, stop and thaw calls it first; a transaction calls it on its way out. */
+ * Every freeze, stop and thaw calls it first; a transaction calls it on its way out, and
+ * the process waits for them (bounded) at exit. Each is released like a thaw releases a
+ * thread: a wait its interrupt ended with EINTR is issued again. */
 void sut_ptrace_release_leftovers(void);
 
 /* Stops only thread tid of pid (for staging work that needs one thread, such as remote

@@ -6,7 +6,8 @@
  *   sleeper_guard.c   the helper thread that seizes sleepers without waking them
  *   freeze_sleepers.c the partial freeze
  *   code_write.c      writing entry bytes under either freeze
- *   mem_write.c       /proc/PID/mem writes, with one descriptor pinned during a freeze */
+ *   mem_write.c       /proc/PID/mem writes, with one descriptor pinned during a freeze
+ *   thaw.c            resuming, and the one release of a stopped thread */
 #ifndef SUTURE_PTRACE_PTRACE_INTERNAL_H
 #define SUTURE_PTRACE_PTRACE_INTERNAL_H
 
@@ -83,6 +84,17 @@ size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t c
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
  * longest time the guard held a thread, in ns. */
 uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);
+
+/* --- thaw.c --- */
+
+/* Releases one thread stopped by this layer (in an interrupt, group or signal-delivery
+ * stop, t->regs as read at that stop): a wait the stop ended with EINTR is issued again,
+ * dirty registers are put back, and the detach carries the pending signal. Every detach
+ * of a stopped thread goes through here: a successful thaw, a failed attempt, a staging
+ * stop that gave up, a leftover that stopped later (invariant 5). Returns 0, -1 when the
+ * detach failed, -2 when the registers could not be put back (the detach is still
+ * tried), errno set. */
+int ptr_release_stopped(pid_t pid, struct sut_thread *t);
 
 /* --- mem_write.c --- */
 

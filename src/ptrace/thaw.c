@@ -106,36 +106,46 @@ static void restart_interrupted_wait(struct sut_thread *t, pid_t pid)
 	t->regs_dirty = true;
 }
 
+int ptr_release_stopped(pid_t pid, struct sut_thread *t)
+{
+	int rc = 0, e = 0;
+	restart_interrupted_wait(t, pid);
+	if (t->regs_dirty && ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) < 0) {
+		rc = -2;
+		e = errno;
+	}
+	t->regs_dirty = false;
+	/* pending_sig: the thread is still in the signal-delivery-stop of that signal,
+	 * and the detach delivers it. deferred_sig: a signal met during a remote
+	 * syscall, in a stop the thread has left since (it is in an interrupt stop
+	 * now), where the kernel ignores the detach's signal: it is queued again
+	 * instead (then delivered with our siginfo). SIGSTOP, which no mask blocks, is
+	 * the usual one: a process being stopped (sutured's kernel hold) while suture
+	 * stages would otherwise run on, and its stop be lost. */
+	int sig = t->pending_sig;
+	if (t->deferred_sig && t->deferred_sig != t->pending_sig)
+		syscall(SYS_tgkill, pid, t->tid, t->deferred_sig);
+	t->pending_sig = t->deferred_sig = 0;
+	if (ptrace(PTRACE_DETACH, t->tid, 0, (long)sig) < 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	return rc;
+}
+
 int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 {
 	int rc = 0;
 	for (size_t i = 0; i < f->n; i++) {
 		struct sut_thread *t = &f->threads[i];
-		restart_interrupted_wait(t, f->pid);
-		if (t->regs_dirty && ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) < 0) {
+		int r = ptr_release_stopped(f->pid, t);
+		if (r < 0) {
 			if (rc == 0)
-				sut_errno(err, "pid %d: thread %d: cannot restore registers",
-					  (int)f->pid, (int)t->tid);
+				sut_errno(err, "pid %d: thread %d: %s", (int)f->pid, (int)t->tid,
+					  r == -2 ? "cannot restore registers" : "cannot detach");
 			rc = -1;
 		}
-		t->regs_dirty = false;
-		/* pending_sig: the thread is still in the signal-delivery-stop of that signal,
-		 * and the detach delivers it. deferred_sig: a signal met during a remote
-		 * syscall, in a stop the thread has left since (it is in an interrupt stop
-		 * now), where the kernel ignores the detach's signal: it is queued again
-		 * instead (then delivered with our siginfo). SIGSTOP, which no mask blocks, is
-		 * the usual one: a process being stopped (sutured's kernel hold) while suture
-		 * stages would otherwise run on, and its stop be lost. */
-		int sig = t->pending_sig;
-		if (t->deferred_sig && t->deferred_sig != t->pending_sig)
-			syscall(SYS_tgkill, f->pid, t->tid, t->deferred_sig);
-		if (ptrace(PTRACE_DETACH, t->tid, 0, (long)sig) < 0) {
-			if (rc == 0)
-				sut_errno(err, "pid %d: thread %d: cannot detach", (int)f->pid,
-					  (int)t->tid);
-			rc = -1;
-		}
-		t->pending_sig = t->deferred_sig = 0;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
