@@ -147,17 +147,10 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 /* Parent pid of pid from /proc/PID/stat, 0 if unreadable. */
 static pid_t parent_of(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	char buf[512];
+	const char *p = sut_proc_stat_fields(pid, 0, buf, sizeof buf);
 	int ppid = 0;
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+	if (!p || sscanf(p, "%*c %d", &ppid) != 1)
 		return 0;
 	return (pid_t)ppid;
 }

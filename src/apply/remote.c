@@ -184,19 +184,13 @@ int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct s
 static int staging_cost(pid_t pid, pid_t tid)
 {
 	char path[96], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	const char *q = sut_proc_stat_fields(pid, tid, buf, sizeof buf);
+	if (!q)
 		return 4;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *q = strrchr(buf, ')');
-	char state = q && q[1] == ' ' ? q[2] : '?';
-	if (state != 'S')
+	if (q[0] != 'S')
 		return 3;
 	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	f = fopen(path, "re");
+	FILE *f = fopen(path, "re");
 	if (!f)
 		return 2;
 	long nr = -1;

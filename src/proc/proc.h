@@ -50,6 +50,12 @@ bool sut_proc_exists(pid_t pid);
 /* Short command name (comm), "?" when unreadable. Result is static per call site: copy it. */
 int sut_proc_comm(pid_t pid, char *buf, size_t cap);
 
+/* The fields of /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat that follow the command
+ * name, read into buf (cap bytes): a pointer to the state letter, or NULL when the file
+ * cannot be read or has no "(comm) " (the name may hold spaces and parentheses: the last
+ * ')' ends it). */
+const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap);
+
 /* Thread ids from /proc/PID/task. */
 int sut_proc_threads(pid_t pid, pid_t **tids, size_t *n, struct sut_err *err);
 

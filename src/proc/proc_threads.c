@@ -42,6 +42,23 @@ int sut_proc_comm(pid_t pid, char *buf, size_t cap)
 	return 0;
 }
 
+const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap)
+{
+	char path[96];
+	if (tid)
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = cap > 1 ? fopen(path, "re") : NULL;
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
 /* Collects the all-digit entries of a /proc directory as pids. */
 static int numeric_entries(const char *dir, pid_t **out, size_t *n, struct sut_err *err)
 {

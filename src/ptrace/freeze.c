@@ -180,16 +180,9 @@ static pid_t tracer_of(pid_t pid, pid_t tid)
 /* Scheduler state letter of a thread ('R', 'S', 'Z'...), '?' when unreadable. */
 char ptr_thread_state(pid_t pid, pid_t tid)
 {
-	char path[96], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return '?';
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
-	return p && p[1] == ' ' ? p[2] : '?';
+	char buf[512];
+	const char *p = sut_proc_stat_fields(pid, tid, buf, sizeof buf);
+	return p ? p[0] : '?';
 }
 
 /* Seizes and interrupts tid. Returns 0 (slot added, or the thread already vanished) or -1

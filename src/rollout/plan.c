@@ -85,21 +85,14 @@ int sut_rollout_wave_sizes(const char *spec, size_t n, size_t **sizes, size_t *n
 
 int sut_ro_proc_stat(pid_t pid, uint64_t *start, uint64_t *cpu, long *threads, char *state)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t len = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[len] = 0;
-	char *p = strrchr(buf, ')'); /* the command name may hold anything but ends here */
+	char buf[1024];
+	const char *p = sut_proc_stat_fields(pid, 0, buf, sizeof buf);
 	if (!p)
 		return -1;
 	char st;
 	unsigned long long ut, stt, sta;
 	long thr;
-	if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %ld %*d %llu",
+	if (sscanf(p, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %ld %*d %llu",
 		   &st, &ut, &stt, &thr, &sta) != 5)
 		return -1;
 	if (start)
