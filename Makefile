@@ -15,12 +15,16 @@ HARDEN   ?= -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fPIE
 LDHARDEN ?= -pie -Wl,-z,relro,-z,now
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) -Isrc -D_GNU_SOURCE $(HARDEN) \
 	  $(SAN_CFLAGS)
-LIBS   := -lelf -ldw -lcrypto -ljansson -lm -lpthread
-# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal)
-CFLAGS += $(shell pkg-config --cflags glib-2.0)
-LIBS   += $(shell pkg-config --libs glib-2.0 libsystemd)
-# daemon: the kernel hold loads its eBPF program with libbpf
-LIBS   += $(shell pkg-config --libs libbpf)
+LIBS   = -lelf -ldw -lcrypto -ljansson -lm -lpthread
+# store: the policy file is a GLib key file; sutured: libsystemd (notify, journal);
+# daemon: the kernel hold loads its eBPF program with libbpf.
+# pkg-config is asked when a compile or link first needs the answer, not when make reads
+# this file: on a fresh machine `deps` installs these packages during the same make run,
+# and an answer read before that would be empty (the link then fails).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags glib-2.0))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs glib-2.0 libsystemd libbpf))$(PKG_LIBS)
+CFLAGS += $(PKG_CFLAGS)
+LIBS   += $(PKG_LIBS)
 
 # Programs' entry points are not part of their layer's library.
 PROGRAM_MAINS := src/cli/sutured.c
