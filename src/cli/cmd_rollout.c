@@ -197,8 +197,19 @@ static int exit_of(int rc, const struct sut_rollout *ro)
 		return 1;
 	return !strcmp(ro->state, "done") || !strcmp(ro->state, "aborted") ? 0 : 1;
 }
+/* The command line. */
+struct args {
+	const char *waves, *health, *resume, *abort_id, *dir;
+	long soak_ms;
+	pid_t *select, canary;
+	size_t nselect;
+	bool dry, json, list;
+	int timeout;
+	struct cli_keys keys;
+};
 
-int cmd_rollout(int argc, char **argv)
+/* Fills a from argv; 0 to go on, else the exit status (--help: 0, a wrong line: 2). */
+static int parse_args(int argc, char **argv, struct args *a, bool *done)
 {
 	static const struct option opts[] = {
 		{"waves", required_argument, 0, 'w'},	 {"health", required_argument, 0, 'H'},
@@ -210,221 +221,268 @@ int cmd_rollout(int argc, char **argv)
 		{"trusted-key", required_argument, 0, 'k'},
 		{"audit-log", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	const char *waves = NULL, *health = NULL, *resume = NULL, *abort_id = NULL;
-	const char *dir = SUT_ROLLOUT_DIR;
-	long soak_ms = 10000;
-	pid_t *select = NULL, canary = 0;
-	size_t nselect = 0;
-	bool dry = false, json = false, list = false;
-	int timeout = 5000, c;
-	struct cli_keys keys = {0};
+	*a = (struct args){.dir = SUT_ROLLOUT_DIR, .soak_ms = 10000, .timeout = 5000};
+	*done = true;
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "w:H:s:nt:k:L:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'w': waves = optarg; break;
-		case 'H': health = optarg; break;
+		case 'w': a->waves = optarg; break;
+		case 'H': a->health = optarg; break;
 		case 's':
-			if ((soak_ms = sut_parse_duration_ms(optarg)) < 0) {
+			if ((a->soak_ms = sut_parse_duration_ms(optarg)) < 0) {
 				cli_error("--soak: '%s' is not a duration (500ms, 30s, 2m)", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'S':
-			if (parse_pids(optarg, &select, &nselect) < 0) {
+			if (parse_pids(optarg, &a->select, &a->nselect) < 0) {
 				cli_error("--select: expected PID,PID,...");
 				return EXIT_USAGE;
 			}
 			break;
 		case 'C':
-			if ((canary = cli_parse_pid(optarg)) < 0)
+			if ((a->canary = cli_parse_pid(optarg)) < 0)
 				return EXIT_USAGE;
 			break;
-		case 'n': dry = true; break;
-		case 'j': json = true; break;
-		case 'R': resume = optarg; break;
-		case 'A': abort_id = optarg; break;
-		case 'l': list = true; break;
-		case 'D': dir = optarg; break;
+		case 'n': a->dry = true; break;
+		case 'j': a->json = true; break;
+		case 'R': a->resume = optarg; break;
+		case 'A': a->abort_id = optarg; break;
+		case 'l': a->list = true; break;
+		case 'D': a->dir = optarg; break;
 		case 't':
-			if ((timeout = cli_parse_timeout(optarg)) < 0)
+			if ((a->timeout = cli_parse_timeout(optarg)) < 0)
 				return EXIT_USAGE;
 			break;
-		case 'k': cli_keys_add(&keys, optarg); break;
+		case 'k': cli_keys_add(&a->keys, optarg); break;
 		case 'L': cli_audit_set_path(optarg); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
-	int modes = !!resume + !!abort_id + list + (optind < argc);
-	if (modes != 1 || (nselect && canary)) {
+	int modes = !!a->resume + !!a->abort_id + a->list + (optind < argc);
+	if (modes != 1 || (a->nselect && a->canary)) {
 		cli_error(modes != 1 ? "give patch files, or one of --resume, --abort, --list"
 				     : "--select and --canary exclude each other");
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct sut_err err;
-	if (list) {
-		char **ids;
-		size_t n;
-		if (sut_rollout_list(dir, &ids, &n, &err) < 0) {
-			cli_error("%s", err.msg);
-			return 1;
-		}
-		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++) {
-			struct sut_rollout ro;
-			if (sut_rollout_load(dir, ids[i], &ro, &err) < 0) {
-				cli_error("%s", err.msg);
-			} else {
-				size_t healthy = 0;
-				for (size_t w = 0; w < ro.nwaves; w++)
-					healthy += !strcmp(ro.waves[w].state, "healthy");
-				if (json)
-					json_array_append_new(
-						arr, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i}", "id", ro.id,
-							       "state", ro.state, "updated", ro.updated,
-							       "dry_run", ro.dry_run, "waves",
-							       (int)ro.nwaves, "healthy", (int)healthy));
-				else
-					printf("%-28s %-16s %s  %zu/%zu waves healthy%s\n", ro.id,
-					       ro.state, ro.updated, healthy, ro.nwaves,
-					       ro.dry_run ? " (dry run)" : "");
-				sut_rollout_free(&ro);
-			}
-			free(ids[i]);
-		}
-		free(ids);
-		if (json) {
-			char *s = json_dumps(arr, JSON_INDENT(2));
-			puts(s);
-			free(s);
-		}
-		json_decref(arr);
-		return 0;
-	}
+	*done = false;
+	return 0;
+}
 
+/* --list: one line (or JSON object) per rollout in the state folder. */
+static int list_rollouts(const struct args *a)
+{
+	struct sut_err err;
+	char **ids;
+	size_t n;
+	if (sut_rollout_list(a->dir, &ids, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		return 1;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		struct sut_rollout ro;
+		if (sut_rollout_load(a->dir, ids[i], &ro, &err) < 0) {
+			cli_error("%s", err.msg);
+		} else {
+			size_t healthy = 0;
+			for (size_t w = 0; w < ro.nwaves; w++)
+				healthy += !strcmp(ro.waves[w].state, "healthy");
+			if (a->json)
+				json_array_append_new(
+					arr, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i}", "id", ro.id,
+						       "state", ro.state, "updated", ro.updated,
+						       "dry_run", ro.dry_run, "waves",
+						       (int)ro.nwaves, "healthy", (int)healthy));
+			else
+				printf("%-28s %-16s %s  %zu/%zu waves healthy%s\n", ro.id,
+				       ro.state, ro.updated, healthy, ro.nwaves,
+				       ro.dry_run ? " (dry run)" : "");
+		}
+		sut_rollout_free(&ro);
+		free(ids[i]);
+	}
+	free(ids);
+	if (a->json) {
+		char *s = json_dumps(arr, JSON_INDENT(2));
+		puts(s);
+		free(s);
+	}
+	json_decref(arr);
+	return 0;
+}
+
+/* What one rollout run holds (its state, its patches and their signers, the patch ids for
+ * the audit lines), freed in one place whatever phase ended the run. */
+struct run {
 	struct sut_rollout ro;
 	size_t np;
 	struct sut_patch **patches;
 	char (*signers)[80];
-	if (resume || abort_id) {
-		const char *id = resume ? resume : abort_id;
-		if (sut_rollout_lock(dir, id, &err) < 0 || sut_rollout_load(dir, id, &ro, &err) < 0) {
-			cli_error("%s", err.msg);
-			return 1;
-		}
-		if (resume && strcmp(ro.state, "running") && strcmp(ro.state, "interrupted")) {
-			cli_error("rollout %s is %s: only a running or interrupted rollout resumes",
-				  id, ro.state);
-			sut_rollout_free(&ro);
-			return 1;
-		}
-		if (abort_id && (!strcmp(ro.state, "aborted") || !strcmp(ro.state, "rolled-back"))) {
-			cli_info("rollout %s is %s already: nothing to undo", id, ro.state);
-			print_report(&ro, json);
-			sut_rollout_free(&ro);
-			return 0;
-		}
-		np = ro.npatches;
-		patches = sut_xcalloc(np + 1, sizeof *patches);
-		signers = sut_xcalloc(np + 1, sizeof *signers);
-		char **files = sut_xcalloc(np + 1, sizeof *files);
-		const char **want = sut_xcalloc(np + 1, sizeof *want);
-		for (size_t i = 0; i < np; i++) {
-			files[i] = ro.patches[i].file;
-			want[i] = ro.patches[i].id;
-		}
-		int lrc = load_patches(files, np, &keys, patches, signers, want);
-		free(files);
-		free(want);
-		if (lrc < 0) {
-			cli_error("rollout %s: its patch files must be readable and trusted to %s it",
-				  id, resume ? "resume" : "abort");
-			for (size_t i = 0; i < np; i++)
-				sut_patch_free(patches[i]);
-			free(patches);
-			free(signers);
-			sut_rollout_free(&ro);
-			return 1;
-		}
-	} else {
-		np = (size_t)(argc - optind);
-		patches = sut_xcalloc(np, sizeof *patches);
-		signers = sut_xcalloc(np, sizeof *signers);
-		if (load_patches(argv + optind, np, &keys, patches, signers, NULL) < 0) {
-			for (size_t i = 0; i < np; i++)
-				sut_patch_free(patches[i]);
-			free(patches);
-			free(signers);
-			return 1;
-		}
-		const char **sg = sut_xcalloc(np, sizeof *sg);
-		for (size_t i = 0; i < np; i++)
-			sg[i] = signers[i];
-		struct sut_rollout_params prm = {
-			.state_dir = dir, .waves_spec = waves, .health_cmd = health,
-			.soak_ms = soak_ms, .dry_run = dry, .select = select, .nselect = nselect,
-			.canary = canary, .files = (const char *const *)(argv + optind),
-			.signers = sg};
-		int prc = sut_rollout_plan(&ro, patches, np, &prm, &err);
-		free(sg);
-		if (prc < 0) {
-			cli_error("rollout: %s", err.msg);
-			for (size_t i = 0; i < np; i++)
-				sut_patch_free(patches[i]);
-			free(patches);
-			free(signers);
-			free(select);
-			return 1;
-		}
-		if (sut_rollout_lock(dir, ro.id, &err) < 0) {
-			cli_error("%s", err.msg);
-			sut_rollout_free(&ro);
-			for (size_t i = 0; i < np; i++)
-				sut_patch_free(patches[i]);
-			free(patches);
-			free(signers);
-			free(select);
-			return 1;
-		}
-		cli_info("rollout %s: %zu process%s in %zu wave%s (state in %s/%s.json)", ro.id,
-			 ro.nprocs, ro.nprocs == 1 ? "" : "es", ro.nwaves, ro.nwaves == 1 ? "" : "s",
-			 dir, ro.id);
+	char *ids;
+};
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; r->patches && i < r->np; i++)
+		sut_patch_free(r->patches[i]);
+	free(r->patches);
+	free(r->signers);
+	free(r->ids);
+	sut_rollout_free(&r->ro);
+}
+
+/* The patch arrays of r, for np patches (zeroed). */
+static void run_alloc(struct run *r, size_t np)
+{
+	r->np = np;
+	r->patches = sut_xcalloc(np + 1, sizeof *r->patches);
+	r->signers = sut_xcalloc(np + 1, sizeof *r->signers);
+}
+
+/* --resume / --abort: locks and loads the rollout, and reads its patch files again (they
+ * must still hold the same patches, trusted). 0 to run it; 1 when there is nothing to do
+ * (an abort of a rollout undone already: reported); -1 on failure (said). */
+static int open_existing(const struct args *a, struct run *r)
+{
+	struct sut_err err;
+	const char *id = a->resume ? a->resume : a->abort_id;
+	if (sut_rollout_lock(a->dir, id, &err) < 0 ||
+	    sut_rollout_load(a->dir, id, &r->ro, &err) < 0) {
+		cli_error("%s", err.msg);
+		return -1;
 	}
-	struct sut_buf idb = {0};
+	const char *state = r->ro.state;
+	if (a->resume && strcmp(state, "running") && strcmp(state, "interrupted")) {
+		cli_error("rollout %s is %s: only a running or interrupted rollout resumes", id,
+			  state);
+		return -1;
+	}
+	if (a->abort_id && (!strcmp(state, "aborted") || !strcmp(state, "rolled-back"))) {
+		cli_info("rollout %s is %s already: nothing to undo", id, state);
+		print_report(&r->ro, a->json);
+		return 1;
+	}
+	run_alloc(r, r->ro.npatches);
+	char **files = sut_xcalloc(r->np + 1, sizeof *files);
+	const char **want = sut_xcalloc(r->np + 1, sizeof *want);
+	for (size_t i = 0; i < r->np; i++) {
+		files[i] = r->ro.patches[i].file;
+		want[i] = r->ro.patches[i].id;
+	}
+	int rc = load_patches(files, r->np, &a->keys, r->patches, r->signers, want);
+	free(files);
+	free(want);
+	if (rc < 0)
+		cli_error("rollout %s: its patch files must be readable and trusted to %s it", id,
+			  a->resume ? "resume" : "abort");
+	return rc;
+}
+
+/* PATCH...: reads the patches, plans the waves and locks the new rollout; -1 on failure
+ * (said). */
+static int plan_new(const struct args *a, char *const *files, size_t np, struct run *r)
+{
+	struct sut_err err;
+	run_alloc(r, np);
+	if (load_patches(files, np, &a->keys, r->patches, r->signers, NULL) < 0)
+		return -1;
+	const char **sg = sut_xcalloc(np, sizeof *sg);
+	for (size_t i = 0; i < np; i++)
+		sg[i] = r->signers[i];
+	struct sut_rollout_params prm = {
+		.state_dir = a->dir, .waves_spec = a->waves, .health_cmd = a->health,
+		.soak_ms = a->soak_ms, .dry_run = a->dry, .select = a->select,
+		.nselect = a->nselect, .canary = a->canary, .files = (const char *const *)files,
+		.signers = sg};
+	int rc = sut_rollout_plan(&r->ro, r->patches, np, &prm, &err);
+	free(sg);
+	if (rc < 0) {
+		cli_error("rollout: %s", err.msg);
+		return -1;
+	}
+	if (sut_rollout_lock(a->dir, r->ro.id, &err) < 0) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	const struct sut_rollout *ro = &r->ro;
+	cli_info("rollout %s: %zu process%s in %zu wave%s (state in %s/%s.json)", ro->id,
+		 ro->nprocs, ro->nprocs == 1 ? "" : "es", ro->nwaves, ro->nwaves == 1 ? "" : "s",
+		 a->dir, ro->id);
+	return 0;
+}
+
+/* "id1,id2,...": the patch ids, for the audit lines. */
+static char *join_ids(struct sut_patch *const *patches, size_t np)
+{
+	struct sut_buf b = {0};
 	for (size_t i = 0; i < np; i++) {
 		if (i)
-			sut_buf_append(&idb, ",", 1);
-		sut_buf_append(&idb, patches[i]->id, strlen(patches[i]->id));
+			sut_buf_append(&b, ",", 1);
+		sut_buf_append(&b, patches[i]->id, strlen(patches[i]->id));
 	}
-	sut_buf_append(&idb, "", 1);
-	struct sut_patch_set known = {.v = patches, .n = np};
-	struct ctx x = {.signers = signers, .dry_run = ro.dry_run, .json = json,
-			.ids = (char *)idb.data};
+	sut_buf_append(&b, "", 1);
+	return (char *)b.data;
+}
+
+/* Runs (or, for --abort, takes back) the rollout in r and reports it; the exit status. */
+static int run_rollout(const struct args *a, struct run *r)
+{
+	struct sut_err err;
+	struct sut_rollout *ro = &r->ro;
+	r->ids = join_ids(r->patches, r->np);
+	struct sut_patch_set known = {.v = r->patches, .n = r->np};
+	struct ctx x = {.signers = r->signers, .dry_run = ro->dry_run, .json = a->json,
+			.ids = r->ids};
 	struct sut_multi_hooks th = {.ctx = &x, .start = txn_start, .done = txn_done};
 	struct sut_rollout_hooks h = {.ctx = &x, .txn = &th, .stop = stop_cb, .event = event_cb,
-				      .known = &known, .timeout_ms = timeout};
+				      .known = &known, .timeout_ms = a->timeout};
 	int rc;
-	if (abort_id)
-		rc = sut_rollout_rollback(&ro, "aborted by the operator", "aborted", &h, &err);
+	if (a->abort_id)
+		rc = sut_rollout_rollback(ro, "aborted by the operator", "aborted", &h, &err);
 	else
-		rc = sut_rollout_run(&ro, patches, np, &h, &err);
+		rc = sut_rollout_run(ro, r->patches, r->np, &h, &err);
 	if (rc < 0)
 		cli_error("%s", err.msg);
 	if (rc == SUT_RO_INTERRUPTED) {
 		const char *sig = sigabbrev_np(cli_stop_signal());
 		cli_info("rollout %s: stopped by SIG%s; continue with `suture rollout --resume %s`"
 			 " or undo with `suture rollout --abort %s`",
-			 ro.id, sig ? sig : "?", ro.id, ro.id);
+			 ro->id, sig ? sig : "?", ro->id, ro->id);
 	}
-	print_report(&ro, json);
-	int ex = exit_of(rc, &ro);
-	for (size_t i = 0; i < np; i++)
-		sut_patch_free(patches[i]);
-	free(patches);
-	free(signers);
-	free(idb.data);
-	free(select);
-	sut_rollout_free(&ro);
+	print_report(ro, a->json);
+	return exit_of(rc, ro);
+}
+
+static void args_free(struct args *a)
+{
+	free(a->select);
+	free(a->keys.v);
+}
+
+/* Phases: the command line; --list on its own; otherwise open (resume/abort) or plan (new)
+ * the rollout, then run it. One cleanup for every way out. */
+int cmd_rollout(int argc, char **argv)
+{
+	struct args a;
+	struct run r = {0};
+	bool done;
+	int ex = parse_args(argc, argv, &a, &done);
+	if (done)
+		goto out;
+	if (a.list) {
+		ex = list_rollouts(&a);
+		goto out;
+	}
+	int rc = a.resume || a.abort_id
+			 ? open_existing(&a, &r)
+			 : plan_new(&a, argv + optind, (size_t)(argc - optind), &r);
+	ex = rc < 0 ? 1 : rc > 0 ? 0 : run_rollout(&a, &r);
+out:
+	run_free(&r);
+	args_free(&a);
 	return ex;
 }
