@@ -4,22 +4,15 @@
  * inside dlopen), then exits. */
 #include <dlfcn.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "dlfix.h"
 
 int main(void)
 {
-	char path[4096];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-	if (n <= 0)
+	void *h = dlopen_fix();
+	if (!h)
 		return 1;
-	path[n] = 0;
-	strcpy(strrchr(path, '/') + 1, "libfix.so");
-	void *h = dlopen(path, RTLD_NOW);
-	if (!h) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-		return 1;
-	}
 	int (*fix_value)(void) = (int (*)(void))dlsym(h, "fix_value");
 	int *ctor = dlsym(h, "fix_ctor_value");
 	if (!fix_value || !ctor)

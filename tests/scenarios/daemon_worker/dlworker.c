@@ -4,26 +4,20 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "dlfix.h"
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	usleep((useconds_t)(argc > 1 ? atoi(argv[1]) : 0) * 1000);
-	/* next to this program, as the rpath of worker finds it */
-	char path[4096];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-	if (n <= 0)
+	void *h = dlopen_fix();
+	if (!h)
 		return 1;
-	path[n] = 0;
-	strcpy(strrchr(path, '/') + 1, "libfix.so");
-	void *h = dlopen(path, RTLD_NOW);
-	if (!h) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-		return 1;
-	}
 	int (*fix_value)(void) = (int (*)(void))dlsym(h, "fix_value");
+	if (!fix_value)
+		return 1;
 	printf("pid=%d loaded\n", (int)getpid());
 	for (;;) {
 		printf("pid=%d value=%d\n", (int)getpid(), fix_value());
