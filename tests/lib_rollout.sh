@@ -27,6 +27,17 @@ start_service() {
 	HEALTH="$S/health.sh $T/ports"
 }
 
+# rollout_prologue N ID DIFF: the common start of a rollout test: needs suture, starts N
+# processes of the service (start_service) and builds patch ID from DIFF (a file of the
+# service's tree) into $T/ID.suture; $SEL is the processes' PIDs, comma-separated.
+rollout_prologue() {
+	local n=$1 id=$2 diff=$3
+	require_suture
+	start_service "$n"
+	build_patch "$id" "$S/$diff" svc
+	SEL=$(IFS=,; echo "${PIDS[*]}")
+}
+
 # answers: the first line every port answers, one per line
 answers() {
 	local port

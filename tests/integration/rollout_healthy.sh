@@ -7,10 +7,7 @@
 # `suture verify` proving the patch in each.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_rollout.sh"
-require_suture
-
-start_service 5
-build_patch svc-good "$S/good.diff" svc
+rollout_prologue 5 svc-good good.diff
 # the busiest process: make it use CPU time so it comes last
 busy=${PIDS[0]}
 bport=$(head -n 1 "$T/ports")

@@ -8,11 +8,7 @@
 #      a second suture may not do while the first still runs it).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_rollout.sh"
-require_suture
-
-start_service 3
-build_patch svc-good "$S/good.diff" svc
-sel=$(IFS=,; echo "${PIDS[*]}")
+rollout_prologue 3 svc-good good.diff
 
 # state_file [ID]: the state file in $T/ro (not ID's); wait_applied [ID]: it shows wave 1 applied
 state_file() { ls "$T"/ro/*.json 2>/dev/null | grep -v "${1:-^$}" | head -n 1 || true; }
@@ -27,7 +23,7 @@ wait_applied() {
 }
 
 # 1. SIGTERM, resume
-start_bg "$T/ro1.out" "$SUTURE" rollout "$T/svc-good.suture" --select "$sel" --waves 1,100% \
+start_bg "$T/ro1.out" "$SUTURE" rollout "$T/svc-good.suture" --select "$SEL" --waves 1,100% \
 	--soak 3s --health "$HEALTH" --state-dir "$T/ro" --json
 ro1=$BG_PID
 wait_applied
@@ -59,7 +55,7 @@ sut "revert all" revert "${PIDS[@]/#/-p}" svc-good 2>/dev/null ||
 	for p in "${PIDS[@]}"; do sut "revert $p" revert -p "$p" svc-good; done
 
 # 2. SIGKILL, abort
-start_bg "$T/ro2.out" "$SUTURE" rollout "$T/svc-good.suture" --select "$sel" --waves 1,100% \
+start_bg "$T/ro2.out" "$SUTURE" rollout "$T/svc-good.suture" --select "$SEL" --waves 1,100% \
 	--soak 30s --state-dir "$T/ro"
 ro2=$BG_PID
 wait_applied "$id1"

@@ -7,13 +7,9 @@
 # original answer, and the state file and the audit trail say exactly that.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_rollout.sh"
-require_suture
-
-start_service 4
-build_patch svc-bad "$S/bad.diff" svc
+rollout_prologue 4 svc-bad bad.diff
 canary=${PIDS[2]}
-sel=$(IFS=,; echo "${PIDS[*]}")
-if "$SUTURE" rollout "$T/svc-bad.suture" --select "$sel" --canary "$canary" 2>/dev/null; then
+if "$SUTURE" rollout "$T/svc-bad.suture" --select "$SEL" --canary "$canary" 2>/dev/null; then
 	fail "--select and --canary together should be refused"
 fi
 sel3=$(IFS=,; echo "${PIDS[*]:0:2},${PIDS[3]}")
