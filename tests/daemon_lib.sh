@@ -68,3 +68,31 @@ audit_count() {
 	jq -c --arg a "$1" --argjson p "$2" 'select(.action == $a and .pid == $p and .ok)' \
 		"$SUTURE_AUDIT_LOG" 2>/dev/null | wc -l
 }
+
+# held_pids SUP: the pids of SUP's children (the test's workers) that are stopped now
+held_pids() {
+	local p
+	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$p")" = T ] && echo "$p"
+	done
+	true
+}
+
+# wait_held SUP COUNT: until COUNT children of SUP are stopped
+wait_held() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(held_pids "$1" | wc -l)" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "the workers were not held: $(for p in $(cat /proc/"$1"/task/*/children); do echo "$p:$(proc_state "$p")"; done)"
+}
+
+# guard_of SUTURED_PID: the pid of that sutured's kernel-hold guard, as its log says (the
+# latest "guard pid N": at start, or a restart's), if it is a child of that sutured
+guard_of() {
+	local g
+	g=$(sed -n 's/.*kernel hold: .*guard pid \([0-9]*\).*/\1/p' "$T/sutured.log" | tail -n 1)
+	[ -n "$g" ] && [ "$(awk '{ print $4 }' "/proc/$g/stat" 2>/dev/null)" = "$1" ] && echo "$g"
+	true
+}

@@ -81,12 +81,18 @@ static void print_human(json_t *doc)
 	       json_string_value(json_object_get(doc, "new_processes")),
 	       (long long)json_integer_value(json_object_get(doc, "rescan_ms")));
 	json_t *kh = json_object_get(doc, "kernel_hold");
-	if (kh)
-		printf("kernel hold: %s (%s), %zu probe%s\n",
+	if (kh) {
+		printf("kernel hold: %s (%s), %zu probe%s",
 		       json_string_value(json_object_get(kh, "state")),
 		       json_string_value(json_object_get(kh, "detail")),
 		       json_array_size(json_object_get(kh, "probes")),
 		       json_array_size(json_object_get(kh, "probes")) == 1 ? "" : "s");
+		json_t *g = json_object_get(kh, "guard_pid");
+		if (json_integer_value(g) > 0)
+			printf(", guard pid %lld (restarted %lld times)", (long long)json_integer_value(g),
+			       (long long)json_integer_value(json_object_get(kh, "guard_restarts")));
+		putchar('\n');
+	}
 	printf("patches (%zu):\n", json_array_size(patches));
 	json_array_foreach(patches, i, v)
 		printf("  %-7s %s v%lld  %s  (%s)\n",

@@ -128,6 +128,9 @@ void dm_hold_accept(struct sut_daemon *d);
 /* Looks again at the held processes that are due; the earliest next look (0: none). */
 uint64_t dm_hold_retry(struct sut_daemon *d, uint64_t now);
 void dm_hold_close_all(struct sut_daemon *d);
+/* Every process the kernel hold stopped is continued now, patched or not (why: logged for
+ * those not patched yet); the preload's waiting processes stay. */
+void dm_hold_release_kernel(struct sut_daemon *d, const char *why);
 
 /* loop.c: a process found starting (an exec event, or a kernel hold event for a process
  * that was not stopped): looked at now and again over its first 128 ms. */
@@ -158,6 +161,10 @@ bool dm_khold_work(struct sut_daemon *d);
 void dm_khold_untold(struct sut_daemon *d);
 /* The loop turned: the guard leaves stops to a daemon that keeps turning. */
 void dm_khold_beat(struct sut_daemon *d);
+/* Once per turn: a guard process that died while sutured lives is forked again (logged,
+ * with both pids); -1 when it cannot be (d->khold_why says why): the caller ends the
+ * kernel hold (dm_hold_release_kernel, dm_khold_close) and falls back to exec events. */
+int dm_khold_guard_check(struct sut_daemon *d);
 bool dm_khold_same(struct sut_daemon *d, pid_t pid, uint64_t start_boottime);
 /* Same process, and its state letter from /proc/PID/stat into *state. */
 bool dm_khold_state(struct sut_daemon *d, pid_t pid, uint64_t start_boottime, char *state);

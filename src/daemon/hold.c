@@ -209,6 +209,19 @@ void dm_hold_add_kernel(struct sut_daemon *d, pid_t pid, uint64_t seq, uint64_t 
 		g_array_append_val(d->held, h);
 }
 
+void dm_hold_release_kernel(struct sut_daemon *d, const char *why)
+{
+	for (guint i = 0; i < d->held->len;) {
+		struct dm_held *h = &g_array_index(d->held, struct dm_held, i);
+		if (!h->kseq) {
+			i++;
+			continue;
+		}
+		release(d, h, why);
+		g_array_remove_index_fast(d->held, i);
+	}
+}
+
 void dm_hold_close_all(struct sut_daemon *d)
 {
 	for (guint i = 0; i < d->held->len; i++) {

@@ -12,7 +12,10 @@
  * (released once patched, or at its hold limit, or when it stops), a restarted sutured
  * (it adopts the entries it finds), and the guard, a child process sutured forks at start
  * that does nothing but wait for sutured to end and then continue every process still in
- * the map (a SIGKILLed sutured leaves no process stopped).
+ * the map (a SIGKILLed sutured leaves no process stopped). The guard killed on its own is
+ * noticed at the next turn of the loop (dm_khold_guard_check) and forked again; when it
+ * cannot be (a failed fork, or too many deaths in a minute) the kernel hold ends, its
+ * stops continued, and sutured falls back to exec events, saying why.
  *
  * Files to probe come from the usual library folders (the patch's target name in each),
  * the [daemon] hold-paths of the policy, and the mappings of processes the daemon looks
@@ -58,6 +61,11 @@
 /* ... once sutured's loop has not turned (its heartbeat, config[2]) for this long */
 #define KHOLD_STUCK_NS (5 * 1000000000ull)
 #define PIN_DIR BPFFS "/suture"
+/* A guard that dies while sutured lives is forked again, at most this many times within
+ * KHOLD_GUARD_WINDOW_NS; one more death in that time ends the kernel hold (something keeps
+ * killing it: the OOM killer, a policy), rather than fork in a loop. */
+#define KHOLD_GUARD_RESTARTS 3
+#define KHOLD_GUARD_WINDOW_NS (60 * 1000000000ull)
 
 /* Library folders where a patch's target is looked for by its name. */
 static const char *const lib_dirs[] = {
@@ -94,7 +102,10 @@ struct dm_khold {
 	 * only the stops of its probes (a restarted sutured's stops are the new one's) */
 	uint32_t instance;
 	int guard_fd;          /* write end of the guard's pipe */
-	pid_t guard_pid;
+	pid_t guard_pid;       /* 0: none (it died and was not restarted) */
+	unsigned guard_restarts;   /* since sutured started */
+	unsigned guard_recent;     /* deaths within the window that started at guard_window_ns */
+	uint64_t guard_window_ns;
 	char pin[256];
 	char socket[256];      /* sutured's control socket */
 	long ticks;            /* sysconf(_SC_CLK_TCK) */
@@ -255,7 +266,7 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 	_exit(0);
 }
 
-static int start_guard(struct sut_daemon *d, struct dm_khold *k)
+static int start_guard(struct dm_khold *k)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -274,6 +285,70 @@ static int start_guard(struct sut_daemon *d, struct dm_khold *k)
 	close(p[0]);
 	k->guard_fd = p[1];
 	k->guard_pid = pid;
+	return 0;
+}
+
+/* How a child ended, from its wait status (known: the status is its own). */
+static void describe_exit(int st, bool known, char *out, size_t cap)
+{
+	if (!known) {
+		snprintf(out, cap, "ended (reaped elsewhere)");
+	} else if (WIFSIGNALED(st)) {
+		const char *n = sigabbrev_np(WTERMSIG(st));
+		snprintf(out, cap, "was killed by SIG%s", n ? n : "?");
+	} else {
+		snprintf(out, cap, "exited with status %d", WEXITSTATUS(st));
+	}
+}
+
+/* Forks a new guard for one that ended; the reason it cannot into why (empty: done). The
+ * new guard holds the same map and instance: it continues the stops of this sutured's
+ * probes, those made before the old one died included. */
+static void restart_guard(struct dm_khold *k, pid_t old, const char *how, char *why,
+			  size_t cap)
+{
+	uint64_t now = boot_ns();
+	if (!k->guard_window_ns || now - k->guard_window_ns > KHOLD_GUARD_WINDOW_NS) {
+		k->guard_window_ns = now;
+		k->guard_recent = 0;
+	}
+	struct sut_err fe;
+	why[0] = 0;
+	if (++k->guard_recent > KHOLD_GUARD_RESTARTS)
+		snprintf(why, cap, "its guard process (pid %d) %s: %u deaths within a minute",
+			 (int)old, how, k->guard_recent);
+	else if (sut_fault("khold-guard", &fe) < 0)
+		snprintf(why, cap, "its guard process (pid %d) %s and cannot be restarted: %.200s",
+			 (int)old, how, fe.msg);
+	else if (start_guard(k) < 0)
+		snprintf(why, cap, "its guard process (pid %d) %s and cannot be restarted: %s",
+			 (int)old, how, strerror(errno));
+}
+
+int dm_khold_guard_check(struct sut_daemon *d)
+{
+	struct dm_khold *k = d->kh;
+	if (!k || k->guard_pid <= 0)
+		return 0;
+	int st = 0;
+	pid_t r = waitpid(k->guard_pid, &st, WNOHANG);
+	if (r == 0 || (r < 0 && errno != ECHILD))
+		return 0; /* alive (or cannot tell now: looked at again next turn) */
+	char how[64], why[sizeof d->khold_why];
+	pid_t old = k->guard_pid;
+	describe_exit(st, r == old, how, sizeof how);
+	close(k->guard_fd); /* its reader is gone */
+	k->guard_fd = -1;
+	k->guard_pid = 0;
+	restart_guard(k, old, how, why, sizeof why);
+	if (why[0]) {
+		set_state(d, "unavailable", "%s", why);
+		return -1;
+	}
+	k->guard_restarts++;
+	dm_log(d, 4, 0, NULL, "kernel hold: its guard process (pid %d) %s; restarted as guard "
+	       "pid %d (%u of %d restarts within a minute)", (int)old, how, (int)k->guard_pid,
+	       k->guard_recent, KHOLD_GUARD_RESTARTS);
 	return 0;
 }
 
@@ -671,7 +746,7 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 	if (bpf_map_update_elem(cfd, &k0, &cfg, BPF_ANY) != 0 ||
 	    bpf_map_update_elem(cfd, &k1, &seq, BPF_ANY) != 0 ||
 	    bpf_map_update_elem(cfd, &k2, &seq, BPF_ANY) != 0 || !k->rb ||
-	    start_guard(d, k) < 0) {
+	    start_guard(k) < 0) {
 		set_state(d, "unavailable", "cannot set up the BPF maps: %s", strerror(errno));
 		ring_buffer__free(k->rb);
 		khold__destroy(k->skel);
@@ -685,6 +760,7 @@ int dm_khold_open(struct sut_daemon *d, bool disabled)
 	d->kh = k;
 	set_state(d, "active", "uprobes on the first initialiser of target files; held map %s",
 		  k->pin);
+	dm_log(d, 6, 0, NULL, "kernel hold: held map %s, guard pid %d", k->pin, (int)k->guard_pid);
 	return 0;
 }
 
@@ -799,6 +875,10 @@ json_t *dm_khold_json(struct sut_daemon *d)
 	}
 	json_object_set_new(o, "probes", a);
 	json_object_set_new(o, "terminal", json_boolean(d->conf.hold_terminal));
+	if (d->kh) {
+		json_object_set_new(o, "guard_pid", json_integer(d->kh->guard_pid));
+		json_object_set_new(o, "guard_restarts", json_integer(d->kh->guard_restarts));
+	}
 	return o;
 }
 
@@ -826,9 +906,16 @@ void dm_khold_close(struct sut_daemon *d)
 		unlink(k->pin); /* empty: nothing for a later sutured to take over */
 	ring_buffer__free(k->rb);
 	khold__destroy(k->skel);
+	/* the guard leaves at once; one that died since the last look is not written to (a
+	 * pipe without a reader would end sutured with SIGPIPE) */
+	int st;
+	if (k->guard_pid > 0 && waitpid(k->guard_pid, &st, WNOHANG) != 0)
+		k->guard_pid = 0;
 	if (k->guard_fd >= 0) {
-		ssize_t w = write(k->guard_fd, "q", 1); /* the guard leaves at once */
-		(void)w;
+		if (k->guard_pid > 0) {
+			ssize_t w = write(k->guard_fd, "q", 1);
+			(void)w;
+		}
 		close(k->guard_fd);
 	}
 	if (k->guard_pid > 0)

@@ -166,6 +166,42 @@ static void status_line(struct sut_daemon *d)
 	d->h.ready(d->h.ctx, line);
 }
 
+/* Exec events through the process-events connector, unless switched off (--no-connector). */
+static void open_connector(struct sut_daemon *d, const struct sut_daemon_opts *o)
+{
+	if (o->no_connector || d->connector)
+		return;
+	struct sut_err cerr;
+	if (dm_connector_open(&d->nl_fd, &cerr) < 0) {
+		dm_log(d, 4, 0, NULL, "%s: new processes are found by the periodic pass only",
+		       cerr.msg);
+		return;
+	}
+	d->connector = true;
+	add_fd(d, d->nl_fd);
+}
+
+static void log_no_kernel_hold(struct sut_daemon *d, const char *what)
+{
+	dm_log(d, 4, 0, NULL, "kernel hold %s: %s; new processes are patched after they start "
+	       "(exec events and the periodic pass; a program that calls a patched function "
+	       "within its first milliseconds can run the old code once)", what, d->khold_why);
+}
+
+/* The kernel hold's guard died and could not be restarted: without it a sutured killed
+ * now would leave its stops for the next one, so the hold ends here. Its stops are
+ * continued (those not patched yet are found again by the connector and the pass), the
+ * probes removed, and new processes are seen through exec events from now on. */
+static void fall_back(struct sut_daemon *d, const struct sut_daemon_opts *o)
+{
+	dm_hold_release_kernel(d, "the kernel hold ended (its guard could not be restarted)");
+	dm_khold_close(d);
+	log_no_kernel_hold(d, "ended");
+	open_connector(d, o);
+	d->next_pass_ns = 0; /* the released ones, and anything started meanwhile */
+	status_line(d);
+}
+
 static void cleanup(struct sut_daemon *d)
 {
 	dm_hold_close_all(d);
@@ -258,25 +294,14 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		add_fd(&d, dm_khold_fd(&d));
 		dm_khold_start(&d);
 	} else if (strcmp(d.khold_state, "off")) {
-		dm_log(&d, 4, 0, NULL, "kernel hold unavailable: %s; new processes are patched "
-		       "after they start (exec events and the periodic pass; a program that "
-		       "calls a patched function within its first milliseconds can run the old "
-		       "code once)", d.khold_why);
+		log_no_kernel_hold(&d, "unavailable");
 	}
 	/* With the kernel hold, exec events are not needed: a process that runs a known
 	 * target's initialiser reaches a probe (held, or told when it is not held), and a
 	 * target file at a place not known yet is found by the periodic pass. Leaving them
 	 * out keeps an exec of an unrelated program from waking the daemon at all. */
-	if (!o->no_connector && !d.kh) {
-		struct sut_err cerr;
-		if (dm_connector_open(&d.nl_fd, &cerr) < 0)
-			dm_log(&d, 4, 0, NULL, "%s: new processes are found by the periodic pass "
-			       "only", cerr.msg);
-		else
-			d.connector = true;
-	}
-	if (d.nl_fd >= 0)
-		add_fd(&d, d.nl_fd);
+	if (!d.kh)
+		open_connector(&d, o);
 	dm_full_pass(&d);
 	d.next_pass_ns = dm_now_ns() + (uint64_t)d.conf.rescan_ms * 1000000ull;
 	dm_log(&d, 6, 0, NULL, "serving: %zu auto patch%s, control socket %s, new processes "
@@ -336,6 +361,8 @@ int sut_daemon_run(const struct sut_daemon_opts *o, const struct sut_daemon_hook
 		}
 		kbusy = dm_khold_work(&d);
 		dm_khold_beat(&d);
+		if (dm_khold_guard_check(&d) < 0)
+			fall_back(&d, o);
 		now = dm_now_ns();
 		run_pending(&d, now);
 		if (d.reload_at_ns && d.reload_at_ns <= now) {

@@ -100,25 +100,6 @@ note "traced by a debugger: not stopped, listed: $(jq -r --argjson p "$DW" '.unp
 kill -9 "$TR" "$DW" 2>/dev/null || true
 { wait "$TR"; wait "$DW"; } 2>/dev/null || true
 
-# held_pids: the pids of the test's workers that are stopped (state T) now
-held_pids() {
-	local p
-	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(proc_state "$p")" = T ] && echo "$p"
-	done
-	true
-}
-# wait_held SUP COUNT: until COUNT children of SUP are stopped
-wait_held() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(held_pids "$1" | wc -l)" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "the workers were not held: $(for p in $(cat /proc/"$1"/task/*/children); do echo "$p:$(proc_state "$p")"; done)"
-}
-guard_of() { cat /proc/"$1"/task/*/children 2>/dev/null | head -n 1; }
-
 # a sutured that lives but does not answer (stopped): its guard continues a held process
 # once its stop is 12 s old, so no stop lasts longer whatever sutured does
 kill -STOP "$SD_PID"
