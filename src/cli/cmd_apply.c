@@ -16,6 +16,22 @@
 #include "proc/proc.h"
 #include "util/buf.h"
 
+/* The options and notes apply and revert share, the end of both usages. */
+#define USAGE_TAIL \
+	"  -L, --audit-log FILE  write the audit trail to FILE (\"off\": none) instead of\n" \
+	"                    " SUT_AUDIT_DEFAULT " or $SUTURE_AUDIT_LOG\n" \
+	"  -J, --jobs N      processes handled at once (default $SUTURE_JOBS, else twice the\n" \
+	"                    cores, at most 16)\n" \
+	"  -j, --json        one JSON document on standard output\n" \
+	"  -h, --help        this text\n" \
+	"\n" \
+	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n" \
+	"variables are ignored (with a note) when suture runs with privileges another user\n" \
+	"handed it (sudo from another user, or a set-id start): use the options then.\n" \
+	"Signals: the first SIGINT, SIGTERM or SIGHUP lets the processes under way finish\n" \
+	"and starts no other (those are listed); a second one ends the run after the\n" \
+	"transaction under way. No signal but SIGKILL ends suture inside a transaction.\n"
+
 static const char apply_usage[] =
 	"usage: suture apply [-p PID]... [--all] [--timeout MS] [--dry-run] [--json] PATCH...\n"
 	"\n"
@@ -44,19 +60,7 @@ static const char apply_usage[] =
 	"                    could write, is ignored with a warning\n"
 	"  -U, --allow-unsigned  accept a patch with no signature (never one with a bad or\n"
 	"                    untrusted signature)\n"
-	"  -L, --audit-log FILE  write the audit trail to FILE (\"off\": none) instead of\n"
-	"                    " SUT_AUDIT_DEFAULT " or $SUTURE_AUDIT_LOG\n"
-	"  -J, --jobs N      processes handled at once (default $SUTURE_JOBS, else twice the\n"
-	"                    cores, at most 16)\n"
-	"  -j, --json        one JSON document on standard output\n"
-	"  -h, --help        this text\n"
-	"\n"
-	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n"
-	"variables are ignored (with a note) when suture runs with privileges another user\n"
-	"handed it (sudo from another user, or a set-id start): use the options then.\n"
-	"Signals: the first SIGINT, SIGTERM or SIGHUP lets the processes under way finish\n"
-	"and starts no other (those are listed); a second one ends the run after the\n"
-	"transaction under way. No signal but SIGKILL ends suture inside a transaction.\n"
+	USAGE_TAIL
 	"\n"
 	"Exit status: 0 when every process ended with every patch applied, 1 otherwise.\n";
 
@@ -75,19 +79,7 @@ static const char revert_usage[] =
 	"  -p, --pid PID     a process (repeatable)\n"
 	"  -a, --all         every process where the patch is applied\n"
 	"  -t, --timeout MS  how long to retry the consistency check (default 5000)\n"
-	"  -L, --audit-log FILE  write the audit trail to FILE (\"off\": none) instead of\n"
-	"                    " SUT_AUDIT_DEFAULT " or $SUTURE_AUDIT_LOG\n"
-	"  -J, --jobs N      processes handled at once (default $SUTURE_JOBS, else twice the\n"
-	"                    cores, at most 16)\n"
-	"  -j, --json        one JSON document on standard output\n"
-	"  -h, --help        this text\n"
-	"\n"
-	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n"
-	"variables are ignored (with a note) when suture runs with privileges another user\n"
-	"handed it (sudo from another user, or a set-id start): use the options then.\n"
-	"Signals: the first SIGINT, SIGTERM or SIGHUP lets the processes under way finish\n"
-	"and starts no other (those are listed); a second one ends the run after the\n"
-	"transaction under way. No signal but SIGKILL ends suture inside a transaction.\n";
+	USAGE_TAIL;
 
 struct txn_args {
 	struct pidlist pids;

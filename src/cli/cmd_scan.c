@@ -429,8 +429,8 @@ int cmd_scan(int argc, char **argv)
 		{0, 0, 0, 0}};
 	struct pidlist pids = {0};
 	char **feeds = NULL, **debian = NULL, **files = NULL;
-	const char **keys = NULL;
-	size_t nfeeds = 0, ndebian = 0, nfiles = 0, nkeys = 0;
+	struct cli_keys keys = {0};
+	size_t nfeeds = 0, ndebian = 0, nfiles = 0;
 	bool json = false, vex = false, inventory = false, dpkg = true;
 	int c;
 	optind = 1;
@@ -452,10 +452,7 @@ int cmd_scan(int argc, char **argv)
 			files = sut_xrealloc(files, (nfiles + 1) * sizeof *files);
 			files[nfiles++] = optarg;
 			break;
-		case 'k':
-			keys = sut_xrealloc(keys, (nkeys + 1) * sizeof *keys);
-			keys[nkeys++] = optarg;
-			break;
+		case 'k': cli_keys_add(&keys, optarg); break;
 		case 'i': inventory = true; break;
 		case OPT_NO_DPKG: dpkg = false; break;
 		case 'j': json = true; break;
@@ -502,7 +499,7 @@ int cmd_scan(int argc, char **argv)
 	struct sut_assessment as = {0};
 	if (rc)
 		goto out;
-	cli_load_patch_set(files, nfiles, keys, nkeys, &store);
+	cli_load_patch_set(files, nfiles, keys.v, keys.n, &store);
 	struct sut_inv_opts o = {.pids = pids.v, .npids = pids.n, .dpkg = dpkg};
 	if (sut_inventory_build(&o, &store, &inv, &err) < 0 ||
 	    sut_assess(&inv, &db, &store, &as, &err) < 0) {
@@ -544,6 +541,6 @@ out:
 	free(feeds);
 	free(debian);
 	free(files);
-	free(keys);
+	free(keys.v);
 	return rc;
 }

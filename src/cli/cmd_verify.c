@@ -165,8 +165,8 @@ int cmd_verify(int argc, char **argv)
 		{0, 0, 0, 0}};
 	struct pidlist pids = {0};
 	char **files = NULL;
-	const char **keys = NULL;
-	size_t nfiles = 0, nkeys = 0;
+	struct cli_keys keys = {0};
+	size_t nfiles = 0;
 	bool json = false, all = false;
 	int c, rc = 0;
 	optind = 1;
@@ -181,10 +181,7 @@ int cmd_verify(int argc, char **argv)
 			files = sut_xrealloc(files, (nfiles + 1) * sizeof *files);
 			files[nfiles++] = optarg;
 			break;
-		case 'k':
-			keys = sut_xrealloc(keys, (nkeys + 1) * sizeof *keys);
-			keys[nkeys++] = optarg;
-			break;
+		case 'k': cli_keys_add(&keys, optarg); break;
 		case 'j': json = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -200,7 +197,7 @@ int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct sut_patch_set known;
-	cli_load_patch_set(files, nfiles, keys, nkeys, &known);
+	cli_load_patch_set(files, nfiles, keys.v, keys.n, &known);
 	if (!explicit && cli_pids_discover(&pids, SUT_DISCOVER_ALL) < 0)
 		return EXIT_USAGE;
 	struct sut_vfy_result *res = sut_xcalloc(pids.n ? pids.n : 1, sizeof *res);
@@ -262,6 +259,6 @@ int cmd_verify(int argc, char **argv)
 	cli_free_patch_set(&known);
 	pidlist_free(&pids);
 	free(files);
-	free(keys);
+	free(keys.v);
 	return rc;
 }

@@ -109,6 +109,8 @@ int dm_connector_read(int fd, void (*on_exec)(void *ctx, pid_t pid, uint64_t ts_
 
 /* state.c: the store as the daemon sees it, and the managed-ids file. */
 int dm_reload(struct sut_daemon *d); /* re-reads store and policy; -1 keeps the old ones */
+/* Frees the store, the policy and the auto list the daemon holds (at a reload, at the end). */
+void dm_store_drop(struct sut_daemon *d);
 void dm_managed_save(struct sut_daemon *d);
 void dm_managed_load(struct sut_daemon *d);
 bool dm_is_auto(const struct sut_daemon *d, const char *id);

@@ -168,22 +168,36 @@ static uint64_t boot_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Every entry of the map made by probes of this sutured (instance; 0: by any) and, with
- * older_than, stopped before that CLOCK_BOOTTIME, continued; returns how many. */
-static unsigned continue_all(struct dm_khold *k, int map_fd, uint32_t instance,
-			     uint64_t older_than)
+/* Which entries of the held map a sweep continues. */
+struct sweep {
+	uint32_t instance;   /* made by probes of this sutured (0: of any) */
+	uint64_t older_than; /* stopped before this CLOCK_BOOTTIME (0: whenever) */
+	bool gone_only;      /* only those whose process is gone (nothing to signal) */
+};
+
+static bool sweep_picks(const struct dm_khold *k, const struct sweep *w,
+			const struct khold_key *key, const struct khold_rec *rec)
+{
+	if (w->instance && rec->cookie >> 32 != w->instance)
+		return false;
+	if (w->older_than && rec->ts_ns >= w->older_than)
+		return false;
+	return !w->gone_only || !same_process(k, (pid_t)key->pid, rec->start_boottime, NULL);
+}
+
+/* Every entry of the map that w picks is continued (continue_entry: signalled if it is still
+ * that process, then dropped); returns how many. The one walk of the map that deletes:
+ * after each delete it starts again from the beginning. */
+static unsigned continue_all(struct dm_khold *k, int map_fd, const struct sweep *w)
 {
 	unsigned n = 0;
 	struct khold_key key, next;
 	bool first = true;
-	/* deleting while walking: restart from the beginning after each delete */
 	for (int guard = 0; guard < 2 * KHOLD_MAX_HELD; guard++) {
 		if (bpf_map_get_next_key(map_fd, first ? NULL : &key, &next) != 0)
 			break;
 		struct khold_rec rec;
-		if (bpf_map_lookup_elem(map_fd, &next, &rec) == 0 &&
-		    (!instance || rec.cookie >> 32 == instance) &&
-		    (!older_than || rec.ts_ns < older_than)) {
+		if (bpf_map_lookup_elem(map_fd, &next, &rec) == 0 && sweep_picks(k, w, &next, &rec)) {
 			continue_entry(k, map_fd, &next, &rec);
 			n++;
 			first = true;
@@ -241,7 +255,8 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 			uint64_t now = boot_ns();
 			if (bpf_map_lookup_elem(cfg_fd, &k2, &beat) == 0 &&
 			    now - beat > KHOLD_STUCK_NS)
-				continue_all(k, map_fd, 0, now - KHOLD_GUARD_NS);
+				continue_all(k, map_fd,
+					     &(struct sweep){.older_than = now - KHOLD_GUARD_NS});
 			continue;
 		}
 		if (pr < 0 && errno == EINTR)
@@ -256,7 +271,7 @@ static void guard_main(struct dm_khold *k, int rfd, int map_fd, int cfg_fd)
 	static const unsigned delays_ms[] = {0, 20, 100, 500, 2000};
 	for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
 		usleep(delays_ms[i] * 1000);
-		continue_all(k, map_fd, k->instance, 0);
+		continue_all(k, map_fd, &(struct sweep){.instance = k->instance});
 	}
 	/* the pin goes with an empty map, unless a new sutured serves this root (it opens
 	 * its control socket before it takes the pinned map over) */
@@ -627,22 +642,8 @@ static void adopt(struct sut_daemon *d)
 		dm_hold_add_kernel(d, (pid_t)key.pid, key.seq, rec.start_boottime);
 		n++;
 	}
-	if (gone) {
-		first = true;
-		for (unsigned i = 0; i < 2 * KHOLD_MAX_HELD; i++) {
-			if (bpf_map_get_next_key(fd, first ? NULL : &key, &next) != 0)
-				break;
-			struct khold_rec rec;
-			if (bpf_map_lookup_elem(fd, &next, &rec) == 0 &&
-			    !same_process(d->kh, (pid_t)next.pid, rec.start_boottime, NULL)) {
-				bpf_map_delete_elem(fd, &next);
-				first = true;
-			} else {
-				key = next;
-				first = false;
-			}
-		}
-	}
+	if (gone)
+		continue_all(d->kh, fd, &(struct sweep){.gone_only = true});
 	if (n || gone)
 		dm_log(d, 5, 0, NULL, "kernel hold: %u process%s held by an earlier sutured taken "
 		       "over, %u gone", n, n == 1 ? "" : "es", gone);
@@ -900,7 +901,7 @@ void dm_khold_close(struct sut_daemon *d)
 	g_hash_table_destroy(k->checked);
 	g_array_free(k->queue, TRUE);
 	int map_fd = bpf_map__fd(k->skel->maps.held);
-	continue_all(k, map_fd, k->instance, 0);
+	continue_all(k, map_fd, &(struct sweep){.instance = k->instance});
 	struct khold_key key;
 	if (bpf_map_get_next_key(map_fd, NULL, &key) != 0)
 		unlink(k->pin); /* empty: nothing for a later sutured to take over */

@@ -218,10 +218,7 @@ static void cleanup(struct sut_daemon *d)
 		unlink(hold);
 		free(hold);
 	}
-	if (d->store_ok)
-		sut_store_free(&d->store);
-	sut_conf_free(&d->conf);
-	free(d->auto_v);
+	dm_store_drop(d);
 	g_ptr_array_free(d->managed, TRUE);
 	g_hash_table_destroy(d->managed_bid);
 	g_hash_table_destroy(d->seen);

@@ -95,6 +95,17 @@ static bool refused_before(const struct sut_daemon *d, const struct sut_store_en
 	return false;
 }
 
+void dm_store_drop(struct sut_daemon *d)
+{
+	if (d->store_ok)
+		sut_store_free(&d->store);
+	d->store_ok = false;
+	sut_conf_free(&d->conf);
+	free(d->auto_v);
+	d->auto_v = NULL;
+	d->nauto = 0;
+}
+
 int dm_reload(struct sut_daemon *d)
 {
 	struct sut_conf conf;
@@ -126,10 +137,7 @@ int dm_reload(struct sut_daemon *d)
 	bool changed = !d->store_ok || !same_auto(d->auto_v, d->nauto, v, n);
 	/* any change of the store or the policy file: every process is looked at again (an
 	 * excluded one may now be patched) */
-	if (d->store_ok)
-		sut_store_free(&d->store);
-	sut_conf_free(&d->conf);
-	free(d->auto_v);
+	dm_store_drop(d);
 	d->store = store;
 	d->conf = conf;
 	d->store_ok = true;
