@@ -7,7 +7,8 @@
 # that is then SIGKILLed, it continues them, none is left stopped. When the guard cannot be
 # restarted (SUTURE_FAULT=khold-guard:fail), sutured ends the kernel hold with the reason
 # in its log and status, continues what it held, and falls back to exec events: a new
-# worker is patched by the connector path, none is held, none is left stopped.
+# worker is patched by the connector path, none is held, none is left stopped. So does a
+# guard killed a fourth time within a minute (restarted the first three).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
@@ -104,4 +105,28 @@ dstatus
 	fail "the fallback did not use exec events: $(jq -c .counters "$T/dstatus.json")"
 [ "$(proc_state "$W")" != T ] || fail "the worker after the fallback is stopped"
 note "guard killed and not restartable: fallback to exec events, a new worker patched within $ms ms of its first line"
+kill -9 "$W" 2>/dev/null || true
+stop_sutured
+
+# 3. a guard that keeps dying: restarted 3 times, and the 4th death within a minute ends
+# the kernel hold the same way (something keeps killing it; sutured does not fork in a loop)
+start_sutured
+for i in 1 2 3 4; do
+	G=$(guard_of "$SD_PID")
+	[ -n "$G" ] || fail "no guard before kill $i: $(grep 'kernel hold' "$T/sutured.log" | tail -n 3)"
+	n=$(nlines "$T/sutured.log")
+	kill -9 "$G"
+	if [ "$i" -lt 4 ]; then
+		wait_for_new_line "$T/sutured.log" "$n" "its guard process \\(pid $G\\) was killed by SIGKILL; restarted as guard pid [0-9]+ \\($i of 3" 5
+	else
+		wait_for_new_line "$T/sutured.log" "$n" "kernel hold ended: its guard process \\(pid $G\\) was killed by SIGKILL: 4 deaths within a minute" 5
+	fi
+done
+dstatus
+jq -e '.kernel_hold.state == "unavailable" and .new_processes == "proc-connector"' "$T/dstatus.json" >/dev/null ||
+	fail "status after the 4th death: $(jq -c '{kernel_hold, new_processes}' "$T/dstatus.json")"
+[ -z "$(cat /proc/"$SD_PID"/task/*/children 2>/dev/null)" ] || fail "sutured still has children after the fallback"
+setsid -w "$S/kworker" >"$T/last4.out" 2>&1 || fail "a worker failed after the fallback"
+grep -Eq '^pid=[0-9]+ first=[12] ' "$T/last4.out" || fail "a worker after the fallback: $(cat "$T/last4.out")"
+note "guard killed 4 times within a minute: restarted 3 times, then the fallback"
 stop_sutured
