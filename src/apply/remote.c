@@ -279,13 +279,27 @@ int sut_remote_unmap(struct sut_remote *r, uint64_t addr, uint64_t len, struct s
  *                each stop is bounded, and another thread is tried when it does not stop
  *                in time);
  *   MAIN         the main thread, running or runnable;
+ *   RESTARTED    in restart_syscall: a timed sleep (nanosleep, a futex wait or a poll
+ *                with a timeout) that a stop interrupted, resumed with a deadline /proc
+ *                does not show; often the end of a short sleep staging or a freeze just
+ *                interrupted, but it may be a long one, so after the threads above;
  *   FOREVER      asleep for good (no timeout, or one of a second or more) with a plain
  *                mask, other threads before the main one: holding it wakes it (its
  *                voluntary context-switch count moves), which the partial freeze never
  *                does, so only when nothing else exists;
  *   AWKWARD      asleep with a temporary signal mask (signals cannot be blocked for the
  *                calls), in 'D', stopped, or unreadable. */
-enum stage_cost { SHORT, SHORT_MAIN, RUNNING, MAIN, FOREVER, FOREVER_MAIN, AWKWARD, NCOSTS };
+enum stage_cost {
+	SHORT,
+	SHORT_MAIN,
+	RUNNING,
+	MAIN,
+	RESTARTED,
+	FOREVER,
+	FOREVER_MAIN,
+	AWKWARD,
+	NCOSTS
+};
 
 /* The bound of a short sleep: the partial freeze's (a sleeper that wakes within a second
  * is not left asleep there either). */
@@ -338,6 +352,10 @@ static void judge(pid_t pid, struct candidate *c)
 	}
 	if (sc.state != SUT_SYSCALL_IN_CALL || temporary_mask(&sc)) {
 		c->cost = AWKWARD;
+		return;
+	}
+	if (sc.nr == SYS_restart_syscall) {
+		c->cost = RESTARTED;
 		return;
 	}
 	long long ms = sut_proc_syscall_sleep_ms(pid, &sc);

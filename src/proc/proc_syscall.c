@@ -186,6 +186,9 @@ long long sut_proc_syscall_sleep_ms(pid_t pid, const struct sut_proc_syscall *s)
 			       : ms_until(pid, a[3],
 					  a[1] & 256 ? CLOCK_REALTIME : CLOCK_MONOTONIC);
 	}
+	case SYS_restart_syscall:
+		return SUT_SLEEP_UNKNOWN; /* a timed sleep resumed after a stop: its deadline is
+					     the kernel's alone */
 	default:
 		return ms; /* read(), accept(), wait4(), pause()...: no timeout of their own */
 	}

@@ -438,6 +438,8 @@ static void test_syscall_read_live(void **state)
 	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_FOREVER);
 	h.args[3] = 250;
 	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == 250);
+	h.nr = SYS_restart_syscall; /* a timed sleep resumed: its deadline is not shown */
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
 	h.nr = SYS_read;
 	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_FOREVER);
 	h.state = SUT_SYSCALL_RUNNING;
