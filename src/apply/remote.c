@@ -192,7 +192,7 @@ int sut_remote_map(struct sut_remote *r, const char *name, uint64_t place, uint6
 	}
 	/* memfd_create, ftruncate, the mapping (its read-only or executable part, then its
 	 * read-write part), close: one borrowing of the thread */
-	struct sut_remote_call c[4];
+	struct sut_remote_call c[SUT_REMOTE_BATCH_MAX];
 	size_t n = 0;
 	c[n++] = (struct sut_remote_call){.nr = SYS_memfd_create, .args = {(long)name_at, MFD_CLOEXEC}};
 	c[n++] = (struct sut_remote_call){.nr = SYS_ftruncate, .args = {0, (long)total},
