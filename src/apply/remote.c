@@ -414,9 +414,14 @@ static void await_fresh_sleep(pid_t pid, const struct candidate *c)
 		if (now < 0)
 			break;
 		const char *q;
+		struct sut_proc_syscall sc;
+		struct sut_err ignored;
+		/* it woke, ran and sleeps again, in a call of its own (not the rest of a sleep
+		 * a stop interrupted, restart_syscall): a whole sleep lies ahead */
 		if (now != first && (q = sut_proc_stat_fields(pid, c->tid, buf, sizeof buf)) &&
-		    q[0] == 'S')
-			break; /* it woke, ran and sleeps again: a whole sleep lies ahead */
+		    q[0] == 'S' && sut_proc_syscall_read(pid, c->tid, &sc, &ignored) == 0 &&
+		    sc.state == SUT_SYSCALL_IN_CALL && sc.nr != SYS_restart_syscall)
+			break;
 	}
 	close(fd);
 }
@@ -425,6 +430,10 @@ static void await_fresh_sleep(pid_t pid, const struct candidate *c)
  * longer is waiting for a CPU (or stuck in the kernel), and holding it while it waits
  * would cost the application more than trying another, or again later. */
 #define STAGE_STOP_MS 3
+/* Rounds (a stop of at most STAGE_STOP_MS each, then 2 ms apart: some 50 ms) in which a
+ * thread of the kinds before RESTARTED that did not stop in time is tried again before a
+ * thread asleep (perhaps for good) is taken instead. */
+#define PATIENT_ROUNDS 10
 
 int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
@@ -458,7 +467,14 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		int left_ms = now < deadline ? (int)((deadline - now) / 1000000ull) : 0;
 		int stop_ms = round < 20 && left_ms > 4 * STAGE_STOP_MS ? STAGE_STOP_MS : left_ms;
+		bool cheaper = false; /* a thread of a kind before RESTARTED exists */
+		for (size_t k = 0; k < n; k++)
+			cheaper |= cand[k].cost < RESTARTED;
 		for (int c = 0; c < NCOSTS && !ran; c++) {
+			/* a thread that only waits for a CPU is tried again (after a pause) for a
+			 * while rather than waking one that sleeps, maybe for good */
+			if (c >= RESTARTED && cheaper && timed_out && round < PATIENT_ROUNDS)
+				break;
 			for (size_t k = 0; k < n && !ran; k++) {
 				if (cand[k].cost != (enum stage_cost)c)
 					continue;
@@ -483,6 +499,10 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 					*held_max_ns = f.held_max_ns;
 				sut_freeze_free(&f);
 				ran = ok == 0; /* fn ran: its result stands */
+				/* the freeze comes next: not in the sleep this hold fell in, which
+				 * would then lose both holds and the time between them */
+				if (ran)
+					await_fresh_sleep(pid, &cand[k]);
 			}
 		}
 		free(cand);
