@@ -48,10 +48,13 @@ int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t l
  * (remote.c, enum stage_cost): one asleep in a call that ends by itself within a second,
  * not the main thread first (stopped just after it fell asleep again when its sleeps are
  * short), then the main one so asleep, then running threads other than the main one,
- * then the main one, and a thread asleep for good only when nothing else exists. Each
- * attempt to stop a thread is bounded (a thread that does not stop within a few
- * milliseconds is waiting for a CPU: it is released and another thread, or the same
- * later, is tried) until timeout_ms. held_max_ns (may be NULL) is raised to the longest
+ * then the main one, then one finishing an interrupted timed sleep (restart_syscall), and
+ * a thread asleep for good only when nothing else exists. Each attempt to stop a thread
+ * is bounded (a thread that does not stop within a few milliseconds is waiting for a CPU:
+ * it is released and another thread, or the same later, is tried; the cheap ones again
+ * for some 50 ms before a sleeper is taken) until timeout_ms. After the hold of a short
+ * sleeper, returns once it sleeps a sleep of its own again, so that the caller's next
+ * hold (the freeze) does not fall in the same sleep. held_max_ns (may be NULL) is raised to the longest
  * time one thread was held, seize to detach, failed attempts included. maps: the
  * process's maps, where the syscall instruction the calls borrow is looked for (the job's
  * view; NULL reads them). */
