@@ -19,6 +19,8 @@ struct sut_remote {
 	struct sut_freeze *f;
 	size_t ti;     /* thread running the calls */
 	uint64_t insn; /* a syscall instruction */
+	uint64_t scratch; /* below the thread's stack pointer and red zone: where the memfd's
+			     name is written (0: through a placeholder mapping instead) */
 };
 
 /* Picks the thread and the syscall instruction inside an existing freeze. */
@@ -42,14 +44,20 @@ int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t l
 			   struct sut_err *err);
 
 /* Runs fn with one thread of pid stopped, then resumes it. For staging while the other
- * threads keep running. The thread is the one holding costs the application least: one
- * already asleep in a system call (not the leader) when there is one, then the leader
- * asleep, then the others. Each attempt to stop a thread is bounded (a thread that does
- * not stop within a few milliseconds is waiting for a CPU: it is released and another
- * thread, or the same later, is tried) until timeout_ms. held_max_ns (may be NULL) is
- * raised to the longest time one thread was held, seize to detach, failed attempts
- * included. maps: the process's maps, where the syscall instruction the calls borrow is
- * looked for (the job's view; NULL reads them). */
+ * threads keep running. The thread is the one holding costs the application least
+ * (remote.c, enum stage_cost): one asleep in a call that ends by itself within a second,
+ * not the main thread first (stopped just after it fell asleep again when its sleeps are
+ * short), then the main one so asleep, then running threads other than the main one,
+ * then the main one, then one finishing an interrupted timed sleep (restart_syscall), and
+ * a thread asleep for good only when nothing else exists. Each attempt to stop a thread
+ * is bounded (a thread that does not stop within a few milliseconds is waiting for a CPU:
+ * it is released and another thread, or the same later, is tried; the cheap ones again
+ * for some 50 ms before a sleeper is taken) until timeout_ms. After the hold of a short
+ * sleeper, returns once it sleeps a sleep of its own again, so that the caller's next
+ * hold (the freeze) does not fall in the same sleep. held_max_ns (may be NULL) is raised to the longest
+ * time one thread was held, seize to detach, failed attempts included. maps: the
+ * process's maps, where the syscall instruction the calls borrow is looked for (the job's
+ * view; NULL reads them). */
 int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			int (*fn)(struct sut_remote *r, void *arg, struct sut_err *err), void *arg,
 			uint64_t *held_max_ns, struct sut_err *err);

@@ -191,7 +191,11 @@ static void unstage(struct apply_ctx *c, struct sut_txn_result *res)
 	if (!c->region_mapped && !c->reg_created)
 		return;
 	struct sut_err e;
-	if (sut_with_one_thread(c->t->pid, NULL, 2000, unstage_fn, c, NULL, &e) < 0 &&
+	uint64_t held = 0; /* a hold like any other: it counts in held_us */
+	int urc = sut_with_one_thread(c->t->pid, NULL, 2000, unstage_fn, c, &held, &e);
+	if (held > res->held_ns)
+		res->held_ns = held;
+	if (urc < 0 &&
 	    sut_proc_exists(c->t->pid))
 		snprintf(res->warning, sizeof res->warning, "%s: could not remove staged memory: %s",
 			 sut_target_label(c->t), e.msg);

@@ -84,6 +84,38 @@ int sut_maps_find_gap_near(const struct sut_maps *m, uint64_t lo, uint64_t hi, u
 int sut_proc_find_syscall_insn(pid_t pid, const struct sut_maps *m, uint64_t *addr,
 			       struct sut_err *err);
 
+/* The system call a thread is in, from /proc/PID/task/TID/syscall (read without stopping
+ * it; the kernel answers once the thread is off every CPU). */
+enum sut_syscall_state {
+	SUT_SYSCALL_UNKNOWN,  /* unreadable, or text that is not the kernel's */
+	SUT_SYSCALL_RUNNING,  /* "running": on a CPU or runnable */
+	SUT_SYSCALL_NONE,     /* "-1 SP PC": blocked, but not in a system call (a stop, a fault) */
+	SUT_SYSCALL_IN_CALL,  /* in call nr with args, entered from pc with stack sp */
+};
+struct sut_proc_syscall {
+	enum sut_syscall_state state;
+	long nr;
+	uint64_t args[6];
+	uint64_t sp, pc;
+};
+/* Highest call number accepted, and the longest line the kernel prints (with margin). */
+#define SUT_SYSCALL_NR_MAX 4095
+#define SUT_SYSCALL_TEXT_MAX 255
+/* Pure: the file's text (len bytes, not NUL-terminated) into *out. -1 (state UNKNOWN)
+ * unless it is exactly one of the kernel's three forms, numbers in range. */
+int sut_proc_syscall_parse(const char *text, size_t len, struct sut_proc_syscall *out);
+/* Reads and parses the file of thread tid (bounded); -1 with err when it cannot be read or
+ * does not parse (out->state is then UNKNOWN). */
+int sut_proc_syscall_read(pid_t pid, pid_t tid, struct sut_proc_syscall *out,
+			  struct sut_err *err);
+/* How long a thread in call s sleeps at most, from its arguments (and the timespec or
+ * timeval they point to, read from the process): milliseconds left (>= 0),
+ * SUT_SLEEP_FOREVER for a call with no timeout, SUT_SLEEP_UNKNOWN when it cannot be told
+ * (not in a call, a timeout that cannot be read or is not a valid time). */
+#define SUT_SLEEP_FOREVER (-2LL)
+#define SUT_SLEEP_UNKNOWN (-1LL)
+long long sut_proc_syscall_sleep_ms(pid_t pid, const struct sut_proc_syscall *s);
+
 /* Reads process memory (process_vm_readv, falling back to /proc/PID/mem). All or error. */
 int sut_proc_read(pid_t pid, uint64_t addr, void *buf, size_t len, struct sut_err *err);
 

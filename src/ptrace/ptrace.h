@@ -133,6 +133,29 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err);
 int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
 		       const long args[6], long *ret, struct sut_err *err);
 
+/* One call of a batch (sut_ptrace_syscalls): the arguments whose bit is set in from_ret
+ * are the raw return of the earlier call `from` (a memfd's number, an address the kernel
+ * chose); ret receives this call's raw return. */
+struct sut_remote_call {
+	long nr;
+	long args[6];
+	uint8_t from_ret;
+	uint8_t from;
+	long ret;
+};
+#define SUT_REMOTE_BATCH_MAX 8
+
+/* Executes the calls in order in stopped thread ti, as sut_ptrace_syscall does one, but
+ * borrowing the thread once: the seccomp filters judged for the whole batch before the
+ * first call (arguments from earlier results unknown), signals blocked once, one single
+ * step per call, registers restored and the step state cleared once at the end. Stops
+ * after the first call the kernel fails (negative errno): *done counts the calls made,
+ * that one included. Returns -1 only when the thread could not be driven (*done says how
+ * far it got) or the filters refuse (nothing made). */
+int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, uint64_t insn_addr,
+			struct sut_remote_call *calls, size_t n, size_t *done,
+			struct sut_err *err);
+
 /* Writes process memory through /proc/PID/mem, which also writes read-only code pages
  * (copy-on-write). All or error. */
 int sut_ptrace_write(pid_t pid, uint64_t addr, const void *buf, size_t len, struct sut_err *err);

@@ -6,7 +6,11 @@
  * decision. We point rip at an existing `syscall` instruction, load the arguments, set
  * orig_rax = -1 so the kernel does not apply restart logic to *our* registers, single-step
  * once (the step trap fires right after the syscall returns), read rax, and put the saved
- * registers back. With them back, a blocking call the thread was in (rax = -ERESTART...,
+ * registers back. A batch (sut_ptrace_syscalls) makes several calls in one borrowing: each
+ * next call is loaded and stepped from the step trap of the one before, so n calls cost
+ * n + 1 round trips with the thread (n steps, one clear_step) instead of 2n, and the
+ * thread's registers are borrowed once, for the calls themselves only (the seccomp check,
+ * the one read of /proc, comes before the first). With them back, a blocking call the thread was in (rax = -ERESTART...,
  * orig_rax = its number) is restarted by the kernel when the thread is resumed.
  *
  * Signals: resuming the thread lets the kernel dequeue a pending signal before it reaches
@@ -182,33 +186,28 @@ static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err
 			(int)f->pid, (int)t->tid);
 }
 
-int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
-		       const long args[6], long *ret, struct sut_err *err)
+/* The signal mask the thread had before a batch blocked every signal but SIGTRAP for it
+ * (mask_blocked false: not blocked, see has_temporary_sigmask). */
+struct borrow {
+	bool mask_blocked;
+	uint64_t old_mask;
+};
+
+static void block_signals(struct sut_thread *t, struct borrow *b)
 {
-	if (ti >= f->n)
-		return sut_errf(err, "pid %d: remote syscall: no thread %zu", (int)f->pid, ti);
-	struct sut_thread *t = &f->threads[ti];
-	if (!can_run_syscalls(t))
-		return sut_errf(err, "pid %d: thread %d is in a %s, not an interrupt stop: cannot "
-				"run a remote syscall", (int)f->pid, (int)t->tid,
-				t->group_stop ? "group-stop" : "signal-delivery-stop");
-
-	/* Never a call the thread's seccomp filters would kill, trap, trace or fail. */
-	struct sut_syscall_plan plan = {.nr = nr};
-	for (int i = 0; i < 6; i++)
-		plan.args[i] = (uint64_t)args[i];
-	if (sut_seccomp_check(f->pid, t->tid, insn_addr, &plan, 1, err) < 0)
-		return -1;
-
-	bool mask_blocked = false;
-	uint64_t old_mask = 0;
+	b->mask_blocked = false;
 	if (!has_temporary_sigmask(&t->regs) &&
-	    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof old_mask, &old_mask) == 0) {
+	    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask) == 0) {
 		uint64_t all_but_trap = ~(1ULL << (SIGTRAP - 1));
 		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof all_but_trap, &all_but_trap) == 0)
-			mask_blocked = true;
+			b->mask_blocked = true;
 	}
+}
 
+/* One call, the thread in an interrupt stop or in the step trap of the call before. */
+static int one_call(struct sut_freeze *f, struct sut_thread *t, uint64_t insn_addr, long nr,
+		    const long args[6], long *ret, struct sut_err *err)
+{
 	struct user_regs_struct r = t->regs;
 	r.rip = insn_addr;
 	r.rax = (uint64_t)nr;
@@ -219,20 +218,24 @@ int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long
 	r.r10 = (uint64_t)args[3];
 	r.r8 = (uint64_t)args[4];
 	r.r9 = (uint64_t)args[5];
-	int rc = 0;
 	t->regs_dirty = true; /* from here on the kernel may hold our registers */
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) < 0)
-		rc = sut_errno(err, "pid %d: thread %d: PTRACE_SETREGS", (int)f->pid, (int)t->tid);
-	if (rc == 0)
-		rc = step_to_trap(f, t, insn_addr, err);
-	if (rc == 0 && ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
-		rc = sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS", (int)f->pid, (int)t->tid);
-	if (rc == 0)
-		*ret = (long)r.rax;
+		return sut_errno(err, "pid %d: thread %d: PTRACE_SETREGS", (int)f->pid, (int)t->tid);
+	if (step_to_trap(f, t, insn_addr, err) < 0)
+		return -1;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
+		return sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS", (int)f->pid, (int)t->tid);
+	*ret = (long)r.rax;
+	return 0;
+}
 
-	/* Put everything back, even after a failure (the thread may still be stopped). */
-	if (mask_blocked)
-		ptrace(PTRACE_SETSIGMASK, t->tid, sizeof old_mask, &old_mask);
+/* Puts everything back, even after a failure (the thread may still be stopped): the mask,
+ * the registers, then the step state (clear_step), once for the whole batch. */
+static int give_back(struct sut_freeze *f, struct sut_thread *t, const struct borrow *b,
+		     int rc, struct sut_err *err)
+{
+	if (b->mask_blocked)
+		ptrace(PTRACE_SETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask);
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) == 0)
 		t->regs_dirty = false;
 	else if (rc == 0)
@@ -241,4 +244,77 @@ int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long
 	if (rc == 0)
 		rc = clear_step(f, t, err);
 	return rc;
+}
+
+static int usable(const struct sut_freeze *f, size_t ti, struct sut_err *err)
+{
+	if (ti >= f->n)
+		return sut_errf(err, "pid %d: remote syscall: no thread %zu", (int)f->pid, ti);
+	const struct sut_thread *t = &f->threads[ti];
+	if (!can_run_syscalls(t))
+		return sut_errf(err, "pid %d: thread %d is in a %s, not an interrupt stop: cannot "
+				"run a remote syscall", (int)f->pid, (int)t->tid,
+				t->group_stop ? "group-stop" : "signal-delivery-stop");
+	return 0;
+}
+
+#define KERNEL_ERR(ret) ((unsigned long)(ret) > -4096UL)
+
+int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, uint64_t insn_addr,
+			struct sut_remote_call *calls, size_t n, size_t *done,
+			struct sut_err *err)
+{
+	*done = 0;
+	if (usable(f, ti, err) < 0)
+		return -1;
+	if (n > SUT_REMOTE_BATCH_MAX)
+		return sut_errf(err, "pid %d: a batch of %zu remote calls", (int)f->pid, n);
+	struct sut_thread *t = &f->threads[ti];
+
+	/* Never a call the thread's seccomp filters would kill, trap, trace or fail: the whole
+	 * batch is judged before its first call, a result passed on unknown. */
+	struct sut_syscall_plan plan[SUT_REMOTE_BATCH_MAX];
+	for (size_t i = 0; i < n; i++) {
+		if (calls[i].from_ret && calls[i].from >= i)
+			return sut_errf(err, "pid %d: remote call %zu takes the result of call %u",
+					(int)f->pid, i, (unsigned)calls[i].from);
+		plan[i] = (struct sut_syscall_plan){.nr = calls[i].nr, .unknown = calls[i].from_ret};
+		for (int a = 0; a < 6; a++)
+			plan[i].args[a] = (uint64_t)calls[i].args[a];
+	}
+	if (sut_seccomp_check(f->pid, t->tid, insn_addr, plan, n, err) < 0)
+		return -1;
+
+	/* One borrowing of the thread for the whole batch: signals blocked once, each call one
+	 * single step from the step trap of the one before, the registers and the step state
+	 * given back once. */
+	struct borrow b;
+	block_signals(t, &b);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		long args[6];
+		for (int a = 0; a < 6; a++)
+			args[a] = calls[i].from_ret & (1u << a) ? calls[calls[i].from].ret
+								: calls[i].args[a];
+		rc = one_call(f, t, insn_addr, calls[i].nr, args, &calls[i].ret, err);
+		if (rc == 0)
+			*done = i + 1;
+		if (rc == 0 && KERNEL_ERR(calls[i].ret))
+			break; /* the caller undoes what the calls before it did */
+	}
+	rc = give_back(f, t, &b, rc, err);
+	return rc;
+}
+
+int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
+		       const long args[6], long *ret, struct sut_err *err)
+{
+	struct sut_remote_call c = {.nr = nr};
+	for (int a = 0; a < 6; a++)
+		c.args[a] = args[a];
+	size_t done;
+	if (sut_ptrace_syscalls(f, ti, insn_addr, &c, 1, &done, err) < 0)
+		return -1;
+	*ret = c.ret;
+	return 0;
 }

@@ -2,16 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # Targets, run as an unprivileged user, whose seccomp filter kills (SECCOMP_RET_KILL_PROCESS),
 # traps (SECCOMP_RET_TRAP: a SIGSYS) or fails (SECCOMP_RET_ERRNO) one of the system calls
-# suture makes inside a process: mmap, memfd_create, ftruncate, mprotect, close, munmap
-# (the fix has data of its own, so its mapping has a read-write part made with mprotect; close
-# and munmap are only on staging's failure path, which is checked too). suture
+# suture makes inside a process: mmap, memfd_create, ftruncate, close, munmap (the fix has
+# data of its own, so its mapping has a read-write part, made by a second mmap of the
+# memfd; munmap is only on staging's failure path, which is checked too). suture
 # reads the filters, finds the refusal before its first remote call, and fails naming the
 # call and the action: the process lives on, gets no SIGSYS, and is unchanged (same
 # mappings, same descriptors, same output, nothing in status). Then systemd's
 # MemoryDenyWriteExecute=, modelled twice: refusing any PROT_EXEC mapping (suture refuses
 # to apply: its code must be executable), and exactly as systemd does (write+exec
 # mappings, mprotect to exec): suture maps nothing writable and executable, so the apply
-# succeeds under it and the fix runs. Finally a filter installed after the apply that
+# succeeds under it and the fix runs. A filter that kills every mprotect does not stop the
+# apply either: staging makes none (it did once, for the read-write part). Finally a filter installed after the apply that
 # kills munmap: revert refuses before writing a byte, and the patch stays applied.
 source "$(dirname "$0")/../lib.sh"
 require_suture
@@ -49,13 +50,25 @@ refused() { # ACTION CALL ACTION_NAME [NAMED]: apply must fail naming the call (
 	stop_bg "$pid"
 }
 
-for call in mmap memfd_create ftruncate mprotect close munmap; do
+for call in mmap memfd_create ftruncate close munmap; do
 	refused kill "$call" SECCOMP_RET_KILL_PROCESS
 	refused trap "$call" SECCOMP_RET_TRAP
 	refused errno "$call" SECCOMP_RET_ERRNO
 done
 refused errno mdwe-x SECCOMP_RET_ERRNO mmap
 refused kill mdwe-x SECCOMP_RET_KILL_PROCESS mmap
+
+# every mprotect killed: staging makes none, so the apply succeeds and the fix runs
+start_bg "$T/out.mprotect" "${AS_USER[@]}" "$S/prog" kill mprotect
+PID=$BG_PID
+wait_for_line "$T/out.mprotect" '^iter=3 value=1003$'
+grep -q "^filtered kill mprotect\$" "$T/out.mprotect" || fail "filter kill mprotect not in force"
+sut_bounded 30 apply -p "$PID" "$T/seccomp-fix.suture"
+[ "$SUT_RC" -eq 0 ] || { cat "$T/last.err" >&2; fail "apply under a filter killing mprotect failed"; }
+assert_alive "$PID"
+assert_applied "$PID" "seccomp-fix"
+settled_output "$T/out.mprotect" '^iter=[0-9]+ value=2[0-9]{3}$' 'value=1[0-9]{3}|SIGSYS'
+stop_bg "$PID"
 
 # systemd's own rule (write+exec, or exec by mprotect) with the harshest action: allowed
 start_bg "$T/out.mdwe" "${AS_USER[@]}" "$S/prog" kill mdwe

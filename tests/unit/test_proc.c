@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "proc/proc.h"
 #include "util/buf.h"
@@ -330,6 +333,135 @@ static void test_threads_and_pids(void **state)
 	assert_non_null(strstr(err.msg, num));
 }
 
+
+/* The syscall file's three forms parse; every hostile variation is refused (never a call). */
+static void test_syscall_parse_hostile(void **state)
+{
+	(void)state;
+	struct sut_proc_syscall s;
+	const char *ok = "230 0x0 0x0 0x7ffd1234 0x0 0x7f00 0xffffffffffffffff 0x7ffd1000 "
+			 "0x7f001234abcd\n";
+	assert_int_equal(sut_proc_syscall_parse(ok, strlen(ok), &s), 0);
+	assert_int_equal(s.state, SUT_SYSCALL_IN_CALL);
+	assert_int_equal(s.nr, 230);
+	assert_true(s.args[2] == 0x7ffd1234 && s.args[5] == UINT64_MAX);
+	assert_true(s.sp == 0x7ffd1000 && s.pc == 0x7f001234abcdULL);
+	assert_int_equal(sut_proc_syscall_parse("running\n", 8, &s), 0);
+	assert_int_equal(s.state, SUT_SYSCALL_RUNNING);
+	assert_int_equal(sut_proc_syscall_parse("-1 0x7ffd1000 0x401000\n", 23, &s), 0);
+	assert_int_equal(s.state, SUT_SYSCALL_NONE);
+	assert_true(s.sp == 0x7ffd1000 && s.pc == 0x401000);
+	const char *bad[] = {
+		"",
+		"\n",
+		"runningX\n",
+		"running\n\n",
+		"-2 0x1 0x2\n",
+		"-1 0x1\n",
+		"-1 0x1 0x2 0x3\n",
+		"4096 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",            /* number out of range */
+		"99999999999999999999 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",                   /* one field short */
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",           /* one too many */
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x10000000000000000\n", /* 65 bits */
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0xg\n",
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x\n",
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 12\n",                /* not hexadecimal */
+		"1  0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",              /* two spaces */
+		" 1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 \n",
+		"+1 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"1 0X0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"1 0xA 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",               /* the kernel prints lower case */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(sut_proc_syscall_parse(bad[i], strlen(bad[i]), &s), -1);
+		assert_int_equal(s.state, SUT_SYSCALL_UNKNOWN);
+	}
+	/* an embedded NUL, and a line cut short, are refused too */
+	const char nul[] = "1 0x0 0x0 0x0 0x0\0 0x0 0x0 0x0 0x0\n";
+	assert_int_equal(sut_proc_syscall_parse(nul, sizeof nul - 1, &s), -1);
+	assert_int_equal(sut_proc_syscall_parse(ok, 20, &s), -1);
+	/* every truncation of a valid line before its last number fails (a field short) */
+	size_t last = (size_t)(strrchr(ok, ' ') - ok) + 3;
+	for (size_t n = 0; n < last; n++)
+		assert_int_equal(sut_proc_syscall_parse(ok, n, &s), -1);
+	assert_int_equal(sut_proc_syscall_parse(ok, strlen(ok) - 1, &s), 0);
+}
+
+static void *sleep_thread(void *arg)
+{
+	struct timespec ts = {*(long *)arg, 0};
+	nanosleep(&ts, NULL); /* until the signal that ends the test */
+	return NULL;
+}
+
+static void wake_up(int sig)
+{
+	(void)sig;
+}
+
+/* The reader on a live thread: in nanosleep, with the timeout it asked for; a thread in
+ * pause() sleeps for ever; a hostile timespec is unknown, never "forever". */
+static void test_syscall_read_live(void **state)
+{
+	(void)state;
+	pthread_t th;
+	long secs = 30;
+	struct sigaction sa = {.sa_handler = wake_up}, old;
+	sigaction(SIGUSR2, &sa, &old);
+	assert_int_equal(pthread_create(&th, NULL, sleep_thread, &secs), 0);
+	pid_t tid = 0;
+	struct sut_proc_syscall s = {0};
+	struct sut_err err;
+	for (int i = 0; i < 200; i++) {
+		pid_t *tids = NULL;
+		size_t n = 0;
+		assert_int_equal(sut_proc_threads(getpid(), &tids, &n, &err), 0);
+		for (size_t k = 0; k < n; k++)
+			if (tids[k] != getpid())
+				tid = tids[k];
+		free(tids);
+		if (tid && sut_proc_syscall_read(getpid(), tid, &s, &err) == 0 &&
+		    s.state == SUT_SYSCALL_IN_CALL && s.nr == SYS_clock_nanosleep)
+			break;
+		usleep(5000);
+	}
+	assert_int_equal(s.state, SUT_SYSCALL_IN_CALL);
+	/* glibc's nanosleep is clock_nanosleep(CLOCK_REALTIME, 0, req, rem) */
+	assert_int_equal(s.nr, SYS_clock_nanosleep);
+	assert_int_equal(sut_proc_syscall_sleep_ms(getpid(), &s), 30000);
+	/* hostile timeouts: a negative, an out-of-range and an unreadable timespec */
+	static struct timespec neg = {-1, 0}, big = {0, 1000000000};
+	struct sut_proc_syscall h = s;
+	h.args[2] = (uint64_t)(uintptr_t)&neg;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
+	h.args[2] = (uint64_t)(uintptr_t)&big;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
+	h.args[2] = 8;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
+	h.nr = SYS_epoll_wait;
+	h.args[3] = (uint64_t)-1;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_FOREVER);
+	h.args[3] = 250;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == 250);
+	h.nr = SYS_restart_syscall; /* a timed sleep resumed: its deadline is not shown */
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
+	h.nr = SYS_read;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_FOREVER);
+	h.state = SUT_SYSCALL_RUNNING;
+	assert_true(sut_proc_syscall_sleep_ms(getpid(), &h) == SUT_SLEEP_UNKNOWN);
+	/* this very thread: the kernel shows the read() of the file itself */
+	assert_int_equal(sut_proc_syscall_read(getpid(), (pid_t)syscall(SYS_gettid), &s, &err),
+			 0);
+	assert_int_equal(s.state, SUT_SYSCALL_IN_CALL);
+	assert_int_equal(s.nr, SYS_read);
+	assert_int_equal(sut_proc_syscall_read(getpid(), 0x7ffffff0, &s, &err), -1);
+	pthread_kill(th, SIGUSR2); /* its nanosleep ends with EINTR, and the thread with it */
+	pthread_join(th, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +474,8 @@ int main(void)
 		cmocka_unit_test(test_objects_non_pie_bias_zero),
 		cmocka_unit_test(test_read_with_fallback),
 		cmocka_unit_test(test_threads_and_pids),
+		cmocka_unit_test(test_syscall_parse_hostile),
+		cmocka_unit_test(test_syscall_read_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
