@@ -50,6 +50,19 @@ size_t sut_unwinder_cached(const struct sut_unwinder *u)
 	return u ? u->n : 0;
 }
 
+void sut_unwinder_rows(const struct sut_unwinder *u, struct sut_unwinder_rows *r)
+{
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; u && i < u->n; i++) {
+		size_t rows;
+		uint64_t hits, misses;
+		unw_object_stats(u->v[i].obj, &rows, &hits, &misses);
+		r->rows += rows;
+		r->hits += hits;
+		r->misses += misses;
+	}
+}
+
 static bool cacheable(const struct sut_unwind_module *m)
 {
 	return m->build_id && m->build_id_len > 0 && m->build_id_len <= BUILD_ID_MAX;
