@@ -238,6 +238,7 @@ static void json_phases(struct json *j, const struct sut_freeze_phases *p)
 {
 	json_obj_begin(j, "phases_us");
 	json_uint(j, "state", p->state_ns / 1000);
+	json_uint(j, "seize", p->seize_ns / 1000);
 	json_uint(j, "interrupt", p->interrupt_ns / 1000);
 	json_uint(j, "collect", p->collect_ns / 1000);
 	json_uint(j, "list", p->list_ns / 1000);

@@ -268,8 +268,14 @@ static struct slot *new_slot(struct freezer *fz, pid_t tid, enum slot_state stat
 	return s;
 }
 
-/* Seizes and interrupts the thread of slot s (DEFERRED until now). */
-static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err);
+/* Seizes the thread of slot s (DEFERRED until now), and interrupts it unless !interrupt
+ * (add_new interrupts the threads of a round together, once all are seized). */
+static int attach_slot(struct freezer *fz, struct slot *s, bool interrupt, struct sut_err *err);
+
+static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
+{
+	return attach_slot(fz, s, true, err);
+}
 
 /* One thread alone (sut_ptrace_stop_one): its state, then its seize. */
 static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
@@ -282,7 +288,7 @@ static int seize(struct freezer *fz, pid_t tid, struct sut_err *err)
 
 /* The threads of tids[0..n) that are new to the freeze (neither known nor skipped) get a
  * slot; returns how many. Their state is read first, for all of them, and only then are
- * they seized and interrupted, in one tight loop: reading a thread's stat file costs
+ * they seized, all of them, and then interrupted, in one tight loop: reading a thread's stat file costs
  * several system calls and the kernel's formatting of the whole line, tens of µs each on
  * a busy machine, and interleaved with the interrupts it made every thread interrupted
  * earlier wait for the state reads of all the threads after it (at 100 threads, 2.4 ms
@@ -294,9 +300,11 @@ static size_t add_new(struct freezer *fz, const pid_t *tids, size_t n, const pid
 
 static bool skipped(const pid_t *skip, size_t nskip, pid_t tid);
 
-static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
+static int attach_slot(struct freezer *fz, struct slot *s, bool interrupt, struct sut_err *err)
 {
 	pid_t tid = s->tid;
+	/* from the seize: a seized thread that meets a signal stops (signal-delivery-stop)
+	 * before it is interrupted, and is held from then on */
 	s->t.held_since_ns = now_ns();
 	/* A thread an earlier attempt of this tool thread interrupted but could not release
 	 * (it had not stopped: on a loaded machine it waits for a CPU) is still ours: wait for
@@ -320,7 +328,8 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 				continue;
 			leftover[i] = leftover[--nleftover];
 			s->state = SEIZED;
-			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+			if (interrupt)
+				ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 			return 0;
 		}
 		s->state = GONE;
@@ -343,7 +352,8 @@ static int seize_slot(struct freezer *fz, struct slot *s, struct sut_err *err)
 	}
 	s->state = SEIZED;
 	/* ESRCH here means it is dying; collection will see its exit. */
-	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	if (interrupt)
+		ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 	return 0;
 }
 
@@ -562,19 +572,20 @@ static size_t add_new(struct freezer *fz, const pid_t *tids, size_t n, const pid
 			s->state = SEIZED;
 	}
 	free(had);
-	if (!fz->stop_start_ns && fz->n > first && !fz->boosted)
-		fz->boosted = ptr_boost(&fz->nice_was);
 	uint64_t t1 = now_ns();
 	fz->ph.state_ns += t1 - t0;
 	if (!fz->stop_start_ns)
 		fz->stop_start_ns = t1;
+	/* Seized first, all of them: PTRACE_SEIZE neither stops nor wakes a thread, so the
+	 * interrupts that follow are one call each, back to back, and every thread heads for
+	 * its stop within the time of those calls alone. */
 	*rc = 0;
 	for (size_t i = first; i < fz->n; i++) {
 		struct slot *s = &fz->v[i];
 		if (s->state != SEIZED)
 			continue;
 		s->state = DEFERRED;
-		if (seize_slot(fz, s, err) < 0) {
+		if (attach_slot(fz, s, false, err) < 0) {
 			*rc = -1;
 			/* the slots after it were never seized */
 			for (size_t k = i + 1; k < fz->n; k++)
@@ -583,7 +594,16 @@ static size_t add_new(struct freezer *fz, const pid_t *tids, size_t n, const pid
 			break;
 		}
 	}
-	fz->ph.interrupt_ns += now_ns() - t1;
+	uint64_t t2 = now_ns();
+	fz->ph.seize_ns += t2 - t1;
+	if (fz->n > first && !fz->boosted)
+		fz->boosted = ptr_boost(&fz->nice_was);
+	/* after a failed seize too: the threads seized before it are released by
+	 * release_all, which needs them stopped */
+	for (size_t i = first; i < fz->n; i++)
+		if (fz->v[i].state == SEIZED)
+			ptrace(PTRACE_INTERRUPT, fz->v[i].tid, 0, 0);
+	fz->ph.interrupt_ns += now_ns() - t2;
 	return fz->n - first;
 }
 

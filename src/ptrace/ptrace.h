@@ -40,11 +40,12 @@ struct sut_sleepers; /* the sleepers of a partial freeze and their guard (freeze
 
 /* Where the time of one freeze went, in ns (summed over the rounds of seize, collect and
  * list read that a freeze makes until its thread set is stable). The ptrace layer fills
- * the first five and thaw_ns; the transaction around it the others. For the benchmarks
+ * the first six and thaw_ns; the transaction around it the others. For the benchmarks
  * (`--json`'s phases_us): a few clock reads, nothing else. */
 struct sut_freeze_phases {
 	uint64_t state_ns;     /* reading the state of threads before their seize ('D') */
-	uint64_t interrupt_ns; /* PTRACE_SEIZE + PTRACE_INTERRUPT of every thread */
+	uint64_t seize_ns;     /* PTRACE_SEIZE of every thread (none is stopped by it) */
+	uint64_t interrupt_ns; /* PTRACE_INTERRUPT of every thread */
 	uint64_t collect_ns;   /* waiting for the stops, registers read */
 	uint64_t list_ns;      /* reading /proc/PID/task */
 	uint64_t rounds;       /* list reads that found new threads, plus the last one */
