@@ -206,17 +206,34 @@ static int check_threads(const struct sut_thread *threads, size_t n, pid_t pid,
 	return rc;
 }
 
-int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
-			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
-			  struct sut_blocker *b, struct sut_err *err)
+static struct sut_unwind_module *modules_of(const struct sut_objects *objs)
 {
-	struct sut_unwind_module *mods = sut_xcalloc(objs->n, sizeof *mods);
+	struct sut_unwind_module *mods = sut_xcalloc(objs->n ? objs->n : 1, sizeof *mods);
 	for (size_t i = 0; i < objs->n; i++) {
 		const struct sut_object *o = &objs->v[i];
 		mods[i] = (struct sut_unwind_module){.lo = o->lo, .hi = o->hi, .bias = o->bias,
 						     .path = o->open_path, .build_id = o->build_id,
 						     .build_id_len = o->build_id_len};
 	}
+	return mods;
+}
+
+/* Objects opened ahead of a freeze, at most: each costs an open and a mapping of the
+ * file (tens of µs), holding nobody; past this many, the check opens the rest itself. */
+#define PREPARE_MAX 256
+
+void sut_check_prepare(const struct sut_objects *objs)
+{
+	struct sut_unwind_module *mods = modules_of(objs);
+	sut_unwinder_prepare(unwinder(), mods, objs->n, PREPARE_MAX);
+	free(mods);
+}
+
+int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
+			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
+			  struct sut_blocker *b, struct sut_err *err)
+{
+	struct sut_unwind_module *mods = modules_of(objs);
 	int rc = check_threads(f->threads, f->n, f->pid, maps, mods, objs->n, r, nr, b, err);
 	/* Threads left asleep, from the PC and stack pointer they sleep with. One that
 	 * blocks is judged again on its full registers, under the full freeze: 2. */

@@ -136,6 +136,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 	/* sleepers that woke during an attempt: stopped in the next ones */
 	pid_t restless[256];
 	size_t nrestless = 0;
+	sut_check_prepare(&t->objs); /* CFI opened now: the check under the freeze only reads */
 	for (int attempt = 1;; attempt++) {
 		/* Checked just before the freeze, not inside it: reading every thread's
 		 * children would lengthen the freeze, and the vfork child this looks for is

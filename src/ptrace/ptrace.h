@@ -77,8 +77,9 @@ struct sut_freeze {
 	uint64_t stop_start_ns; /* partial freeze: just before the first thread was stopped
 				   (the sampling and the sleepers' check before it hold nobody) */
 	struct sut_freeze_phases ph;
-	bool boosted;     /* this tool thread runs at nice -20 until the thaw (freeze.c) */
-	int nice_was;     /* its nice value before */
+	bool boosted;     /* this tool thread runs at a raised priority until the thaw
+			     (freeze.c, ptr_boost) */
+	int prio_was;     /* what to put back (ptr_unboost) */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it

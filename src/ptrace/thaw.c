@@ -161,7 +161,7 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 	}
 	sut_ptrace_release_leftovers();
 	if (f->boosted)
-		ptr_unboost(f->nice_was);
+		ptr_unboost(f->prio_was);
 	f->boosted = false;
 	f->ph.thaw_ns = sut_ptrace_now_ns() - t0;
 	return rc;

@@ -54,6 +54,12 @@ struct sut_unwinder *sut_unwinder_new(void);
 void sut_unwinder_free(struct sut_unwinder *u);
 /* Number of objects whose CFI the unwinder holds (cached by build-id). */
 size_t sut_unwinder_cached(const struct sut_unwinder *u);
+/* Opens and caches the CFI of every module with a build-id that the unwinder does not
+ * hold yet (at most max of them), so that a walk made later, inside a freeze, finds them
+ * open. A module that cannot be opened is left for the walk, which says why. Returns the
+ * number opened now. */
+size_t sut_unwinder_prepare(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, size_t max);
 /* The CFI rows the unwinder keeps, per lookup address of an object cached by build-id:
  * the row of an address depends on the file alone, so threads (and processes) at the
  * same address share it. hits: lookups the cache answered; misses: those that read the

@@ -128,3 +128,21 @@ void unw_call_objects_release(const struct sut_unwind_module *mods, size_t nmods
 	free(call->by_module);
 	free(call->failed);
 }
+
+size_t sut_unwinder_prepare(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, size_t max)
+{
+	size_t opened = 0;
+	for (size_t i = 0; u && i < nmods && opened < max; i++) {
+		const struct sut_unwind_module *m = &mods[i];
+		if (!cacheable(m) || !m->path || cache_find(u, m->build_id, m->build_id_len))
+			continue;
+		char why[UNW_WHY_MAX];
+		struct unw_object *o = unw_object_open(m->path, why, sizeof why);
+		if (!o)
+			continue;
+		cache_add(u, m->build_id, m->build_id_len, o);
+		opened++;
+	}
+	return opened;
+}
