@@ -476,9 +476,10 @@ static int collect(struct freezer *fz, struct sut_err *err)
 					stuck);
 		}
 		/* Most threads stop within microseconds once they get a CPU: yield a few times,
-		 * then sleep briefly, which gives them this thread's CPU too (raised, see
-		 * ptr_boost, a yield may hand it to nobody). */
-		if (spins++ < 4) {
+		 * then sleep briefly, which gives them this thread's CPU too. Raised (see
+		 * ptr_boost), a yield would hand it to nobody: it sleeps at once (and a
+		 * real-time thread's sleep has no timer slack). */
+		if (spins++ < 4 && !fz->boosted) {
 			sched_yield();
 		} else {
 			struct timespec ts = {0, spins < 40 ? 30000 : 100000};
