@@ -218,9 +218,10 @@ char ptr_thread_state(pid_t pid, pid_t tid)
  * threads are held: before it, a tool at high priority would take CPU time from a
  * running target, and after the thaw the target's threads need the CPUs. A bound on the
  * span: the attempt's deadline (250 ms), and the kernel's limit on real-time CPU time
- * (sched_rt_runtime_us) keeps other processes running even then. The partial freeze's
- * stop uses nice -20 instead: its guard thread, at the normal priority, must answer a
- * woken sleeper while this thread works, also on one CPU. */
+ * (sched_rt_runtime_us) keeps other processes running even then. When FIFO is refused,
+ * nice -20. Not for the stop of a partial freeze: its guard thread, at the normal
+ * priority, must answer a woken sleeper while this thread works, also on one CPU, and
+ * the threads it stops are the few that were running anyway. */
 #define PTR_WAS_NORMAL 1000 /* *was: SCHED_FIFO was set over the normal policy */
 
 bool ptr_boost(bool partial, int *was)
@@ -228,8 +229,10 @@ bool ptr_boost(bool partial, int *was)
 	pid_t self = (pid_t)syscall(SYS_gettid);
 	if (sched_getscheduler(0) != SCHED_OTHER)
 		return false; /* a caller's own policy is left alone */
+	if (partial)
+		return false;
 	struct sched_param sp = {.sched_priority = 1};
-	if (!partial && sched_setscheduler(0, SCHED_FIFO, &sp) == 0) {
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) == 0) {
 		*was = PTR_WAS_NORMAL;
 		return true;
 	}
