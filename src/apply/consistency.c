@@ -4,6 +4,7 @@
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -90,7 +91,40 @@ static void plan_stack(const struct sut_thread *t, const struct sut_maps *maps,
 	c->len = (size_t)(c->m->end - c->sp);
 	if (c->len > STACK_COPY_MAX)
 		c->len = STACK_COPY_MAX;
-	c->data = sut_xmalloc(c->len ? c->len : 1);
+}
+
+/* The copies of all planned stacks share one mapping, its pages made present when it is
+ * made (MAP_POPULATE): copied into fresh heap memory, every page of every copy faulted in
+ * during the read, one fault per 4 kB inside the freeze (a thousand threads: a few
+ * thousand faults). Past ARENA_MAX (runaway stack pointers), each copy is allocated on
+ * its own. Returns the mapping, or NULL when the copies were allocated one by one. */
+#define ARENA_MAX (256u << 20)
+
+static uint8_t *stacks_alloc(struct stack_copy *c, size_t n, size_t *arena_len)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].m)
+			total += (c[i].len + 15) & ~(size_t)15;
+	*arena_len = total;
+	uint8_t *arena = NULL;
+	if (total && total <= ARENA_MAX) {
+		void *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		arena = p == MAP_FAILED ? NULL : p;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!c[i].m)
+			continue;
+		if (arena) {
+			c[i].data = arena + off;
+			off += (c[i].len + 15) & ~(size_t)15;
+		} else {
+			c[i].data = sut_xmalloc(c[i].len ? c[i].len : 1);
+		}
+	}
+	return arena;
 }
 
 /* Threads per process_vm_readv (its IOV_MAX). */
@@ -196,12 +230,17 @@ static int check_threads(const struct sut_thread *threads, size_t n, pid_t pid,
 	for (size_t i = 0; i < n; i++)
 		if (nr && !pc_hit(&threads[i], r, nr, &at))
 			plan_stack(&threads[i], maps, &c[i]);
+	size_t arena_len;
+	uint8_t *arena = stacks_alloc(c, n, &arena_len);
 	read_stacks(pid, c, n);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = check_thread(&threads[i], pid, &c[i], mods, nmods, r, nr, b, err);
-	for (size_t i = 0; i < n; i++)
-		free(c[i].data);
+	if (arena)
+		munmap(arena, arena_len);
+	else
+		for (size_t i = 0; i < n; i++)
+			free(c[i].data);
 	free(c);
 	return rc;
 }
