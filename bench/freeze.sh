@@ -14,6 +14,11 @@
 # from run to run): the partial freeze (SUTURE_FREEZE=sleepers, sleepers left asleep:
 # "apply", "revert") and the full freeze of every thread (SUTURE_FREEZE=all, the default:
 # "full_freeze_apply", "full_freeze_revert"). FREEZE_MODES="all" or "sleepers" measures one only.
+# FREEZE_BASELINE=PATH (another suture binary, e.g. built from an earlier commit) adds a
+# third mode, "baseline": that binary's full freeze, interleaved in the same runs
+# ("baseline_full_freeze_apply", "baseline_full_freeze_revert"), so that a change is
+# measured before and after on one target in one run. tool_phases_median_us: where the
+# committing freeze spent its time (suture's --json phases_us, the median of each).
 # BENCH_QUICK=1: 1, 10 and 100 threads, 5 runs. FREEZE_CONFIGS overrides the list with
 # "THREADS:SPINNERS:SLEEP_US:RUNS ..." entries.
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +32,10 @@ else
 	configs="1:0:1000:20 10:4:1000:20 100:1:1000:20 1000:1:100000:5 1000:1:0:10 10:5:1000:20"
 fi
 modes=${FREEZE_MODES:-all sleepers}
+if [ -n "${FREEZE_BASELINE:-}" ]; then
+	[ -x "$FREEZE_BASELINE" ] || die "FREEZE_BASELINE=$FREEZE_BASELINE is not an executable"
+	modes="$modes baseline"
+fi
 # Rounds with no suture at all: what the target sees on this machine anyway.
 IDLE_ROUNDS=${IDLE_ROUNDS:-5}
 MAIN_PERIOD_US=1000
@@ -72,17 +81,19 @@ voluntary_switches() {
 # one_op OP DIR [MODE]: run suture OP (apply or revert) once inside a fresh window, with
 # SUTURE_FREEZE=MODE, and record the tool's and the target's figures under DIR.
 one_op() {
-	local op=$1 dir=$2 mode=${3:-all} out=$BENCH_WORK/freeze.out vs
+	local op=$1 dir=$2 mode=${3:-all} out=$BENCH_WORK/freeze.out vs bin=$SUTURE
+	if [ "$mode" = baseline ]; then bin=$FREEZE_BASELINE mode=all; fi
 	ask_gaps
 	vs=$(voluntary_switches)
 	if [ "$op" = apply ]; then
-		SUTURE_FREEZE=$mode sut_json "$out" apply -p "$PID" "$BENCH_PATCH" || true
+		SUTURE=$bin SUTURE_FREEZE=$mode sut_json "$out" apply -p "$PID" "$BENCH_PATCH" || true
 	else
-		SUTURE_FREEZE=$mode sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
+		SUTURE=$bin SUTURE_FREEZE=$mode sut_json "$out" revert -p "$PID" "$BENCH_PATCH_ID" || true
 	fi
 	echo $(($(voluntary_switches) - vs)) >>"$dir/switches"
 	if jq -e '.results[0].ok == true' "$out" >/dev/null 2>&1; then
 		jq -r '.results[0] | "\(.freeze_us) \(.total_us) \(.attempts) \(.held_us // .freeze_us)"' "$out" >>"$dir/tool"
+		jq -c '.results[0].phases_us // empty' "$out" >>"$dir/phases"
 		echo "$SUT_WALL_US" >>"$dir/wall"
 	else
 		echo "$(cat "$out.err" | tr '\n' ' ')" >>"$dir/failures"
@@ -97,7 +108,7 @@ one_op() {
 # summarise DIR: the JSON of one operation's runs.
 summarise() {
 	local d=$1
-	touch "$d/tool" "$d/wall" "$d/target" "$d/failures" "$d/switches"
+	touch "$d/tool" "$d/wall" "$d/target" "$d/failures" "$d/switches" "$d/phases"
 	jq -n \
 		--argjson freeze "$(awk '{print $1}' "$d/tool" | stats)" \
 		--argjson total "$(awk '{print $2}' "$d/tool" | stats)" \
@@ -111,11 +122,16 @@ summarise() {
 		--argjson failed "$(wc -l <"$d/failures")" \
 		--argjson switches "$(stats <"$d/switches")" \
 		--arg firstfail "$(head -n 1 "$d/failures")" \
+		--argjson phases "$(jq -s 'if length == 0 then {} else
+			(.[0] | keys_unsorted) as $k | . as $all |
+			[$k[] as $key | {($key): ([$all[][$key]] | sort |
+				.[(length - 1) / 2 | floor])}] | add end' "$d/phases")" \
 		'{tool_freeze_us: $freeze, tool_held_us: $held, tool_total_us: $total,
 		  tool_attempts: $attempts,
 		  command_wall_us: $wall, target_stall_us: $stall,
 		  target_max_gap_us: {main: $gmain, spin: $gspin, sleep: $gsleep},
 		  target_voluntary_switches: $switches,
+		  tool_phases_median_us: $phases,
 		  failed: $failed} + (if $failed > 0 then {first_failure: $firstfail} else {} end)'
 }
 
@@ -137,7 +153,7 @@ for cfg in $configs; do
 	d=$BENCH_WORK/freeze-$THREADS-$SPINNERS-$SLEEP_US
 	rm -rf "$d"
 	mkdir -p "$d/idle"
-	for m in all sleepers; do mkdir -p "$d/$m/apply" "$d/$m/revert"; done
+	for m in all sleepers baseline; do mkdir -p "$d/$m/apply" "$d/$m/revert"; done
 
 	"$BENCH_TREE/threads" "$THREADS" "$SPINNERS" "$SLEEP_US" >"$fifo" 2>"$d/target.err" &
 	PID=$!
@@ -182,6 +198,8 @@ for cfg in $configs; do
 		--argjson revert "$(summarise "$d/sleepers/revert")" \
 		--argjson fapply "$(summarise "$d/all/apply")" \
 		--argjson frevert "$(summarise "$d/all/revert")" \
+		--argjson bapply "$(summarise "$d/baseline/apply")" \
+		--argjson brevert "$(summarise "$d/baseline/revert")" \
 		--argjson first "$(summarise "$d/first")" \
 		--argjson idle "$(awk '{print $4}' "$d/idle/target" | stats)" \
 		'def beyond($x): if $x.median == null or $idle.median == null then null else
@@ -192,14 +210,17 @@ for cfg in $configs; do
 		  issue12_goal_stall_beyond_idle_us: $goal,
 		  apply: $apply, revert: $revert,
 		  full_freeze_apply: $fapply, full_freeze_revert: $frevert,
+		  baseline_full_freeze_apply: $bapply, baseline_full_freeze_revert: $brevert,
 		  stall_beyond_idle_us: {apply: beyond($apply.target_stall_us),
 			revert: beyond($revert.target_stall_us),
 			full_freeze_apply: beyond($fapply.target_stall_us),
-			full_freeze_revert: beyond($frevert.target_stall_us)},
+			full_freeze_revert: beyond($frevert.target_stall_us),
+			baseline_full_freeze_apply: beyond($bapply.target_stall_us),
+			baseline_full_freeze_revert: beyond($brevert.target_stall_us)},
 		  first_apply: ($first | del(.tool_attempts)),
 		  idle_target_stall_us: $idle}')
 	docs+=("$doc")
-	log "  apply: tool freeze median $(jq -r '.apply.tool_freeze_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.tool_freeze_us.median' <<<"$doc")), target stall median $(jq -r '.apply.target_stall_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.target_stall_us.median' <<<"$doc"); idle $(jq -r '.idle_target_stall_us.median' <<<"$doc") us)"
+	log "  apply: tool freeze median $(jq -r '.apply.tool_freeze_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.tool_freeze_us.median' <<<"$doc")), target stall median $(jq -r '.apply.target_stall_us.median' <<<"$doc") us (full freeze $(jq -r '.full_freeze_apply.target_stall_us.median' <<<"$doc"), baseline $(jq -r '.baseline_full_freeze_apply.target_stall_us.median' <<<"$doc"); idle $(jq -r '.idle_target_stall_us.median' <<<"$doc") us)"
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",

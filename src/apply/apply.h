@@ -83,6 +83,7 @@
 #include "link/link.h"
 #include "patch/patch.h"
 #include "proc/proc.h"
+#include "ptrace/ptrace.h"
 #include "util/err.h"
 
 struct sut_txn_opts {
@@ -100,6 +101,7 @@ struct sut_txn_result {
 				 transaction, from its seize to its release: staging, failed
 				 and retried freezes included (>= what the target felt from us) */
 	uint64_t total_ns;
+	struct sut_freeze_phases phases; /* where the last freeze's time went */
 	size_t nthreads;
 	uint64_t region;      /* apply: where the image was placed */
 	uint64_t region_size;

@@ -4,7 +4,9 @@
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -53,34 +55,134 @@ static int block(struct sut_blocker *b, pid_t tid, uint64_t a, const struct sut_
 	return 1;
 }
 
-static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_maps *maps,
+/* A thread's stack as the check reads it: [sp, sp + len), len bounded by its mapping's
+ * end and STACK_COPY_MAX; data NULL until read. */
+struct stack_copy {
+	const struct sut_map *m; /* the mapping sp lies in; NULL: none (an error if reached) */
+	uint64_t sp;
+	size_t len;
+	uint8_t *data;
+	bool read; /* data holds all len bytes */
+};
+
+/* Whether the thread's PC alone decides (a resume point in a range): then its stack is
+ * neither read nor unwound. */
+static const struct sut_range *pc_hit(const struct sut_thread *t, const struct sut_range *r,
+				      size_t nr, uint64_t *at)
+{
+	uint64_t pc = t->regs.rip;
+	const struct sut_range *h = hit(r, nr, pc, false);
+	*at = pc;
+	/* A thread left asleep resumes at its PC, or at PC - 2 when the kernel restarts its
+	 * call: both are resume points. */
+	if (!h && t->asleep && (h = hit(r, nr, pc - 2, false)) != NULL)
+		*at = pc - 2;
+	return h;
+}
+
+static void plan_stack(const struct sut_thread *t, const struct sut_maps *maps,
+		       struct stack_copy *c)
+{
+	memset(c, 0, sizeof *c);
+	c->sp = t->regs.rsp;
+	c->m = sut_maps_find(maps, c->sp);
+	if (!c->m)
+		return;
+	c->len = (size_t)(c->m->end - c->sp);
+	if (c->len > STACK_COPY_MAX)
+		c->len = STACK_COPY_MAX;
+}
+
+/* The copies of all planned stacks share one mapping, its pages made present when it is
+ * made (MAP_POPULATE): copied into fresh heap memory, every page of every copy faulted in
+ * during the read, one fault per 4 kB inside the freeze (a thousand threads: a few
+ * thousand faults). Past ARENA_MAX (runaway stack pointers), each copy is allocated on
+ * its own. Returns the mapping, or NULL when the copies were allocated one by one. */
+#define ARENA_MAX (256u << 20)
+
+static uint8_t *stacks_alloc(struct stack_copy *c, size_t n, size_t *arena_len)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].m)
+			total += (c[i].len + 15) & ~(size_t)15;
+	*arena_len = total;
+	uint8_t *arena = NULL;
+	if (total && total <= ARENA_MAX) {
+		void *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		arena = p == MAP_FAILED ? NULL : p;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!c[i].m)
+			continue;
+		if (arena) {
+			c[i].data = arena + off;
+			off += (c[i].len + 15) & ~(size_t)15;
+		} else {
+			c[i].data = sut_xmalloc(c[i].len ? c[i].len : 1);
+		}
+	}
+	return arena;
+}
+
+/* Threads per process_vm_readv (its IOV_MAX). */
+#define STACKS_PER_READ 1024
+
+/* Reads the planned stacks, many per process_vm_readv: the check of a thousand threads
+ * made a thousand calls, each taking the target's memory lock, all inside the freeze. The
+ * call stops at the first range it cannot read whole; the stacks before it are complete,
+ * the others are left to check_thread's own read (which falls back to /proc/PID/mem). */
+static void read_stacks(pid_t pid, struct stack_copy *c, size_t n)
+{
+	struct iovec *loc = sut_xcalloc(STACKS_PER_READ, sizeof *loc);
+	struct iovec *rem = sut_xcalloc(STACKS_PER_READ, sizeof *rem);
+	size_t i = 0;
+	while (i < n) {
+		size_t k = 0, idx[STACKS_PER_READ];
+		for (; i < n && k < STACKS_PER_READ; i++) {
+			if (!c[i].data || !c[i].len)
+				continue;
+			loc[k] = (struct iovec){c[i].data, c[i].len};
+			rem[k] = (struct iovec){(void *)(uintptr_t)c[i].sp, c[i].len};
+			idx[k++] = i;
+		}
+		if (!k)
+			break;
+		ssize_t got = process_vm_readv(pid, loc, k, rem, k, 0);
+		if (got <= 0)
+			continue; /* each thread reads its own */
+		size_t left = (size_t)got;
+		for (size_t j = 0; j < k && left >= c[idx[j]].len; j++) {
+			c[idx[j]].read = true;
+			left -= c[idx[j]].len;
+		}
+	}
+	free(loc);
+	free(rem);
+}
+
+static int check_thread(const struct sut_thread *t, pid_t pid, struct stack_copy *c,
 			const struct sut_unwind_module *mods, size_t nmods,
 			const struct sut_range *r, size_t nr, struct sut_blocker *b,
 			struct sut_err *err)
 {
-	uint64_t pc = t->regs.rip, sp = t->regs.rsp;
-	const struct sut_range *h = hit(r, nr, pc, false);
+	uint64_t pc = t->regs.rip, sp = t->regs.rsp, at;
+	const struct sut_range *h = pc_hit(t, r, nr, &at);
 	if (h)
-		return block(b, t->tid, pc, h, true);
-	/* A thread left asleep resumes at its PC, or at PC - 2 when the kernel restarts its
-	 * call: both are resume points. */
-	if (t->asleep && (h = hit(r, nr, pc - 2, false)) != NULL)
-		return block(b, t->tid, pc - 2, h, true);
+		return block(b, t->tid, at, h, true);
 	if (!nr)
 		return 0;
 
-	const struct sut_map *m = sut_maps_find(maps, sp);
+	const struct sut_map *m = c->m;
 	if (!m)
 		return sut_errf(err, "thread %d: stack pointer 0x%llx is in no mapping", (int)t->tid,
 				(unsigned long long)sp);
-	size_t len = (size_t)(m->end - sp);
-	if (len > STACK_COPY_MAX)
-		len = STACK_COPY_MAX;
-	uint8_t *stack = sut_xmalloc(len);
-	if (sut_proc_read(pid, sp, stack, len, err) < 0) {
-		free(stack);
+	size_t len = c->len;
+	uint8_t *stack = c->data;
+	if (!c->read && sut_proc_read(pid, sp, stack, len, err) < 0)
 		return sut_err_wrap(err, "thread %d: reading its stack", (int)t->tid);
-	}
 	struct sut_stack_snapshot snap = {.base = sp, .data = stack, .len = len};
 	struct sut_unwind_result u = {0};
 	struct sut_err uerr;
@@ -95,7 +197,6 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 			if (h) {
 				uint64_t a = u.pcs[i];
 				free(u.pcs);
-				free(stack);
 				return block(b, t->tid, a, h, false);
 			}
 		}
@@ -103,40 +204,81 @@ static int check_thread(const struct sut_thread *t, pid_t pid, const struct sut_
 	}
 	free(u.pcs);
 	/* Conservative part: any word that could be a return address into a range counts. */
-	int rc = 0;
 	if (scan_from < sp)
 		scan_from = sp;
 	for (uint64_t a = (scan_from + 7) & ~7ULL; a + 8 <= sp + len; a += 8) {
 		uint64_t w;
 		memcpy(&w, stack + (a - sp), 8);
 		h = hit(r, nr, w, true);
-		if (h) {
-			rc = block(b, t->tid, w, h, false);
-			break;
-		}
+		if (h)
+			return block(b, t->tid, w, h, false);
 	}
-	free(stack);
+	return 0;
+}
+
+/* Checks threads[0..n) in order (the first that blocks is the one reported, as when each
+ * was read and checked in turn); their stacks are read first, in bulk. */
+static int check_threads(const struct sut_thread *threads, size_t n, pid_t pid,
+			 const struct sut_maps *maps, const struct sut_unwind_module *mods,
+			 size_t nmods, const struct sut_range *r, size_t nr,
+			 struct sut_blocker *b, struct sut_err *err)
+{
+	if (!n)
+		return 0;
+	struct stack_copy *c = sut_xcalloc(n, sizeof *c);
+	uint64_t at;
+	for (size_t i = 0; i < n; i++)
+		if (nr && !pc_hit(&threads[i], r, nr, &at))
+			plan_stack(&threads[i], maps, &c[i]);
+	size_t arena_len;
+	uint8_t *arena = stacks_alloc(c, n, &arena_len);
+	read_stacks(pid, c, n);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = check_thread(&threads[i], pid, &c[i], mods, nmods, r, nr, b, err);
+	if (arena)
+		munmap(arena, arena_len);
+	else
+		for (size_t i = 0; i < n; i++)
+			free(c[i].data);
+	free(c);
 	return rc;
 }
 
-int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
-			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
-			  struct sut_blocker *b, struct sut_err *err)
+static struct sut_unwind_module *modules_of(const struct sut_objects *objs)
 {
-	struct sut_unwind_module *mods = sut_xcalloc(objs->n, sizeof *mods);
+	struct sut_unwind_module *mods = sut_xcalloc(objs->n ? objs->n : 1, sizeof *mods);
 	for (size_t i = 0; i < objs->n; i++) {
 		const struct sut_object *o = &objs->v[i];
 		mods[i] = (struct sut_unwind_module){.lo = o->lo, .hi = o->hi, .bias = o->bias,
 						     .path = o->open_path, .build_id = o->build_id,
 						     .build_id_len = o->build_id_len};
 	}
-	int rc = 0;
-	for (size_t i = 0; i < f->n && rc == 0; i++)
-		rc = check_thread(&f->threads[i], f->pid, maps, mods, objs->n, r, nr, b, err);
+	return mods;
+}
+
+/* Objects opened ahead of a freeze, at most: each costs an open and a mapping of the
+ * file (tens of µs), holding nobody; past this many, the check opens the rest itself. */
+#define PREPARE_MAX 256
+
+void sut_check_prepare(const struct sut_objects *objs)
+{
+	struct sut_unwind_module *mods = modules_of(objs);
+	sut_unwinder_prepare(unwinder(), mods, objs->n, PREPARE_MAX);
+	free(mods);
+}
+
+int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *maps,
+			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
+			  struct sut_blocker *b, struct sut_err *err)
+{
+	struct sut_unwind_module *mods = modules_of(objs);
+	int rc = check_threads(f->threads, f->n, f->pid, maps, mods, objs->n, r, nr, b, err);
 	/* Threads left asleep, from the PC and stack pointer they sleep with. One that
 	 * blocks is judged again on its full registers, under the full freeze: 2. */
-	for (size_t i = 0; i < f->nasleep && rc == 0 && !f->asleep_checked; i++) {
-		rc = check_thread(&f->asleep[i], f->pid, maps, mods, objs->n, r, nr, b, err);
+	if (rc == 0 && !f->asleep_checked) {
+		rc = check_threads(f->asleep, f->nasleep, f->pid, maps, mods, objs->n, r, nr, b,
+				   err);
 		if (rc == 1)
 			rc = 2;
 	}

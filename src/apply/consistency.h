@@ -40,6 +40,11 @@ int sut_check_consistency(const struct sut_freeze *f, const struct sut_maps *map
 			  const struct sut_objects *objs, const struct sut_range *r, size_t nr,
 			  struct sut_blocker *b, struct sut_err *err);
 
+/* Opens the CFI of the objects of objs for this tool thread's unwinder now, before a
+ * freeze, so that the check inside it does not (a suture command is a new process: it
+ * opened each object a stack touched, libc first, with every thread stopped). */
+void sut_check_prepare(const struct sut_objects *objs);
+
 /* Invariant 7 covers every thread that runs in the process's memory, and a process can share
  * it without being one of its threads: a child made with CLONE_VM (vfork) runs in its
  * parent's memory until it execs or exits, and the target may itself be such a child, or

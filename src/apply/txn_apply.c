@@ -437,7 +437,9 @@ static int apply_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	struct apply_ctx *c = fa->c;
 	if (!c->o->dry_run && check_staged(c, err) < 0)
 		return -1;
+	uint64_t c0 = sut_now_ns();
 	int chk = sut_check_consistency(f, &t->maps, &t->objs, fa->ranges, fa->nr, b, err);
+	f->ph.check_ns = sut_now_ns() - c0;
 	if (chk != 0)
 		return chk;
 	if (verify_preimages(c, err) < 0 || sut_fault("frozen", err) < 0)

@@ -136,6 +136,7 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 	/* sleepers that woke during an attempt: stopped in the next ones */
 	pid_t restless[256];
 	size_t nrestless = 0;
+	sut_check_prepare(&t->objs); /* CFI opened now: the check under the freeze only reads */
 	for (int attempt = 1;; attempt++) {
 		/* Checked just before the freeze, not inside it: reading every thread's
 		 * children would lengthen the freeze, and the vfork child this looks for is
@@ -193,13 +194,19 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		res->attempts = attempt;
 		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;
+		uint64_t m0 = sut_now_ns();
 		int chk = sut_target_refresh_maps(t, err);
+		uint64_t m1 = sut_now_ns();
+		f.ph.maps_ns = m1 - m0;
 		if (chk == 0)
 			chk = fn(&f, t, ctx, &b, err);
+		uint64_t fn_ns = sut_now_ns() - m1;
+		f.ph.work_ns = fn_ns > f.ph.check_ns ? fn_ns - f.ph.check_ns : 0;
 		/* a thread that cannot be released has vanished: nothing more to do for it */
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
 		res->freeze_ns = sut_now_ns() - t0;
+		res->phases = f.ph;
 		for (size_t k = 0; chk == SUT_FROZEN_WOKE && k < f.nwoke; k++)
 			if (nrestless < sizeof restless / sizeof *restless)
 				restless[nrestless++] = f.woke[k];

@@ -238,7 +238,9 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			 struct sut_blocker *b, struct sut_err *err)
 {
 	struct frozen_revert *fr = ctx;
+	uint64_t c0 = sut_now_ns();
 	int chk = sut_check_consistency(f, &t->maps, &t->objs, fr->range, 1, b, err);
+	f->ph.check_ns = sut_now_ns() - c0;
 	if (chk != 0)
 		return chk;
 	if (verify_owned(t, fr->reg, fr->ri, err) < 0 || sut_fault("revert-frozen", err) < 0)

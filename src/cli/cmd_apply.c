@@ -225,6 +225,23 @@ static void apply_job(size_t k, void *ctx)
 	sut_apply_patches(run->a->pids.v[k], run->patches, run->np, &run->o, &run->jobs[k]);
 }
 
+/* Where the committing freeze spent its time (for the benchmarks), in µs. */
+static void json_phases(struct json *j, const struct sut_freeze_phases *p)
+{
+	json_obj_begin(j, "phases_us");
+	json_uint(j, "state", p->state_ns / 1000);
+	json_uint(j, "seize", p->seize_ns / 1000);
+	json_uint(j, "interrupt", p->interrupt_ns / 1000);
+	json_uint(j, "collect", p->collect_ns / 1000);
+	json_uint(j, "list", p->list_ns / 1000);
+	json_uint(j, "rounds", p->rounds);
+	json_uint(j, "maps", p->maps_ns / 1000);
+	json_uint(j, "check", p->check_ns / 1000);
+	json_uint(j, "work", p->work_ns / 1000);
+	json_uint(j, "thaw", p->thaw_ns / 1000);
+	json_obj_end(j);
+}
+
 static void json_result(struct json *j, const struct sut_txn_result *r, const char *id, bool ok,
 			const char *error)
 {
@@ -240,6 +257,7 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 	json_uint(j, "freeze_us", r->freeze_ns / 1000);
 	json_uint(j, "held_us", r->held_ns / 1000);
 	json_uint(j, "total_us", r->total_ns / 1000);
+	json_phases(j, &r->phases);
 	if (r->region)
 		json_hex(j, "region", r->region);
 	json_obj_end(j);

@@ -38,6 +38,24 @@ struct sut_thread {
 
 struct sut_sleepers; /* the sleepers of a partial freeze and their guard (freeze_sleepers.c) */
 
+/* Where the time of one freeze went, in ns (summed over the rounds of seize, collect and
+ * list read that a freeze makes until its thread set is stable). The ptrace layer fills
+ * the first six and thaw_ns; the transaction around it the others. For the benchmarks
+ * (`--json`'s phases_us): a few clock reads, nothing else. */
+struct sut_freeze_phases {
+	uint64_t state_ns;     /* reading the state of threads before their seize ('D') */
+	uint64_t seize_ns;     /* PTRACE_SEIZE of every thread (none is stopped by it) */
+	uint64_t interrupt_ns; /* PTRACE_INTERRUPT of every thread */
+	uint64_t collect_ns;   /* waiting for the stops, registers read */
+	uint64_t list_ns;      /* reading /proc/PID/task */
+	uint64_t rounds;       /* list reads that found new threads, plus the last one */
+	uint64_t maps_ns;      /* /proc/PID/maps read again under the freeze */
+	uint64_t check_ns;     /* the consistency rule: stacks read, unwound */
+	uint64_t work_ns;      /* the rest of the transaction's work under the freeze (its
+				  checks of what it staged, the writes, the registry) */
+	uint64_t thaw_ns;      /* every thread released */
+};
+
 struct sut_freeze {
 	pid_t pid;
 	struct sut_thread *threads;
@@ -58,6 +76,10 @@ struct sut_freeze {
 				freeze's check_asleep, before the stop */
 	uint64_t stop_start_ns; /* partial freeze: just before the first thread was stopped
 				   (the sampling and the sleepers' check before it hold nobody) */
+	struct sut_freeze_phases ph;
+	bool boosted;     /* this tool thread runs at a raised priority until the thaw
+			     (freeze.c, ptr_boost) */
+	int prio_was;     /* what to put back (ptr_unboost) */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it

@@ -25,6 +25,13 @@ int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip
 		      struct sut_freeze *out, struct sut_err *err);
 /* Whether tid is a thread this tool thread interrupted and could not release yet. */
 bool ptr_is_leftover(pid_t tid);
+/* From the first interrupt to the last detach this tool thread runs at a raised
+ * priority: SCHED_FIFO 1 (nice -20 when FIFO is refused); only for the full freeze (not
+ * partial: its guard thread must keep a CPU share), only when it may (root or
+ * CAP_SYS_NICE; otherwise nothing changes), and only from the normal policy. True with
+ * what to put back in *was. */
+bool ptr_boost(bool partial, int *was);
+void ptr_unboost(int was);
 /* Scheduler state letter of a thread ('R', 'S', 'D', 'T', 'Z'...), '?' when unreadable. */
 char ptr_thread_state(pid_t pid, pid_t tid);
 

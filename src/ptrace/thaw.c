@@ -137,6 +137,7 @@ int ptr_release_stopped(pid_t pid, struct sut_thread *t)
 int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 {
 	int rc = 0;
+	uint64_t t0 = sut_ptrace_now_ns();
 	for (size_t i = 0; i < f->n; i++) {
 		struct sut_thread *t = &f->threads[i];
 		int r = ptr_release_stopped(f->pid, t);
@@ -159,5 +160,9 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 			f->held_max_ns = held;
 	}
 	sut_ptrace_release_leftovers();
+	if (f->boosted)
+		ptr_unboost(f->prio_was);
+	f->boosted = false;
+	f->ph.thaw_ns = sut_ptrace_now_ns() - t0;
 	return rc;
 }

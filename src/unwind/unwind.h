@@ -9,7 +9,9 @@
  * Invariant: the unwinder never claims a stack is complete when it is not: when CFI is
  * missing or a read falls outside the snapshot, it stops, returns the frames it is sure of
  * and reports complete = false with the stack pointer where it stopped, so the caller can
- * fall back to a conservative scan of the rest. */
+ * fall back to a conservative scan of the rest. The CFI row of each address is cached
+ * (it depends on the object's bytes alone); the rules are applied to each thread's own
+ * registers and stack, so a cached row gives the same walk as a fresh lookup. */
 #ifndef SUTURE_UNWIND_UNWIND_H
 #define SUTURE_UNWIND_UNWIND_H
 
@@ -52,6 +54,21 @@ struct sut_unwinder *sut_unwinder_new(void);
 void sut_unwinder_free(struct sut_unwinder *u);
 /* Number of objects whose CFI the unwinder holds (cached by build-id). */
 size_t sut_unwinder_cached(const struct sut_unwinder *u);
+/* Opens and caches the CFI of every module with a build-id that the unwinder does not
+ * hold yet (at most max of them), so that a walk made later, inside a freeze, finds them
+ * open. A module that cannot be opened is left for the walk, which says why. Returns the
+ * number opened now. */
+size_t sut_unwinder_prepare(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, size_t max);
+/* The CFI rows the unwinder keeps, per lookup address of an object cached by build-id:
+ * the row of an address depends on the file alone, so threads (and processes) at the
+ * same address share it. hits: lookups the cache answered; misses: those that read the
+ * tables (of objects cached by build-id; objects opened for one call are not counted). */
+struct sut_unwinder_rows {
+	size_t rows;
+	uint64_t hits, misses;
+};
+void sut_unwinder_rows(const struct sut_unwinder *u, struct sut_unwinder_rows *r);
 
 /* Unwinds at most max frames (max >= 1). out->pcs is allocated (free() it).
  * Returns -1 only for invalid arguments; a stack that cannot be unwound to its end is

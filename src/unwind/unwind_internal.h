@@ -61,8 +61,13 @@ struct unw_object;
 struct unw_object *unw_object_open(const char *path, char *why, size_t whylen);
 void unw_object_close(struct unw_object *o);
 /* The CFI row for an ELF virtual address (not a runtime address): .eh_frame first, then
- * .debug_frame. Returns a malloc'd frame (free() it), or NULL when no table covers it. */
-Dwarf_Frame *unw_object_frame(struct unw_object *o, uint64_t vaddr);
+ * .debug_frame; NULL when no table covers it. The row is cached in o (see cfi_object.c)
+ * and lives as long as o; *owned is true when the cache was full and the caller must
+ * free() it. A row is only read (the dwarf_frame_* getters), never changed. */
+Dwarf_Frame *unw_object_frame(struct unw_object *o, uint64_t vaddr, bool *owned);
+/* Rows cached, and lookups answered from the cache (hits) or the tables (misses). */
+void unw_object_stats(const struct unw_object *o, size_t *rows, uint64_t *hits,
+		      uint64_t *misses);
 
 /* --- unwinder.c --- */
 

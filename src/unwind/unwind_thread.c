@@ -85,8 +85,9 @@ struct walk {
 };
 
 /* The CFI row of the current frame: its module, the module's object, the row for the PC
- * (at PC - 1 for a return address). NULL with the walk stopped when there is none. */
-static Dwarf_Frame *frame_cfi(struct walk *w)
+ * (at PC - 1 for a return address). NULL with the walk stopped when there is none. The
+ * row belongs to the object's cache, unless *owned (then free() it). */
+static Dwarf_Frame *frame_cfi(struct walk *w, bool *owned)
 {
 	uint64_t pc = w->cur.v[UNW_RA], sp = w->cur.v[UNW_RSP];
 	uint64_t lookup = w->exact ? pc : pc - 1;
@@ -98,12 +99,13 @@ static Dwarf_Frame *frame_cfi(struct walk *w)
 		return NULL;
 	}
 	const struct sut_unwind_module *m = &w->mods[mi];
+	*owned = false;
 	struct unw_object *obj = unw_resolve_module(w->u, m, (size_t)mi, &w->call, sub, sizeof sub);
 	if (!obj) {
 		stop(w->out, sp, sub);
 		return NULL;
 	}
-	Dwarf_Frame *frame = unw_object_frame(obj, lookup - m->bias);
+	Dwarf_Frame *frame = unw_object_frame(obj, lookup - m->bias, owned);
 	if (!frame) {
 		snprintf(why, sizeof why, "no CFI for pc 0x%llx in %s", (unsigned long long)pc,
 			 m->path ? m->path : "?");
@@ -199,7 +201,8 @@ static int unwind(struct sut_unwinder *u, const struct sut_unwind_module *mods, 
 		w.cur.valid = 1u << UNW_RSP | 1u << UNW_RA;
 	out->pcs[out->n++] = regs->rip; /* frame 0's PC is where the thread is */
 	for (;;) {
-		Dwarf_Frame *frame = frame_cfi(&w);
+		bool owned = false;
+		Dwarf_Frame *frame = frame_cfi(&w, &owned);
 		if (!frame)
 			break;
 		struct unw_regs next;
@@ -207,7 +210,8 @@ static int unwind(struct sut_unwinder *u, const struct sut_unwind_module *mods, 
 		char sub[UNW_WHY_MAX];
 		enum unw_step_status st = unw_cfi_step(frame, &w.cur, stack, &next, &signal_frame,
 						       sub, sizeof sub);
-		free(frame);
+		if (owned)
+			free(frame);
 		if (!walk_goes_on(&w, st, &next, sub))
 			break;
 		record_pc(&w, next.v[UNW_RA]);

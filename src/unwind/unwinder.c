@@ -50,6 +50,19 @@ size_t sut_unwinder_cached(const struct sut_unwinder *u)
 	return u ? u->n : 0;
 }
 
+void sut_unwinder_rows(const struct sut_unwinder *u, struct sut_unwinder_rows *r)
+{
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; u && i < u->n; i++) {
+		size_t rows;
+		uint64_t hits, misses;
+		unw_object_stats(u->v[i].obj, &rows, &hits, &misses);
+		r->rows += rows;
+		r->hits += hits;
+		r->misses += misses;
+	}
+}
+
 static bool cacheable(const struct sut_unwind_module *m)
 {
 	return m->build_id && m->build_id_len > 0 && m->build_id_len <= BUILD_ID_MAX;
@@ -114,4 +127,22 @@ void unw_call_objects_release(const struct sut_unwind_module *mods, size_t nmods
 			unw_object_close(call->by_module[i]);
 	free(call->by_module);
 	free(call->failed);
+}
+
+size_t sut_unwinder_prepare(struct sut_unwinder *u, const struct sut_unwind_module *mods,
+			    size_t nmods, size_t max)
+{
+	size_t opened = 0;
+	for (size_t i = 0; u && i < nmods && opened < max; i++) {
+		const struct sut_unwind_module *m = &mods[i];
+		if (!cacheable(m) || !m->path || cache_find(u, m->build_id, m->build_id_len))
+			continue;
+		char why[UNW_WHY_MAX];
+		struct unw_object *o = unw_object_open(m->path, why, sizeof why);
+		if (!o)
+			continue;
+		cache_add(u, m->build_id, m->build_id_len, o);
+		opened++;
+	}
+	return opened;
 }

@@ -754,6 +754,98 @@ static void test_expression_operations(void **state)
 #undef O
 }
 
+static void assert_same_walk(const struct sut_unwind_result *a, const struct sut_unwind_result *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_memory_equal(a->pcs, b->pcs, a->n * sizeof *a->pcs);
+	assert_int_equal(a->complete, b->complete);
+	assert_int_equal(a->stop_sp, b->stop_sp);
+}
+
+/* The CFI rows are cached per address of an object (cfi_object.c): two threads at the same
+ * PCs share them, here two processes of one program (other load addresses, the same ELF
+ * addresses). A walk through cached rows must be the walk a fresh unwinder makes, for a
+ * thread whose stack differs from the one that filled the cache: its rules are applied to
+ * its own stack, so a return address that differs (here one written into the range of a
+ * function, main, that the first thread's chain reaches only at its end) is found, at the
+ * same place, by both. */
+static void test_rows_cached_same_walk(void **state)
+{
+	(void)state;
+	struct sut_unwinder *warm = sut_unwinder_new();
+	struct sut_err err = { 0 };
+	struct child a = spawn(&with_eh_frame, "single"), b = spawn(&with_eh_frame, "single");
+	wait_in_syscall(a.pid, a.pid, 0 /* read */);
+	wait_in_syscall(b.pid, b.pid, 0);
+	struct user_regs_struct ra, rb;
+	seize_stop(a.pid, &ra);
+	seize_stop(b.pid, &rb);
+	struct proc_view va, vb;
+	view_process(&with_eh_frame, a.pid, ra.rsp, true, &va);
+	view_process(&with_eh_frame, b.pid, rb.rsp, true, &vb);
+
+	/* A fills the cache: every row is a miss. */
+	struct sut_unwind_result wa, wb, fb;
+	assert_int_equal(sut_unwind_thread(warm, va.mods, va.n, &ra, &va.stack, 64, &wa, &err), 0);
+	struct sut_unwinder_rows st;
+	sut_unwinder_rows(warm, &st);
+	assert_int_equal(st.hits, 0);
+	assert_true(st.misses >= wa.n - 1 && st.rows == st.misses);
+	expect_chain(&va, &wa, S_MAIN);
+
+	/* B at the same ELF addresses: every row from the cache, the walk a fresh one makes. */
+	uint64_t misses = st.misses;
+	assert_int_equal(sut_unwind_thread(warm, vb.mods, vb.n, &rb, &vb.stack, 64, &wb, &err), 0);
+	sut_unwinder_rows(warm, &st);
+	assert_int_equal(st.misses, misses);
+	assert_true(st.hits >= wb.n - 1);
+	struct sut_unwinder *fresh = sut_unwinder_new();
+	assert_int_equal(sut_unwind_thread(fresh, vb.mods, vb.n, &rb, &vb.stack, 64, &fb, &err), 0);
+	assert_same_walk(&wb, &fb);
+	size_t i = expect_chain(&vb, &wb, S_MAIN);
+
+	/* B's stack changed: the return address f3 returns to (into f2) now points into main
+	 * (the return address main's call of f1 left). Same PC, same rows for the first
+	 * frames, a different chain: both unwinders must find main right after f3. */
+	uint64_t into_f2 = wb.pcs[i + 1], into_main = wb.pcs[i + 3];
+	size_t at = 0;
+	for (size_t k = 0; k + 8 <= vb.stack.len; k += 8) {
+		uint64_t w;
+		memcpy(&w, vb.stack_copy + k, 8);
+		if (w == into_f2) {
+			at = k + 1;
+			break;
+		}
+	}
+	assert_true(at > 0);
+	memcpy(vb.stack_copy + at - 1, &into_main, 8);
+	struct sut_unwind_result wc, fc;
+	struct sut_unwinder *fresh2 = sut_unwinder_new();
+	assert_int_equal(sut_unwind_thread(warm, vb.mods, vb.n, &rb, &vb.stack, 64, &wc, &err), 0);
+	assert_int_equal(sut_unwind_thread(fresh2, vb.mods, vb.n, &rb, &vb.stack, 64, &fc, &err), 0);
+	print_pcs("changed stack, warm", &wc);
+	assert_same_walk(&wc, &fc);
+	assert_true(wc.n > i + 1);
+	assert_memory_equal(wc.pcs, wb.pcs, (i + 1) * sizeof *wc.pcs);
+	assert_int_equal(wc.pcs[i + 1], into_main);
+	assert_true(in_sym(&vb, wc.pcs[i + 1] - 1, S_MAIN));
+	/* and the first thread's walk is unchanged by what the second did */
+	struct sut_unwind_result wa2;
+	assert_int_equal(sut_unwind_thread(warm, va.mods, va.n, &ra, &va.stack, 64, &wa2, &err), 0);
+	assert_same_walk(&wa, &wa2);
+
+	free(wa.pcs), free(wb.pcs), free(fb.pcs), free(wc.pcs), free(fc.pcs), free(wa2.pcs);
+	sut_unwinder_free(warm);
+	sut_unwinder_free(fresh);
+	sut_unwinder_free(fresh2);
+	free(va.stack_copy);
+	free(vb.stack_copy);
+	detach(a.pid);
+	detach(b.pid);
+	end_child(&a);
+	end_child(&b);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -794,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_second_thread_complete),
 		cmocka_unit_test(test_through_signal_frame),
 		cmocka_unit_test(test_debug_frame_and_missing_cfi),
+		cmocka_unit_test(test_rows_cached_same_walk),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
