@@ -43,6 +43,25 @@ struct ptr_sample {
  * 0: it must be stopped (running, stopped, traced, not in a call, in a call that creates
  * or replaces a process or its memory, unreadable); -1: it is gone. */
 int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
+/* Parsers of the /proc lines a look reads (pure: the text is the target's kernel's, but
+ * bounded and checked all the same). */
+/* schedstat "RUN WAIT PCOUNT": 0 with the three fields, -1 when malformed. */
+int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
+			unsigned long long *pcount);
+/* syscall "NR A0 .. A5 SP PC" (hex arguments): 0 when a thread is in system call NR
+ * (NR >= 0), -1 otherwise ("running", "-1 SP PC", truncated, garbage). */
+int ptr_parse_syscall(const char *text, long *nr, unsigned long long a[6],
+		      unsigned long long *sp, unsigned long long *pc);
+/* What the status file says of a thread: State letter, private pending and blocked sets. */
+struct ptr_status {
+	char state;
+	uint64_t sigpnd, sigblk;
+};
+/* 0 when State, SigPnd and SigBlk were all found, -1 otherwise. */
+int ptr_parse_status(const char *text, struct ptr_status *ps);
+/* Reads and parses /proc/PID/task/TID/status: 0, or -1 (gone, unreadable, malformed). */
+int ptr_status_read(pid_t pid, pid_t tid, struct ptr_status *ps);
+
 /* Whether the thread has not been switched in since s was taken (see freeze_sleepers.c). */
 bool ptr_sample_unchanged(const struct ptr_sample *s);
 void ptr_sample_close(struct ptr_sample *s);
@@ -67,13 +86,29 @@ struct ptr_range {
 	uint64_t addr;
 	size_t len;
 };
+/* What the end of a guard found (sleeper_guard.c, "the end"). */
+struct ptr_guard_end {
+	unsigned interrupted; /* threads that may have run, interrupted before the end */
+	unsigned late;        /* of them, threads found with an int3's SIGTRAP still to come */
+	unsigned unresolved;  /* threads or children that neither stopped nor could be shown
+				 safe within the bound (left to the kernel's detach) */
+	uint64_t wait_ns;     /* time the end took */
+};
 /* Releases everything the guard holds (trapped threads back on their entry; a child
  * process forked meanwhile first gets the n ranges copied from the process, so that it
- * holds what its parent holds), ends the helper thread (the kernel then detaches the
- * sleepers without waking them) and waits until it is gone. Returns the longest time a
- * thread was held by it, in ns. */
+ * holds what its parent holds). If an int3 was ever expected, every thread that may have
+ * run (the nwoke sleepers in woke[] that were switched in since their first look, and
+ * what the guard saw stop or be created) is then interrupted and released at its first
+ * stop with no SIGTRAP of suture's pending, and the children (those in maybe[], and those
+ * the guard saw created) are waited for. Then the helper thread ends (the kernel detaches
+ * the sleepers that never ran, without waking them) and this waits until it is gone.
+ * Must be called once every byte written is final. Returns the longest time a thread was
+ * held by it, in ns; *end (may be NULL) says what the end found. */
 uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
-			const pid_t *maybe, size_t nmaybe);
+			const pid_t *woke, size_t nwoke, const pid_t *maybe, size_t nmaybe,
+			struct ptr_guard_end *end);
+/* Whether an int3 was announced (ptr_guard_expect_trap) since the start. */
+bool ptr_guard_armed(struct ptr_guard *g);
 
 /* --- freeze_sleepers.c --- */
 

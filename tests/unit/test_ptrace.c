@@ -21,6 +21,7 @@
 
 #include "proc/proc.h"
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 /* Four threads blocked in read(stdin), nanosleep(2 s), pthread_cond_wait and accept(), the
  * main thread in pthread_join. Prints "ready PORT", and at the end one line of counts of
@@ -700,10 +701,94 @@ static void test_stop_one(void **state)
 	finish_blocker(&c, port);
 }
 
+/* The partial freeze's parsers of /proc lines (sleepers.c): what a look reads is the
+ * kernel's text, but it is parsed as untrusted all the same: a truncated, huge, negative
+ * or garbage line is refused, never half read. */
+static void test_sleeper_parsers(void **state)
+{
+	unsigned long long run, wait, pc_count;
+	assert_int_equal(ptr_parse_schedstat("123 45 6\n", &run, &wait, &pc_count), 0);
+	assert_true(run == 123 && wait == 45 && pc_count == 6);
+	assert_int_equal(ptr_parse_schedstat("18446744073709551615 0 1", &run, &wait, &pc_count), 0);
+	assert_true(run == 18446744073709551615ULL);
+	static const char *bad_sched[] = {
+		"", "\n", "123 45", "123 45 ", "123 45 6 7\n", "-1 45 6\n", "1 -45 6\n", "1 2 -3\n",
+		"18446744073709551616 0 1\n", "123456789012345678901 0 1\n", "1  2 3\n", " 1 2 3\n",
+		"1 2 3\n\n", "1 2 3x\n", "a b c\n", "0x10 2 3\n", "1\t2\t3\n", "1 2 +3\n",
+	};
+	for (size_t i = 0; i < sizeof bad_sched / sizeof *bad_sched; i++)
+		if (ptr_parse_schedstat(bad_sched[i], &run, &wait, &pc_count) == 0)
+			fail_msg("schedstat \"%s\" was accepted", bad_sched[i]);
+
+	long nr = -5;
+	unsigned long long a[6], sp, pc;
+	assert_int_equal(ptr_parse_syscall("0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 "
+					   "0x7f0011223344\n", &nr, a, &sp, &pc), 0);
+	assert_true(nr == 0 && a[0] == 3 && a[1] == 0x7ffd1234 && a[2] == 1);
+	assert_true(sp == 0x7ffd1200 && pc == 0x7f0011223344ULL);
+	assert_int_equal(ptr_parse_syscall("230 0x0 0x0 0xffffffffffffffff 0x0 0x0 0x0 0x1 0x2",
+					   &nr, a, &sp, &pc), 0);
+	assert_true(nr == 230 && a[2] == ~0ULL);
+	static const char *bad_sys[] = {
+		"running\n", "-1 0x7ffd1200 0x7f0011223344\n", "", "\n", "0", "0 0x1 0x2",
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200\n", /* truncated: no PC */
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00 0x1\n", /* one too many */
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x10000000000000000\n", /* 65 bits */
+		"0 3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n",   /* no 0x */
+		"0 0x 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n",  /* no digits */
+		"0 0xg 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n", /* garbage */
+		"-5 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n", "99999999999999999999 0x0 0x0 0x0 0x0 0x0 "
+		"0x0 0x0 0x0\n", "4097 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 trailing\n", "0  0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+	};
+	for (size_t i = 0; i < sizeof bad_sys / sizeof *bad_sys; i++)
+		if (ptr_parse_syscall(bad_sys[i], &nr, a, &sp, &pc) == 0)
+			fail_msg("syscall \"%s\" was accepted", bad_sys[i]);
+
+	struct ptr_status ps;
+	assert_int_equal(ptr_parse_status("Name:\tprog\nState:\tS (sleeping)\nTgid:\t1\n"
+					  "SigQ:\t0/1000\nSigPnd:\t0000000000000010\n"
+					  "ShdPnd:\t0000000000000000\nSigBlk:\tfffffffe7ffbfeff\n", &ps), 0);
+	assert_true(ps.state == 'S' && ps.sigpnd == 0x10 && ps.sigblk == 0xfffffffe7ffbfeffULL);
+	static const char *bad_status[] = {
+		"", "State:\tS (sleeping)\n", /* no signal sets */
+		"State:\tS (sleeping)\nSigPnd:\t0000000000000010\n",
+		"State:\tS\nSigPnd:\t00000000000010\nSigBlk:\t0000000000000000\n", /* short */
+		"State:\tS\nSigPnd:\t00000000000000100\nSigBlk:\t0000000000000000\n", /* long */
+		"State:\tS\nSigPnd:\t-000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tQ\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tSS\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\t\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tS\nSigPnd:\t00000000000000zz\nSigBlk:\t0000000000000000\n",
+		"State:\tS\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000",
+	};
+	/* the last one is valid: a final line without its newline */
+	for (size_t i = 0; i + 1 < sizeof bad_status / sizeof *bad_status; i++)
+		if (ptr_parse_status(bad_status[i], &ps) == 0)
+			fail_msg("status \"%s\" was accepted", bad_status[i]);
+	assert_int_equal(ptr_parse_status(bad_status[sizeof bad_status / sizeof *bad_status - 1],
+					  &ps), 0);
+	/* huge: a line longer than any buffer, and a status of megabytes, end cleanly */
+	size_t big = 1 << 20;
+	char *huge = malloc(big + 1);
+	assert_non_null(huge);
+	memset(huge, '7', big);
+	huge[big] = 0;
+	assert_int_equal(ptr_parse_schedstat(huge, &run, &wait, &pc_count), -1);
+	assert_int_equal(ptr_parse_syscall(huge, &nr, a, &sp, &pc), -1);
+	assert_int_equal(ptr_parse_status(huge, &ps), -1);
+	free(huge);
+	/* this thread's own status parses */
+	assert_int_equal(ptr_status_read(getpid(), (pid_t)syscall(SYS_gettid), &ps), 0);
+	assert_int_equal(ps.state, 'R');
+	assert_int_equal(ptr_status_read(getpid(), 0x7fffffff, &ps), -1);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sleeper_parsers),
 		cmocka_unit_test(test_freeze_errors),
 		cmocka_unit_test(test_stopped_process_stays_stopped),
 		cmocka_unit_test(test_signal_during_freeze_delivered_once),
