@@ -126,12 +126,12 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		     struct sut_txn_result *res, struct sut_err *err)
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	/* SUTURE_FREEZE=sleepers: the partial freeze (threads asleep in a system call left
-	 * asleep). Not the default yet: a thread trapped on an int3 whose stop the guard has
-	 * not seen when it ends gets the SIGTRAP (docs/architecture.md). Otherwise, or with
-	 * SUTURE_FREEZE=all, every thread is stopped. */
+	/* The partial freeze by default: threads asleep in a system call are left asleep
+	 * (docs/architecture.md, "Sleeping threads stay asleep"). SUTURE_FREEZE=all: every
+	 * thread is stopped, as the partial freeze's fallback does (SUTURE_FREEZE=sleepers,
+	 * or unset, or anything else: the default). */
 	const char *mode = sut_env("SUTURE_FREEZE");
-	bool partial = mode && strcmp(mode, "sleepers") == 0;
+	bool partial = !(mode && strcmp(mode, "all") == 0);
 	int woke = 0;
 	/* sleepers that woke during an attempt: stopped in the next ones */
 	pid_t restless[256];
