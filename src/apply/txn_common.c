@@ -121,6 +121,19 @@ static int check_asleep(const struct sut_freeze *f, void *ctx)
 	return chk == 0 ? 0 : SUT_FROZEN_FULL;
 }
 
+/* Sleepers that woke during the attempt, stopped by the guard: judged on their full
+ * registers, as the full freeze judges a stopped thread. Any doubt: no (the attempt then
+ * ends, and they are stopped in the next). */
+static int judge_woken(const struct sut_freeze *view, void *ctx)
+{
+	struct asleep_check *a = ctx;
+	struct sut_blocker b;
+	struct sut_err ignored;
+	return sut_check_consistency(view, &a->t->maps, &a->t->objs, a->r, a->nr, &b, &ignored) == 0
+		       ? 0
+		       : -1;
+}
+
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
 		     void *ctx, const struct sut_range *ranges, size_t nranges,
 		     struct sut_txn_result *res, struct sut_err *err)
@@ -190,6 +203,10 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		}
 		if (f.stop_start_ns)
 			t0 = f.stop_start_ns; /* sampling and checking the sleepers held nobody */
+		if (f.sl) {
+			f.judge = judge_woken;
+			f.judge_ctx = &ac;
+		}
 		res->attempts = attempt;
 		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;

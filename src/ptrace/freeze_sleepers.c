@@ -211,8 +211,24 @@ size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t c
 {
 	size_t k = 0;
 	for (size_t i = 0; i < sl->n; i++)
-		if (!ptr_sample_unchanged(&sl->s[i]) && k < cap)
-			woke[k++] = sl->s[i].tid;
+		if (!ptr_sample_unchanged(&sl->s[i])) {
+			if (k < cap)
+				woke[k] = sl->s[i].tid;
+			k++;
+		}
+	return k;
+}
+
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out)
+{
+	*out = NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i])) {
+			if (!*out)
+				*out = sut_xcalloc(sl->n, sizeof **out);
+			(*out)[k++] = sl->s[i].tid;
+		}
 	return k;
 }
 

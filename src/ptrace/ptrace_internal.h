@@ -107,6 +107,19 @@ struct ptr_guard_end {
 uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
 			const pid_t *woke, size_t nwoke, const pid_t *maybe, size_t nmaybe,
 			struct ptr_guard_end *end);
+/* A thread the guard holds at the tool thread's request. */
+struct ptr_held_view {
+	pid_t tid;
+	bool gone;          /* exited before it stopped */
+	uint64_t trap_addr; /* held on the int3 at this entry (it resumes there), or 0 */
+	struct user_regs_struct regs; /* its registers at the stop */
+};
+/* Stops the n threads (seized by the guard) and holds them until the guard ends, where
+ * they are released as a thaw releases a stopped thread (or, trapped on an int3, back on
+ * the entry); fills out[i] for tids[i]. 0 when every one is held or gone; -1 when one did
+ * not stop within ms (it is released at the end like the others). */
+int ptr_guard_hold(struct ptr_guard *g, const pid_t *tids, size_t n, int ms,
+		   struct ptr_held_view *out);
 /* Whether an int3 was announced (ptr_guard_expect_trap) since the start. */
 bool ptr_guard_armed(struct ptr_guard *g);
 
@@ -114,8 +127,10 @@ bool ptr_guard_armed(struct ptr_guard *g);
 
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
 /* The sleepers whose second look differs from their first (at most cap of them, in
- * woke[]); 0 when none does. */
+ * woke[]); returns how many there are (may exceed cap); 0 when none does. */
 size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap);
+/* The same, every one of them, in *out (allocated; NULL when none). */
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out);
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
  * longest time the guard held a thread, in ns. */
 uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);

@@ -42,13 +42,18 @@
 #define SI_KERNEL 0x80
 #endif
 
-enum held_kind { HELD_TRAP, HELD_CHILD };
+/* HELD_TRAP: stopped on one of suture's int3s; HELD_CHILD: a child process at its first
+ * stop; HELD_STOP: a thread stopped at the tool thread's request (ptr_guard_hold), in an
+ * interrupt, group or signal-delivery stop. */
+enum held_kind { HELD_TRAP, HELD_CHILD, HELD_STOP };
 
 struct held {
 	pid_t tid;
 	enum held_kind kind;
 	uint64_t addr; /* HELD_TRAP: the entry whose int3 it met */
 	uint64_t since_ns;
+	int sig;    /* HELD_STOP: the signal of its delivery stop (delivered at the release) */
+	bool group; /* HELD_STOP: a group stop (kept at the release) */
 };
 
 struct ptr_guard {
@@ -81,6 +86,17 @@ struct ptr_guard {
 	pid_t *kids; /* processes created by a tracee (clone/fork/vfork events) */
 	size_t nkids, capkids;
 	struct ptr_guard_end end; /* what the end found */
+	/* a request of the tool thread (ptr_guard_hold): stop these threads and hold them */
+	const pid_t *req;
+	size_t nreq;
+	int req_ms;
+	struct ptr_held_view *req_out;
+	int req_rc;
+	int req_state; /* 0 none, 1 asked, 2 answered (atomic) */
+	pid_t *exited; /* threads whose exit the guard saw */
+	size_t nexited, capexited;
+	pid_t *wanted; /* every thread ever requested: held at its stop, even a late one */
+	size_t nwanted, capwanted;
 };
 
 static uint64_t now_ns(void)
@@ -157,14 +173,36 @@ static bool expected(struct ptr_guard *g, uint64_t addr)
 	return yes;
 }
 
-static void hold(struct ptr_guard *g, pid_t tid, enum held_kind kind, uint64_t addr)
+static struct held *hold(struct ptr_guard *g, pid_t tid, enum held_kind kind, uint64_t addr)
 {
 	if (g->nheld == g->capheld) {
 		g->capheld = g->capheld ? 2 * g->capheld : 8;
 		g->held = sut_xrealloc(g->held, g->capheld * sizeof *g->held);
 	}
-	g->held[g->nheld++] = (struct held){tid, kind, addr, now_ns()};
+	g->held[g->nheld] = (struct held){tid, kind, addr, now_ns(), 0, false};
+	return &g->held[g->nheld++];
 }
+
+static struct held *held_of(struct ptr_guard *g, pid_t tid)
+{
+	for (size_t i = 0; i < g->nheld; i++)
+		if (g->held[i].tid == tid)
+			return &g->held[i];
+	return NULL;
+}
+
+/* Whether tid is one the tool thread asked the guard to stop (ptr_guard_hold), now or in
+ * an earlier request that it did not answer in time (its interrupt is still to come: it
+ * is held then too, and released with its wait restarted). */
+static bool requested(const struct ptr_guard *g, pid_t tid)
+{
+	for (size_t i = 0; i < g->nwanted; i++)
+		if (g->wanted[i] == tid)
+			return true;
+	return false;
+}
+
+static bool trap_queued(pid_t pid, pid_t tid);
 
 static void add_pid(pid_t **v, size_t *n, size_t *cap, pid_t tid)
 {
@@ -207,13 +245,30 @@ static void note_created(struct ptr_guard *g, pid_t tid, int event)
 /* One stop or exit of a tracee (see the comment at the top). */
 static void handle(struct ptr_guard *g, pid_t tid, int st)
 {
-	if (!WIFSTOPPED(st))
-		return; /* exited: nothing to release */
+	if (!WIFSTOPPED(st)) { /* exited: nothing to release */
+		add_pid(&g->exited, &g->nexited, &g->capexited, tid);
+		return;
+	}
 	int sig = WSTOPSIG(st), event = st >> 16;
 	if (is_thread_of(g->pid, tid))
 		add_pid(&g->ran, &g->nran, &g->capran, tid);
+	bool group_sig = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+	if (requested(g, tid) && !held_of(g, tid) &&
+	    (event == PTRACE_EVENT_STOP || (!event && sig != SIGTRAP))) {
+		/* a thread to hold for the tool thread: in its interrupt or group stop, unless
+		 * an int3's SIGTRAP is still queued (its delivery stop comes next: held there);
+		 * in the delivery stop of a signal of its own (delivered at the release) */
+		if (event == PTRACE_EVENT_STOP && trap_queued(g->pid, tid)) {
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			return;
+		}
+		struct held *h = hold(g, tid, HELD_STOP, 0);
+		h->group = event == PTRACE_EVENT_STOP && group_sig;
+		h->sig = event ? 0 : sig;
+		return;
+	}
 	if (event == PTRACE_EVENT_STOP) {
-		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+		if (group_sig) {
 			ptrace(PTRACE_LISTEN, tid, 0, 0); /* the group stop stays */
 			return;
 		}
@@ -284,7 +339,10 @@ static void release_trap(pid_t tid, uint64_t addr)
 	ptrace(PTRACE_DETACH, tid, 0, 0);
 }
 
-/* Once the code is final: every thread held on an int3 resumes on its entry, every child
+static void release_thread(struct ptr_guard *g, pid_t tid, bool group, int sig);
+
+/* Once the code is final: every thread held on an int3 resumes on its entry, every
+ * thread held at the tool thread's request is released as a thaw releases it, every child
  * held at its first stop gets the final bytes and goes. */
 static void release_held(struct ptr_guard *g)
 {
@@ -292,6 +350,8 @@ static void release_held(struct ptr_guard *g)
 		struct held *h = &g->held[i];
 		if (h->kind == HELD_TRAP) {
 			release_trap(h->tid, h->addr);
+		} else if (h->kind == HELD_STOP) {
+			release_thread(g, h->tid, h->group, h->sig);
 		} else {
 			copy_into_child(g->pid, h->tid, g->copy, g->ncopy);
 			ptrace(PTRACE_DETACH, h->tid, 0, 0);
@@ -605,6 +665,87 @@ static void end_run(struct ptr_guard *g)
 	free(e.kid_done);
 }
 
+/* ---- holding sleepers that woke, for the tool thread to judge ----
+ *
+ * The tool thread found them switched in at its second look; the int3s are in place, so
+ * from then on none of them can get past the first byte of an entry. Each is interrupted
+ * and held at its first stop (see handle()); what it was doing is then in its registers,
+ * which the tool thread judges as it judges a stopped thread under the full freeze. */
+static void serve_hold(struct ptr_guard *g)
+{
+	for (size_t i = 0; i < g->nreq; i++) {
+		add_pid(&g->wanted, &g->nwanted, &g->capwanted, g->req[i]);
+		if (!held_of(g, g->req[i]))
+			ptrace(PTRACE_INTERRUPT, g->req[i], 0, 0);
+	}
+	uint64_t deadline = now_ns() + (uint64_t)g->req_ms * 1000000ULL;
+	int rc = 0;
+	for (;;) {
+		drain(g);
+		size_t waiting = 0;
+		for (size_t i = 0; i < g->nreq; i++) {
+			pid_t tid = g->req[i];
+			bool gone = false;
+			for (size_t k = 0; k < g->nexited && !gone; k++)
+				gone = g->exited[k] == tid;
+			waiting += !gone && !held_of(g, tid);
+		}
+		if (!waiting)
+			break;
+		if (now_ns() >= deadline) {
+			rc = -1;
+			break;
+		}
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; i < g->nreq; i++) {
+		struct ptr_held_view *v = &g->req_out[i];
+		memset(v, 0, sizeof *v);
+		v->tid = g->req[i];
+		struct held *h = held_of(g, v->tid);
+		if (!h) {
+			v->gone = true; /* exited, or (rc -1) not stopped */
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGS, v->tid, 0, &v->regs) < 0) {
+			rc = -1;
+			continue;
+		}
+		v->trap_addr = h->kind == HELD_TRAP ? h->addr : 0;
+	}
+	/* A child process created meanwhile was copied from a thread that may have been
+	 * inside a function being replaced at that moment, and has since left it: the child
+	 * would get the final bytes without being judged. Not judged here: no. */
+	for (size_t i = 0; i < g->nheld && rc == 0; i++)
+		if (g->held[i].kind == HELD_CHILD)
+			rc = -1;
+	if (g->nkids)
+		rc = -1;
+	g->req_rc = rc;
+	g->nreq = 0;
+	__atomic_store_n(&g->req_state, 2, __ATOMIC_RELEASE);
+}
+
+int ptr_guard_hold(struct ptr_guard *g, const pid_t *tids, size_t n, int ms,
+		   struct ptr_held_view *out)
+{
+	if (!n)
+		return 0;
+	g->req = tids;
+	g->req_ms = ms;
+	g->req_out = out;
+	g->nreq = n;
+	__atomic_store_n(&g->req_state, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&g->req_state, __ATOMIC_ACQUIRE) != 2) {
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(&g->req_state, 0, __ATOMIC_RELEASE);
+	g->req = NULL;
+	return g->req_rc;
+}
+
 static void *guard_main(void *arg)
 {
 	struct ptr_guard *g = arg;
@@ -632,6 +773,8 @@ static void *guard_main(void *arg)
 	pthread_mutex_unlock(&g->mu);
 	__atomic_store_n(&g->phase, 1, __ATOMIC_RELEASE);
 	while (__atomic_load_n(&g->phase, __ATOMIC_ACQUIRE) == 1) {
+		if (__atomic_load_n(&g->req_state, __ATOMIC_ACQUIRE) == 1)
+			serve_hold(g);
 		drain(g);
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
@@ -702,6 +845,8 @@ uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n
 	free(g->held);
 	free(g->ran);
 	free(g->kids);
+	free(g->exited);
+	free(g->wanted);
 	free(g);
 	return held;
 }

@@ -45,10 +45,14 @@ static bool unsafe_call(long nr)
 	}
 }
 
-/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would wake
- * between the two looks and end the attempt: it is stopped instead, as by the full
- * freeze. Only an efficiency matter: a sleeper that wakes is always caught. */
-#define SHORT_SLEEP_MS 1000
+/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would almost
+ * surely wake between the two looks: it is stopped at once instead, as by the full
+ * freeze. Only an efficiency matter: a sleeper that wakes is always caught, and is then
+ * stopped and judged (sut_freeze_write_code), so a thread that sleeps 100 ms, and wakes
+ * during an attempt of a few ms with a small chance, is better left asleep. */
+#ifndef SHORT_SLEEP_MS
+#define SHORT_SLEEP_MS 10
+#endif
 
 /* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
  * unreadable (counts as short: stop it). */

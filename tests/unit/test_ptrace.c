@@ -359,6 +359,81 @@ static void test_partial_freeze_leaves_sleepers(void **state)
 	finish_blocker(&c, port);
 }
 
+/* A sleeper that runs between the partial freeze's two looks is stopped by the guard and
+ * judged on its full registers (f->judge) instead of ending the write: the reader is
+ * woken by a byte on its stdin after the first look, reads it and waits again. A judge
+ * that says yes: the write goes on (0); no: the write ends with nothing changed (1). The
+ * reader never sees EINTR (finish_blocker), though it was stopped. */
+struct judged {
+	int calls, answer;
+	bool saw_reader;
+};
+
+static int count_judge(const struct sut_freeze *view, void *ctx)
+{
+	struct judged *j = ctx;
+	j->calls++;
+	for (size_t i = 0; i < view->n; i++)
+		if ((long)view->threads[i].regs.orig_rax == SYS_read && !view->threads[i].asleep)
+			j->saw_reader = true;
+	return j->answer;
+}
+
+static void test_partial_freeze_judges_woken(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_err err;
+	int judged_ok = 0, refused = 0;
+	for (int round = 0; round < 40 && (judged_ok < 3 || refused < 3); round++) {
+		struct sut_freeze f;
+		int rc = sut_ptrace_freeze_partial(c.pid, 2000, NULL, 0, &f, &err, NULL, NULL);
+		if (rc == 1) {
+			msleep(5);
+			continue;
+		}
+		if (rc < 0)
+			fail_msg("round %d: %s", round, err.msg);
+		const struct sut_thread *reader = NULL;
+		for (size_t i = 0; i < f.nasleep; i++)
+			if ((long)f.asleep[i].regs.orig_rax == SYS_read)
+				reader = &f.asleep[i];
+		if (!reader) { /* not back in its read yet (a loaded machine): again */
+			assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+			sut_freeze_free(&f);
+			msleep(20);
+			continue;
+		}
+		struct judged j = {0, round % 2, false};
+		f.judge = count_judge;
+		f.judge_ctx = &j;
+		assert_int_equal(write(c.in, "x", 1), 1);
+		msleep(20);
+		uint8_t was[5], now[5];
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, was, 5, &err), 0);
+		struct sut_code_write w = {reader->regs.rip, was, 5};
+		int wr = sut_freeze_write_code(&f, &w, 1, true, &err);
+		assert_int_equal(j.calls, 1);
+		assert_true(j.saw_reader);
+		if (j.answer == 0) {
+			assert_int_equal(wr, 0);
+			assert_true(f.njudged >= 1);
+			judged_ok++;
+		} else {
+			assert_int_equal(wr, 1);
+			assert_true(f.nwoke >= 1);
+			refused++;
+		}
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, now, 5, &err), 0);
+		assert_memory_equal(was, now, 5);
+		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+		sut_freeze_free(&f);
+		msleep(5);
+	}
+	assert_true(judged_ok >= 3 && refused >= 3);
+	finish_blocker(&c, port);
+}
+
 static long remote(struct sut_freeze *f, size_t ti, uint64_t insn, long nr, long a0, long a1,
 		   long a2, long a3, long a4, long a5)
 {
@@ -797,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_freeze_unstoppable_thread),
 		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
 		cmocka_unit_test(test_partial_freeze_leaves_sleepers),
+		cmocka_unit_test(test_partial_freeze_judges_woken),
 		cmocka_unit_test(test_freeze_thread_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
