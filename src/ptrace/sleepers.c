@@ -45,13 +45,15 @@ static bool unsafe_call(long nr)
 	}
 }
 
-/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would almost
- * surely wake between the two looks: it is stopped at once instead, as by the full
- * freeze. Only an efficiency matter: a sleeper that wakes is always caught, and is then
- * stopped and judged (sut_freeze_write_code), so a thread that sleeps 100 ms, and wakes
- * during an attempt of a few ms with a small chance, is better left asleep. */
+/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) is likely to
+ * wake between the two looks: it is stopped at once instead, as by the full freeze. Only
+ * an efficiency matter: a sleeper that wakes is always caught, and is then stopped and
+ * judged (sut_freeze_write_code). 10 ms was measured against 1 s at 1000 threads
+ * sleeping 100 ms on a loaded 2-core machine (docs/performance.md): an attempt lasts long
+ * enough there that most of them wake, and stopping them one by one through the guard
+ * made the freeze longer (134 against 88 ms); 1 s stays. */
 #ifndef SHORT_SLEEP_MS
-#define SHORT_SLEEP_MS 10
+#define SHORT_SLEEP_MS 1000
 #endif
 
 /* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
