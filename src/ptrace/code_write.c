@@ -6,8 +6,10 @@
  *   1. an int3 over the first byte of every piece (one byte: seen whole or not at all);
  *      from then on a thread that reaches a piece traps, and the guard holds it;
  *   2. the second look at every sleeper: one that was switched in since its first look
- *      may be anywhere, even between the first and the fifth byte of an entry, so the
- *      int3s are taken back and nothing is switched (return 1);
+ *      may be anywhere, even between the first and the fifth byte of an entry: it is
+ *      stopped by the guard and judged on its full registers (judge_woken); if one is in
+ *      the way, or cannot be judged, the int3s are taken back and nothing is switched
+ *      (return 1);
  *   3. the other bytes of every piece, then its first byte.
  * A failed write puts back what was there, in the same order (first byte last). */
 #include "ptrace/ptrace_internal.h"

@@ -17,6 +17,10 @@
  * held until the thaw and then given the bytes suture wrote into its parent, since it
  * may have been copied with an int3 in an entry.
  *
+ * On the tool thread's request it also stops sleepers found awake at the second look and
+ * holds them for judging (ptr_guard_hold). At its end it makes sure that no thread
+ * leaves with the SIGTRAP of one of suture's int3s pending ("the end", below).
+ *
  * The helper polls (every 100 us) rather than blocking in waitpid, so that it ends
  * promptly when asked; it only lives for one freeze. */
 #include "ptrace/ptrace_internal.h"
