@@ -11,9 +11,10 @@
 # (issue 12) 1000 threads of which 998 sleep for good (in turn in nanosleep, FUTEX_WAIT and
 # epoll_wait: SLEEP_US 0), and 10 threads with 5 spinning, 20 runs each.
 # Each run measures both freezes, interleaved on the same target (the order alternates
-# from run to run): the partial freeze (SUTURE_FREEZE=sleepers, sleepers left asleep:
-# "apply", "revert") and the full freeze of every thread (SUTURE_FREEZE=all, the default:
-# "full_freeze_apply", "full_freeze_revert"). FREEZE_MODES="all" or "sleepers" measures one only.
+# from run to run): the partial freeze (the default, sleepers left asleep; run with
+# SUTURE_FREEZE=sleepers: "apply", "revert") and the full freeze of every thread
+# (SUTURE_FREEZE=all, the opt-out: "full_freeze_apply", "full_freeze_revert").
+# FREEZE_MODES="all" or "sleepers" measures one only.
 # FREEZE_BASELINE=PATH (another suture binary, e.g. built from an earlier commit) adds a
 # third mode, "baseline": that binary's full freeze, interleaved in the same runs
 # ("baseline_full_freeze_apply", "baseline_full_freeze_revert"), so that a change is
@@ -224,5 +225,5 @@ for cfg in $configs; do
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
-	note: "apply/revert: the partial freeze (SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the default), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	note: "apply/revert: the partial freeze (the default, run with SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the opt-out), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
 	configs: .}'

@@ -85,8 +85,8 @@ typedef int (*sut_frozen_fn)(struct sut_freeze *f, struct sut_target *t, void *c
  * thread, backs off and retries until timeout_ms, then fails naming thread and function
  * ("OP refused after N attempts: ..."). Signals that would end suture are held during each
  * freeze. Fills attempts, nthreads and freeze_ns of res. ranges: those fn checks the rule
- * against; under the partial freeze (SUTURE_FREEZE=sleepers; the full freeze is the
- * default) the threads left asleep are checked against them before any is stopped. */
+ * against; under the partial freeze (the default; SUTURE_FREEZE=all: the full freeze)
+ * the threads left asleep are checked against them before any is stopped. */
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
 		     void *ctx, const struct sut_range *ranges, size_t nranges,
 		     struct sut_txn_result *res, struct sut_err *err);

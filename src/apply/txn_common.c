@@ -121,17 +121,30 @@ static int check_asleep(const struct sut_freeze *f, void *ctx)
 	return chk == 0 ? 0 : SUT_FROZEN_FULL;
 }
 
+/* Sleepers that woke during the attempt, stopped by the guard: judged on their full
+ * registers, as the full freeze judges a stopped thread. Any doubt: no (the attempt then
+ * ends, and they are stopped in the next). */
+static int judge_woken(const struct sut_freeze *view, void *ctx)
+{
+	struct asleep_check *a = ctx;
+	struct sut_blocker b;
+	struct sut_err ignored;
+	return sut_check_consistency(view, &a->t->maps, &a->t->objs, a->r, a->nr, &b, &ignored) == 0
+		       ? 0
+		       : -1;
+}
+
 int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_frozen_fn fn,
 		     void *ctx, const struct sut_range *ranges, size_t nranges,
 		     struct sut_txn_result *res, struct sut_err *err)
 {
 	uint64_t deadline = sut_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	/* SUTURE_FREEZE=sleepers: the partial freeze (threads asleep in a system call left
-	 * asleep). Not the default yet: a thread trapped on an int3 whose stop the guard has
-	 * not seen when it ends gets the SIGTRAP (docs/architecture.md). Otherwise, or with
-	 * SUTURE_FREEZE=all, every thread is stopped. */
+	/* The partial freeze by default: threads asleep in a system call are left asleep
+	 * (docs/architecture.md, "Sleeping threads stay asleep"). SUTURE_FREEZE=all: every
+	 * thread is stopped, as the partial freeze's fallback does (SUTURE_FREEZE=sleepers,
+	 * or unset, or anything else: the default). */
 	const char *mode = sut_env("SUTURE_FREEZE");
-	bool partial = mode && strcmp(mode, "sleepers") == 0;
+	bool partial = !(mode && strcmp(mode, "all") == 0);
 	int woke = 0;
 	/* sleepers that woke during an attempt: stopped in the next ones */
 	pid_t restless[256];
@@ -191,6 +204,10 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		}
 		if (f.stop_start_ns)
 			t0 = f.stop_start_ns; /* sampling and checking the sleepers held nobody */
+		if (f.sl) {
+			f.judge = judge_woken;
+			f.judge_ctx = &ac;
+		}
 		res->attempts = attempt;
 		res->nthreads = f.n + f.nasleep;
 		struct sut_blocker b;

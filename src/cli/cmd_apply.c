@@ -25,6 +25,8 @@
 	"  -j, --json        one JSON document on standard output\n" \
 	"  -h, --help        this text\n" \
 	"\n" \
+	"Threads asleep in a system call are left asleep during the freeze (not woken or\n" \
+	"stopped; one that wakes is caught); SUTURE_FREEZE=all stops every thread instead.\n" \
 	"Environment: SUTURE_TRUSTED_KEYS, SUTURE_AUDIT_LOG, SUTURE_JOBS and the other SUTURE_*\n" \
 	"variables are ignored (with a note) when suture runs with privileges another user\n" \
 	"handed it (sudo from another user, or a set-id start): use the options then.\n" \

@@ -6,8 +6,10 @@
  *   1. an int3 over the first byte of every piece (one byte: seen whole or not at all);
  *      from then on a thread that reaches a piece traps, and the guard holds it;
  *   2. the second look at every sleeper: one that was switched in since its first look
- *      may be anywhere, even between the first and the fifth byte of an entry, so the
- *      int3s are taken back and nothing is switched (return 1);
+ *      may be anywhere, even between the first and the fifth byte of an entry: it is
+ *      stopped by the guard and judged on its full registers (judge_woken); if one is in
+ *      the way, or cannot be judged, the int3s are taken back and nothing is switched
+ *      (return 1);
  *   3. the other bytes of every piece, then its first byte.
  * A failed write puts back what was there, in the same order (first byte last). */
 #include "ptrace/ptrace_internal.h"
@@ -35,6 +37,66 @@ static void put_back(pid_t pid, const struct sut_code_write *w, uint8_t (*old)[M
 	}
 	for (size_t i = 0; i < n; i++)
 		sut_ptrace_write(pid, w[i].addr, old[i], 1, &ignored);
+}
+
+/* Sleepers found awake at the second look, at most this many are stopped and judged;
+ * with more the attempt ends (they are stopped in the next attempts). */
+#define MAX_JUDGED 1024
+/* How long the guard may take to stop them: each is off the entries (int3s), so this is
+ * the time a runnable thread needs to reach its stop. */
+#define JUDGE_STOP_MS 20
+
+static bool strictly_inside(const struct sut_code_write *w, size_t n, uint64_t a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a > w[i].addr && a < w[i].addr + w[i].len)
+			return true;
+	return false;
+}
+
+/* The sleepers that ran since their first look (the k in tids, as the second look found
+ * them; one that woke after it did so with every int3 in place, as the argument for the
+ * sleepers requires), with every int3 in place:
+ * stopped by the guard and judged by f->judge on their full registers, as a thread
+ * stopped by the full freeze is. A thread held on an int3 resumes on the entry with the
+ * final bytes: it is judged from its caller's frame (its return address, on the top of
+ * its stack at an entry). Any other may resume at its PC, or at PC - 2 when its call is
+ * restarted: neither may lie inside bytes being written (past a piece's first). 0 when
+ * every one is held (or gone) and none is in the way; they stay held until the thaw. */
+static int judge_woken(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
+		       const pid_t *tids, size_t k)
+{
+	if (!f->judge || k > MAX_JUDGED)
+		return -1;
+	struct ptr_held_view *v = sut_xcalloc(k ? k : 1, sizeof *v);
+	struct sut_thread *th = sut_xcalloc(k ? k : 1, sizeof *th);
+	int rc = ptr_guard_hold(ptr_sleepers_guard(f->sl), tids, k, JUDGE_STOP_MS, v);
+	size_t m = 0;
+	for (size_t i = 0; i < k && rc == 0; i++) {
+		if (v[i].gone)
+			continue;
+		struct sut_thread *t = &th[m++];
+		t->tid = v[i].tid;
+		t->regs = v[i].regs;
+		if (v[i].trap_addr) {
+			uint64_t ra;
+			struct sut_err e;
+			if (sut_proc_read(f->pid, t->regs.rsp, &ra, sizeof ra, &e) < 0)
+				rc = -1;
+			t->regs.rip = ra;
+			t->regs.rsp += 8;
+		} else if (strictly_inside(w, n, t->regs.rip) ||
+			   strictly_inside(w, n, t->regs.rip - 2)) {
+			rc = -1;
+		}
+	}
+	if (rc == 0 && m) {
+		struct sut_freeze view = {.pid = f->pid, .threads = th, .n = m};
+		rc = f->judge(&view, f->judge_ctx) == 0 ? 0 : -1;
+	}
+	free(th);
+	free(v);
+	return rc;
 }
 
 int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
@@ -77,8 +139,17 @@ int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, 
 			goto out;
 		}
 	}
-	f->nwoke = look_again ? ptr_sleepers_changed(f->sl, f->woke, sizeof f->woke /
-							 sizeof *f->woke) : 0;
+	pid_t *ran = NULL;
+	size_t nran = look_again ? ptr_sleepers_changed_all(f->sl, &ran) : 0;
+	size_t cap = sizeof f->woke / sizeof *f->woke;
+	f->nwoke = nran < cap ? nran : cap;
+	for (size_t i = 0; i < f->nwoke; i++)
+		f->woke[i] = ran[i];
+	if (nran && judge_woken(f, w, n, ran, nran) == 0) {
+		f->njudged += nran;
+		f->nwoke = 0;
+	}
+	free(ran);
 	if (f->nwoke) {
 		put_back(pid, w, old, n, true);
 		rc = 1;

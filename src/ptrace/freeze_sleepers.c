@@ -56,7 +56,7 @@ static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
 	sut_ptrace_thaw(out, &ignored);
 	sut_freeze_free(out);
 	if (sl->guard)
-		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);
 	sleepers_free(sl);
 	ptr_mem_unpin();
 }
@@ -156,7 +156,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		if (c != 0) {
 			free(asleep);
 			free(sleeping);
-			ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+			ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);
 			sleepers_free(sl);
 			ptr_mem_unpin();
 			background(false, nice_was);
@@ -168,7 +168,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
 		pid_t stuck = out->stuck;
 		uint64_t held = out->held_max_ns;
-		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0);
+		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);
 		free(asleep);
 		free(sleeping);
 		sleepers_free(sl);
@@ -211,8 +211,24 @@ size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t c
 {
 	size_t k = 0;
 	for (size_t i = 0; i < sl->n; i++)
-		if (!ptr_sample_unchanged(&sl->s[i]) && k < cap)
-			woke[k++] = sl->s[i].tid;
+		if (!ptr_sample_unchanged(&sl->s[i])) {
+			if (k < cap)
+				woke[k] = sl->s[i].tid;
+			k++;
+		}
+	return k;
+}
+
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out)
+{
+	*out = NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		if (!ptr_sample_unchanged(&sl->s[i])) {
+			if (!*out)
+				*out = sut_xcalloc(sl->n, sizeof **out);
+			(*out)[k++] = sl->s[i].tid;
+		}
 	return k;
 }
 
@@ -239,17 +255,29 @@ uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
 {
 	size_t n;
 	const struct ptr_range *r = ptr_mem_written(&n);
-	/* a sleeper that ran may have forked while an entry was being written */
-	pid_t *maybe = NULL;
-	size_t nmaybe = 0, cap = 0;
-	for (size_t i = 0; r && i < sl->n; i++)
-		if (!ptr_sample_unchanged(&sl->s[i]))
-			add_children_of(pid, sl->s[i].tid, &maybe, &nmaybe, &cap);
+	/* every byte is final now: a sleeper whose line is still the same has not run since
+	 * its first look, and can no longer meet an int3 of suture's; one that ran may have
+	 * met one (the guard's end makes sure its trap is not left pending), and may have
+	 * forked while an entry was being written */
+	pid_t *woke = NULL, *maybe = NULL;
+	size_t nwoke = 0, capwoke = 0, nmaybe = 0, cap = 0;
+	bool armed = ptr_guard_armed(sl->guard);
+	for (size_t i = 0; armed && i < sl->n; i++) {
+		if (ptr_sample_unchanged(&sl->s[i]))
+			continue;
+		if (nwoke == capwoke) {
+			capwoke = capwoke ? 2 * capwoke : 16;
+			woke = sut_xrealloc(woke, capwoke * sizeof *woke);
+		}
+		woke[nwoke++] = sl->s[i].tid;
+		add_children_of(pid, sl->s[i].tid, &maybe, &nmaybe, &cap);
+	}
 	pid_t born[256];
-	size_t nborn = r ? ptr_guard_new_threads(sl->guard, born, 256) : 0;
+	size_t nborn = armed ? ptr_guard_new_threads(sl->guard, born, 256) : 0;
 	for (size_t i = 0; i < nborn; i++)
 		add_children_of(pid, born[i], &maybe, &nmaybe, &cap);
-	uint64_t held = ptr_guard_stop(sl->guard, r, n, maybe, nmaybe);
+	uint64_t held = ptr_guard_stop(sl->guard, r, n, woke, nwoke, maybe, nmaybe, NULL);
+	free(woke);
 	free(maybe);
 	sleepers_free(sl);
 	ptr_mem_unpin();

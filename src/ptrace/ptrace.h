@@ -80,6 +80,14 @@ struct sut_freeze {
 	bool boosted;     /* this tool thread runs at a raised priority until the thaw
 			     (freeze.c, ptr_boost) */
 	int prio_was;     /* what to put back (ptr_unboost) */
+	/* partial freeze, set by the caller (may stay NULL): judges the sleepers found awake
+	   at the second look of sut_freeze_write_code, once the guard has stopped them, on
+	   their full registers (view->threads, view->n; view->pid); 0 when none is in the
+	   way. Without it, or when it says no, the write ends as when no judge is set
+	   (returns 1). */
+	int (*judge)(const struct sut_freeze *view, void *ctx);
+	void *judge_ctx;
+	size_t njudged; /* sleepers found awake, stopped and judged, by this freeze's writes */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
@@ -122,9 +130,11 @@ struct sut_code_write {
  * Full freeze: each piece in one write, as every thread is stopped. Partial freeze: an
  * int3 over the first byte of every piece, then every sleeper is sampled again, then the
  * other bytes, then the first ones; a sleeper caught by an int3 is held by the guard and
- * resumes on the piece once it is final. Returns 0; 1 when a sleeper ran since it was
- * sampled (nothing is changed; f->woke lists those that did): the switch cannot be proved
- * safe; -1 on a write error (err set, everything put back that could be). look_again
+ * resumes on the piece once it is final. Sleepers that ran since they were sampled are
+ * stopped by the guard and judged (f->judge) on their full registers; they stay stopped
+ * until the thaw. Returns 0; 1 when a sleeper ran since it was sampled and could not be
+ * judged, or was found in the way (nothing is changed; f->woke lists those that ran,
+ * at most 64): the switch cannot be proved safe; -1 on a write error (err set, everything put back that could be). look_again
  * false: no second look, for putting back bytes this freeze wrote (the int3 order still
  * applies). */
 int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, size_t n,

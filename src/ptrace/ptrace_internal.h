@@ -50,6 +50,25 @@ struct ptr_sample {
  * 0: it must be stopped (running, stopped, traced, not in a call, in a call that creates
  * or replaces a process or its memory, unreadable); -1: it is gone. */
 int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
+/* Parsers of the /proc lines a look reads (pure: the text is the target's kernel's, but
+ * bounded and checked all the same). */
+/* schedstat "RUN WAIT PCOUNT": 0 with the three fields, -1 when malformed. */
+int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
+			unsigned long long *pcount);
+/* syscall "NR A0 .. A5 SP PC" (hex arguments): 0 when a thread is in system call NR
+ * (NR >= 0), -1 otherwise ("running", "-1 SP PC", truncated, garbage). */
+int ptr_parse_syscall(const char *text, long *nr, unsigned long long a[6],
+		      unsigned long long *sp, unsigned long long *pc);
+/* What the status file says of a thread: State letter, private pending and blocked sets. */
+struct ptr_status {
+	char state;
+	uint64_t sigpnd, sigblk;
+};
+/* 0 when State, SigPnd and SigBlk were all found, -1 otherwise. */
+int ptr_parse_status(const char *text, struct ptr_status *ps);
+/* Reads and parses /proc/PID/task/TID/status: 0, or -1 (gone, unreadable, malformed). */
+int ptr_status_read(pid_t pid, pid_t tid, struct ptr_status *ps);
+
 /* Whether the thread has not been switched in since s was taken (see freeze_sleepers.c). */
 bool ptr_sample_unchanged(const struct ptr_sample *s);
 void ptr_sample_close(struct ptr_sample *s);
@@ -74,20 +93,51 @@ struct ptr_range {
 	uint64_t addr;
 	size_t len;
 };
+/* What the end of a guard found (sleeper_guard.c, "the end"). */
+struct ptr_guard_end {
+	unsigned interrupted; /* threads that may have run, interrupted before the end */
+	unsigned late;        /* of them, threads found with an int3's SIGTRAP still to come */
+	unsigned unresolved;  /* threads or children that neither stopped nor could be shown
+				 safe within the bound (left to the kernel's detach) */
+	uint64_t wait_ns;     /* time the end took */
+};
 /* Releases everything the guard holds (trapped threads back on their entry; a child
  * process forked meanwhile first gets the n ranges copied from the process, so that it
- * holds what its parent holds), ends the helper thread (the kernel then detaches the
- * sleepers without waking them) and waits until it is gone. Returns the longest time a
- * thread was held by it, in ns. */
+ * holds what its parent holds). If an int3 was ever expected, every thread that may have
+ * run (the nwoke sleepers in woke[] that were switched in since their first look, and
+ * what the guard saw stop or be created) is then interrupted and released at its first
+ * stop with no SIGTRAP of suture's pending, and the children (those in maybe[], and those
+ * the guard saw created) are waited for. Then the helper thread ends (the kernel detaches
+ * the sleepers that never ran, without waking them) and this waits until it is gone.
+ * Must be called once every byte written is final. Returns the longest time a thread was
+ * held by it, in ns; *end (may be NULL) says what the end found. */
 uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n,
-			const pid_t *maybe, size_t nmaybe);
+			const pid_t *woke, size_t nwoke, const pid_t *maybe, size_t nmaybe,
+			struct ptr_guard_end *end);
+/* A thread the guard holds at the tool thread's request. */
+struct ptr_held_view {
+	pid_t tid;
+	bool gone;          /* exited before it stopped */
+	uint64_t trap_addr; /* held on the int3 at this entry (it resumes there), or 0 */
+	struct user_regs_struct regs; /* its registers at the stop */
+};
+/* Stops the n threads (seized by the guard) and holds them until the guard ends, where
+ * they are released as a thaw releases a stopped thread (or, trapped on an int3, back on
+ * the entry); fills out[i] for tids[i]. 0 when every one is held or gone; -1 when one did
+ * not stop within ms (it is released at the end like the others). */
+int ptr_guard_hold(struct ptr_guard *g, const pid_t *tids, size_t n, int ms,
+		   struct ptr_held_view *out);
+/* Whether an int3 was announced (ptr_guard_expect_trap) since the start. */
+bool ptr_guard_armed(struct ptr_guard *g);
 
 /* --- freeze_sleepers.c --- */
 
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
 /* The sleepers whose second look differs from their first (at most cap of them, in
- * woke[]); 0 when none does. */
+ * woke[]); returns how many there are (may exceed cap); 0 when none does. */
 size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap);
+/* The same, every one of them, in *out (allocated; NULL when none). */
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out);
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
  * longest time the guard held a thread, in ns. */
 uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);

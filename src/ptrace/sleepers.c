@@ -45,10 +45,16 @@ static bool unsafe_call(long nr)
 	}
 }
 
-/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) would wake
- * between the two looks and end the attempt: it is stopped instead, as by the full
- * freeze. Only an efficiency matter: a sleeper that wakes is always caught. */
+/* A thread whose call ends by itself soon (a timeout under SHORT_SLEEP_MS) is likely to
+ * wake between the two looks: it is stopped at once instead, as by the full freeze. Only
+ * an efficiency matter: a sleeper that wakes is always caught, and is then stopped and
+ * judged (sut_freeze_write_code). 10 ms was measured against 1 s at 1000 threads
+ * sleeping 100 ms on a loaded 2-core machine (docs/performance.md): an attempt lasts long
+ * enough there that most of them wake, and stopping them one by one through the guard
+ * made the freeze longer (134 against 88 ms); 1 s stays. */
+#ifndef SHORT_SLEEP_MS
 #define SHORT_SLEEP_MS 1000
+#endif
 
 /* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
  * unreadable (counts as short: stop it). */
@@ -119,6 +125,144 @@ static bool short_sleep(pid_t pid, long nr, const unsigned long long *a)
 	return ms != -2 && ms < SHORT_SLEEP_MS;
 }
 
+/* ---- parsers (pure) ---- */
+
+/* An unsigned number at *p in base 10 or (hex, "0x" required) 16, at most 20 digits,
+ * that fits 64 bits; *p moves past it. No sign, no spaces before it. */
+static bool take_u64(const char **p, bool hex, unsigned long long *out)
+{
+	const char *s = *p;
+	if (hex) {
+		if (s[0] != '0' || s[1] != 'x')
+			return false;
+		s += 2;
+	}
+	unsigned long long v = 0;
+	int digits = 0;
+	for (;; s++, digits++) {
+		int d;
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (hex && *s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (hex && *s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		unsigned base = hex ? 16 : 10;
+		if (v > (~0ULL - (unsigned)d) / base)
+			return false; /* does not fit */
+		v = v * base + (unsigned)d;
+	}
+	if (!digits || digits > 20)
+		return false;
+	*p = s;
+	*out = v;
+	return true;
+}
+
+/* The end of a line: nothing, or one newline and nothing after it. */
+static bool at_end(const char *p)
+{
+	return p[0] == 0 || (p[0] == '\n' && p[1] == 0);
+}
+
+int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
+			unsigned long long *pcount)
+{
+	const char *p = text;
+	if (!take_u64(&p, false, run) || *p++ != ' ' || !take_u64(&p, false, wait) ||
+	    *p++ != ' ' || !take_u64(&p, false, pcount) || !at_end(p))
+		return -1;
+	return 0;
+}
+
+/* The highest system call number accepted (x86-64 has about 460; x32 ones set bit 30
+ * and are never a sleeper of this tool's 64-bit targets). */
+#define MAX_SYSCALL_NR 4096
+
+int ptr_parse_syscall(const char *text, long *nr, unsigned long long a[6],
+		      unsigned long long *sp, unsigned long long *pc)
+{
+	const char *p = text;
+	unsigned long long n;
+	if (!take_u64(&p, false, &n) || n > MAX_SYSCALL_NR) /* "running", "-1 ...": not in a call */
+		return -1;
+	for (int i = 0; i < 6; i++)
+		if (*p++ != ' ' || !take_u64(&p, true, &a[i]))
+			return -1;
+	if (*p++ != ' ' || !take_u64(&p, true, sp) || *p++ != ' ' || !take_u64(&p, true, pc) ||
+	    !at_end(p))
+		return -1;
+	*nr = (long)n;
+	return 0;
+}
+
+/* "Name:\tVALUE" lines; returns the value of the first line named name, or NULL. */
+static const char *status_field(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (strncmp(l, name, len) == 0 && l[len] == ':') {
+			l += len + 1;
+			while (*l == '\t' || *l == ' ')
+				l++;
+			return l;
+		}
+	return NULL;
+}
+
+/* A signal set: exactly 16 hex digits (64 signals), then the end of the line. */
+static bool take_sigset(const char *v, uint64_t *out)
+{
+	uint64_t x = 0;
+	int i;
+	for (i = 0; i < 16; i++) {
+		char c = v[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return false;
+		x = x << 4 | (uint64_t)d;
+	}
+	if (v[i] != '\n' && v[i] != 0)
+		return false;
+	*out = x;
+	return true;
+}
+
+int ptr_parse_status(const char *text, struct ptr_status *ps)
+{
+	memset(ps, 0, sizeof *ps);
+	const char *st = status_field(text, "State"), *pnd = status_field(text, "SigPnd"),
+		   *blk = status_field(text, "SigBlk");
+	if (!st || !pnd || !blk || !strchr("RSDTtZXIPKW", *st) || !*st ||
+	    (st[1] != ' ' && st[1] != '\n' && st[1] != 0) || !take_sigset(pnd, &ps->sigpnd) ||
+	    !take_sigset(blk, &ps->sigblk))
+		return -1;
+	ps->state = *st;
+	return 0;
+}
+
+int ptr_status_read(pid_t pid, pid_t tid, struct ptr_status *ps)
+{
+	char path[96], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof buf - 1 &&
+	       ((n = read(fd, buf + got, sizeof buf - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
+	close(fd);
+	buf[got] = 0;
+	return ptr_parse_status(buf, ps);
+}
+
+/* ---- looking ---- */
+
 static ssize_t read_at0(int fd, char *buf, size_t cap)
 {
 	ssize_t n;
@@ -141,9 +285,10 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s)
 		return errno == ENOENT || errno == ESRCH ? -1 : 0;
 	ssize_t n = read_at0(fd, s->sched, sizeof s->sched);
 	unsigned long long run, wait, count;
-	/* "0 0 0" for ever: a kernel without scheduler statistics cannot prove anything */
-	if (n <= 0 || sscanf(s->sched, "%llu %llu %llu", &run, &wait, &count) != 3 ||
-	    count == 0) {
+	/* "0 0 0" for ever: a kernel without scheduler statistics cannot prove anything; a
+	 * line that fills the buffer may be cut, and a cut line proves nothing either */
+	if (n <= 0 || (size_t)n >= sizeof s->sched - 1 ||
+	    ptr_parse_schedstat(s->sched, &run, &wait, &count) < 0 || count == 0) {
 		close(fd);
 		return n < 0 ? -1 : 0;
 	}
@@ -166,10 +311,9 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s)
 	close(sfd);
 	unsigned long long a[6], sp, pc;
 	long nr;
-	/* "running", or "-1 SP PC" (not in a system call: a fault, a stop) do not match */
-	if (n <= 0 || sscanf(line, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx",
-			     &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &sp, &pc) != 9 ||
-	    nr < 0 || unsafe_call(nr) || short_sleep(pid, nr, a)) {
+	/* "running", or "-1 SP PC" (not in a system call: a fault, a stop) do not parse */
+	if (n <= 0 || (size_t)n >= sizeof line - 1 || ptr_parse_syscall(line, &nr, a, &sp, &pc) < 0 ||
+	    unsafe_call(nr) || short_sleep(pid, nr, a)) {
 		close(fd);
 		return 0;
 	}

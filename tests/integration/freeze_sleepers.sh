@@ -3,16 +3,18 @@
 # Sleeping threads stay asleep (issue 12 item 3): four threads asleep for the whole test in
 # nanosleep, FUTEX_WAIT, epoll_wait and read count every return from their call, a fifth
 # thread spins calling the patched function, the main thread wakes every 20 ms.
-#   1. Control, with today's full freeze (SUTURE_FREEZE=all): 5 apply/revert rounds. No
+#   1. Control, with the full freeze (SUTURE_FREEZE=all): 5 apply/revert rounds. No
 #      sleeper returns from its call (invariant 5), but each is interrupted and resumed by
 #      every freeze: its context-switch counts move. This proves the counts see a freeze.
-#   2. The partial freeze (SUTURE_FREEZE=sleepers): 100 apply/revert rounds. No return, and the voluntary and
-#      non-voluntary context-switch counts of the four sleepers are exactly what they were.
+#   2. The default (the partial freeze, no SUTURE_FREEZE in the environment): 100 plain
+#      apply/revert rounds. No return, and the voluntary and non-voluntary context-switch
+#      counts of the four sleepers are exactly what they were.
 # Staging (before the freeze) borrows one thread asleep in a system call for its remote
 # calls; the scenario starts a thread in pause() first, which staging picks (lowest id
 # among the cheapest), and that thread is not counted.
 source "$(dirname "$0")/../lib.sh"
 require_suture
+unset SUTURE_FREEZE # the default is what is tested
 
 build_scenario sleepers
 build_patch sleepers-fix "$S/fix.diff" prog
@@ -60,20 +62,20 @@ for name in $sleepers; do
 done
 settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3} wakeups=0 ' 'wakeups=[1-9]'
 
-# 2. the partial freeze leaves them asleep
+# 2. the default, the partial freeze, leaves them asleep
 ROUNDS=${SLEEPERS_ROUNDS:-100}
 before=$(switches)
 spins_before=$(tail -n 1 "$T/out" | sed -n 's/.* spins=\([0-9]*\)$/\1/p')
-SUTURE_FREEZE=sleepers rounds "$ROUNDS"
+rounds "$ROUNDS"
 after=$(switches)
-note "partial freeze, $ROUNDS rounds: before: $(echo $before) / after: $(echo $after)"
+note "default (partial) freeze, $ROUNDS rounds: before: $(echo $before) / after: $(echo $after)"
 [ "$before" = "$after" ] ||
 	fail "a sleeper's context-switch counts changed over $ROUNDS apply/revert rounds"
 settled_output "$T/out" '^iter=[0-9]+ value=1[0-9]{3} wakeups=0 ' 'wakeups=[1-9]'
 spins_after=$(tail -n 1 "$T/out" | sed -n 's/.* spins=\([0-9]*\)$/\1/p')
 [ "$spins_after" -gt "$spins_before" ] || fail "the spinning thread stopped running"
 # and the patch still works under it
-SUTURE_FREEZE=sleepers sut "apply" apply -p "$PID" "$T/sleepers-fix.suture"
+sut "apply" apply -p "$PID" "$T/sleepers-fix.suture"
 settled_output "$T/out" '^iter=[0-9]+ value=2[0-9]{3} wakeups=0 ' 'value=1[0-9]{3}'
 [ "$(switches)" = "$after" ] || fail "a sleeper's context-switch counts changed at the last apply"
 assert_alive "$PID"

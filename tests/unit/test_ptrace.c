@@ -21,6 +21,7 @@
 
 #include "proc/proc.h"
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 /* Four threads blocked in read(stdin), nanosleep(2 s), pthread_cond_wait and accept(), the
  * main thread in pthread_join. Prints "ready PORT", and at the end one line of counts of
@@ -355,6 +356,81 @@ static void test_partial_freeze_leaves_sleepers(void **state)
 		assert_int_equal(voluntary(c.pid, tids[i]), before[i]);
 	}
 	free(tids);
+	finish_blocker(&c, port);
+}
+
+/* A sleeper that runs between the partial freeze's two looks is stopped by the guard and
+ * judged on its full registers (f->judge) instead of ending the write: the reader is
+ * woken by a byte on its stdin after the first look, reads it and waits again. A judge
+ * that says yes: the write goes on (0); no: the write ends with nothing changed (1). The
+ * reader never sees EINTR (finish_blocker), though it was stopped. */
+struct judged {
+	int calls, answer;
+	bool saw_reader;
+};
+
+static int count_judge(const struct sut_freeze *view, void *ctx)
+{
+	struct judged *j = ctx;
+	j->calls++;
+	for (size_t i = 0; i < view->n; i++)
+		if ((long)view->threads[i].regs.orig_rax == SYS_read && !view->threads[i].asleep)
+			j->saw_reader = true;
+	return j->answer;
+}
+
+static void test_partial_freeze_judges_woken(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_err err;
+	int judged_ok = 0, refused = 0;
+	for (int round = 0; round < 40 && (judged_ok < 3 || refused < 3); round++) {
+		struct sut_freeze f;
+		int rc = sut_ptrace_freeze_partial(c.pid, 2000, NULL, 0, &f, &err, NULL, NULL);
+		if (rc == 1) {
+			msleep(5);
+			continue;
+		}
+		if (rc < 0)
+			fail_msg("round %d: %s", round, err.msg);
+		const struct sut_thread *reader = NULL;
+		for (size_t i = 0; i < f.nasleep; i++)
+			if ((long)f.asleep[i].regs.orig_rax == SYS_read)
+				reader = &f.asleep[i];
+		if (!reader) { /* not back in its read yet (a loaded machine): again */
+			assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+			sut_freeze_free(&f);
+			msleep(20);
+			continue;
+		}
+		struct judged j = {0, round % 2, false};
+		f.judge = count_judge;
+		f.judge_ctx = &j;
+		assert_int_equal(write(c.in, "x", 1), 1);
+		msleep(20);
+		uint8_t was[5], now[5];
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, was, 5, &err), 0);
+		struct sut_code_write w = {reader->regs.rip, was, 5};
+		int wr = sut_freeze_write_code(&f, &w, 1, true, &err);
+		assert_int_equal(j.calls, 1);
+		assert_true(j.saw_reader);
+		if (j.answer == 0) {
+			assert_int_equal(wr, 0);
+			assert_true(f.njudged >= 1);
+			judged_ok++;
+		} else {
+			assert_int_equal(wr, 1);
+			assert_true(f.nwoke >= 1);
+			refused++;
+		}
+		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, now, 5, &err), 0);
+		assert_memory_equal(was, now, 5);
+		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+		sut_freeze_free(&f);
+		msleep(5);
+	}
+	assert_true(judged_ok >= 3 && refused >= 3);
 	finish_blocker(&c, port);
 }
 
@@ -700,10 +776,95 @@ static void test_stop_one(void **state)
 	finish_blocker(&c, port);
 }
 
+/* The partial freeze's parsers of /proc lines (sleepers.c): what a look reads is the
+ * kernel's text, but it is parsed as untrusted all the same: a truncated, huge, negative
+ * or garbage line is refused, never half read. */
+static void test_sleeper_parsers(void **state)
+{
+	unsigned long long run, wait, pc_count;
+	assert_int_equal(ptr_parse_schedstat("123 45 6\n", &run, &wait, &pc_count), 0);
+	assert_true(run == 123 && wait == 45 && pc_count == 6);
+	assert_int_equal(ptr_parse_schedstat("18446744073709551615 0 1", &run, &wait, &pc_count), 0);
+	assert_true(run == 18446744073709551615ULL);
+	static const char *bad_sched[] = {
+		"", "\n", "123 45", "123 45 ", "123 45 6 7\n", "-1 45 6\n", "1 -45 6\n", "1 2 -3\n",
+		"18446744073709551616 0 1\n", "123456789012345678901 0 1\n", "1  2 3\n", " 1 2 3\n",
+		"1 2 3\n\n", "1 2 3x\n", "a b c\n", "0x10 2 3\n", "1\t2\t3\n", "1 2 +3\n",
+	};
+	for (size_t i = 0; i < sizeof bad_sched / sizeof *bad_sched; i++)
+		if (ptr_parse_schedstat(bad_sched[i], &run, &wait, &pc_count) == 0)
+			fail_msg("schedstat \"%s\" was accepted", bad_sched[i]);
+
+	long nr = -5;
+	unsigned long long a[6], sp, pc;
+	assert_int_equal(ptr_parse_syscall("0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 "
+					   "0x7f0011223344\n", &nr, a, &sp, &pc), 0);
+	assert_true(nr == 0 && a[0] == 3 && a[1] == 0x7ffd1234 && a[2] == 1);
+	assert_true(sp == 0x7ffd1200 && pc == 0x7f0011223344ULL);
+	assert_int_equal(ptr_parse_syscall("230 0x0 0x0 0xffffffffffffffff 0x0 0x0 0x0 0x1 0x2",
+					   &nr, a, &sp, &pc), 0);
+	assert_true(nr == 230 && a[2] == ~0ULL);
+	static const char *bad_sys[] = {
+		"running\n", "-1 0x7ffd1200 0x7f0011223344\n", "", "\n", "0", "0 0x1 0x2",
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200\n", /* truncated: no PC */
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00 0x1\n", /* one too many */
+		"0 0x3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x10000000000000000\n", /* 65 bits */
+		"0 3 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n",   /* no 0x */
+		"0 0x 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n",  /* no digits */
+		"0 0xg 0x7ffd1234 0x1 0x0 0x0 0x0 0x7ffd1200 0x7f00\n", /* garbage */
+		"-5 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"99999999999999999999 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"4097 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+		"0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0 trailing\n", "0  0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0\n",
+	};
+	for (size_t i = 0; i < sizeof bad_sys / sizeof *bad_sys; i++)
+		if (ptr_parse_syscall(bad_sys[i], &nr, a, &sp, &pc) == 0)
+			fail_msg("syscall \"%s\" was accepted", bad_sys[i]);
+
+	struct ptr_status ps;
+	assert_int_equal(ptr_parse_status("Name:\tprog\nState:\tS (sleeping)\nTgid:\t1\n"
+					  "SigQ:\t0/1000\nSigPnd:\t0000000000000010\n"
+					  "ShdPnd:\t0000000000000000\nSigBlk:\tfffffffe7ffbfeff\n", &ps), 0);
+	assert_true(ps.state == 'S' && ps.sigpnd == 0x10 && ps.sigblk == 0xfffffffe7ffbfeffULL);
+	static const char *bad_status[] = {
+		"", "State:\tS (sleeping)\n", /* no signal sets */
+		"State:\tS (sleeping)\nSigPnd:\t0000000000000010\n",
+		"State:\tS\nSigPnd:\t00000000000010\nSigBlk:\t0000000000000000\n", /* short */
+		"State:\tS\nSigPnd:\t00000000000000100\nSigBlk:\t0000000000000000\n", /* long */
+		"State:\tS\nSigPnd:\t-000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tQ\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tSS\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\t\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000\n",
+		"State:\tS\nSigPnd:\t00000000000000zz\nSigBlk:\t0000000000000000\n",
+		"State:\tS\nSigPnd:\t0000000000000010\nSigBlk:\t0000000000000000",
+	};
+	/* the last one is valid: a final line without its newline */
+	for (size_t i = 0; i + 1 < sizeof bad_status / sizeof *bad_status; i++)
+		if (ptr_parse_status(bad_status[i], &ps) == 0)
+			fail_msg("status \"%s\" was accepted", bad_status[i]);
+	assert_int_equal(ptr_parse_status(bad_status[sizeof bad_status / sizeof *bad_status - 1],
+					  &ps), 0);
+	/* huge: a line longer than any buffer, and a status of megabytes, end cleanly */
+	size_t big = 1 << 20;
+	char *huge = malloc(big + 1);
+	assert_non_null(huge);
+	memset(huge, '7', big);
+	huge[big] = 0;
+	assert_int_equal(ptr_parse_schedstat(huge, &run, &wait, &pc_count), -1);
+	assert_int_equal(ptr_parse_syscall(huge, &nr, a, &sp, &pc), -1);
+	assert_int_equal(ptr_parse_status(huge, &ps), -1);
+	free(huge);
+	/* this thread's own status parses */
+	assert_int_equal(ptr_status_read(getpid(), (pid_t)syscall(SYS_gettid), &ps), 0);
+	assert_int_equal(ps.state, 'R');
+	assert_int_equal(ptr_status_read(getpid(), 0x7fffffff, &ps), -1);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sleeper_parsers),
 		cmocka_unit_test(test_freeze_errors),
 		cmocka_unit_test(test_stopped_process_stays_stopped),
 		cmocka_unit_test(test_signal_during_freeze_delivered_once),
@@ -712,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_freeze_unstoppable_thread),
 		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
 		cmocka_unit_test(test_partial_freeze_leaves_sleepers),
+		cmocka_unit_test(test_partial_freeze_judges_woken),
 		cmocka_unit_test(test_freeze_thread_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

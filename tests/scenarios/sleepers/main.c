@@ -20,9 +20,14 @@
  * an entry while it is written; one more thread, woken the same way every 5 ms, forks a
  * child that calls value() and exits 0 if the result is in the old or the new range, 3
  * if not. The main thread prints every 20 ms
- *   "iter=I value=V bad=B calls=C forks=F childfail=X"
+ *   "iter=I value=V bad=B calls=C forks=F childfail=X eintr=E"
  * (B: results of value() in neither range; C: calls by the wakers; F: children reaped;
- * X: children that did not exit 0, crashed ones included). */
+ * X: children that did not exit 0, crashed ones included; E: reads by the wakers that
+ * failed with EINTR, which a stop by suture must never cause).
+ * prog wakers N IDLE: the same, the first IDLE wakers under SCHED_IDLE on CPU 0 (see
+ * make_idle); prog hog: a process that keeps CPU 0 busy. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -124,7 +129,7 @@ static void *spin_thread(void *a)
 	return a;
 }
 
-static unsigned long calls, forks, childfail;
+static unsigned long calls, forks, childfail, eintrs;
 static int bad;
 
 static bool in_range(int v)
@@ -144,12 +149,34 @@ static int ticker(long us)
 	return fd;
 }
 
+/* prog wakers N IDLE: the first IDLE wakers run under SCHED_IDLE on CPU 0, where the
+ * test keeps a busy process: each is then preempted at almost any point, between an int3
+ * trap and its stop for the tracer too, and may be woken by its timer yet switched in
+ * only after suture's second look. */
+static int idle_wakers;
+
+static void make_idle(void)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus) != 0 ||
+	    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0) {
+		perror("SCHED_IDLE");
+		exit(1);
+	}
+}
+
 static void *waker_thread(void *a)
 {
+	if ((long)(uintptr_t)a <= idle_wakers)
+		make_idle();
 	int fd = ticker(50 + 37 * (long)(uintptr_t)a % 250);
 	for (int i = 0;; i++) {
 		uint64_t n;
-		(void)!read(fd, &n, sizeof n);
+		if (read(fd, &n, sizeof n) < 0 && errno == EINTR)
+			__atomic_add_fetch(&eintrs, 1, __ATOMIC_RELAXED);
 		if (!in_range(value(i)))
 			__atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
@@ -187,21 +214,40 @@ static int wakers(int n)
 		}
 	}
 	for (int i = 0;; i++) {
-		printf("iter=%d value=%d bad=%d calls=%lu forks=%lu childfail=%lu\n", i, value(i),
-		       __atomic_load_n(&bad, __ATOMIC_RELAXED),
+		printf("iter=%d value=%d bad=%d calls=%lu forks=%lu childfail=%lu eintr=%lu\n", i,
+		       value(i), __atomic_load_n(&bad, __ATOMIC_RELAXED),
 		       __atomic_load_n(&calls, __ATOMIC_RELAXED),
 		       __atomic_load_n(&forks, __ATOMIC_RELAXED),
-		       __atomic_load_n(&childfail, __ATOMIC_RELAXED));
+		       __atomic_load_n(&childfail, __ATOMIC_RELAXED),
+		       __atomic_load_n(&eintrs, __ATOMIC_RELAXED));
 		struct timespec ts = {0, 20000000};
 		nanosleep(&ts, NULL);
 	}
 }
 
+/* prog hog: spins on CPU 0 (the busy process of "wakers N IDLE"). */
+static int hog(void)
+{
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof cpus, &cpus) != 0) {
+		perror("sched_setaffinity");
+		return 1;
+	}
+	for (volatile unsigned long k = 0;; k++)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 3 && strcmp(argv[1], "wakers") == 0)
+	if (argc == 2 && strcmp(argv[1], "hog") == 0)
+		return hog();
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "wakers") == 0) {
+		idle_wakers = argc == 4 ? atoi(argv[3]) : 0;
 		return wakers(atoi(argv[2]));
+	}
 	if (pipe(pipe_fd) < 0 || (epfd = epoll_create1(0)) < 0) {
 		perror("setup");
 		return 1;
