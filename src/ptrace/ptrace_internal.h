@@ -55,10 +55,6 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
 /* schedstat "RUN WAIT PCOUNT": 0 with the three fields, -1 when malformed. */
 int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
 			unsigned long long *pcount);
-/* syscall "NR A0 .. A5 SP PC" (hex arguments): 0 when a thread is in system call NR
- * (NR >= 0), -1 otherwise ("running", "-1 SP PC", truncated, garbage). */
-int ptr_parse_syscall(const char *text, long *nr, unsigned long long a[6],
-		      unsigned long long *sp, unsigned long long *pc);
 /* What the status file says of a thread: State letter, private pending and blocked sets. */
 struct ptr_status {
 	char state;

@@ -56,73 +56,17 @@ static bool unsafe_call(long nr)
 #define SHORT_SLEEP_MS 1000
 #endif
 
-/* Milliseconds of a timespec (tv = 0) or timeval (tv = 1) in the process at addr; -1 when
- * unreadable (counts as short: stop it). */
-static long long ms_at(pid_t pid, uint64_t addr, bool tv)
+/* Whether the thread's call ends by itself within SHORT_SLEEP_MS, judged by proc's one
+ * reading of a call's timeout (a timeout that cannot be read counts as short: the thread is
+ * stopped). A thread in restart_syscall is a timed sleep an earlier stop interrupted and
+ * the kernel resumed: its deadline is the kernel's alone, but it is asleep, and left so (if
+ * it wakes, the second look catches it). */
+static bool short_sleep(pid_t pid, const struct sut_proc_syscall *sc)
 {
-	long long v[2];
-	struct sut_err ignored;
-	if (sut_proc_read(pid, addr, v, sizeof v, &ignored) < 0 || v[0] < 0 || v[1] < 0)
-		return -1;
-	return v[0] * 1000 + (tv ? v[1] / 1000 : v[1] / 1000000);
-}
-
-/* Time left until an absolute timespec at addr on clock clk, in ms (-1: unknown). */
-static long long ms_until(pid_t pid, uint64_t addr, clockid_t clk)
-{
-	long long at = ms_at(pid, addr, false);
-	struct timespec now;
-	if (at < 0 || clock_gettime(clk, &now) < 0)
-		return -1;
-	long long n = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	return at > n ? at - n : 0;
-}
-
-static bool short_sleep(pid_t pid, long nr, const unsigned long long *a)
-{
-	long long ms = -2; /* -2: no timeout */
-	switch (nr) {
-	case SYS_nanosleep:
-		ms = ms_at(pid, a[0], false);
-		break;
-	case SYS_clock_nanosleep:
-		ms = a[1] & TIMER_ABSTIME ? ms_until(pid, a[2], (clockid_t)a[0])
-					  : ms_at(pid, a[2], false);
-		break;
-	case SYS_epoll_wait:
-	case SYS_epoll_pwait:
-	case SYS_poll:
-		ms = (int)a[nr == SYS_poll ? 2 : 3];
-		ms = ms < 0 ? -2 : ms;
-		break;
-	case SYS_ppoll:
-	case SYS_rt_sigtimedwait:
-		if (a[2])
-			ms = ms_at(pid, a[2], false);
-		break;
-#ifdef SYS_epoll_pwait2
-	case SYS_epoll_pwait2:
-		if (a[3])
-			ms = ms_at(pid, a[3], false);
-		break;
-#endif
-	case SYS_select:
-	case SYS_pselect6:
-		if (a[4])
-			ms = ms_at(pid, a[4], nr == SYS_select);
-		break;
-	case SYS_futex: {
-		unsigned op = (unsigned)a[1] & 127; /* without PRIVATE and CLOCK_REALTIME */
-		if ((op == 0 /* WAIT */ || op == 9 /* WAIT_BITSET */) && a[3])
-			ms = op == 0 ? ms_at(pid, a[3], false)
-				     : ms_until(pid, a[3], a[1] & 256 ? CLOCK_REALTIME
-								  : CLOCK_MONOTONIC);
-		break;
-	}
-	default:
-		break;
-	}
-	return ms != -2 && ms < SHORT_SLEEP_MS;
+	if (sc->nr == SYS_restart_syscall)
+		return false;
+	long long ms = sut_proc_syscall_sleep_ms(pid, sc);
+	return ms != SUT_SLEEP_FOREVER && ms < SHORT_SLEEP_MS;
 }
 
 /* ---- parsers (pure) ---- */
@@ -174,27 +118,6 @@ int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long
 	if (!take_u64(&p, false, run) || *p++ != ' ' || !take_u64(&p, false, wait) ||
 	    *p++ != ' ' || !take_u64(&p, false, pcount) || !at_end(p))
 		return -1;
-	return 0;
-}
-
-/* The highest system call number accepted (x86-64 has about 460; x32 ones set bit 30
- * and are never a sleeper of this tool's 64-bit targets). */
-#define MAX_SYSCALL_NR 4096
-
-int ptr_parse_syscall(const char *text, long *nr, unsigned long long a[6],
-		      unsigned long long *sp, unsigned long long *pc)
-{
-	const char *p = text;
-	unsigned long long n;
-	if (!take_u64(&p, false, &n) || n > MAX_SYSCALL_NR) /* "running", "-1 ...": not in a call */
-		return -1;
-	for (int i = 0; i < 6; i++)
-		if (*p++ != ' ' || !take_u64(&p, true, &a[i]))
-			return -1;
-	if (*p++ != ' ' || !take_u64(&p, true, sp) || *p++ != ' ' || !take_u64(&p, true, pc) ||
-	    !at_end(p))
-		return -1;
-	*nr = (long)n;
 	return 0;
 }
 
@@ -309,17 +232,17 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s)
 	}
 	n = read_at0(sfd, line, sizeof line);
 	close(sfd);
-	unsigned long long a[6], sp, pc;
-	long nr;
-	/* "running", or "-1 SP PC" (not in a system call: a fault, a stop) do not parse */
-	if (n <= 0 || (size_t)n >= sizeof line - 1 || ptr_parse_syscall(line, &nr, a, &sp, &pc) < 0 ||
-	    unsafe_call(nr) || short_sleep(pid, nr, a)) {
+	struct sut_proc_syscall sc;
+	/* "running", or "-1 SP PC" (not in a system call: a fault, a stop) are no sleepers */
+	if (n <= 0 || (size_t)n >= sizeof line - 1 ||
+	    sut_proc_syscall_parse(line, (size_t)n, &sc) < 0 || sc.state != SUT_SYSCALL_IN_CALL ||
+	    unsafe_call(sc.nr) || short_sleep(pid, &sc)) {
 		close(fd);
 		return 0;
 	}
-	s->nr = nr;
-	s->sp = sp;
-	s->pc = pc;
+	s->nr = sc.nr;
+	s->sp = sc.sp;
+	s->pc = sc.pc;
 	s->sched_fd = fd;
 	return 1;
 }
