@@ -23,6 +23,26 @@ daemon_scenario() {
 	build_patch dw-fix "$S/fix.diff" libfix.so
 }
 
+# khold_scenario: the kernel hold tests' store: daemon_scenario, dw-fix in the store under
+# $R, and a policy naming the scenario's tree in hold-paths (libfix.so lives there, not in a
+# library folder).
+khold_scenario() {
+	daemon_scenario
+	sut "store add" store add --root "$R" "$T/dw-fix.suture"
+	mkdir -p "$R/etc/suture"
+	printf '[daemon]\nhold-paths=%s\n' "$S" >"$R/etc/suture/suture.conf"
+}
+
+# start_khold_sutured: start_sutured, then skip unless its kernel hold is active here
+# (status in $T/dstatus.json).
+start_khold_sutured() {
+	local state
+	start_sutured
+	dstatus
+	state=$(jq -r '.kernel_hold.state' "$T/dstatus.json")
+	[ "$state" = active ] || skip "the kernel hold is $state here: $(jq -r '.kernel_hold.detail' "$T/dstatus.json")"
+}
+
 # start_sutured [ARGS...]: sutured --foreground --root $R, waits until it serves; $SD_PID.
 start_sutured() {
 	local n=0

@@ -17,15 +17,8 @@ source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
 
 N=${DAEMON_STARTS:-200}
-daemon_scenario
-sut "store add" store add --root "$R" "$T/dw-fix.suture"
-mkdir -p "$R/etc/suture"
-# the library lives in the test's tree, not in a library folder: named in hold-paths
-printf '[daemon]\nhold-paths=%s\n' "$S" >"$R/etc/suture/suture.conf"
-start_sutured
-dstatus
-state=$(jq -r '.kernel_hold.state' "$T/dstatus.json")
-[ "$state" = active ] || skip "the kernel hold is $state here: $(jq -r '.kernel_hold.detail' "$T/dstatus.json")"
+khold_scenario
+start_khold_sutured
 jq -e --arg s "$S/libfix.so" '[.kernel_hold.probes[] | select(.path == $s)] | length == 1' \
 	"$T/dstatus.json" >/dev/null || fail "no probe on libfix.so: $(jq -c .kernel_hold "$T/dstatus.json")"
 note "probe: $(jq -c '.kernel_hold.probes[0]' "$T/dstatus.json")"

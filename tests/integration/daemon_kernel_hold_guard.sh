@@ -13,14 +13,8 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
 
-daemon_scenario
-sut "store add" store add --root "$R" "$T/dw-fix.suture"
-mkdir -p "$R/etc/suture"
-printf '[daemon]\nhold-paths=%s\n' "$S" >"$R/etc/suture/suture.conf"
-start_sutured
-dstatus
-state=$(jq -r '.kernel_hold.state' "$T/dstatus.json")
-[ "$state" = active ] || skip "the kernel hold is $state here: $(jq -r '.kernel_hold.detail' "$T/dstatus.json")"
+khold_scenario
+start_khold_sutured
 
 # the guard's pid: logged, in the status, a child of sutured named sutured-guard
 G=$(guard_of "$SD_PID")

@@ -9,10 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../daemon_lib.sh"
 require_sutured
 
-daemon_scenario
-sut "store add" store add --root "$R" "$T/dw-fix.suture"
-mkdir -p "$R/etc/suture"
-printf '[daemon]\nhold-paths=%s\n' "$S" >"$R/etc/suture/suture.conf"
+khold_scenario
 export SUTURE_FAULT=khold-load:fail
 start_sutured
 unset SUTURE_FAULT
