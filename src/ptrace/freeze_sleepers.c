@@ -119,7 +119,9 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		background(false, nice_was);
 		uint64_t stop_start = sut_ptrace_now_ns();
 		int rc = sut_ptrace_freeze(pid, timeout_ms, out, err);
-		out->stop_start_ns = stop_start;
+		if (!out->stop_start_ns) /* the freeze's own: its first seize (its state reads
+					    before it hold nobody, as under SUTURE_FREEZE=all) */
+			out->stop_start_ns = stop_start;
 		return rc;
 	}
 	pid_t *sleeping = sut_xcalloc(sl->n, sizeof *sleeping);
@@ -181,7 +183,8 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	out->asleep = asleep;
 	out->nasleep = nasleep;
 	out->asleep_checked = check_asleep != NULL;
-	out->stop_start_ns = stop_start;
+	if (!out->stop_start_ns) /* as above: the first seize of the threads stopped */
+		out->stop_start_ns = stop_start;
 	/* every thread now is stopped or traced by the guard */
 	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
 		abandon(out, sl);
