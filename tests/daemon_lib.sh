@@ -43,6 +43,20 @@ start_khold_sutured() {
 	[ "$state" = active ] || skip "the kernel hold is $state here: $(jq -r '.kernel_hold.detail' "$T/dstatus.json")"
 }
 
+# kill_holding_sutured N OUT: sutured stopped (not reading its events) while a supervisor
+# starts N workers (output to OUT), which stay held; then sutured is SIGKILLed and the
+# supervisor waited for: its guard must continue them. $SUP is the supervisor.
+kill_holding_sutured() {
+	kill -STOP "$SD_PID"
+	setsid "$S/supervisor" "$1" 1 "$S/kworker" >"$2" 2>&1 &
+	SUP=$!
+	STARTED_PIDS+=("$SUP")
+	wait_held "$SUP" "$1"
+	kill -9 "$SD_PID"
+	wait "$SD_PID" 2>/dev/null || true
+	wait "$SUP" || fail "the supervisor failed after sutured was killed"
+}
+
 # start_sutured [ARGS...]: sutured --foreground --root $R, waits until it serves; $SD_PID.
 start_sutured() {
 	local n=0

@@ -109,14 +109,7 @@ note "sutured stopped: its guard continued the held worker after $ms ms"
 
 # sutured stopped (not reading its events) while workers start: they stay held; then it is
 # SIGKILLed: its guard continues them (unpatched: nobody patched them) and none stays stopped
-kill -STOP "$SD_PID"
-setsid "$S/supervisor" 3 1 "$S/kworker" >"$T/kill.out" 2>&1 &
-SUP=$!
-STARTED_PIDS+=("$SUP")
-wait_held "$SUP" 3
-kill -9 "$SD_PID"
-wait "$SD_PID" 2>/dev/null || true
-wait "$SUP" || fail "the supervisor failed after sutured was killed"
+kill_holding_sutured 3 "$T/kill.out"
 grep -q '^started 3$' "$T/kill.out" || fail "held workers did not finish after sutured was killed: $(cat "$T/kill.out")"
 [ "$(count_lines "$T/kill.out" '^pid=[0-9]+ first=')" -eq 3 ] || fail "not every held worker ran on: $(cat "$T/kill.out")"
 note "sutured SIGKILLed with 3 workers held: its guard continued them"

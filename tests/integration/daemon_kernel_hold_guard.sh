@@ -49,14 +49,7 @@ dstatus
 
 # the new guard guards: sutured stopped while workers start (they stay held), then
 # SIGKILLed: the new guard continues them, none is left stopped
-kill -STOP "$SD_PID"
-setsid "$S/supervisor" 3 1 "$S/kworker" >"$T/kill.out" 2>&1 &
-SUP=$!
-STARTED_PIDS+=("$SUP")
-wait_held "$SUP" 3
-kill -9 "$SD_PID"
-wait "$SD_PID" 2>/dev/null || true
-wait "$SUP" || fail "the supervisor failed after sutured was killed"
+kill_holding_sutured 3 "$T/kill.out"
 [ "$(count_lines "$T/kill.out" '^pid=[0-9]+ first=')" -eq 3 ] ||
 	fail "not every held worker ran on after sutured was killed: $(cat "$T/kill.out")"
 # alive: running or asleep, not a zombie left to a parent that does not reap
