@@ -391,7 +391,7 @@ static long long switch_ins(int fd)
 		return -1;
 	b[n] = 0;
 	unsigned long long run, wait, count;
-	if (sscanf(b, "%llu %llu %llu", &run, &wait, &count) != 3 || count == 0)
+	if (sut_proc_schedstat_parse(b, &run, &wait, &count) < 0 || count == 0)
 		return -1;
 	return (long long)count;
 }

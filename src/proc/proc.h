@@ -116,6 +116,11 @@ int sut_proc_syscall_read(pid_t pid, pid_t tid, struct sut_proc_syscall *out,
 #define SUT_SLEEP_UNKNOWN (-1LL)
 long long sut_proc_syscall_sleep_ms(pid_t pid, const struct sut_proc_syscall *s);
 
+/* Pure: a schedstat line "RUN WAIT PCOUNT" (NUL-terminated) into its three fields; 0, or
+ * -1 when it is not exactly three decimal 64-bit numbers (proc_schedstat.c). */
+int sut_proc_schedstat_parse(const char *text, unsigned long long *run,
+			     unsigned long long *wait, unsigned long long *pcount);
+
 /* Reads process memory (process_vm_readv, falling back to /proc/PID/mem). All or error. */
 int sut_proc_read(pid_t pid, uint64_t addr, void *buf, size_t len, struct sut_err *err);
 

@@ -52,9 +52,6 @@ struct ptr_sample {
 int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
 /* Parsers of the /proc lines a look reads (pure: the text is the target's kernel's, but
  * bounded and checked all the same). */
-/* schedstat "RUN WAIT PCOUNT": 0 with the three fields, -1 when malformed. */
-int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
-			unsigned long long *pcount);
 /* What the status file says of a thread: State letter, private pending and blocked sets. */
 struct ptr_status {
 	char state;

@@ -71,56 +71,6 @@ static bool short_sleep(pid_t pid, const struct sut_proc_syscall *sc)
 
 /* ---- parsers (pure) ---- */
 
-/* An unsigned number at *p in base 10 or (hex, "0x" required) 16, at most 20 digits,
- * that fits 64 bits; *p moves past it. No sign, no spaces before it. */
-static bool take_u64(const char **p, bool hex, unsigned long long *out)
-{
-	const char *s = *p;
-	if (hex) {
-		if (s[0] != '0' || s[1] != 'x')
-			return false;
-		s += 2;
-	}
-	unsigned long long v = 0;
-	int digits = 0;
-	for (;; s++, digits++) {
-		int d;
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (hex && *s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else if (hex && *s >= 'A' && *s <= 'F')
-			d = *s - 'A' + 10;
-		else
-			break;
-		unsigned base = hex ? 16 : 10;
-		if (v > (~0ULL - (unsigned)d) / base)
-			return false; /* does not fit */
-		v = v * base + (unsigned)d;
-	}
-	if (!digits || digits > 20)
-		return false;
-	*p = s;
-	*out = v;
-	return true;
-}
-
-/* The end of a line: nothing, or one newline and nothing after it. */
-static bool at_end(const char *p)
-{
-	return p[0] == 0 || (p[0] == '\n' && p[1] == 0);
-}
-
-int ptr_parse_schedstat(const char *text, unsigned long long *run, unsigned long long *wait,
-			unsigned long long *pcount)
-{
-	const char *p = text;
-	if (!take_u64(&p, false, run) || *p++ != ' ' || !take_u64(&p, false, wait) ||
-	    *p++ != ' ' || !take_u64(&p, false, pcount) || !at_end(p))
-		return -1;
-	return 0;
-}
-
 /* "Name:\tVALUE" lines; returns the value of the first line named name, or NULL. */
 static const char *status_field(const char *text, const char *name)
 {
@@ -211,7 +161,7 @@ int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s)
 	/* "0 0 0" for ever: a kernel without scheduler statistics cannot prove anything; a
 	 * line that fills the buffer may be cut, and a cut line proves nothing either */
 	if (n <= 0 || (size_t)n >= sizeof s->sched - 1 ||
-	    ptr_parse_schedstat(s->sched, &run, &wait, &count) < 0 || count == 0) {
+	    sut_proc_schedstat_parse(s->sched, &run, &wait, &count) < 0 || count == 0) {
 		close(fd);
 		return n < 0 ? -1 : 0;
 	}

@@ -782,9 +782,9 @@ static void test_stop_one(void **state)
 static void test_sleeper_parsers(void **state)
 {
 	unsigned long long run, wait, pc_count;
-	assert_int_equal(ptr_parse_schedstat("123 45 6\n", &run, &wait, &pc_count), 0);
+	assert_int_equal(sut_proc_schedstat_parse("123 45 6\n", &run, &wait, &pc_count), 0);
 	assert_true(run == 123 && wait == 45 && pc_count == 6);
-	assert_int_equal(ptr_parse_schedstat("18446744073709551615 0 1", &run, &wait, &pc_count), 0);
+	assert_int_equal(sut_proc_schedstat_parse("18446744073709551615 0 1", &run, &wait, &pc_count), 0);
 	assert_true(run == 18446744073709551615ULL);
 	static const char *bad_sched[] = {
 		"", "\n", "123 45", "123 45 ", "123 45 6 7\n", "-1 45 6\n", "1 -45 6\n", "1 2 -3\n",
@@ -792,7 +792,7 @@ static void test_sleeper_parsers(void **state)
 		"1 2 3\n\n", "1 2 3x\n", "a b c\n", "0x10 2 3\n", "1\t2\t3\n", "1 2 +3\n",
 	};
 	for (size_t i = 0; i < sizeof bad_sched / sizeof *bad_sched; i++)
-		if (ptr_parse_schedstat(bad_sched[i], &run, &wait, &pc_count) == 0)
+		if (sut_proc_schedstat_parse(bad_sched[i], &run, &wait, &pc_count) == 0)
 			fail_msg("schedstat \"%s\" was accepted", bad_sched[i]);
 
 	/* the partial freeze reads a sleeper's call through proc's parser: only a thread in
@@ -851,7 +851,7 @@ static void test_sleeper_parsers(void **state)
 	assert_non_null(huge);
 	memset(huge, '7', big);
 	huge[big] = 0;
-	assert_int_equal(ptr_parse_schedstat(huge, &run, &wait, &pc_count), -1);
+	assert_int_equal(sut_proc_schedstat_parse(huge, &run, &wait, &pc_count), -1);
 	assert_false(IN_CALL(huge));
 #undef IN_CALL
 	assert_int_equal(ptr_parse_status(huge, &ps), -1);
