@@ -375,13 +375,6 @@ static void judge(pid_t pid, struct candidate *c)
 #define FRESH_SLEEP_WAIT_MS 20
 #define FRESH_SLEEP_POLL_US 50
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The number of times the thread was switched in (schedstat's third field), or -1. */
 static long long switch_ins(int fd)
 {
@@ -406,8 +399,8 @@ static void await_fresh_sleep(pid_t pid, const struct candidate *c)
 	if (fd < 0)
 		return;
 	long long first = switch_ins(fd);
-	uint64_t until = mono_ns() + (uint64_t)(c->sleep_ms + 2) * 1000000ull;
-	while (first >= 0 && mono_ns() < until) {
+	uint64_t until = sut_ptrace_now_ns() + (uint64_t)(c->sleep_ms + 2) * 1000000ull;
+	while (first >= 0 && sut_ptrace_now_ns() < until) {
 		struct timespec pause = {0, FRESH_SLEEP_POLL_US * 1000L};
 		nanosleep(&pause, NULL);
 		long long now = switch_ins(fd);
@@ -445,9 +438,7 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			return -1;
 		maps = &own;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t deadline = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+	uint64_t deadline = sut_ptrace_now_ns() +
 			    (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
 	int rc = -1;
 	bool ran = false, timed_out = true;
@@ -463,8 +454,7 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			judge(pid, &cand[k]);
 		}
 		/* the last rounds (or a short timeout) give a thread the whole remaining time */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t now = sut_ptrace_now_ns();
 		int left_ms = now < deadline ? (int)((deadline - now) / 1000000ull) : 0;
 		int stop_ms = round < 20 && left_ms > 4 * STAGE_STOP_MS ? STAGE_STOP_MS : left_ms;
 		bool cheaper = false; /* a thread of a kind before RESTARTED exists */
@@ -509,8 +499,7 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 		free(tids);
 		if (ran || !timed_out || !sut_proc_exists(pid))
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >= deadline)
+		if (sut_ptrace_now_ns() >= deadline)
 			break; /* err holds the last thread's reason */
 		struct timespec pause = {0, 2000000L}; /* let the CPU-starved threads run */
 		nanosleep(&pause, NULL);

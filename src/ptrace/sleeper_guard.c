@@ -105,9 +105,7 @@ struct ptr_guard {
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return sut_ptrace_now_ns();
 }
 
 static int cmp_pid(const void *a, const void *b)
