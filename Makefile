@@ -76,7 +76,7 @@ $(B)/sutured: $(B)/obj/cli/sutured.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LIBS)
 
 # the preload that holds a starting process until sutured has looked at it (daemon.h)
-$(B)/libsutured-hold.so: src/daemon/preload/sutured_hold.c
+$(B)/libsutured-hold.so: src/daemon/preload/sutured_hold.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
