@@ -60,6 +60,9 @@ const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap);
 int sut_proc_threads(pid_t pid, pid_t **tids, size_t *n, struct sut_err *err);
 
 int sut_proc_maps(pid_t pid, struct sut_maps *out, struct sut_err *err);
+/* The text of a maps file, strictly: every line whole, lowercase hex as the kernel prints
+ * it, nothing else (out is empty on error). */
+int sut_proc_maps_parse(const char *text, size_t len, struct sut_maps *out, struct sut_err *err);
 void sut_proc_maps_free(struct sut_maps *m);
 /* The mapping containing addr, or NULL. */
 const struct sut_map *sut_maps_find(const struct sut_maps *m, uint64_t addr);

@@ -462,9 +462,54 @@ static void test_syscall_read_live(void **state)
 	sigaction(SIGUSR2, &old, NULL);
 }
 
+/* The maps text parser: the kernel's forms read field by field, anything else refused. */
+static void test_maps_parse_strict(void **state)
+{
+	(void)state;
+	const char *good = "55d0c0a00000-55d0c0a02000 r--p 00000000 fe:01 1835023  /usr/bin/cat\n"
+			   "7ffc1b2e0000-7ffc1b301000 rw-p 00000000 00:00 0 [stack]\n"
+			   "7f00aa000000-7f00aa001000 r-xs 0001f000 00:01 99 /memfd:a b (deleted)\n"
+			   "7f00ab000000-7f00ab001000 ---p 00000000 00:00 0\n";
+	struct sut_maps m;
+	struct sut_err err;
+	assert_int_equal(sut_proc_maps_parse(good, strlen(good), &m, &err), 0);
+	assert_int_equal(m.n, 4);
+	assert_int_equal(m.v[0].start, 0x55d0c0a00000ULL);
+	assert_int_equal(m.v[0].end, 0x55d0c0a02000ULL);
+	assert_int_equal(m.v[0].dev_major, 0xfe);
+	assert_int_equal(m.v[0].dev_minor, 1);
+	assert_int_equal(m.v[0].inode, 1835023);
+	assert_string_equal(m.v[0].path, "/usr/bin/cat");
+	assert_string_equal(m.v[1].path, "[stack]");
+	assert_string_equal(m.v[2].perms, "r-xs");
+	assert_int_equal(m.v[2].offset, 0x1f000);
+	assert_string_equal(m.v[2].path, "/memfd:a b (deleted)");
+	assert_string_equal(m.v[3].path, "");
+	sut_proc_maps_free(&m);
+	const char *bad[] = {
+		"1000 r--p 00000000 00:00 0\n",                           /* no end */
+		"1000-2000 r-p 00000000 00:00 0\n",                       /* short perms */
+		"1000-2000 r--p 0000000g 00:00 0\n",                      /* not hex */
+		"1000-2000 r--p 00000000 00-00 0\n",                      /* no colon */
+		"1000-2000 r--p 00000000 00:00 x\n",                      /* no inode */
+		"1000-2000 r--p 00000000 00:00 12x /a\n",                 /* inode runs on */
+		"11112222333344445-2000 r--p 00000000 00:00 0\n",         /* 17 digits */
+		"1000-2000 r--p 00000000 00:00 99999999999999999999 /a\n", /* inode overflow */
+		"1000-2000 r--p 00000000 123456789:00 0 /a\n",            /* major beyond 32 bits */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(sut_proc_maps_parse(bad[i], strlen(bad[i]), &m, &err), -1);
+		assert_int_equal(m.n, 0);
+		assert_non_null(strstr(err.msg, "cannot parse line"));
+	}
+	const char nul[] = "1000-2000 r--p 00000000 00:00 0 /a\0b\n";
+	assert_int_equal(sut_proc_maps_parse(nul, sizeof nul - 1, &m, &err), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maps_parse_strict),
 		cmocka_unit_test(test_gap_adjacent_below),
 		cmocka_unit_test(test_gap_above_when_below_full),
 		cmocka_unit_test(test_gap_respects_reach),
