@@ -222,14 +222,19 @@ int sut_frozen_retry(struct sut_target *t, int timeout_ms, const char *op, sut_f
 		/* a thread that cannot be released has vanished: nothing more to do for it */
 		struct sut_err e2;
 		sut_ptrace_thaw(&f, &e2);
-		res->freeze_ns = sut_now_ns() - t0;
+		/* the freeze ends when the last thread it stopped is released; the guard's
+		 * end after that (milliseconds at a thousand sleepers) holds only the sleepers
+		 * it stopped, counted in held_max_ns */
+		res->freeze_ns = (f.released_ns ? f.released_ns : sut_now_ns()) - t0;
+		if (f.held_max_ns > res->held_ns)
+			res->held_ns = f.held_max_ns;
 		res->phases = f.ph;
 		for (size_t k = 0; chk == SUT_FROZEN_WOKE && k < f.nwoke; k++)
 			if (nrestless < sizeof restless / sizeof *restless)
 				restless[nrestless++] = f.woke[k];
-		/* the freeze's span bounds every hold in it (and includes the reading of
-		 * the thread list before the first seize, so it is a little above the longest
-		 * single hold) */
+		/* the freeze's span bounds the holds of the threads it stopped (and
+		 * includes the reading of the thread list before the first seize, so it is a
+		 * little above the longest single hold) */
 		if (res->freeze_ns > res->held_ns)
 			res->held_ns = res->freeze_ns;
 		sut_freeze_free(&f);

@@ -6,9 +6,11 @@
  *      a system call suture may leave them in are the sleepers;
  *   2. the guard (sleeper_guard.c) seizes the sleepers without interrupting them;
  *   3. the others are stopped by the full freeze's machinery, which skips the sleepers
- *      and re-reads the thread list until no new thread appears;
- *   4. the thread list is read once more: a thread neither stopped nor traced by the
- *      guard was created by a sleeper that woke before its seize, and the attempt ends.
+ *      the guard holds (not one whose seize found it gone: its TID may be reused) and
+ *      re-reads the thread list until no new thread appears. That last read proves the
+ *      set: each listed thread is stopped or traced by the guard, and none can be added
+ *      after it except by a traced sleeper, whose clone the guard traces too
+ *      (TRACECLONE). A thread a sleeper created before its seize is listed, so stopped.
  * The sleepers are published with the PC and stack pointer of their syscall file, for the
  * consistency check; the second look that proves they did not run is made once the
  * int3s are in place (sut_freeze_write_code). */
@@ -37,28 +39,6 @@ static void sleepers_free(struct sut_sleepers *sl)
 		ptr_sample_close(&sl->s[i]);
 	free(sl->s);
 	free(sl);
-}
-
-static bool stopped_in(const struct sut_freeze *f, pid_t tid)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (f->threads[i].tid == tid)
-			return true;
-	return false;
-}
-
-/* Ends a partial freeze that cannot be used: the stopped threads are thawed, the guard
- * releases the sleepers. */
-static void abandon(struct sut_freeze *out, struct sut_sleepers *sl)
-{
-	struct sut_err ignored;
-	out->sl = NULL;
-	sut_ptrace_thaw(out, &ignored);
-	sut_freeze_free(out);
-	if (sl->guard)
-		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);
-	sleepers_free(sl);
-	ptr_mem_unpin();
 }
 
 /* The looks and the check of the sleepers hold no thread of the target, but on a busy
@@ -151,6 +131,11 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 		t->regs.rsp = sl->s[i].sp;
 		t->regs.orig_rax = (unsigned long long)sl->s[i].nr;
 	}
+	/* skipped by the stops below: the sleepers the guard traces, and those only */
+	size_t nskip = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		if (!gone[i])
+			sleeping[nskip++] = sl->s[i].tid;
 	free(gone);
 	if (check_asleep) {
 		struct sut_freeze view = {.pid = pid, .asleep = asleep, .nasleep = nasleep};
@@ -167,7 +152,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	}
 	background(false, nice_was); /* from here on threads are held: full speed */
 	uint64_t stop_start = sut_ptrace_now_ns();
-	if (ptr_freeze_except(pid, timeout_ms, sleeping, sl->n, out, err) < 0) {
+	if (ptr_freeze_except(pid, timeout_ms, sleeping, nskip, out, err) < 0) {
 		pid_t stuck = out->stuck;
 		uint64_t held = out->held_max_ns;
 		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);
@@ -185,19 +170,6 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	out->asleep_checked = check_asleep != NULL;
 	if (!out->stop_start_ns) /* as above: the first seize of the threads stopped */
 		out->stop_start_ns = stop_start;
-	/* every thread now is stopped or traced by the guard */
-	if (sut_proc_threads(pid, &tids, &n, err) < 0) {
-		abandon(out, sl);
-		return -1;
-	}
-	bool complete = true;
-	for (size_t i = 0; i < n && complete; i++)
-		complete = stopped_in(out, tids[i]) || ptr_guard_traces(sl->guard, tids[i]);
-	free(tids);
-	if (!complete) {
-		abandon(out, sl);
-		return 1;
-	}
 	out->sl = sl;
 	out->pid = pid;
 	return 0;

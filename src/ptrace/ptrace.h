@@ -76,6 +76,9 @@ struct sut_freeze {
 				freeze's check_asleep, before the stop */
 	uint64_t stop_start_ns; /* partial freeze: just before the first thread was stopped
 				   (the sampling and the sleepers' check before it hold nobody) */
+	uint64_t released_ns; /* after thaw: when the last thread it stopped was released;
+				 the release of the sleepers after it holds none of them but
+				 those the guard stopped, whose holds are in held_max_ns */
 	struct sut_freeze_phases ph;
 	bool boosted;     /* this tool thread runs at a raised priority until the thaw
 			     (freeze.c, ptr_boost) */

@@ -147,12 +147,11 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 					  r == -2 ? "cannot restore registers" : "cannot detach");
 			rc = -1;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		uint64_t now = sut_ptrace_now_ns();
 		if (t->held_since_ns && now - t->held_since_ns > f->held_max_ns)
 			f->held_max_ns = now - t->held_since_ns;
 	}
+	f->released_ns = sut_ptrace_now_ns();
 	if (f->sl) { /* a partial freeze: the sleepers go on sleeping */
 		uint64_t held = ptr_sleepers_release(f->sl, f->pid);
 		f->sl = NULL;
