@@ -74,9 +74,12 @@ record_window() {
 # the freeze fell into (a sleeper's iteration is SLEEP_US long), plus a margin.
 settle() { sleep "$(echo "scale=3; ($SLEEP_US + 30000) / 1000000" | bc)"; }
 
-# voluntary_switches: the sum over the target's threads of voluntary context switches.
+# voluntary_switches: the sum over the target's workers (the main thread, whose 1 ms loop
+# switches a thousand times a second whatever happens, left out) of voluntary context
+# switches: a sleeper left asleep adds none.
 voluntary_switches() {
-	cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'
+	awk -v main="/proc/$PID/task/$PID/status" 'FILENAME != main && /^voluntary_ctxt_switches/ {
+		s += $2 } END { print s + 0 }' /proc/"$PID"/task/*/status 2>/dev/null
 }
 
 # one_op OP DIR [MODE]: run suture OP (apply or revert) once inside a fresh window, with
@@ -231,5 +234,5 @@ for cfg in $configs; do
 done
 
 printf '%s\n' "${docs[@]}" | jq -s '{benchmark: "freeze", unit: "us",
-	note: "apply/revert: the partial freeze (the default, run with SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the opt-out), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of all the target threads during one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
+	note: "apply/revert: the partial freeze (the default, run with SUTURE_FREEZE=sleepers: threads asleep in a system call are left asleep); full_freeze_apply/full_freeze_revert: SUTURE_FREEZE=all (every thread stopped, the opt-out), measured in the same runs, interleaved; target_voluntary_switches: voluntary context switches of the target workers (the main thread left out) in the window of one command; tool_freeze_us: from the first thread stopped to the last resumed, by suture (the committing freeze); tool_held_us: the longest time one thread was held by suture in the transaction, staging and retried freezes included (the figure to compare with target_stall_us); target_stall_us: longest gap a thread of the target saw between two iterations of its loop beyond its own period (main 1 ms, sleepers worker_sleep_us), max over all threads, per run; idle_target_stall_us: the same with no suture running",
 	configs: .}'
