@@ -85,7 +85,8 @@ int sut_proc_maps_parse(const char *data, size_t len, struct sut_maps *out, stru
 	out->n = 0;
 	size_t cap = 0;
 	char *text = sut_xmalloc(len + 1);
-	memcpy(text, data, len);
+	if (len)
+		memcpy(text, data, len);
 	text[len] = 0;
 	if (strlen(text) != len) {
 		free(text);

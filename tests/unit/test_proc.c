@@ -502,6 +502,8 @@ static void test_maps_parse_strict(void **state)
 		assert_int_equal(m.n, 0);
 		assert_non_null(strstr(err.msg, "cannot parse line"));
 	}
+	assert_int_equal(sut_proc_maps_parse(NULL, 0, &m, &err), 0); /* no mapping at all */
+	assert_int_equal(m.n, 0);
 	const char nul[] = "1000-2000 r--p 00000000 00:00 0 /a\0b\n";
 	assert_int_equal(sut_proc_maps_parse(nul, sizeof nul - 1, &m, &err), -1);
 }
