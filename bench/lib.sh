@@ -51,7 +51,8 @@ start_idle() {
 
 # now_us: monotonic-enough wall clock in microseconds (for timing suture runs).
 # Without a fork (bash 5's EPOCHREALTIME): it is read inside the target's measured windows.
-now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+# Its separator follows the locale's decimal point, so every non-digit is dropped.
+now_us() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t)); }
 
 # stats: numbers on stdin, one a line -> {"n","median","min","max"} (null when empty);
 # the median of an even count is the mean of the middle two, rounded to 4 decimals.

@@ -75,8 +75,6 @@ struct ptr_guard;
  * refused (EPERM: traced by another); a thread gone meanwhile is marked in gone[i]. */
 struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,
 				  int nice, struct sut_err *err);
-/* Whether tid is traced by the guard (seized sleeper or a thread it auto-attached). */
-bool ptr_guard_traces(struct ptr_guard *g, pid_t tid);
 /* Threads of the process the guard caught being created (at most cap, into out). */
 size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap);
 /* The guard treats an int3 stop at addr + 1 as its own from now on. */

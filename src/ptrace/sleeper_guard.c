@@ -125,7 +125,8 @@ static void add_traced(struct ptr_guard *g, pid_t tid)
 	pthread_mutex_unlock(&g->mu);
 }
 
-bool ptr_guard_traces(struct ptr_guard *g, pid_t tid)
+/* Whether tid is traced by the guard (seized sleeper or a thread it auto-attached). */
+static bool guard_traces(struct ptr_guard *g, pid_t tid)
 {
 	bool found = false;
 	pthread_mutex_lock(&g->mu);
@@ -237,7 +238,7 @@ static void note_created(struct ptr_guard *g, pid_t tid, int event)
 		return;
 	pid_t c = (pid_t)child;
 	if (is_thread_of(g->pid, c)) {
-		if (!ptr_guard_traces(g, c))
+		if (!guard_traces(g, c))
 			add_traced(g, c);
 	} else {
 		add_pid(&g->kids, &g->nkids, &g->capkids, c);
@@ -279,7 +280,7 @@ static void handle(struct ptr_guard *g, pid_t tid, int st)
 			hold(g, tid, HELD_CHILD, 0);
 			return;
 		}
-		if (!ptr_guard_traces(g, tid))
+		if (!guard_traces(g, tid))
 			add_traced(g, tid);
 		ptrace(PTRACE_CONT, tid, 0, 0);
 		return;
