@@ -164,6 +164,15 @@ struct sut_inventory {
 	struct sut_inv_file *files;
 	size_t nfiles;
 	size_t files_read; /* distinct files opened to learn versions (for the benchmark) */
+	struct sut_inv_skip *skipped; /* processes left out, and why */
+	size_t nskipped;
+};
+
+/* A process the inventory could not read (it exited, or its maps or objects could not be
+ * read): the reason names the file and what was wrong with it. */
+struct sut_inv_skip {
+	pid_t pid;
+	char *reason;
 };
 
 struct sut_inv_opts {
@@ -172,7 +181,8 @@ struct sut_inv_opts {
 	bool dpkg;         /* ask dpkg-query who owns the files */
 };
 
-/* Builds the inventory. Processes that vanish while being read are left out. */
+/* Builds the inventory. Processes that vanish or cannot be read are left out, each with its
+ * reason in inv->skipped. */
 int sut_inventory_build(const struct sut_inv_opts *o, const struct sut_patch_set *known,
 			struct sut_inventory *inv, struct sut_err *err);
 void sut_inventory_free(struct sut_inventory *inv);

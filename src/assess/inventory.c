@@ -179,13 +179,17 @@ static void add_process(struct builder *b, pid_t pid, const struct sut_patch_set
 	struct sut_maps maps;
 	struct sut_objects objs;
 	struct sut_err err;
-	if (sut_proc_maps(pid, &maps, &err) < 0)
-		return;
-	if (sut_proc_objects(pid, &maps, &objs, &err) < 0) {
+	struct sut_inventory *inv = b->inv;
+	int rc = sut_proc_maps(pid, &maps, &err);
+	if (rc == 0 && (rc = sut_proc_objects(pid, &maps, &objs, &err)) < 0)
 		sut_proc_maps_free(&maps);
+	if (rc < 0) {
+		inv->skipped = sut_xrealloc(inv->skipped, (inv->nskipped + 1) * sizeof *inv->skipped);
+		struct sut_inv_skip *s = &inv->skipped[inv->nskipped++];
+		s->pid = pid;
+		s->reason = sut_xstrdup(err.msg);
 		return;
 	}
-	struct sut_inventory *inv = b->inv;
 	inv->procs = sut_xrealloc(inv->procs, (inv->nprocs + 1) * sizeof *inv->procs);
 	struct sut_inv_proc *p = &inv->procs[inv->nprocs++];
 	memset(p, 0, sizeof *p);
@@ -320,6 +324,9 @@ void sut_inventory_free(struct sut_inventory *inv)
 		sut_vfy_result_free(&p->vfy);
 	}
 	free(inv->procs);
+	for (size_t i = 0; i < inv->nskipped; i++)
+		free(inv->skipped[i].reason);
+	free(inv->skipped);
 	for (size_t i = 0; i < inv->nfiles; i++) {
 		struct sut_inv_file *f = &inv->files[i];
 		free(f->package);

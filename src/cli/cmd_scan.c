@@ -511,8 +511,12 @@ int cmd_scan(int argc, char **argv)
 		bool seen = false;
 		for (size_t k = 0; k < inv.nprocs; k++)
 			seen |= inv.procs[k].pid == pids.v[i];
+		const char *why = "no such process";
+		for (size_t k = 0; k < inv.nskipped; k++)
+			if (inv.skipped[k].pid == pids.v[i])
+				why = inv.skipped[k].reason;
 		if (!seen) {
-			cli_error("pid %d: no such process (or its maps cannot be read)", (int)pids.v[i]);
+			cli_error("pid %d: cannot be scanned: %s", (int)pids.v[i], why);
 			rc = EXIT_USAGE;
 		}
 	}

@@ -21,11 +21,8 @@ grep -q 'CVE-2026-45447' "$T/last.err" || { cat "$T/last.err" >&2; fail "build d
 
 start_tls_server
 UP=$SERVER_PID
-sysport=$((SERVER_PORT + 1))
-start_bg "$T/sys.out" env OPENSSL_CONF=/dev/null /usr/bin/openssl s_server -accept "127.0.0.1:$sysport" \
-	-cert "$T/server.crt" -key "$T/server.key" -www -quiet
-DEB=$BG_PID
-for ((i = 0; i < 100; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$sysport") 2>/dev/null && break; sleep 0.05; done
+serve_tls "$T/sys.out" env OPENSSL_CONF=/dev/null /usr/bin/openssl
+DEB=$SERVE_PID
 
 scan() {
 	set +e

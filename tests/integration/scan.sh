@@ -213,6 +213,12 @@ set +e; "$SUTURE" scan --feed "$T/bad.json" -p "$A" >/dev/null 2>"$T/bad.err"; r
 [ "$rc" = 2 ] || fail "scan with a broken feed exited $rc"
 grep -q "bad.json:" "$T/bad.err" || { cat "$T/bad.err" >&2; fail "the error does not name the feed"; }
 
+# a process that is not there is an error (2) naming the pid and why
+"$SUTURE" scan --feed "$T/feed.json" -p 999999 -p "$A" --json >"$T/gone.out" 2>"$T/gone.err" && rc=0 || rc=$?
+[ "$rc" = 2 ] || fail "scan of a pid that does not exist exited $rc"
+grep -q "pid 999999: cannot be scanned: pid 999999: no such process" "$T/gone.err" ||
+	{ cat "$T/gone.err" >&2; fail "the error does not say why pid 999999 was left out"; }
+
 # read-only, and nobody died
 for p in "$A" "$B" "$C" "$D" "$E" "$L" "$G1" "$G2"; do assert_alive "$p"; done
 

@@ -110,23 +110,31 @@ start_tls_server() {
 	"${ossl[@]}" req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-subj /CN=localhost -days 2 -keyout "$T/server.key" -out "$T/server.crt" \
 		>"$T/req.log" 2>&1 || { cat "$T/req.log" >&2; fail "cannot make the test certificate"; }
-	local try
+	serve_tls "$T/server.out" "${ossl[@]}"
+	SERVER_PID=$SERVE_PID SERVER_PORT=$SERVE_PORT
+}
+
+# serve_tls OUT OPENSSL-COMMAND...: `s_server -www` of that openssl command with the test
+# certificate, on a free port of 127.0.0.1 (five ports are tried: a random one may be taken);
+# SERVE_PID, SERVE_PORT once the port accepts.
+serve_tls() {
+	local out=$1 try i
+	shift
 	for try in 1 2 3 4 5; do
-		SERVER_PORT=$((20000 + RANDOM % 40000))
-		start_bg "$T/server.out" "${ossl[@]}" s_server -accept "127.0.0.1:$SERVER_PORT" \
+		SERVE_PORT=$((20000 + RANDOM % 40000))
+		start_bg "$out" "$@" s_server -accept "127.0.0.1:$SERVE_PORT" \
 			-cert "$T/server.crt" -key "$T/server.key" -www -quiet
-		SERVER_PID=$BG_PID
+		SERVE_PID=$BG_PID
 		# s_server prints nothing with -quiet; it is ready once the port accepts.
-		local i
-		for ((i = 0; i < 100; i++)); do
-			(exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT") 2>/dev/null && return 0
-			kill -0 "$SERVER_PID" 2>/dev/null || break
+		for ((i = 0; i < 200; i++)); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$SERVE_PORT") 2>/dev/null && return 0
+			kill -0 "$SERVE_PID" 2>/dev/null || break
 			sleep 0.05
 		done
-		kill "$SERVER_PID" 2>/dev/null || true
+		kill "$SERVE_PID" 2>/dev/null || true
 	done
-	cat "$T/server.out" >&2
-	fail "openssl s_server did not start"
+	cat "$out" >&2
+	fail "openssl s_server ($*) did not start"
 }
 
 # start_tls_client: the handshake loop against the server; CLIENT_PID, $T/client.out. The
