@@ -18,7 +18,8 @@
 # FREEZE_BASELINE=PATH (another suture binary, e.g. built from an earlier commit) adds a
 # third mode, "baseline": that binary's full freeze, interleaved in the same runs
 # ("baseline_full_freeze_apply", "baseline_full_freeze_revert"), so that a change is
-# measured before and after on one target in one run. tool_phases_median_us: where the
+# measured before and after on one target in one run; FREEZE_BASELINE_MODE=sleepers makes
+# it that binary's partial freeze instead (the keys keep their names). tool_phases_median_us: where the
 # committing freeze spent its time (suture's --json phases_us, the median of each).
 # BENCH_QUICK=1: 1, 10 and 100 threads, 5 runs. FREEZE_CONFIGS overrides the list with
 # "THREADS:SPINNERS:SLEEP_US:RUNS ..." entries.
@@ -90,7 +91,7 @@ voluntary_switches() {
 # median 1.7 ms where suture alone causes 0.1 ms).
 one_op() {
 	local op=$1 dir=$2 mode=${3:-all} out=$BENCH_WORK/freeze.out vs bin=$SUTURE rc=0
-	if [ "$mode" = baseline ]; then bin=$FREEZE_BASELINE mode=all; fi
+	if [ "$mode" = baseline ]; then bin=$FREEZE_BASELINE mode=${FREEZE_BASELINE_MODE:-all}; fi
 	vs=$(voluntary_switches)
 	ask_gaps
 	if [ "$op" = apply ]; then

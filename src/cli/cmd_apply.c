@@ -237,6 +237,7 @@ static void json_phases(struct json *j, const struct sut_freeze_phases *p)
 	json_uint(j, "collect", p->collect_ns / 1000);
 	json_uint(j, "list", p->list_ns / 1000);
 	json_uint(j, "rounds", p->rounds);
+	json_uint(j, "census", p->census);
 	json_uint(j, "maps", p->maps_ns / 1000);
 	json_uint(j, "check", p->check_ns / 1000);
 	json_uint(j, "work", p->work_ns / 1000);

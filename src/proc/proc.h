@@ -56,6 +56,12 @@ int sut_proc_comm(pid_t pid, char *buf, size_t cap);
  * ')' ends it). */
 const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap);
 
+/* num_threads of /proc/PID/task/TID/stat (the kernel's count of the whole process's
+ * threads, signal->nr_threads: a thread is counted from the moment it is listed in
+ * /proc/PID/task until it is reaped), read through dirfd, a descriptor of /proc/PID/task
+ * (-1: by path). Strict: -1 when the file cannot be read or the field is not a number. */
+long sut_proc_num_threads(int dirfd, pid_t pid, pid_t tid);
+
 /* Thread ids from /proc/PID/task. */
 int sut_proc_threads(pid_t pid, pid_t **tids, size_t *n, struct sut_err *err);
 

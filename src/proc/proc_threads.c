@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,39 @@ const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap)
 	buf[n] = 0;
 	char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+long sut_proc_num_threads(int dirfd, pid_t pid, pid_t tid)
+{
+	char path[96], buf[1024];
+	if (dirfd >= 0)
+		snprintf(path, sizeof path, "%d/stat", (int)tid);
+	else
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = openat(dirfd >= 0 ? dirfd : AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -1;
+	p += 2;
+	/* num_threads is field 20; the state letter after the name is field 3 */
+	for (int field = 3; field < 20; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	long v = 0;
+	int digits = 0;
+	for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
+		v = v * 10 + (*p - '0');
+	return digits && (*p == ' ' || *p == '\n' || !*p) ? v : -1;
 }
 
 /* Collects the all-digit entries of a /proc directory as pids. */

@@ -6,6 +6,17 @@
  * thread in the set is stopped none of them can clone, so re-reading /proc/PID/task and
  * finding nobody new proves the set is complete. Threads that exit meanwhile are dropped.
  *
+ * The census proves the same without the list (a thousand directory entries, 0.9 ms with
+ * every thread held): the kernel counts a process's threads (num_threads, in any of its
+ * stat files) from the moment a thread is listed until it is reaped. The threads stopped
+ * here are counted (a stopped thread cannot exit unreaped: its tracer reaps it), and so
+ * are the sleepers a partial freeze's guard traces, minus those it reaped, with its
+ * reaping paused while the count is read. When the two numbers are equal there is no
+ * thread outside the set; when they differ (a thread created since the list was read, a
+ * zombie, an exit not yet reaped) the list is read again, as before. A thread whose clone
+ * was under way when it stopped either finished it (the new thread is counted) or had it
+ * abandoned by the interrupt (copy_process restarts on a pending signal).
+ *
  * Stops found at collection (man 2 ptrace):
  *   PTRACE_EVENT_STOP + SIGTRAP       the interrupt stop we asked for;
  *   PTRACE_EVENT_STOP + a stop signal  group-stop: the process was stopped (SIGSTOP...)
@@ -55,6 +66,7 @@ struct freezer {
 	pid_t stuck; /* a thread that did not stop by the deadline */
 	uint64_t held_max_ns; /* release_all: longest seize-to-detach time */
 	bool partial; /* the stop of a partial freeze: its guard may trace new threads */
+	struct ptr_guard *guard; /* that guard (the census counts what it traces) */
 	struct sut_freeze_phases ph; /* where the time went (published with the threads) */
 	uint64_t stop_start_ns; /* just before the first seize */
 	int taskfd;             /* /proc/PID/task, for the state reads (-1: by path) */
@@ -633,33 +645,53 @@ static size_t add_new(struct freezer *fz, const pid_t *tids, size_t n, const pid
 
 int sut_ptrace_freeze(pid_t pid, int timeout_ms, struct sut_freeze *out, struct sut_err *err)
 {
-	return ptr_freeze_except(pid, timeout_ms, NULL, 0, out, err);
+	return ptr_freeze_except(pid, timeout_ms, NULL, 0, NULL, out, err);
+}
+
+/* The census (see the top): whether the kernel counts exactly the threads this freeze
+ * holds stopped and those its guard traces alive, so that no other thread exists. */
+static bool census_complete(struct freezer *fz)
+{
+	size_t known = 0;
+	for (size_t i = 0; i < fz->n; i++) {
+		if (fz->v[i].state == STOPPED)
+			known++;
+		else if (fz->v[i].state != GONE)
+			return false;
+	}
+	if (fz->guard)
+		known += ptr_guard_pause_reaping(fz->guard);
+	long nr = sut_proc_num_threads(fz->taskfd, fz->pid, fz->pid);
+	if (fz->guard)
+		ptr_guard_resume_reaping(fz->guard);
+	return nr > 0 && (size_t)nr == known;
 }
 
 /* ptr_freeze_except with skip sorted. */
 static int freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
-			 struct sut_freeze *out, struct sut_err *err);
+			 struct ptr_guard *guard, struct sut_freeze *out, struct sut_err *err);
 
 int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
-		      struct sut_freeze *out, struct sut_err *err)
+		      struct ptr_guard *guard, struct sut_freeze *out, struct sut_err *err)
 {
 	/* sorted, for skipped(): the partial freeze skips up to every thread of a thousand */
 	pid_t *sorted = sut_xmalloc((nskip ? nskip : 1) * sizeof *sorted);
 	if (nskip)
 		memcpy(sorted, skip, nskip * sizeof *skip);
 	qsort(sorted, nskip, sizeof *sorted, cmp_tid);
-	int rc = freeze_except(pid, timeout_ms, sorted, nskip, out, err);
+	int rc = freeze_except(pid, timeout_ms, sorted, nskip, guard, out, err);
 	free(sorted);
 	return rc;
 }
 
 static int freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
-			 struct sut_freeze *out, struct sut_err *err)
+			 struct ptr_guard *guard, struct sut_freeze *out, struct sut_err *err)
 {
 	struct freezer fz;
 	sut_ptrace_release_leftovers();
 	freezer_init(&fz, pid, timeout_ms);
 	fz.partial = nskip > 0;
+	fz.guard = guard;
 	memset(out, 0, sizeof *out);
 	/* Whether the last collection ended past the deadline. Only the next read of the
 	 * thread list tells whether the set settled: a collection that merely ended late
@@ -670,6 +702,13 @@ static int freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t ns
 		pid_t *tids;
 		size_t n, added = 0;
 		uint64_t l0 = now_ns();
+		/* after a collection: the census first, the list only when it does not prove
+		 * the set complete */
+		if (fz.ph.rounds && census_complete(&fz)) {
+			fz.ph.list_ns += now_ns() - l0;
+			fz.ph.census++;
+			break;
+		}
 		if (sut_proc_threads(pid, &tids, &n, err) < 0) {
 			release_all(&fz);
 			return -1;

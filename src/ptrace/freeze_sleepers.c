@@ -152,7 +152,7 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 	}
 	background(false, nice_was); /* from here on threads are held: full speed */
 	uint64_t stop_start = sut_ptrace_now_ns();
-	if (ptr_freeze_except(pid, timeout_ms, sleeping, nskip, out, err) < 0) {
+	if (ptr_freeze_except(pid, timeout_ms, sleeping, nskip, sl->guard, out, err) < 0) {
 		pid_t stuck = out->stuck;
 		uint64_t held = out->held_max_ns;
 		ptr_guard_stop(sl->guard, NULL, 0, NULL, 0, NULL, 0, NULL);

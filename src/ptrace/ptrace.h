@@ -47,8 +47,9 @@ struct sut_freeze_phases {
 	uint64_t seize_ns;     /* PTRACE_SEIZE of every thread (none is stopped by it) */
 	uint64_t interrupt_ns; /* PTRACE_INTERRUPT of every thread */
 	uint64_t collect_ns;   /* waiting for the stops, registers read */
-	uint64_t list_ns;      /* reading /proc/PID/task */
-	uint64_t rounds;       /* list reads that found new threads, plus the last one */
+	uint64_t list_ns;      /* reading /proc/PID/task, and the census */
+	uint64_t rounds;       /* list reads (the first, and one per census that failed) */
+	uint64_t census;       /* 1 when the census proved the set complete (no last read) */
 	uint64_t maps_ns;      /* /proc/PID/maps read again under the freeze */
 	uint64_t check_ns;     /* the consistency rule: stacks read, unwound */
 	uint64_t work_ns;      /* the rest of the transaction's work under the freeze (its

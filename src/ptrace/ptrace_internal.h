@@ -19,10 +19,13 @@
 
 /* --- freeze.c --- */
 
-/* sut_ptrace_freeze, except that the threads in skip are neither seized nor waited for,
- * and an empty stopped set is not an error when skip is not. */
+struct ptr_guard;
+
+/* sut_ptrace_freeze, except that the threads in skip (traced by guard, which also traces
+ * what they create) are neither seized nor waited for, and an empty stopped set is not an
+ * error when skip is not. */
 int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip,
-		      struct sut_freeze *out, struct sut_err *err);
+		      struct ptr_guard *guard, struct sut_freeze *out, struct sut_err *err);
 /* Whether tid is a thread this tool thread interrupted and could not release yet. */
 bool ptr_is_leftover(pid_t tid);
 /* From the first interrupt to the last detach this tool thread runs at a raised
@@ -75,6 +78,12 @@ struct ptr_guard;
  * refused (EPERM: traced by another); a thread gone meanwhile is marked in gone[i]. */
 struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,
 				  int nice, struct sut_err *err);
+/* The guard reaps nothing until ptr_guard_resume_reaping; returns how many threads of the
+ * process it traces and has not seen exit. A thread the guard reaps leaves the kernel's
+ * count of the process's threads at that moment: paused, the two counts move together
+ * (the freeze's census compares them). */
+size_t ptr_guard_pause_reaping(struct ptr_guard *g);
+void ptr_guard_resume_reaping(struct ptr_guard *g);
 /* Threads of the process the guard caught being created (at most cap, into out). */
 size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap);
 /* The guard treats an int3 stop at addr + 1 as its own from now on. */

@@ -72,6 +72,7 @@ struct ptr_guard {
 	struct sut_err err;
 	int phase;    /* 0 starting, 1 guarding, 2 asked to end (atomic) */
 	pthread_mutex_t mu;
+	pthread_mutex_t reap_mu; /* held while reaping: see ptr_guard_pause_reaping */
 	pid_t *traced; /* everything it traces (sorted part: the seized sleepers) */
 	size_t ntraced, nsorted, captraced;
 	uint64_t *expect;
@@ -306,8 +307,30 @@ static void drain(struct ptr_guard *g)
 {
 	int st;
 	pid_t r;
+	pthread_mutex_lock(&g->reap_mu);
 	while ((r = waitpid(-1, &st, __WALL | __WNOTHREAD | WNOHANG)) > 0)
 		handle(g, r, st);
+	pthread_mutex_unlock(&g->reap_mu);
+}
+
+size_t ptr_guard_pause_reaping(struct ptr_guard *g)
+{
+	pthread_mutex_lock(&g->reap_mu);
+	pthread_mutex_lock(&g->mu);
+	size_t alive = 0;
+	for (size_t i = 0; i < g->ntraced; i++) {
+		bool gone = false;
+		for (size_t k = 0; k < g->nexited && !gone; k++)
+			gone = g->exited[k] == g->traced[i];
+		alive += !gone;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return alive;
+}
+
+void ptr_guard_resume_reaping(struct ptr_guard *g)
+{
+	pthread_mutex_unlock(&g->reap_mu);
 }
 
 /* A child process caught at its creation gets every range suture wrote into its parent
@@ -799,10 +822,12 @@ struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *
 	g->nwant = n;
 	g->gone = gone;
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->reap_mu, NULL);
 	/* the helper must not take the signals the transaction holds (they are blocked in
 	 * this thread now, and a new thread inherits the mask) */
 	if (pthread_create(&g->th, NULL, guard_main, g) != 0) {
 		pthread_mutex_destroy(&g->mu);
+		pthread_mutex_destroy(&g->reap_mu);
 		free(g);
 		return sut_errf(err, "pid %d: cannot start the thread that guards sleepers",
 				(int)pid), NULL;
@@ -843,6 +868,7 @@ uint64_t ptr_guard_stop(struct ptr_guard *g, const struct ptr_range *r, size_t n
 		nanosleep(&ts, NULL);
 	}
 	pthread_mutex_destroy(&g->mu);
+	pthread_mutex_destroy(&g->reap_mu);
 	free(g->traced);
 	free(g->expect);
 	free(g->held);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -307,8 +308,23 @@ static void test_threads_and_pids(void **state)
 	assert_int_equal(n, 2);
 	assert_true(tids[0] == getpid() || tids[1] == getpid());
 	free(tids);
+	/* the census's count: the whole process's, from any thread's stat file, by path or
+	 * through a /proc/PID/task descriptor, whatever the name holds */
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)getpid());
+	int taskfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(taskfd >= 0);
+	assert_int_equal(sut_proc_num_threads(-1, getpid(), getpid()), 2);
+	char was[16];
+	prctl(PR_GET_NAME, was);
+	prctl(PR_SET_NAME, "x) S 1 2 3 4 5");
+	assert_int_equal(sut_proc_num_threads(taskfd, getpid(), getpid()), 2);
+	prctl(PR_SET_NAME, was);
 	assert_int_equal(write(fds[1], "x", 1), 1);
 	pthread_join(th, NULL);
+	assert_int_equal(sut_proc_num_threads(taskfd, getpid(), getpid()), 1);
+	assert_int_equal(sut_proc_num_threads(taskfd, getpid(), 999999999), -1);
+	close(taskfd);
 	close(fds[0]);
 	close(fds[1]);
 	assert_int_equal(sut_proc_list(&pids, &np, &err), 0);

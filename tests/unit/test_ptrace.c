@@ -250,6 +250,9 @@ static void test_freeze_blocked_threads_undisturbed(void **state)
 			fail_msg("round %d: %s", round, err.msg);
 		assert_int_equal(f.n, 5);
 		assert_int_equal(f.threads[0].tid, c.pid); /* leader first */
+		/* a stable set: the census proves it complete, no second list read */
+		assert_int_equal(f.ph.census, 1);
+		assert_int_equal(f.ph.rounds, 1);
 		for (size_t i = 0; i < f.n; i++) {
 			const struct sut_thread *t = &f.threads[i];
 			const struct sut_map *x = sut_maps_find(&m, t->regs.rip);
