@@ -194,16 +194,34 @@ size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t c
 	return k;
 }
 
+struct second_look {
+	const struct sut_sleepers *sl;
+	bool *changed;
+};
+
+static void look_again(void *ctx, size_t i)
+{
+	struct second_look *l = ctx;
+	l->changed[i] = !ptr_sample_unchanged(&l->sl->s[i]);
+}
+
+/* The reads shared with the guard: every thread is held meanwhile (at 1000 sleepers, 2.5
+ * ms read by one thread). */
 size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out)
 {
 	*out = NULL;
+	if (!sl->n)
+		return 0;
+	struct second_look l = {sl, sut_xcalloc(sl->n, sizeof *l.changed)};
+	ptr_guard_share(sl->guard, look_again, &l, sl->n);
 	size_t k = 0;
 	for (size_t i = 0; i < sl->n; i++)
-		if (!ptr_sample_unchanged(&sl->s[i])) {
+		if (l.changed[i]) {
 			if (!*out)
 				*out = sut_xcalloc(sl->n, sizeof **out);
 			(*out)[k++] = sl->s[i].tid;
 		}
+	free(l.changed);
 	return k;
 }
 

@@ -84,6 +84,13 @@ struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *
  * (the freeze's census compares them). */
 size_t ptr_guard_pause_reaping(struct ptr_guard *g);
 void ptr_guard_resume_reaping(struct ptr_guard *g);
+/* Runs fn(ctx, i) for every i < n, in chunks taken by this thread and by the guard (which
+ * joins within its poll interval, 100 us, and leaves its tracees waiting meanwhile), and
+ * returns when every one is done. fn is called on two threads at once, never twice for
+ * one i. For work done with threads held, on a machine with a second CPU: the second
+ * look at a thousand sleepers (a read each) is done in about half the time. */
+void ptr_guard_share(struct ptr_guard *g, void (*fn)(void *ctx, size_t i), void *ctx,
+		     size_t n);
 /* Threads of the process the guard caught being created (at most cap, into out). */
 size_t ptr_guard_new_threads(struct ptr_guard *g, pid_t *out, size_t cap);
 /* The guard treats an int3 stop at addr + 1 as its own from now on. */

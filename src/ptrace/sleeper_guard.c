@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,12 @@ struct ptr_guard {
 	int phase;    /* 0 starting, 1 guarding, 2 asked to end (atomic) */
 	pthread_mutex_t mu;
 	pthread_mutex_t reap_mu; /* held while reaping: see ptr_guard_pause_reaping */
+	struct {                 /* ptr_guard_share's work, while posted */
+		void (*fn)(void *ctx, size_t i);
+		void *ctx;
+		size_t n, next, done; /* next, done: atomic */
+		int posted, helpers;  /* atomic */
+	} job;
 	pid_t *traced; /* everything it traces (sorted part: the seized sleepers) */
 	size_t ntraced, nsorted, captraced;
 	uint64_t *expect;
@@ -772,6 +779,51 @@ int ptr_guard_hold(struct ptr_guard *g, const pid_t *tids, size_t n, int ms,
 	return g->req_rc;
 }
 
+/* ptr_guard_share: chunks of the posted work, taken by whichever thread comes first. */
+#define SHARE_CHUNK 16
+
+static void share_work(struct ptr_guard *g)
+{
+	for (;;) {
+		size_t i = __atomic_fetch_add(&g->job.next, SHARE_CHUNK, __ATOMIC_ACQ_REL);
+		if (i >= g->job.n)
+			return;
+		size_t end = i + SHARE_CHUNK < g->job.n ? i + SHARE_CHUNK : g->job.n;
+		for (size_t k = i; k < end; k++)
+			g->job.fn(g->job.ctx, k);
+		__atomic_fetch_add(&g->job.done, end - i, __ATOMIC_ACQ_REL);
+	}
+}
+
+/* The guard's side: helpers is raised before posted is looked at, and the poster waits
+ * for it to fall after taking the work down, so the guard never takes a chunk of a job
+ * that is no longer there (sequentially consistent: one of the two sees the other). */
+static void help(struct ptr_guard *g)
+{
+	__atomic_add_fetch(&g->job.helpers, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g->job.posted, __ATOMIC_SEQ_CST))
+		share_work(g);
+	__atomic_sub_fetch(&g->job.helpers, 1, __ATOMIC_SEQ_CST);
+}
+
+void ptr_guard_share(struct ptr_guard *g, void (*fn)(void *ctx, size_t i), void *ctx,
+		     size_t n)
+{
+	g->job.fn = fn;
+	g->job.ctx = ctx;
+	g->job.n = n;
+	__atomic_store_n(&g->job.next, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&g->job.done, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&g->job.posted, 1, __ATOMIC_SEQ_CST);
+	share_work(g);
+	/* the guard's last chunk: one chunk's time at most, unless it lost its CPU */
+	while (__atomic_load_n(&g->job.done, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+	__atomic_store_n(&g->job.posted, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&g->job.helpers, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
 static void *guard_main(void *arg)
 {
 	struct ptr_guard *g = arg;
@@ -801,6 +853,7 @@ static void *guard_main(void *arg)
 	while (__atomic_load_n(&g->phase, __ATOMIC_ACQUIRE) == 1) {
 		if (__atomic_load_n(&g->req_state, __ATOMIC_ACQUIRE) == 1)
 			serve_hold(g);
+		help(g);
 		drain(g);
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
