@@ -56,6 +56,11 @@ int sut_proc_comm(pid_t pid, char *buf, size_t cap);
  * ')' ends it). */
 const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap);
 
+/* sut_proc_stat_fields of /proc/PID/task/TID/stat through dirfd, a descriptor of
+ * /proc/PID/task (-1: by path): one openat, one read, one close, where fopen adds an
+ * fstat, a buffer and the path walk from /proc (the freeze reads a thousand of them). */
+const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, size_t cap);
+
 /* num_threads of /proc/PID/task/TID/stat (the kernel's count of the whole process's
  * threads, signal->nr_threads: a thread is counted from the moment it is listed in
  * /proc/PID/task until it is reaped), read through dirfd, a descriptor of /proc/PID/task

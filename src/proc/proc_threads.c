@@ -60,32 +60,37 @@ const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap)
 	return p && p[1] == ' ' ? p + 2 : NULL;
 }
 
-long sut_proc_num_threads(int dirfd, pid_t pid, pid_t tid)
+const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, size_t cap)
 {
-	char path[96], buf[1024];
+	char path[96];
 	if (dirfd >= 0)
 		snprintf(path, sizeof path, "%d/stat", (int)tid);
 	else
 		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	int fd = openat(dirfd >= 0 ? dirfd : AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	int fd = cap > 1 ? openat(dirfd >= 0 ? dirfd : AT_FDCWD, path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+		return NULL;
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = 0;
 	const char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
+	return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
+long sut_proc_num_threads(int dirfd, pid_t pid, pid_t tid)
+{
+	char buf[1024];
+	const char *p = sut_proc_task_stat_at(dirfd, pid, tid, buf, sizeof buf);
 	/* num_threads is field 20; the state letter after the name is field 3 */
-	for (int field = 3; field < 20; field++) {
+	for (int field = 3; p && field < 20; field++) {
 		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
+		if (p)
+			p++;
 	}
+	if (!p)
+		return -1;
 	long v = 0;
 	int digits = 0;
 	for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)

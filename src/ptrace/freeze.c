@@ -266,25 +266,12 @@ void ptr_unboost(int was)
 	setpriority(PRIO_PROCESS, (id_t)(pid_t)syscall(SYS_gettid), was);
 }
 
-/* The same through a descriptor of /proc/PID/task the freeze keeps (taskfd; -1: by path):
- * one openat, one read, one close, where fopen adds an fstat, a buffer and the path walk
- * from /proc. */
+/* The state letter through the freeze's descriptor of /proc/PID/task (-1: by path). */
 static char state_at(int taskfd, pid_t pid, pid_t tid)
 {
-	if (taskfd < 0)
-		return ptr_thread_state(pid, tid);
-	char name[32], buf[1024];
-	snprintf(name, sizeof name, "%d/stat", (int)tid);
-	int fd = openat(taskfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	const char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+	char buf[1024];
+	const char *p = sut_proc_task_stat_at(taskfd, pid, tid, buf, sizeof buf);
+	return p ? p[0] : '?';
 }
 
 /* Seizes and interrupts tid. Returns 0 (slot added, or the thread already vanished) or -1
