@@ -197,17 +197,8 @@ static bool known_in(const pid_t *sorted, size_t n, pid_t tid)
 /* TracerPid from /proc/PID/task/TID/status, 0 when untraced or unreadable. */
 static pid_t tracer_of(pid_t pid, pid_t tid)
 {
-	char path[96], line[256];
-	pid_t tracer = 0;
-	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
-			break;
-	fclose(f);
-	return tracer;
+	struct ptr_status ps;
+	return ptr_status_read(pid, tid, &ps) == 0 && ps.tracer > 0 ? (pid_t)ps.tracer : 0;
 }
 
 /* Scheduler state letter of a thread ('R', 'S', 'Z'...), '?' when unreadable. */

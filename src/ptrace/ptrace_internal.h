@@ -55,12 +55,20 @@ struct ptr_sample {
 int ptr_sample(pid_t pid, pid_t tid, struct ptr_sample *s);
 /* Parsers of the /proc lines a look reads (pure: the text is the target's kernel's, but
  * bounded and checked all the same). */
-/* What the status file says of a thread: State letter, private pending and blocked sets. */
+/* What the status file says of a thread: State letter, private pending and blocked sets;
+ * the shared pending set, the tracer and the seccomp mode when the file has them (the one
+ * reader of that file in this layer: the look, the thaw, the freeze's refusal message and
+ * the seccomp check). */
 struct ptr_status {
 	char state;
 	uint64_t sigpnd, sigblk;
+	bool has_shdpnd;
+	uint64_t shdpnd;
+	long tracer;  /* TracerPid; -1 when absent or malformed */
+	int seccomp;  /* Seccomp: 0 none, 1 strict, 2 filters; -1 when absent or malformed */
 };
-/* 0 when State, SigPnd and SigBlk were all found, -1 otherwise. */
+/* 0 when State, SigPnd and SigBlk were all found and well formed, -1 otherwise (ShdPnd,
+ * TracerPid and Seccomp are optional: a malformed one counts as absent). */
 int ptr_parse_status(const char *text, struct ptr_status *ps);
 /* Reads and parses /proc/PID/task/TID/status: 0, or -1 (gone, unreadable, malformed). */
 int ptr_status_read(pid_t pid, pid_t tid, struct ptr_status *ps);

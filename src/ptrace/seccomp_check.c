@@ -8,6 +8,7 @@
  * seccomp_data is what the kernel builds at syscall entry: nr, AUDIT_ARCH_X86_64, the
  * instruction pointer after the `syscall` instruction, the six arguments. */
 #include "ptrace/ptrace.h"
+#include "ptrace/ptrace_internal.h"
 
 #include <errno.h>
 #include <linux/audit.h>
@@ -46,20 +47,8 @@ const char *sut_syscall_name(long nr, char *buf, size_t cap)
 /* Seccomp mode of the thread, -1 if its status cannot be read. */
 static int seccomp_mode(pid_t pid, pid_t tid)
 {
-	char path[96], line[256];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	int mode = -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, "Seccomp:", 8) == 0) {
-			if (sscanf(line + 8, "%d", &mode) != 1)
-				mode = -1;
-			break;
-		}
-	fclose(f);
-	return mode;
+	struct ptr_status ps;
+	return ptr_status_read(pid, tid, &ps) == 0 ? ps.seccomp : -1;
 }
 
 struct filters {

@@ -103,6 +103,19 @@ static bool take_sigset(const char *v, uint64_t *out)
 	return true;
 }
 
+/* A decimal of at most max, then the end of the line; -1 otherwise. */
+static long take_decimal(const char *v, long max)
+{
+	long x = 0;
+	int i;
+	for (i = 0; v[i] >= '0' && v[i] <= '9'; i++) {
+		x = x * 10 + (v[i] - '0');
+		if (x > max)
+			return -1;
+	}
+	return i && (v[i] == '\n' || v[i] == 0) ? x : -1;
+}
+
 int ptr_parse_status(const char *text, struct ptr_status *ps)
 {
 	memset(ps, 0, sizeof *ps);
@@ -113,6 +126,11 @@ int ptr_parse_status(const char *text, struct ptr_status *ps)
 	    !take_sigset(blk, &ps->sigblk))
 		return -1;
 	ps->state = *st;
+	const char *shd = status_field(text, "ShdPnd"), *tr = status_field(text, "TracerPid"),
+		   *sc = status_field(text, "Seccomp");
+	ps->has_shdpnd = shd && take_sigset(shd, &ps->shdpnd);
+	ps->tracer = tr ? take_decimal(tr, 1L << 30) : -1;
+	ps->seccomp = sc ? (int)take_decimal(sc, 2) : -1;
 	return 0;
 }
 

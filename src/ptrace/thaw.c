@@ -68,20 +68,10 @@ static bool eintr_on_stop(long nr)
  * call is not issued again. Unreadable status counts as pending (leave the EINTR). */
 static bool unblocked_signal_pending(pid_t pid, pid_t tid)
 {
-	char path[96], line[256];
-	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	struct ptr_status ps;
+	if (ptr_status_read(pid, tid, &ps) < 0 || !ps.has_shdpnd)
 		return true;
-	unsigned long long pnd = 0, shd = 0, blk = 0;
-	int got = 0;
-	while (fgets(line, sizeof line, f)) {
-		got += sscanf(line, "SigPnd: %llx", &pnd) == 1;
-		got += sscanf(line, "ShdPnd: %llx", &shd) == 1;
-		got += sscanf(line, "SigBlk: %llx", &blk) == 1;
-	}
-	fclose(f);
-	return got != 3 || ((pnd | shd) & ~blk) != 0;
+	return ((ps.sigpnd | ps.shdpnd) & ~ps.sigblk) != 0;
 }
 
 /* Invariant 5: a thread whose wait our stop cut short with EINTR (no signal of its own was

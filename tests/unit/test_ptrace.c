@@ -830,6 +830,23 @@ static void test_sleeper_parsers(void **state)
 					  "SigQ:\t0/1000\nSigPnd:\t0000000000000010\n"
 					  "ShdPnd:\t0000000000000000\nSigBlk:\tfffffffe7ffbfeff\n", &ps), 0);
 	assert_true(ps.state == 'S' && ps.sigpnd == 0x10 && ps.sigblk == 0xfffffffe7ffbfeffULL);
+	assert_true(ps.has_shdpnd && ps.shdpnd == 0);
+	assert_true(ps.tracer == -1 && ps.seccomp == -1); /* absent */
+	/* the optional fields: read when well formed, absent (-1) otherwise; Seccomp_filters
+	 * is not Seccomp */
+	assert_int_equal(ptr_parse_status("State:\tt (tracing stop)\nTracerPid:\t4242\n"
+					  "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000100\n"
+					  "SigBlk:\t0000000000000000\nSeccomp:\t2\n"
+					  "Seccomp_filters:\t1\n", &ps), 0);
+	assert_true(ps.state == 't' && ps.tracer == 4242 && ps.seccomp == 2 && ps.has_shdpnd &&
+		    ps.shdpnd == 0x100);
+	assert_int_equal(ptr_parse_status("State:\tS\nTracerPid:\t-1\nSigPnd:\t0000000000000000\n"
+					  "ShdPnd:\t01\nSigBlk:\t0000000000000000\n"
+					  "Seccomp_filters:\t1\nSeccomp:\t3\n", &ps), 0);
+	assert_true(ps.tracer == -1 && ps.seccomp == -1 && !ps.has_shdpnd);
+	assert_int_equal(ptr_parse_status("State:\tS\nTracerPid:\t99999999999\n"
+					  "SigPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n", &ps), 0);
+	assert_int_equal(ps.tracer, -1);
 	static const char *bad_status[] = {
 		"", "State:\tS (sleeping)\n", /* no signal sets */
 		"State:\tS (sleeping)\nSigPnd:\t0000000000000010\n",
@@ -862,6 +879,7 @@ static void test_sleeper_parsers(void **state)
 	/* this thread's own status parses */
 	assert_int_equal(ptr_status_read(getpid(), (pid_t)syscall(SYS_gettid), &ps), 0);
 	assert_int_equal(ps.state, 'R');
+	assert_true(ps.has_shdpnd && ps.tracer == 0 && ps.seccomp >= 0);
 	assert_int_equal(ptr_status_read(getpid(), 0x7fffffff, &ps), -1);
 }
 
