@@ -21,6 +21,9 @@ cp -al "$real" "$C/debian/$name"
 # before. $T/run.err has its standard error.
 run_until() {
 	local re=$1 pid i
+	# the previous run's file goes first: the loop below would otherwise find its "first
+	# build of" before this run's shell has truncated it, and kill this run at its start
+	rm -f "$T/run.err"
 	SUTURE_CACHE=$C setsid "$SUTURE" build --debian "$DEB_SPEC" --no-build-deps \
 		--diff "$DEB_DATA/CVE-2026-63074.patch" --target libcrypto.so.3 -o "$T/run.suture" \
 		>"$T/run.out" 2>"$T/run.err" &
