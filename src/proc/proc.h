@@ -52,13 +52,13 @@ int sut_proc_comm(pid_t pid, char *buf, size_t cap);
 
 /* The fields of /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat that follow the command
  * name, read into buf (cap bytes): a pointer to the state letter, or NULL when the file
- * cannot be read or has no "(comm) " (the name may hold spaces and parentheses: the last
- * ')' ends it). */
+ * cannot be read or has no "(comm) " followed by a field (the name may hold spaces and
+ * parentheses: the last ')' ends it). */
 const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap);
 
 /* sut_proc_stat_fields of /proc/PID/task/TID/stat through dirfd, a descriptor of
- * /proc/PID/task (-1: by path): one openat, one read, one close, where fopen adds an
- * fstat, a buffer and the path walk from /proc (the freeze reads a thousand of them). */
+ * /proc/PID/task (-1: by path), which spares the path walk from /proc (the freeze reads a
+ * thousand of them). Both are one openat, one read, one close. */
 const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, size_t cap);
 
 /* num_threads of /proc/PID/task/TID/stat (the kernel's count of the whole process's

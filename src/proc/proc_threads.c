@@ -43,31 +43,11 @@ int sut_proc_comm(pid_t pid, char *buf, size_t cap)
 	return 0;
 }
 
-const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap)
+/* The stat file at path (relative to dirfd, or absolute with AT_FDCWD) read into buf in
+ * one read: a pointer to the fields after "(comm) ", or NULL. */
+static const char *stat_fields_at(int dirfd, const char *path, char *buf, size_t cap)
 {
-	char path[96];
-	if (tid)
-		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	else
-		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = cap > 1 ? fopen(path, "re") : NULL;
-	if (!f)
-		return NULL;
-	size_t n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p + 2 : NULL;
-}
-
-const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, size_t cap)
-{
-	char path[96];
-	if (dirfd >= 0)
-		snprintf(path, sizeof path, "%d/stat", (int)tid);
-	else
-		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	int fd = cap > 1 ? openat(dirfd >= 0 ? dirfd : AT_FDCWD, path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = cap > 1 ? openat(dirfd, path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0)
 		return NULL;
 	ssize_t n = read(fd, buf, cap - 1);
@@ -77,6 +57,25 @@ const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, si
 	buf[n] = 0;
 	const char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
+const char *sut_proc_stat_fields(pid_t pid, pid_t tid, char *buf, size_t cap)
+{
+	char path[96];
+	if (tid)
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	return stat_fields_at(AT_FDCWD, path, buf, cap);
+}
+
+const char *sut_proc_task_stat_at(int dirfd, pid_t pid, pid_t tid, char *buf, size_t cap)
+{
+	if (dirfd < 0)
+		return sut_proc_stat_fields(pid, tid, buf, cap);
+	char name[32];
+	snprintf(name, sizeof name, "%d/stat", (int)tid);
+	return stat_fields_at(dirfd, name, buf, cap);
 }
 
 long sut_proc_num_threads(int dirfd, pid_t pid, pid_t tid)
