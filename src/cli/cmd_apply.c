@@ -242,6 +242,11 @@ static void json_phases(struct json *j, const struct sut_freeze_phases *p)
 	json_uint(j, "check", p->check_ns / 1000);
 	json_uint(j, "work", p->work_ns / 1000);
 	json_uint(j, "thaw", p->thaw_ns / 1000);
+	json_uint(j, "woke", p->woke);
+	json_uint(j, "afresh", p->afresh);
+	json_uint(j, "stopped", p->stopped);
+	json_uint(j, "end_asleep", p->end_asleep);
+	json_uint(j, "end_interrupted", p->end_interrupted);
 	json_obj_end(j);
 }
 

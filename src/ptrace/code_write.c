@@ -7,9 +7,9 @@
  *      from then on a thread that reaches a piece traps, and the guard holds it;
  *   2. the second look at every sleeper: one that was switched in since its first look
  *      may be anywhere, even between the first and the fifth byte of an entry: it is
- *      stopped by the guard and judged on its full registers (judge_woken); if one is in
- *      the way, or cannot be judged, the int3s are taken back and nothing is switched
- *      (return 1);
+ *      judged where it sleeps again (a fresh look), or else stopped by the guard and
+ *      judged on its full registers (judge_woken); if one is in the way, or cannot be
+ *      judged, the int3s are taken back and nothing is switched (return 1);
  *   3. the other bytes of every piece, then its first byte.
  * A failed write puts back what was there, in the same order (first byte last). */
 #include "ptrace/ptrace_internal.h"
@@ -54,22 +54,52 @@ static bool strictly_inside(const struct sut_code_write *w, size_t n, uint64_t a
 	return false;
 }
 
-/* The sleepers that ran since their first look (the k in tids, as the second look found
- * them; one that woke after it did so with every int3 in place, as the argument for the
- * sleepers requires), with every int3 in place:
- * stopped by the guard and judged by f->judge on their full registers, as a thread
+struct pieces {
+	const struct sut_code_write *w;
+	size_t n;
+};
+
+/* A sleeper resumes at its PC, or at PC - 2 when its call is restarted: neither may lie
+ * inside bytes being written (past a piece's first). */
+static bool in_the_way(uint64_t pc, void *arg)
+{
+	const struct pieces *p = arg;
+	return strictly_inside(p->w, p->n, pc) || strictly_inside(p->w, p->n, pc - 2);
+}
+
+/* Sleepers that ran since their last look are asleep again, most of them, by the time
+ * the int3s are in place (a thread that sleeps 100 ms runs for microseconds in between):
+ * each is looked at afresh and judged where it sleeps now (ptr_sleepers_afresh). Taken
+ * after the int3s, the look says where the thread is, and from then on it can reach an
+ * entry only through an int3: judged there, it is as safe as a sleeper that never woke,
+ * with no stop and no wake-up of suture's. Those found running, in the way, or that ran
+ * again before the look was confirmed are left in stop[] (judge_stopped). */
+static int judge_afresh(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
+			const pid_t *tids, size_t k, pid_t *stop, size_t *nstop)
+{
+	struct pieces p = {w, n};
+	long got = ptr_sleepers_afresh(f->sl, f->pid, tids, k, in_the_way, &p, f->judge,
+				       f->judge_ctx, stop, nstop);
+	if (got < 0)
+		return -1;
+	f->nafresh += (size_t)got;
+	return 0;
+}
+
+/* Sleepers that ran and could not be judged asleep (the k in tids), with every int3 in
+ * place: stopped by the guard and judged by f->judge on their full registers, as a thread
  * stopped by the full freeze is. A thread held on an int3 resumes on the entry with the
  * final bytes: it is judged from its caller's frame (its return address, on the top of
  * its stack at an entry). Any other may resume at its PC, or at PC - 2 when its call is
  * restarted: neither may lie inside bytes being written (past a piece's first). 0 when
  * every one is held (or gone) and none is in the way; they stay held until the thaw. */
-static int judge_woken(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
-		       const pid_t *tids, size_t k)
+static int judge_stopped(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
+			 const pid_t *tids, size_t k)
 {
-	if (!f->judge || k > MAX_JUDGED)
-		return -1;
-	struct ptr_held_view *v = sut_xcalloc(k ? k : 1, sizeof *v);
-	struct sut_thread *th = sut_xcalloc(k ? k : 1, sizeof *th);
+	if (!k)
+		return 0;
+	struct ptr_held_view *v = sut_xcalloc(k, sizeof *v);
+	struct sut_thread *th = sut_xcalloc(k, sizeof *th);
 	int rc = ptr_guard_hold(ptr_sleepers_guard(f->sl), tids, k, JUDGE_STOP_MS, v);
 	size_t m = 0;
 	for (size_t i = 0; i < k && rc == 0; i++) {
@@ -94,8 +124,27 @@ static int judge_woken(struct sut_freeze *f, const struct sut_code_write *w, siz
 		struct sut_freeze view = {.pid = f->pid, .threads = th, .n = m};
 		rc = f->judge(&view, f->judge_ctx) == 0 ? 0 : -1;
 	}
+	f->njudged += k;
 	free(th);
 	free(v);
+	return rc;
+}
+
+/* The sleepers that ran since their last look (the k in tids, as the second look found
+ * them; one that woke after it did so with every int3 in place, as the argument for the
+ * sleepers requires): judged afresh where they sleep again, stopped and judged where
+ * not. 0 when none is in the way. */
+static int judge_woken(struct sut_freeze *f, const struct sut_code_write *w, size_t n,
+		       const pid_t *tids, size_t k)
+{
+	if (!f->judge || k > MAX_JUDGED)
+		return -1;
+	pid_t *stop = sut_xcalloc(k ? k : 1, sizeof *stop);
+	size_t nstop = 0;
+	int rc = judge_afresh(f, w, n, tids, k, stop, &nstop);
+	if (rc == 0)
+		rc = judge_stopped(f, w, n, stop, nstop);
+	free(stop);
 	return rc;
 }
 
@@ -145,10 +194,13 @@ int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, 
 	f->nwoke = nran < cap ? nran : cap;
 	for (size_t i = 0; i < f->nwoke; i++)
 		f->woke[i] = ran[i];
-	if (nran && judge_woken(f, w, n, ran, nran) == 0) {
-		f->njudged += nran;
+	f->ph.woke += nran;
+	size_t afresh_was = f->nafresh, stopped_was = f->njudged;
+	int judged = nran ? judge_woken(f, w, n, ran, nran) : -1;
+	f->ph.afresh += f->nafresh - afresh_was;
+	f->ph.stopped += f->njudged - stopped_was;
+	if (judged == 0)
 		f->nwoke = 0;
-	}
 	free(ran);
 	if (f->nwoke) {
 		put_back(pid, w, old, n, true);

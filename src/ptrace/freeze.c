@@ -764,7 +764,7 @@ void sut_freeze_free(struct sut_freeze *f)
 	f->threads = NULL;
 	f->n = 0;
 	if (f->sl) { /* never thawed: release the sleepers all the same */
-		ptr_sleepers_release(f->sl, f->pid);
+		ptr_sleepers_release(f->sl, f->pid, NULL);
 		f->sl = NULL;
 	}
 	free(f->asleep);

@@ -70,6 +70,38 @@ static bool listed(const pid_t *v, size_t n, pid_t tid)
 	return false;
 }
 
+/* Looking again before anything is stopped. The first looks and the check of a thousand
+ * sleepers take tens of milliseconds on a busy machine, long enough for many of them to
+ * wake (all of them, when their sleeps are in step): the second look, once the int3s are
+ * in place, would find them all switched in, and they would be judged afresh, or
+ * stopped, with the other threads held meanwhile. So while nobody is held, those that
+ * ran are looked at afresh and checked again (ptr_sleepers_afresh), a few rounds, until
+ * almost none did; what is left to the second look is what wakes while threads are
+ * held. A sleeper that cannot be judged asleep again now is left as it is: the second
+ * look finds it, and it is judged then as any sleeper that ran. */
+#define RELOOK_ROUNDS 3
+#define RELOOK_FEW 8
+
+static void relook(struct sut_sleepers *sl, pid_t pid,
+		   int (*check)(const struct sut_freeze *f, void *ctx), void *ctx)
+{
+	for (int round = 0; round < RELOOK_ROUNDS; round++) {
+		pid_t *ran = NULL;
+		size_t k = ptr_sleepers_changed_all(sl, &ran);
+		size_t nrest = 0;
+		long got = 0;
+		if (k) {
+			pid_t *rest = sut_xcalloc(k, sizeof *rest);
+			got = ptr_sleepers_afresh(sl, pid, ran, k, NULL, NULL, check, ctx, rest,
+						  &nrest);
+			free(rest);
+		}
+		free(ran);
+		if (got < 0 || k <= RELOOK_FEW)
+			return;
+	}
+}
+
 int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 			      size_t nstop_also, struct sut_freeze *out, struct sut_err *err,
 			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
@@ -150,6 +182,8 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 			return c;
 		}
 	}
+	if (check_asleep)
+		relook(sl, pid, check_asleep, ctx);
 	background(false, nice_was); /* from here on threads are held: full speed */
 	uint64_t stop_start = sut_ptrace_now_ns();
 	if (ptr_freeze_except(pid, timeout_ms, sleeping, nskip, sl->guard, out, err) < 0) {
@@ -180,18 +214,6 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl)
 {
 	return sl->guard;
-}
-
-size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < sl->n; i++)
-		if (!ptr_sample_unchanged(&sl->s[i])) {
-			if (k < cap)
-				woke[k] = sl->s[i].tid;
-			k++;
-		}
-	return k;
 }
 
 struct second_look {
@@ -225,6 +247,73 @@ size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out)
 	return k;
 }
 
+/* fresh, a later look at one of the sleepers, takes the place of its last one if the
+ * thread has not been switched in since fresh was taken; otherwise it is closed. */
+static bool adopt(struct sut_sleepers *sl, struct ptr_sample *fresh)
+{
+	struct ptr_sample *s = NULL;
+	for (size_t i = 0; i < sl->n && !s; i++)
+		if (sl->s[i].tid == fresh->tid)
+			s = &sl->s[i];
+	if (!s || !ptr_sample_unchanged(fresh)) {
+		ptr_sample_close(fresh);
+		return false;
+	}
+	ptr_sample_close(s);
+	*s = *fresh;
+	/* taken once an int3 was in place: the thread ran while one was, so the guard's end
+	 * looks at it (before, it ran on the original bytes only, and the new look is as
+	 * good as a first one) */
+	s->afresh = ptr_guard_armed(sl->guard);
+	return true;
+}
+
+long ptr_sleepers_afresh(struct sut_sleepers *sl, pid_t pid, const pid_t *tids, size_t k,
+			 bool (*in_the_way)(uint64_t pc, void *arg), void *arg,
+			 int (*judge)(const struct sut_freeze *view, void *ctx), void *ctx,
+			 pid_t *rest, size_t *nrest)
+{
+	struct ptr_sample *fresh = sut_xcalloc(k ? k : 1, sizeof *fresh);
+	struct sut_thread *th = sut_xcalloc(k ? k : 1, sizeof *th);
+	size_t m = 0;
+	*nrest = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct ptr_sample *s = &fresh[m];
+		if (ptr_sample(pid, tids[i], s) != 1) {
+			rest[(*nrest)++] = tids[i];
+			continue;
+		}
+		if (in_the_way && in_the_way(s->pc, arg)) {
+			ptr_sample_close(s);
+			rest[(*nrest)++] = tids[i];
+			continue;
+		}
+		struct sut_thread *t = &th[m++];
+		t->tid = s->tid;
+		t->asleep = true;
+		t->regs.rip = s->pc;
+		t->regs.rsp = s->sp;
+		t->regs.orig_rax = (unsigned long long)s->nr;
+	}
+	int rc = 0;
+	if (m) {
+		struct sut_freeze view = {.pid = pid, .asleep = th, .nasleep = m};
+		rc = judge(&view, ctx) == 0 ? 0 : -1;
+	}
+	long adopted = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (rc < 0)
+			ptr_sample_close(&fresh[i]);
+		else if (adopt(sl, &fresh[i]))
+			adopted++;
+		else
+			rest[(*nrest)++] = fresh[i].tid;
+	}
+	free(th);
+	free(fresh);
+	return rc < 0 ? -1 : adopted;
+}
+
 /* Appends the children of thread tid of pid (/proc/PID/task/TID/children). */
 static void add_children_of(pid_t pid, pid_t tid, pid_t **v, size_t *n, size_t *cap)
 {
@@ -244,7 +333,7 @@ static void add_children_of(pid_t pid, pid_t tid, pid_t **v, size_t *n, size_t *
 	fclose(f);
 }
 
-uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid, struct ptr_guard_end *end)
 {
 	size_t n;
 	const struct ptr_range *r = ptr_mem_written(&n);
@@ -256,7 +345,7 @@ uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
 	size_t nwoke = 0, capwoke = 0, nmaybe = 0, cap = 0;
 	bool armed = ptr_guard_armed(sl->guard);
 	for (size_t i = 0; armed && i < sl->n; i++) {
-		if (ptr_sample_unchanged(&sl->s[i]))
+		if (!sl->s[i].afresh && ptr_sample_unchanged(&sl->s[i]))
 			continue;
 		if (nwoke == capwoke) {
 			capwoke = capwoke ? 2 * capwoke : 16;
@@ -269,7 +358,7 @@ uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid)
 	size_t nborn = armed ? ptr_guard_new_threads(sl->guard, born, 256) : 0;
 	for (size_t i = 0; i < nborn; i++)
 		add_children_of(pid, born[i], &maybe, &nmaybe, &cap);
-	uint64_t held = ptr_guard_stop(sl->guard, r, n, woke, nwoke, maybe, nmaybe, NULL);
+	uint64_t held = ptr_guard_stop(sl->guard, r, n, woke, nwoke, maybe, nmaybe, end);
 	free(woke);
 	free(maybe);
 	sleepers_free(sl);

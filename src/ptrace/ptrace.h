@@ -55,6 +55,12 @@ struct sut_freeze_phases {
 	uint64_t work_ns;      /* the rest of the transaction's work under the freeze (its
 				  checks of what it staged, the writes, the registry) */
 	uint64_t thaw_ns;      /* every thread released */
+	uint64_t woke;         /* partial freeze: sleepers found to have run at the second
+				  looks of its writes */
+	uint64_t afresh;       /* of them, judged asleep again on a fresh look */
+	uint64_t stopped;      /* of them, stopped by the guard to be judged */
+	uint64_t end_asleep;   /* the guard's end: threads that may have run, left asleep */
+	uint64_t end_interrupted; /* the guard's end: threads it interrupted */
 };
 
 struct sut_freeze {
@@ -91,7 +97,9 @@ struct sut_freeze {
 	   (returns 1). */
 	int (*judge)(const struct sut_freeze *view, void *ctx);
 	void *judge_ctx;
-	size_t njudged; /* sleepers found awake, stopped and judged, by this freeze's writes */
+	size_t njudged; /* sleepers that ran, stopped and judged, by this freeze's writes */
+	size_t nafresh; /* sleepers that ran, judged asleep again on a fresh look (not
+			   stopped), by this freeze's writes */
 };
 
 /* Stops every thread of pid. On failure every thread already attached is released as it
@@ -135,10 +143,12 @@ struct sut_code_write {
  * int3 over the first byte of every piece, then every sleeper is sampled again, then the
  * other bytes, then the first ones; a sleeper caught by an int3 is held by the guard and
  * resumes on the piece once it is final. Sleepers that ran since they were sampled are
- * stopped by the guard and judged (f->judge) on their full registers; they stay stopped
- * until the thaw. Returns 0; 1 when a sleeper ran since it was sampled and could not be
- * judged, or was found in the way (nothing is changed; f->woke lists those that ran,
- * at most 64): the switch cannot be proved safe; -1 on a write error (err set, everything put back that could be). look_again
+ * judged (f->judge): those asleep again on a fresh look taken after the int3s, where they
+ * sleep (f->nafresh; they are not stopped); the others stopped by the guard, on their
+ * full registers (f->njudged; they stay stopped until the thaw). Returns 0; 1 when a
+ * sleeper ran since it was sampled and could not be judged, or was found in the way
+ * (nothing is changed; f->woke lists those that ran, at most 64): the switch cannot be
+ * proved safe; -1 on a write error (err set, everything put back that could be). look_again
  * false: no second look, for putting back bytes this freeze wrote (the int3 order still
  * applies). */
 int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, size_t n,

@@ -47,6 +47,8 @@ struct ptr_sample {
 	char sched[96];      /* its content at the first look */
 	long nr;             /* system call number */
 	uint64_t pc, sp;
+	bool afresh;         /* a later look (ptr_sleepers_afresh), taken once an int3 of
+				suture's was in place: the thread ran while one was */
 };
 
 /* 1: tid is asleep in a system call it may be left in (s filled, s->sched_fd open);
@@ -110,6 +112,7 @@ struct ptr_range {
 };
 /* What the end of a guard found (sleeper_guard.c, "the end"). */
 struct ptr_guard_end {
+	unsigned asleep;      /* threads that may have run, found asleep in a call: left so */
 	unsigned interrupted; /* threads that may have run, interrupted before the end */
 	unsigned late;        /* of them, threads found with an int3's SIGTRAP still to come */
 	unsigned unresolved;  /* threads or children that neither stopped nor could be shown
@@ -120,8 +123,9 @@ struct ptr_guard_end {
  * process forked meanwhile first gets the n ranges copied from the process, so that it
  * holds what its parent holds). If an int3 was ever expected, every thread that may have
  * run (the nwoke sleepers in woke[] that were switched in since their first look, and
- * what the guard saw stop or be created) is then interrupted and released at its first
- * stop with no SIGTRAP of suture's pending, and the children (those in maybe[], and those
+ * what the guard saw stop or be created) is then left alone if it is asleep in a system
+ * call, or else interrupted and released at its first stop with no SIGTRAP of suture's
+ * pending, and the children (those in maybe[], and those
  * the guard saw created) are waited for. Then the helper thread ends (the kernel detaches
  * the sleepers that never ran, without waking them) and this waits until it is gone.
  * Must be called once every byte written is final. Returns the longest time a thread was
@@ -148,14 +152,24 @@ bool ptr_guard_armed(struct ptr_guard *g);
 /* --- freeze_sleepers.c --- */
 
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
-/* The sleepers whose second look differs from their first (at most cap of them, in
- * woke[]); returns how many there are (may exceed cap); 0 when none does. */
-size_t ptr_sleepers_changed(const struct sut_sleepers *sl, pid_t *woke, size_t cap);
-/* The same, every one of them, in *out (allocated; NULL when none). */
+/* The sleepers whose look now differs from their last one (the first, or the one
+ * ptr_sleepers_afresh put in its place), in *out (allocated; NULL when none); returns how
+ * many. */
 size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out);
+/* The k sleepers in tids ran since their last look: each is looked at afresh
+ * (ptr_sample); those asleep again, at a PC that is not in_the_way (may be NULL), are
+ * judged on that look by judge (view->asleep, the stack read while they sleep), and the
+ * look then takes the place of the last one of each that has not been switched in since
+ * it was taken (so the judgement was made on where it still is). Returns how many took
+ * it; the others are in rest[] (*nrest, k at most). -1 when judge said no (none took
+ * it). */
+long ptr_sleepers_afresh(struct sut_sleepers *sl, pid_t pid, const pid_t *tids, size_t k,
+			 bool (*in_the_way)(uint64_t pc, void *arg), void *arg,
+			 int (*judge)(const struct sut_freeze *view, void *ctx), void *ctx,
+			 pid_t *rest, size_t *nrest);
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
- * longest time the guard held a thread, in ns. */
-uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid);
+ * longest time the guard held a thread, in ns; *end (may be NULL): what the end found. */
+uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid, struct ptr_guard_end *end);
 
 /* --- thaw.c --- */
 

@@ -403,8 +403,10 @@ static void release_held(struct ptr_guard *g)
  * signal; stopped, but not yet reaped). At the guard's exit the kernel would detach it
  * and deliver the SIGTRAP, which kills the process. So every thread that may have run
  * during the freeze (a sleeper switched in since its first look, any thread that
- * reported a stop, any thread created meanwhile) is interrupted (PTRACE_INTERRUPT) and
- * its stops are handled until one lets it go with nothing of suture's pending:
+ * reported a stop, any thread created meanwhile) is looked at: one asleep in a system
+ * call across the look has nothing of suture's pending (asleep_in_call) and is left
+ * asleep; any other is interrupted (PTRACE_INTERRUPT) and its stops are handled until
+ * one lets it go with nothing of suture's pending:
  *   - an interrupt or group stop (or the first stop of a new thread): if a SIGTRAP sent
  *     by the kernel (si_code SI_KERNEL, what an int3 raises) is queued to it, it is
  *     resumed: the kernel takes synchronous signals first, so its next stop is that
@@ -450,6 +452,21 @@ static struct ending *end_find(struct end *e, pid_t tid)
 	return NULL;
 }
 
+/* Whether tid is asleep in a system call and was not switched in while it was looked at
+ * (a look, then its switch count again): then no SIGTRAP of suture's is pending for it,
+ * nor can one come. An int3 raises its SIGTRAP at once, and the thread takes it (a
+ * delivery stop, reported to the guard) on its way back to user mode, before it can make
+ * a call to sleep in; with the code final, no int3 of suture's is left to meet. */
+static bool asleep_in_call(pid_t pid, pid_t tid)
+{
+	struct ptr_sample s;
+	if (ptr_sample(pid, tid, &s) != 1)
+		return false;
+	bool still = ptr_sample_unchanged(&s);
+	ptr_sample_close(&s);
+	return still;
+}
+
 static void end_add(struct ptr_guard *g, struct end *e, pid_t tid)
 {
 	if (end_find(e, tid))
@@ -460,6 +477,11 @@ static void end_add(struct ptr_guard *g, struct end *e, pid_t tid)
 	}
 	struct ending *x = &e->v[e->n++];
 	*x = (struct ending){.tid = tid};
+	if (asleep_in_call(g->pid, tid)) {
+		x->done = true;
+		g->end.asleep++;
+		return;
+	}
 	/* ESRCH: not traced by the guard any more (it exited) */
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		x->done = true;

@@ -143,7 +143,10 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 	}
 	f->released_ns = sut_ptrace_now_ns();
 	if (f->sl) { /* a partial freeze: the sleepers go on sleeping */
-		uint64_t held = ptr_sleepers_release(f->sl, f->pid);
+		struct ptr_guard_end end = {0};
+		uint64_t held = ptr_sleepers_release(f->sl, f->pid, &end);
+		f->ph.end_asleep = end.asleep;
+		f->ph.end_interrupted = end.interrupted;
 		f->sl = NULL;
 		if (held > f->held_max_ns)
 			f->held_max_ns = held;

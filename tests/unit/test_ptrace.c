@@ -23,8 +23,8 @@
 #include "ptrace/ptrace.h"
 #include "ptrace/ptrace_internal.h"
 
-/* Four threads blocked in read(stdin), nanosleep(2 s), pthread_cond_wait and accept(), the
- * main thread in pthread_join. Prints "ready PORT", and at the end one line of counts of
+/* Four threads blocked in read(stdin) (on an 's' read it runs 60 ms, then reads again),
+ * nanosleep(2 s), pthread_cond_wait and accept(), the main thread in pthread_join. Prints "ready PORT", and at the end one line of counts of
  * anything a stop could have disturbed. */
 static const char blocker_src[] =
 	"#include <errno.h>\n#include <pthread.h>\n#include <stdio.h>\n#include <time.h>\n"
@@ -36,7 +36,8 @@ static const char blocker_src[] =
 	"return t.tv_sec*1000000000LL+t.tv_nsec;}\n"
 	"static void *reader(void *a){char c;for(;;){ssize_t n=read(0,&c,1);"
 	" if(n<0&&errno==EINTR){__atomic_add_fetch(&eintr,1,0);continue;}"
-	" if(n<=0||c=='q')break;}"
+	" if(n<=0||c=='q')break;"
+	" if(c=='s'){long long t0=ns();while(ns()-t0<60000000LL);}}"
 	" pthread_mutex_lock(&mu);done=1;pthread_cond_broadcast(&cv);pthread_mutex_unlock(&mu);"
 	" return a;}\n"
 	"static void *sleeper(void *a){while(!__atomic_load_n(&done,0)){"
@@ -362,14 +363,16 @@ static void test_partial_freeze_leaves_sleepers(void **state)
 	finish_blocker(&c, port);
 }
 
-/* A sleeper that runs between the partial freeze's two looks is stopped by the guard and
- * judged on its full registers (f->judge) instead of ending the write: the reader is
- * woken by a byte on its stdin after the first look, reads it and waits again. A judge
- * that says yes: the write goes on (0); no: the write ends with nothing changed (1). The
- * reader never sees EINTR (finish_blocker), though it was stopped. */
+/* A sleeper that runs between the partial freeze's two looks is judged (f->judge) instead
+ * of ending the write: the reader is woken by a byte on its stdin after the first look.
+ * On 'x' it reads it and waits again: it is judged asleep, on a fresh look taken after
+ * the int3 (view->asleep), and never stopped. On 's' it runs on for 60 ms: it is stopped
+ * by the guard and judged on its full registers (view->threads). A judge that says yes:
+ * the write goes on (0); no: the write ends with nothing changed (1). The reader never
+ * sees EINTR (finish_blocker), though it was stopped. */
 struct judged {
 	int calls, answer;
-	bool saw_reader;
+	bool saw_asleep, saw_stopped;
 };
 
 static int count_judge(const struct sut_freeze *view, void *ctx)
@@ -377,8 +380,11 @@ static int count_judge(const struct sut_freeze *view, void *ctx)
 	struct judged *j = ctx;
 	j->calls++;
 	for (size_t i = 0; i < view->n; i++)
-		if ((long)view->threads[i].regs.orig_rax == SYS_read && !view->threads[i].asleep)
-			j->saw_reader = true;
+		if (!view->threads[i].asleep && view->threads[i].regs.rip)
+			j->saw_stopped = true;
+	for (size_t i = 0; i < view->nasleep; i++)
+		if ((long)view->asleep[i].regs.orig_rax == SYS_read && view->asleep[i].asleep)
+			j->saw_asleep = true;
 	return j->answer;
 }
 
@@ -387,8 +393,10 @@ static void test_partial_freeze_judges_woken(void **state)
 	int port;
 	struct child c = start_blocker(&port);
 	struct sut_err err;
-	int judged_ok = 0, refused = 0;
-	for (int round = 0; round < 40 && (judged_ok < 3 || refused < 3); round++) {
+	int judged_ok = 0, refused = 0, afresh = 0, stopped = 0;
+	for (int round = 0; round < 120 && (judged_ok < 4 || refused < 4 || afresh < 2 ||
+					    stopped < 2);
+	     round++) {
 		struct sut_freeze f;
 		int rc = sut_ptrace_freeze_partial(c.pid, 2000, NULL, 0, &f, &err, NULL, NULL);
 		if (rc == 1) {
@@ -407,20 +415,28 @@ static void test_partial_freeze_judges_woken(void **state)
 			msleep(20);
 			continue;
 		}
-		struct judged j = {0, round % 2, false};
+		bool spin = (judged_ok + refused) % 4 >= 2;
+		struct judged j = {0, (judged_ok + refused) % 2, false, false};
 		f.judge = count_judge;
 		f.judge_ctx = &j;
-		assert_int_equal(write(c.in, "x", 1), 1);
+		assert_int_equal(write(c.in, spin ? "s" : "x", 1), 1);
 		msleep(20);
 		uint8_t was[5], now[5];
 		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, was, 5, &err), 0);
 		struct sut_code_write w = {reader->regs.rip, was, 5};
 		int wr = sut_freeze_write_code(&f, &w, 1, true, &err);
-		assert_int_equal(j.calls, 1);
-		assert_true(j.saw_reader);
+		assert_true(j.calls >= 1);
+		assert_true(j.saw_asleep || j.saw_stopped);
+		if (spin) { /* running: never judged asleep */
+			assert_false(j.saw_asleep);
+			stopped++;
+		} else if (j.saw_asleep) {
+			assert_int_equal(f.njudged, 0); /* not stopped */
+			afresh++;
+		}
 		if (j.answer == 0) {
 			assert_int_equal(wr, 0);
-			assert_true(f.njudged >= 1);
+			assert_true(f.njudged + f.nafresh >= 1);
 			judged_ok++;
 		} else {
 			assert_int_equal(wr, 1);
@@ -429,11 +445,18 @@ static void test_partial_freeze_judges_woken(void **state)
 		}
 		assert_int_equal(sut_proc_read(c.pid, reader->regs.rip, now, 5, &err), 0);
 		assert_memory_equal(was, now, 5);
+		/* judged asleep: the guard's end leaves it asleep too (no interrupt, no
+		 * wake-up: its count of voluntary switches stays) */
+		pid_t rtid = reader->tid;
+		long v0 = voluntary(c.pid, rtid);
 		assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
 		sut_freeze_free(&f);
-		msleep(5);
+		msleep(spin ? 80 : 5);
+		if (!spin && j.saw_asleep && wr == 0)
+			assert_int_equal(voluntary(c.pid, rtid), v0);
 	}
-	assert_true(judged_ok >= 3 && refused >= 3);
+	assert_true(judged_ok >= 4 && refused >= 4);
+	assert_true(afresh >= 2 && stopped >= 2);
 	finish_blocker(&c, port);
 }
 
