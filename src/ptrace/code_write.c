@@ -189,7 +189,7 @@ int sut_freeze_write_code(struct sut_freeze *f, const struct sut_code_write *w, 
 		}
 	}
 	pid_t *ran = NULL;
-	size_t nran = look_again ? ptr_sleepers_changed_all(f->sl, &ran) : 0;
+	size_t nran = look_again ? ptr_sleepers_changed_all(f->sl, &ran, true) : 0;
 	size_t cap = sizeof f->woke / sizeof *f->woke;
 	f->nwoke = nran < cap ? nran : cap;
 	for (size_t i = 0; i < f->nwoke; i++)

@@ -87,7 +87,7 @@ static void relook(struct sut_sleepers *sl, pid_t pid,
 {
 	for (int round = 0; round < RELOOK_ROUNDS; round++) {
 		pid_t *ran = NULL;
-		size_t k = ptr_sleepers_changed_all(sl, &ran);
+		size_t k = ptr_sleepers_changed_all(sl, &ran, false); /* nice 19, alone */
 		size_t nrest = 0;
 		long got = 0;
 		if (k) {
@@ -229,13 +229,17 @@ static void look_again(void *ctx, size_t i)
 
 /* The reads shared with the guard: every thread is held meanwhile (at 1000 sleepers, 2.5
  * ms read by one thread). */
-size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out)
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out, bool shared)
 {
 	*out = NULL;
 	if (!sl->n)
 		return 0;
 	struct second_look l = {sl, sut_xcalloc(sl->n, sizeof *l.changed)};
-	ptr_guard_share(sl->guard, look_again, &l, sl->n);
+	if (shared)
+		ptr_guard_share(sl->guard, look_again, &l, sl->n);
+	else
+		for (size_t i = 0; i < sl->n; i++)
+			look_again(&l, i);
 	size_t k = 0;
 	for (size_t i = 0; i < sl->n; i++)
 		if (l.changed[i]) {

@@ -154,8 +154,10 @@ bool ptr_guard_armed(struct ptr_guard *g);
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl);
 /* The sleepers whose look now differs from their last one (the first, or the one
  * ptr_sleepers_afresh put in its place), in *out (allocated; NULL when none); returns how
- * many. */
-size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out);
+ * many. shared: the reads are shared with the guard (threads are held meanwhile);
+ * otherwise this thread reads alone (at its low priority, nobody held: the guard, at the
+ * normal priority, would take a CPU from the target). */
+size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out, bool shared);
 /* The k sleepers in tids ran since their last look: each is looked at afresh
  * (ptr_sample); those asleep again, at a PC that is not in_the_way (may be NULL), are
  * judged on that look by judge (view->asleep, the stack read while they sleep), and the
