@@ -32,7 +32,8 @@ bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t l
 		bool in_rx = at < lo + rx;
 		if (in_rx && stop > lo + rx)
 			return false;
-		if (strncmp(mp->perms, in_rx ? rx_perms : rw_perms, 4) != 0)
+		const char *perms = in_rx ? rx_perms : rw_perms;
+		if (perms && strncmp(mp->perms, perms, 4) != 0)
 			return false;
 		at = mp->end;
 	}

@@ -47,7 +47,7 @@ int sut_target_resolve_ifunc(struct sut_target *t, size_t obj, uint64_t resolver
 
 /* Whether [lo, lo + rx + rw) is covered without a hole by one mapping after another of
  * the memfd `name` at matching offsets, the first rx bytes with permissions rx_perms
- * ("r-xp"), the rest with rw_perms: what staging left is still there. */
+ * ("r-xp"), the rest with rw_perms (NULL: any): what staging left is still there. */
 bool sut_maps_holds_memfd(const struct sut_maps *m, const char *name, uint64_t lo, uint64_t rx,
 			  const char *rx_perms, uint64_t rw, const char *rw_perms);
 

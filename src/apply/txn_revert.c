@@ -232,12 +232,14 @@ struct frozen_revert {
 	const struct sut_range *range;
 	bool dry_run;
 	struct sut_txn_result *res; /* where a memory release that failed is reported */
+	bool release_after; /* the region is released after the thaw (release_region) */
 };
 
 static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			 struct sut_blocker *b, struct sut_err *err)
 {
 	struct frozen_revert *fr = ctx;
+	fr->release_after = false;
 	uint64_t c0 = sut_now_ns();
 	int chk = sut_check_consistency(f, &t->maps, &t->objs, fr->range, 1, b, err);
 	f->ph.check_ns = sut_now_ns() - c0;
@@ -248,19 +250,35 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	if (fr->dry_run)
 		return 0;
 	struct sut_remote rem;
-	if (sut_remote_init(&rem, f, &t->maps, err) < 0)
-		/* the unmap needs a stopped thread: under a partial freeze there may be none */
-		return f->nasleep ? SUT_FROZEN_FULL : -1;
+	if (sut_remote_init(&rem, f, &t->maps, err) < 0) {
+		/* The unmap needs a stopped thread: under a partial freeze there may be none,
+		 * every thread asleep. Then the region is released after the thaw, in one
+		 * borrowed thread (release_region): once the jumps are gone and no thread is
+		 * inside or returns into it (checked above), nothing reaches it. That thread's
+		 * filters cannot be read now: with any filter among the sleepers, the full
+		 * freeze, whose check refuses an unmap they forbid before a byte is written. */
+		if (!f->nasleep)
+			return -1;
+		if (sut_freeze_sleepers_filtered(f))
+			return SUT_FROZEN_FULL;
+		fr->release_after = true;
+	}
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
 	uint64_t region = r->region, region_size = r->region_size;
-	if (sut_remote_check_unmap(&rem, region, region_size, err) < 0)
+	if (!fr->release_after && sut_remote_check_unmap(&rem, region, region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",
 				    sut_target_label(t), r->id);
 	int rr = sut_revert_record(t, fr->reg, fr->ri, f, err);
-	if (rr != 0)
+	if (rr != 0) {
+		fr->release_after = false;
 		return rr < 0 ? -1 : rr;
+	}
 	/* the revert itself is complete; a fault here skips only the release of memory */
-	if (sut_fault("revert-committed", err) < 0)
+	if (sut_fault("revert-committed", err) < 0) {
+		fr->release_after = false;
+		return 0;
+	}
+	if (fr->release_after)
 		return 0;
 	/* The jumps are gone and no thread is inside the region (checked): release it. A
 	 * failure leaves harmless memory nothing jumps to: a warning, not an error. */
@@ -270,6 +288,49 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			 "%s: patch memory at 0x%llx not released: %s", sut_target_label(t),
 			 (unsigned long long)region, e.msg);
 	return 0;
+}
+
+/* The release after the thaw (revert_frozen, release_after): in the one thread
+ * sut_with_one_thread borrows, the region is unmapped if it is still the patch's memory
+ * (the process ran since the freeze, and may have unmapped it and put its own memory
+ * there) and the thread's filters allow it. */
+struct region_release {
+	pid_t pid;
+	const char *id;
+	uint64_t lo, len;
+};
+
+static int release_fn(struct sut_remote *r, void *arg, struct sut_err *err)
+{
+	struct region_release *rr = arg;
+	char name[200];
+	snprintf(name, sizeof name, "suture:%s", rr->id);
+	struct sut_maps now;
+	if (sut_proc_maps(rr->pid, &now, err) < 0)
+		return -1;
+	bool ours = sut_maps_holds_memfd(&now, name, rr->lo, rr->len, NULL, 0, NULL);
+	sut_proc_maps_free(&now);
+	if (!ours)
+		return sut_errf(err, "it is no longer the patch's mapping (the process changed it)");
+	if (sut_remote_check_unmap(r, rr->lo, rr->len, err) < 0)
+		return -1;
+	return sut_remote_unmap(r, rr->lo, rr->len, err);
+}
+
+/* A failure leaves harmless memory nothing jumps to: res's warning, not an error. */
+static void release_region(struct sut_target *t, const char *id, uint64_t lo, uint64_t len,
+			   int timeout_ms, struct sut_txn_result *res)
+{
+	struct region_release rr = {t->pid, id, lo, len};
+	struct sut_err e;
+	uint64_t held = 0; /* a hold like any other: it counts in held_us */
+	int rc = sut_with_one_thread(t->pid, NULL, timeout_ms, release_fn, &rr, &held, &e);
+	if (held > res->held_ns)
+		res->held_ns = held;
+	if (rc < 0)
+		snprintf(res->warning, sizeof res->warning,
+			 "%s: patch memory at 0x%llx not released: %s", sut_target_label(t),
+			 (unsigned long long)lo, e.msg);
 }
 
 int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
@@ -314,6 +375,9 @@ int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
 	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run,
 				   .res = res};
 	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, &range, 1, res, err);
+	if (rc == 0 && fr.release_after)
+		release_region(t, patch_id, released_lo, released_hi - released_lo, o->timeout_ms,
+			       res);
 out:
 	if (rc == 0 && !o->dry_run) {
 		/* the view now holds the registry written and no longer the memory released */

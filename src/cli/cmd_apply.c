@@ -259,6 +259,8 @@ static void json_result(struct json *j, const struct sut_txn_result *r, const ch
 	json_bool(j, "ok", ok);
 	if (!ok)
 		json_str(j, "error", error);
+	if (r->warning[0])
+		json_str(j, "warning", r->warning);
 	json_int(j, "attempts", r->attempts);
 	json_uint(j, "functions", r->nfuncs);
 	json_uint(j, "threads", r->nthreads);

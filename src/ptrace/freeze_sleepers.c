@@ -211,6 +211,16 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 
 /* ---- used by code_write.c and thaw.c ---- */
 
+bool sut_freeze_sleepers_filtered(const struct sut_freeze *f)
+{
+	for (size_t i = 0; i < f->nasleep; i++) {
+		struct ptr_status ps;
+		if (ptr_status_read(f->pid, f->asleep[i].tid, &ps) < 0 || ps.seccomp != 0)
+			return true;
+	}
+	return false;
+}
+
 struct ptr_guard *ptr_sleepers_guard(const struct sut_sleepers *sl)
 {
 	return sl->guard;

@@ -131,6 +131,13 @@ int sut_ptrace_freeze_partial(pid_t pid, int timeout_ms, const pid_t *stop_also,
 			      int (*check_asleep)(const struct sut_freeze *f, void *ctx),
 			      void *ctx);
 
+/* Whether a thread the partial freeze f left asleep runs under seccomp filters, or its
+ * status cannot be read (either way: yes). A caller that will borrow one of them after the
+ * freeze for a remote call cannot evaluate its filters now without stopping it; with no
+ * filter at all, no call can be refused by one. Reads each sleeper's status file, stops
+ * nobody; false for a full freeze (nobody left asleep). */
+bool sut_freeze_sleepers_filtered(const struct sut_freeze *f);
+
 /* One piece of code to write: len bytes (1..15) at addr. */
 struct sut_code_write {
 	uint64_t addr;
