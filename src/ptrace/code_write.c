@@ -79,7 +79,7 @@ static int judge_afresh(struct sut_freeze *f, const struct sut_code_write *w, si
 {
 	struct pieces p = {w, n};
 	long got = ptr_sleepers_afresh(f->sl, f->pid, tids, k, in_the_way, &p, f->judge,
-				       f->judge_ctx, stop, nstop);
+				       f->judge_ctx, stop, nstop, true);
 	if (got < 0)
 		return -1;
 	f->nafresh += (size_t)got;

@@ -28,12 +28,12 @@ int ptr_freeze_except(pid_t pid, int timeout_ms, const pid_t *skip, size_t nskip
 		      struct ptr_guard *guard, struct sut_freeze *out, struct sut_err *err);
 /* Whether tid is a thread this tool thread interrupted and could not release yet. */
 bool ptr_is_leftover(pid_t tid);
-/* From the first interrupt to the last detach this tool thread runs at a raised
- * priority: SCHED_FIFO 1 (nice -20 when FIFO is refused); only for the full freeze (not
- * partial: its guard thread must keep a CPU share), only when it may (root or
- * CAP_SYS_NICE; otherwise nothing changes), and only from the normal policy. True with
+/* From the first interrupt to the last detach of a thread it stopped, this tool thread
+ * runs at a raised priority: SCHED_FIFO 1 (nice -20 when FIFO is refused), only when it
+ * may (root or CAP_SYS_NICE; otherwise nothing changes), and only from the normal
+ * policy; under a partial freeze the guard's helper with it (ptr_guard_boost). True with
  * what to put back in *was. */
-bool ptr_boost(bool partial, int *was);
+bool ptr_boost(int *was);
 void ptr_unboost(int was);
 /* Scheduler state letter of a thread ('R', 'S', 'D', 'T', 'Z'...), '?' when unreadable. */
 char ptr_thread_state(pid_t pid, pid_t tid);
@@ -148,6 +148,10 @@ int ptr_guard_hold(struct ptr_guard *g, const pid_t *tids, size_t n, int ms,
 		   struct ptr_held_view *out);
 /* Whether an int3 was announced (ptr_guard_expect_trap) since the start. */
 bool ptr_guard_armed(struct ptr_guard *g);
+/* While the tool thread is raised (ptr_boost) the guard's helper is too (SCHED_FIFO 1),
+ * so that neither waits for a CPU behind the target's threads; the helper goes back to
+ * the normal policy (its nice value kept) once it has released the threads it held. */
+void ptr_guard_boost(struct ptr_guard *g);
 
 /* --- freeze_sleepers.c --- */
 
@@ -164,11 +168,11 @@ size_t ptr_sleepers_changed_all(const struct sut_sleepers *sl, pid_t **out, bool
  * look then takes the place of the last one of each that has not been switched in since
  * it was taken (so the judgement was made on where it still is). Returns how many took
  * it; the others are in rest[] (*nrest, k at most). -1 when judge said no (none took
- * it). */
+ * it). shared: the looks are shared with the guard, as in ptr_sleepers_changed_all. */
 long ptr_sleepers_afresh(struct sut_sleepers *sl, pid_t pid, const pid_t *tids, size_t k,
 			 bool (*in_the_way)(uint64_t pc, void *arg), void *arg,
 			 int (*judge)(const struct sut_freeze *view, void *ctx), void *ctx,
-			 pid_t *rest, size_t *nrest);
+			 pid_t *rest, size_t *nrest, bool shared);
 /* Releases the sleepers (the guard ends), frees sl and unpins /proc/PID/mem. Returns the
  * longest time the guard held a thread, in ns; *end (may be NULL): what the end found. */
 uint64_t ptr_sleepers_release(struct sut_sleepers *sl, pid_t pid, struct ptr_guard_end *end);

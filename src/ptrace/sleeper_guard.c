@@ -70,6 +70,7 @@ struct ptr_guard {
 	bool *gone;
 	int start_rc; /* 0 ok, -1 refused (err) */
 	int nice;     /* taken once the seizes are done */
+	bool boosted; /* ptr_guard_boost: SCHED_FIFO until the held threads are released */
 	struct sut_err err;
 	int phase;    /* 0 starting, 1 guarding, 2 asked to end (atomic) */
 	pthread_mutex_t mu;
@@ -882,9 +883,20 @@ static void *guard_main(void *arg)
 	}
 	drain(g);
 	release_held(g);
+	if (__atomic_load_n(&g->boosted, __ATOMIC_ACQUIRE)) { /* nobody held any more */
+		struct sched_param sp = {.sched_priority = 0};
+		sched_setscheduler(0, SCHED_OTHER, &sp);
+	}
 	if (ptr_guard_armed(g)) /* an int3 may have been met: see "the end" above */
 		end_run(g);
 	return NULL;
+}
+
+void ptr_guard_boost(struct ptr_guard *g)
+{
+	struct sched_param sp = {.sched_priority = 1};
+	if (sched_setscheduler(g->helper_tid, SCHED_FIFO, &sp) == 0)
+		__atomic_store_n(&g->boosted, true, __ATOMIC_RELEASE);
 }
 
 struct ptr_guard *ptr_guard_start(pid_t pid, const pid_t *tids, size_t n, bool *gone,

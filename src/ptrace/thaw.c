@@ -142,6 +142,10 @@ int sut_ptrace_thaw(struct sut_freeze *f, struct sut_err *err)
 			f->held_max_ns = now - t->held_since_ns;
 	}
 	f->released_ns = sut_ptrace_now_ns();
+	if (f->sl && f->boosted) { /* nobody this thread stopped is held any more */
+		ptr_unboost(f->prio_was);
+		f->boosted = false;
+	}
 	if (f->sl) { /* a partial freeze: the sleepers go on sleeping */
 		struct ptr_guard_end end = {0};
 		uint64_t held = ptr_sleepers_release(f->sl, f->pid, &end);

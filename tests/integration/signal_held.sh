@@ -25,11 +25,14 @@ bg_suture() {
 	SP=$!
 	STARTED_PIDS+=("$SP")
 }
-# wait_traced PID: until suture ($SP) is PID's tracer (a thread of PID is held)
+# wait_traced PID: until suture ($SP) is PID's tracer (a thread of PID is held, or seized
+# asleep by the partial freeze's guard, a thread of suture's own)
 wait_traced() {
-	local i
+	local i tracer
 	for ((i = 0; i < 200; i++)); do
-		[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$SP" ] && return 0
+		tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+		[ "$tracer" = "$SP" ] && return 0
+		[ -n "$tracer" ] && [ "$tracer" != 0 ] && [ -d "/proc/$SP/task/$tracer" ] && return 0
 		sleep 0.05
 	done
 	cat "$T/bg.err" >&2
