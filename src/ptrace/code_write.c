@@ -39,9 +39,13 @@ static void put_back(pid_t pid, const struct sut_code_write *w, uint8_t (*old)[M
 		sut_ptrace_write(pid, w[i].addr, old[i], 1, &ignored);
 }
 
-/* Sleepers found awake at the second look, at most this many are stopped and judged;
- * with more the attempt ends (they are stopped in the next attempts). */
-#define MAX_JUDGED 1024
+/* Sleepers found awake at the second look, at most this many are judged; with more the
+ * attempt ends (they are stopped in the next attempts). Judging one costs a fresh look
+ * and a stack read, some 40 us while the others wake too, with the stopped threads held:
+ * at a thousand threads sleeping 100 ms in step, 300-900 of them found awake held the
+ * others 15-50 ms, where ending the attempt and making another (its sampling holds
+ * nobody) held them 3-7 ms twice (docs/performance.md). Until December 2026: 1024. */
+#define MAX_JUDGED 64
 /* How long the guard may take to stop them: each is off the entries (int3s), so this is
  * the time a runnable thread needs to reach its stop. */
 #define JUDGE_STOP_MS 20
