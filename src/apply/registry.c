@@ -375,7 +375,7 @@ const struct sut_object *sut_registry_object(const struct sut_objects *objs,
 static const struct sut_map *map_at(const struct sut_maps *maps, uint64_t addr)
 {
 	const struct sut_map *m = sut_maps_find(maps, addr);
-	return m && strncmp(m->path, "/memfd:suture:", 14) == 0 ? m : NULL;
+	return m && strncmp(m->path, SUT_PATCH_MAP_PREFIX, strlen(SUT_PATCH_MAP_PREFIX)) == 0 ? m : NULL;
 }
 
 int sut_registry_liveness(pid_t pid, const struct sut_registry *reg,

@@ -30,6 +30,10 @@
 #include "util/err.h"
 
 #define SUT_REG_NAME "suture-registry"
+/* A patch image's memfd is named SUT_PATCH_MEMFD_PREFIX + the patch id; its mapping shows
+ * as "/memfd:" SUT_PATCH_MEMFD_PREFIX "ID" (" (deleted)"). */
+#define SUT_PATCH_MEMFD_PREFIX "suture:"
+#define SUT_PATCH_MAP_PREFIX "/memfd:" SUT_PATCH_MEMFD_PREFIX
 #define SUT_REG_MAGIC "SUTUREG1"
 #define SUT_REG_VERSION 1
 #define SUT_REG_SIZE (256 * 1024)

@@ -25,7 +25,6 @@
 #include "apply/txn.h"
 #include "util/buf.h"
 
-#define PATCH_MAP_PREFIX "/memfd:suture:"
 /* Leftover patch mappings released by one repair; more wait for the next run. */
 #define ORPHANS_MAX 64
 /* How long a repair waits for every thread to stop. */
@@ -49,7 +48,7 @@ static size_t find_orphans(const struct sut_maps *m, const struct sut_registry *
 	size_t n = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct sut_map *mp = &m->v[i];
-		if (strncmp(mp->path, PATCH_MAP_PREFIX, strlen(PATCH_MAP_PREFIX)) != 0)
+		if (strncmp(mp->path, SUT_PATCH_MAP_PREFIX, strlen(SUT_PATCH_MAP_PREFIX)) != 0)
 			continue;
 		if (region_known(reg, found, mp->start))
 			continue;

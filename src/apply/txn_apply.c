@@ -99,7 +99,7 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 	/* The image first: its address was chosen from the maps, and the registry, placed
 	 * by the kernel, could otherwise take that very gap. */
 	char name[200];
-	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	snprintf(name, sizeof name, SUT_PATCH_MEMFD_PREFIX "%s", c->p->id);
 	/* every call staging (or undoing it) makes must pass the seccomp filters: checked
 	 * before the first, so a refusal leaves the process untouched */
 	if (sut_remote_check_map(r, c->place, c->img.rx_size, PROT_READ | PROT_EXEC,
@@ -150,7 +150,7 @@ static int stage_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 static bool region_is_ours(const struct apply_ctx *c, const struct sut_maps *m)
 {
 	char name[200];
-	snprintf(name, sizeof name, "suture:%s", c->p->id);
+	snprintf(name, sizeof name, SUT_PATCH_MEMFD_PREFIX "%s", c->p->id);
 	return sut_maps_holds_memfd(m, name, c->place, c->img.rx_size, "r-xp", c->img.rw_size,
 				    "rw-p");
 }

@@ -304,7 +304,7 @@ static int release_fn(struct sut_remote *r, void *arg, struct sut_err *err)
 {
 	struct region_release *rr = arg;
 	char name[200];
-	snprintf(name, sizeof name, "suture:%s", rr->id);
+	snprintf(name, sizeof name, SUT_PATCH_MEMFD_PREFIX "%s", rr->id);
 	struct sut_maps now;
 	if (sut_proc_maps(rr->pid, &now, err) < 0)
 		return -1;
