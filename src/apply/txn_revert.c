@@ -250,6 +250,7 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 	if (fr->dry_run)
 		return 0;
 	struct sut_remote rem;
+	bool later = false; /* the release after the thaw, once the revert is complete */
 	if (sut_remote_init(&rem, f, &t->maps, err) < 0) {
 		/* The unmap needs a stopped thread: under a partial freeze there may be none,
 		 * every thread asleep. Then the region is released after the thaw, in one
@@ -261,24 +262,21 @@ static int revert_frozen(struct sut_freeze *f, struct sut_target *t, void *ctx,
 			return -1;
 		if (sut_freeze_sleepers_filtered(f))
 			return SUT_FROZEN_FULL;
-		fr->release_after = true;
+		later = true;
 	}
 	const struct sut_reg_patch *r = sut_registry_patch(fr->reg, (size_t)fr->ri);
 	uint64_t region = r->region, region_size = r->region_size;
-	if (!fr->release_after && sut_remote_check_unmap(&rem, region, region_size, err) < 0)
+	if (!later && sut_remote_check_unmap(&rem, region, region_size, err) < 0)
 		return sut_err_wrap(err, "%s: releasing the code of patch %s",
 				    sut_target_label(t), r->id);
 	int rr = sut_revert_record(t, fr->reg, fr->ri, f, err);
-	if (rr != 0) {
-		fr->release_after = false;
+	if (rr != 0)
 		return rr < 0 ? -1 : rr;
-	}
 	/* the revert itself is complete; a fault here skips only the release of memory */
-	if (sut_fault("revert-committed", err) < 0) {
-		fr->release_after = false;
+	if (sut_fault("revert-committed", err) < 0)
 		return 0;
-	}
-	if (fr->release_after)
+	fr->release_after = later;
+	if (later)
 		return 0;
 	/* The jumps are gone and no thread is inside the region (checked): release it. A
 	 * failure leaves harmless memory nothing jumps to: a warning, not an error. */
