@@ -25,6 +25,8 @@
  * frame would take, so nothing of the program lives in it while the thread is stopped. */
 #define RED_ZONE 128
 #define SCRATCH_LEN 256
+_Static_assert(RED_ZONE + SCRATCH_LEN + 16 <= SUT_REMOTE_FRAME_GAP,
+	       "the way home of the calls (ptrace layer) keeps below the scratch area");
 
 /* The scratch area, when it is mapped and writable (a probe: read, written back as it
  * was); 0 otherwise (staging then names the memfd through a placeholder mapping). */
@@ -51,9 +53,12 @@ int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut
 		return sut_errf(err, "pid %d: no thread is in a state that can run a system call",
 				(int)f->pid);
 	r->ti = (size_t)ti;
-	if (sut_proc_find_syscall_insn(f->pid, maps, &r->insn, err) < 0)
+	if (sut_proc_find_syscall_site(f->pid, maps, &r->site, err) < 0)
 		return -1;
-	r->scratch = stack_scratch(f->pid, &f->threads[r->ti]);
+	const struct sut_thread *t = &f->threads[r->ti];
+	if (!sut_maps_writable_around(maps, t->regs.rsp, &r->site.stack_lo, &r->site.stack_hi))
+		r->site.stack_lo = r->site.stack_hi = 0;
+	r->scratch = stack_scratch(f->pid, t);
 	return 0;
 }
 
@@ -109,14 +114,14 @@ int sut_remote_check_map(const struct sut_remote *r, uint64_t place, uint64_t rx
 {
 	struct sut_syscall_plan p[10];
 	size_t n = map_plan(r, place, rx, rx_prot, rw, p);
-	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->insn, p, n, err);
+	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->site.insn, p, n, err);
 }
 
 int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t len,
 			   struct sut_err *err)
 {
 	struct sut_syscall_plan p = {SYS_munmap, {addr, len}, 0};
-	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->insn, &p, 1, err);
+	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->site.insn, &p, 1, err);
 }
 
 #define KERR(ret) ((unsigned long)(ret) > -4096UL)
@@ -124,7 +129,7 @@ int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t l
 static int batch(struct sut_remote *r, struct sut_remote_call *c, size_t n, size_t *done,
 		 struct sut_err *err)
 {
-	return sut_ptrace_syscalls(r->f, r->ti, r->insn, c, n, done, err);
+	return sut_ptrace_syscalls(r->f, r->ti, &r->site, c, n, done, NULL, err);
 }
 
 /* Undo after a failure: close the memfd if it is open, unmap [addr, addr + len) if
@@ -438,6 +443,11 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			return -1;
 		maps = &own;
 	}
+	/* the code the calls borrow is looked for now, while nobody is held: the lookup
+	 * inside the hold (sut_remote_init) then only checks the bytes found */
+	struct sut_syscall_site warm;
+	struct sut_err ignored;
+	(void)sut_proc_find_syscall_site(pid, maps, &warm, &ignored);
 	uint64_t deadline = sut_ptrace_now_ns() +
 			    (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
 	int rc = -1;

@@ -18,7 +18,7 @@
 struct sut_remote {
 	struct sut_freeze *f;
 	size_t ti;     /* thread running the calls */
-	uint64_t insn; /* a syscall instruction */
+	struct sut_syscall_site site; /* the code the calls borrow, the thread's stack */
 	uint64_t scratch; /* below the thread's stack pointer and red zone: where the memfd's
 			     name is written (0: through a placeholder mapping instead) */
 };

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "apply/fault.h"
+#include "util/fault.h"
 #include "apply/lock.h"
 #include "apply/txn.h"
 #include "util/buf.h"

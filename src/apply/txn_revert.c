@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "apply/fault.h"
+#include "util/fault.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "util/buf.h"

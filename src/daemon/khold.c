@@ -45,7 +45,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
-#include "apply/fault.h"
+#include "util/fault.h"
 #include "daemon/daemon_internal.h"
 #include "elf/elf.h"
 #include "rollout/rollout.h"

@@ -98,6 +98,31 @@ int sut_maps_find_gap_near(const struct sut_maps *m, uint64_t lo, uint64_t hi, u
 int sut_proc_find_syscall_insn(pid_t pid, const struct sut_maps *m, uint64_t *addr,
 			       struct sut_err *err);
 
+/* Where remote system calls run, and what a borrowed thread needs to find its way home
+ * if suture dies while it holds the thread (ptrace/remote_frame.c). insn: a `syscall`
+ * instruction; ret_follows: it is followed by `ret` (0f 05 c3); sigreturn: the address of
+ * an rt_sigreturn trampoline (`mov $15,%rax; syscall`), 0 when none was found or no `ret`
+ * follows insn. stack_lo, stack_hi: the writable mapping that holds the stack pointer of
+ * the thread the calls run in, set by the caller (sut_maps_writable_around); 0 when
+ * unknown, and then no frame is written. */
+struct sut_syscall_site {
+	uint64_t insn;
+	bool ret_follows;
+	uint64_t sigreturn;
+	uint64_t stack_lo, stack_hi;
+};
+
+/* Fills insn, ret_follows and sigreturn, from existing code only (proc_syscall_site.c):
+ * both sequences when the process has them, else the `syscall` of
+ * sut_proc_find_syscall_insn. Results are kept per mapped file across calls (thread-safe)
+ * and checked against the process's bytes on each use. */
+int sut_proc_find_syscall_site(pid_t pid, const struct sut_maps *m, struct sut_syscall_site *s,
+			       struct sut_err *err);
+
+/* The readable and writable mapping holding addr: true and its bounds, or false. */
+bool sut_maps_writable_around(const struct sut_maps *m, uint64_t addr, uint64_t *lo,
+			      uint64_t *hi);
+
 /* The system call a thread is in, from /proc/PID/task/TID/syscall (read without stopping
  * it; the kernel answers once the thread is off every CPU). */
 enum sut_syscall_state {

@@ -329,7 +329,9 @@ static int attach_slot(struct freezer *fz, struct slot *s, bool interrupt, struc
 		nanosleep(&ts, NULL);
 		sut_ptrace_release_leftovers();
 	}
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+	/* TRACESYSGOOD: the syscall stops of a remote call (remote_syscall.c) are told from
+	 * a SIGTRAP of the thread's own; no other stop changes */
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) < 0) {
 		if (errno == ESRCH) {
 			s->state = GONE; /* exited between the directory read and now */
 			return 0;

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "proc/proc.h"
 #include "util/err.h"
 
 struct sut_thread {
@@ -200,14 +201,24 @@ struct sut_remote_call {
 
 /* Executes the calls in order in stopped thread ti, as sut_ptrace_syscall does one, but
  * borrowing the thread once: the seccomp filters judged for the whole batch before the
- * first call (arguments from earlier results unknown), signals blocked once, one single
- * step per call, registers restored and the step state cleared once at the end. Stops
- * after the first call the kernel fails (negative errno): *done counts the calls made,
- * that one included. Returns -1 only when the thread could not be driven (*done says how
- * far it got) or the filters refuse (nothing made). */
-int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, uint64_t insn_addr,
-			struct sut_remote_call *calls, size_t n, size_t *done,
+ * first call (arguments from earlier results unknown), signals blocked once, registers
+ * restored once at the end. Where site allows (a `syscall; ret`, an rt_sigreturn
+ * trampoline, the thread's stack known, its filters allowing rt_sigreturn), each call
+ * runs from a syscall-entry stop to a syscall-exit stop with a way home written below
+ * the thread's stack (remote_frame.c), so that a SIGKILL of suture at any moment leaves
+ * the thread whole; otherwise by one single step each at site->insn (a SIGKILL while the
+ * registers are borrowed then kills the thread: docs/architecture.md, "A killed
+ * suture"). *kill_proof (may be NULL) tells which. Stops after the first call the kernel
+ * fails (negative errno): *done counts the calls made, that one included. Returns -1
+ * only when the thread could not be driven (*done says how far it got) or the filters
+ * refuse (nothing made). */
+int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, const struct sut_syscall_site *site,
+			struct sut_remote_call *calls, size_t n, size_t *done, bool *kill_proof,
 			struct sut_err *err);
+
+/* Bytes below a borrowed thread's stack pointer the way home leaves alone: the ABI's
+ * 128-byte red zone and the scratch area remote calls may take for their arguments. */
+#define SUT_REMOTE_FRAME_GAP 512
 
 /* Writes process memory through /proc/PID/mem, which also writes read-only code pages
  * (copy-on-write). All or error. */

@@ -7,7 +7,8 @@
  *   freeze_sleepers.c the partial freeze
  *   code_write.c      writing entry bytes under either freeze
  *   mem_write.c       /proc/PID/mem writes, with one descriptor pinned during a freeze
- *   thaw.c            resuming, and the one release of a stopped thread */
+ *   thaw.c            resuming, and the one release of a stopped thread
+ *   remote_frame.c    the way home of a thread borrowed for remote system calls */
 #ifndef SUTURE_PTRACE_PTRACE_INTERNAL_H
 #define SUTURE_PTRACE_PTRACE_INTERNAL_H
 
@@ -16,6 +17,16 @@
 #include <sys/types.h>
 
 #include "ptrace/ptrace.h"
+
+/* --- remote_frame.c --- */
+
+/* Writes below stopped thread t's stack (t->regs as found at its stop) the signal frame
+ * that brings it back to that state through site's `syscall; ret` and rt_sigreturn if
+ * suture dies while the thread is borrowed; *sp: the stack pointer the calls are to run
+ * with. -1 (err says why) when no frame can be written: nothing was written then, or only
+ * stack memory below the red zone that nothing of the program holds. */
+int ptr_remote_frame(pid_t pid, struct sut_thread *t, const struct sut_syscall_site *site,
+		     uint64_t *sp, struct sut_err *err);
 
 /* --- freeze.c --- */
 

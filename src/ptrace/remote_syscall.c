@@ -1,25 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Running one system call inside a stopped thread, invisibly to it.
+/* Running system calls inside a stopped thread, invisibly to it.
  *
- * The thread must be in our interrupt stop (every remote call leaves it in one again):
- * it sits in the kernel's signal path before the syscall-restart
- * decision. We point rip at an existing `syscall` instruction, load the arguments, set
- * orig_rax = -1 so the kernel does not apply restart logic to *our* registers, single-step
- * once (the step trap fires right after the syscall returns), read rax, and put the saved
- * registers back. A batch (sut_ptrace_syscalls) makes several calls in one borrowing: each
- * next call is loaded and stepped from the step trap of the one before, so n calls cost
- * n + 1 round trips with the thread (n steps, one clear_step) instead of 2n, and the
- * thread's registers are borrowed once, for the calls themselves only (the seccomp check,
- * the one read of /proc, comes before the first). With them back, a blocking call the thread was in (rax = -ERESTART...,
- * orig_rax = its number) is restarted by the kernel when the thread is resumed.
+ * The thread must be in our interrupt stop (every remote batch leaves it in one again):
+ * it sits in the kernel's signal path before the syscall-restart decision. We point rip
+ * at an existing `syscall` instruction, load the arguments, set orig_rax = -1 so the
+ * kernel does not apply restart logic to *our* registers, let the thread make the call,
+ * read rax, and put the saved registers back. With them back, a blocking call the thread
+ * was in (rax = -ERESTART..., orig_rax = its number) is restarted by the kernel when the
+ * thread is resumed.
+ *
+ * Two ways to drive a call. The kill-proof one (when the process has the code for it,
+ * proc_syscall_site.c): the calls run at a `syscall; ret` with rsp at a way home written
+ * below the thread's stack (remote_frame.c), each from its syscall-entry stop to its
+ * syscall-exit stop (PTRACE_SYSCALL), and the thread is brought back into an interrupt
+ * stop *before* its registers are given back. At every moment the thread is in one of two
+ * states: borrowed, with a way home that a dying suture leaves it to take (the call
+ * completes, `ret` enters rt_sigreturn, the frame puts everything back), or its own
+ * registers in an interrupt stop, as the freeze left it. The fallback (no such code, a
+ * temporary signal mask, a shadow stack, filters that forbid rt_sigreturn): one single
+ * step per call, whose trap flag and borrowed registers a SIGKILL of suture leaves to
+ * kill the thread (docs/architecture.md, "A killed suture").
+ *
+ * A batch (sut_ptrace_syscalls) makes several calls in one borrowing: each next call is
+ * loaded from the stop that ended the one before, and the registers, the signal mask and
+ * the stop state are given back once, after the last; the seccomp check, the one read of
+ * /proc, and the frame come before the first.
  *
  * Signals: resuming the thread lets the kernel dequeue a pending signal before it reaches
  * our instruction. To keep such signals queued (with their siginfo) we block them for the
- * step, except SIGTRAP: a forced step trap finding SIGTRAP blocked would reset its
- * disposition. We cannot do that for a thread inside ppoll/pselect/epoll_pwait/sigsuspend
- * with a temporary mask, because setting the mask through ptrace drops the kernel's pending
- * "restore the saved mask" step; those threads are avoided when another is available, and
- * when used, a signal dequeued meanwhile is deferred and delivered on detach. */
+ * batch (single-stepped: all but SIGTRAP, since a forced step trap finding SIGTRAP
+ * blocked would reset its disposition). The mask is blocked after the first call's
+ * registers are loaded and given back before the registers, so that it is never changed
+ * while the thread has its own registers and no way home. We cannot block for a thread
+ * inside ppoll/pselect/epoll_pwait/sigsuspend with a temporary mask, because setting the
+ * mask through ptrace drops the kernel's pending "restore the saved mask" step; those
+ * threads are avoided when another is available, and when used, a signal dequeued
+ * meanwhile is deferred and delivered on detach. */
 #include "ptrace/ptrace.h"
 
 #include <errno.h>
@@ -29,6 +45,9 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include "ptrace/ptrace_internal.h"
+#include "util/fault.h"
 
 /* Whether the thread may be inside a syscall that installed a temporary signal mask and
  * will restore the saved one on its way out (judged from its saved registers: the syscall
@@ -81,6 +100,35 @@ long sut_freeze_syscall_thread(const struct sut_freeze *f)
 	return -1;
 }
 
+/* A signal the kernel dequeued while we drove the thread: its delivery was suppressed;
+ * it is kept for the detach (the first as deferred_sig, a second as pending_sig, queued
+ * again by the thaw). -1 when there are more. */
+static int defer_signal(struct sut_freeze *f, struct sut_thread *t, int sig, struct sut_err *err)
+{
+	if (!t->deferred_sig)
+		t->deferred_sig = sig;
+	else if (!t->pending_sig && sig != t->deferred_sig)
+		t->pending_sig = sig;
+	else
+		return sut_errf(err, "pid %d: thread %d: too many signals arrived during a remote "
+				"syscall", (int)f->pid, (int)t->tid);
+	return 0;
+}
+
+/* Waits for the next stop of t: 1 with *st when it stopped, -1 when it is gone. */
+static int wait_stop(struct sut_freeze *f, struct sut_thread *t, int *st, struct sut_err *err)
+{
+	pid_t r;
+	while ((r = waitpid(t->tid, st, __WALL)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return sut_errno(err, "pid %d: thread %d: waitpid", (int)f->pid, (int)t->tid);
+	if (WIFEXITED(*st) || WIFSIGNALED(*st))
+		return sut_errf(err, "pid %d: thread %d exited during a remote syscall",
+				(int)f->pid, (int)t->tid);
+	return 1;
+}
+
 /* Resumes with a single step and waits for the step trap. Other stops met on the way are
  * absorbed: a signal-delivery-stop (only possible when signals could not be blocked) is
  * deferred to the detach, a group stop is noted (the thread goes back to it on detach). */
@@ -92,14 +140,8 @@ static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t ins
 		if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0) < 0)
 			return sut_errno(err, "pid %d: thread %d: PTRACE_SINGLESTEP", (int)f->pid,
 					 (int)t->tid);
-		pid_t r;
-		while ((r = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR)
-			;
-		if (r < 0)
-			return sut_errno(err, "pid %d: thread %d: waitpid", (int)f->pid, (int)t->tid);
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return sut_errf(err, "pid %d: thread %d exited during a remote syscall",
-					(int)f->pid, (int)t->tid);
+		if (wait_stop(f, t, &st, err) < 0)
+			return -1;
 		int sig = WSTOPSIG(st), event = st >> 16;
 		if (event == 0 && sig == SIGTRAP) {
 			/* Our trap comes after the instruction; a SIGTRAP seen with rip still
@@ -117,13 +159,8 @@ static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t ins
 			continue;
 		}
 		if (event == 0) {
-			if (!t->deferred_sig)
-				t->deferred_sig = sig;
-			else if (!t->pending_sig && sig != t->deferred_sig)
-				t->pending_sig = sig; /* queued again by thaw */
-			else
-				return sut_errf(err, "pid %d: thread %d: too many signals arrived "
-						"during a remote syscall", (int)f->pid, (int)t->tid);
+			if (defer_signal(f, t, sig, err) < 0)
+				return -1;
 			continue;
 		}
 		return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote "
@@ -133,19 +170,66 @@ static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t ins
 			(int)f->pid, (int)t->tid);
 }
 
-/* Leaves the thread in an interrupt stop with the kernel's single-step state cleared.
+/* Resumes with PTRACE_SYSCALL until the thread is in the syscall stop op (entry or exit).
+ * The freeze seizes with PTRACE_O_TRACESYSGOOD, so a syscall stop (SIGTRAP | 0x80) is
+ * never taken for a SIGTRAP of the program's own; PTRACE_GET_SYSCALL_INFO tells entry
+ * from exit. Before the entry stop the thread is still in the kernel's way back to user mode,
+ * where a group stop or a signal (only when signals could not be blocked) may come
+ * first: absorbed as by step_to_trap. */
+static int to_syscall_stop(struct sut_freeze *f, struct sut_thread *t, uint8_t op,
+			   struct sut_err *err)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		int st;
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
+			return sut_errno(err, "pid %d: thread %d: PTRACE_SYSCALL", (int)f->pid,
+					 (int)t->tid);
+		if (wait_stop(f, t, &st, err) < 0)
+			return -1;
+		int sig = WSTOPSIG(st), event = st >> 16;
+		if (event == 0 && sig == (SIGTRAP | 0x80)) {
+			struct __ptrace_syscall_info si;
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof si, &si) < 0)
+				return sut_errno(err, "pid %d: thread %d: PTRACE_GET_SYSCALL_INFO",
+						 (int)f->pid, (int)t->tid);
+			if (si.op == op)
+				return 0;
+			return sut_errf(err, "pid %d: thread %d: a syscall stop (%d) where its "
+					"%s was expected", (int)f->pid, (int)t->tid, (int)si.op,
+					op == PTRACE_SYSCALL_INFO_EXIT ? "exit" : "entry");
+		}
+		if (event == PTRACE_EVENT_STOP) {
+			if (sig != SIGTRAP)
+				t->group_stop = true;
+			continue;
+		}
+		if (event == 0) {
+			if (defer_signal(f, t, sig, err) < 0)
+				return -1;
+			continue;
+		}
+		return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote "
+				"syscall", (int)f->pid, (int)t->tid, st);
+	}
+	return sut_errf(err, "pid %d: thread %d: the remote syscall did not complete",
+			(int)f->pid, (int)t->tid);
+}
+
+/* Brings the thread back into an interrupt stop from the stop that ended the last call
+ * (a step trap or a syscall-exit stop): PTRACE_INTERRUPT queues a trap stop, PTRACE_CONT
+ * resumes the thread inside the kernel, where the queued trap stops it again in the
+ * kernel's signal loop, before any signal is taken and before it can return to user mode:
+ * the same interrupt stop the freeze put it in.
  *
- * The step trap leaves the trap flag forced on in the thread (TIF_SINGLESTEP and
- * TIF_FORCED_TF on x86), cleared only by a later resume or PTRACE_DETACH. If suture dies
- * (SIGKILL) while the thread sits in that stop, the kernel detaches it on the tracer's exit
- * WITHOUT clearing the flag: the thread runs one instruction of its own and dies of the
- * SIGTRAP (invariant 6 broken). So, right after our registers are back: PTRACE_INTERRUPT
- * queues a trap stop, PTRACE_CONT clears the step state and resumes the thread inside the
- * kernel's signal loop, where the queued trap stops it again before any signal is taken
- * and before it can return to user mode. The thread is then in the same interrupt stop the
- * freeze put it in. What remains is a window of a few system calls (between the step trap
- * and this PTRACE_CONT) in which a SIGKILLed suture still leaves the flag set. */
-static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err *err)
+ * Single-stepped, it also clears the step state. The step trap leaves the trap flag
+ * forced on in the thread (TIF_SINGLESTEP and TIF_FORCED_TF on x86), cleared only by a
+ * later resume or PTRACE_DETACH. If suture dies (SIGKILL) while the thread sits in that
+ * stop, the kernel detaches it on the tracer's exit WITHOUT clearing the flag: the thread
+ * runs one instruction of its own and dies of the SIGTRAP. So the registers are given back
+ * first and this comes right after; what remains is a window of a few system calls
+ * between the step trap and this PTRACE_CONT. Driven by syscall stops, the registers are
+ * still borrowed here, with their way home: they are given back in the interrupt stop. */
+static int to_interrupt_stop(struct sut_freeze *f, struct sut_thread *t, struct sut_err *err)
 {
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
 		return sut_errno(err, "pid %d: thread %d: PTRACE_INTERRUPT", (int)f->pid,
@@ -154,14 +238,8 @@ static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err
 		return sut_errno(err, "pid %d: thread %d: PTRACE_CONT", (int)f->pid, (int)t->tid);
 	for (int rounds = 0; rounds < 64; rounds++) {
 		int st;
-		pid_t r;
-		while ((r = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR)
-			;
-		if (r < 0)
-			return sut_errno(err, "pid %d: thread %d: waitpid", (int)f->pid, (int)t->tid);
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return sut_errf(err, "pid %d: thread %d exited after a remote syscall",
-					(int)f->pid, (int)t->tid);
+		if (wait_stop(f, t, &st, err) < 0)
+			return -1;
 		int sig = WSTOPSIG(st), event = st >> 16;
 		if (event == PTRACE_EVENT_STOP) {
 			if (sig != SIGTRAP)
@@ -169,14 +247,12 @@ static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err
 			return 0;
 		}
 		/* not expected (the queued trap comes first), but a signal met here is
-		 * deferred like those met during the step */
-		if (event == 0 && !t->deferred_sig)
-			t->deferred_sig = sig;
-		else if (event == 0 && !t->pending_sig && sig != t->deferred_sig)
-			t->pending_sig = sig;
-		else
+		 * deferred like those met during the call */
+		if (event != 0)
 			return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x after a "
 					"remote syscall", (int)f->pid, (int)t->tid, st);
+		if (defer_signal(f, t, sig, err) < 0)
+			return -1;
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
 		    ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
 			return sut_errno(err, "pid %d: thread %d: cannot stop again", (int)f->pid,
@@ -186,9 +262,12 @@ static int clear_step(struct sut_freeze *f, struct sut_thread *t, struct sut_err
 			(int)f->pid, (int)t->tid);
 }
 
-/* The signal mask the thread had before a batch blocked every signal but SIGTRAP for it
- * (mask_blocked false: not blocked, see has_temporary_sigmask). */
+/* How a batch borrows its thread: the way home (home: the calls run with rsp = home_sp,
+ * the frame's address) or single steps; the signal mask it had before the batch blocked
+ * signals for it (mask_blocked false: not blocked, see has_temporary_sigmask). */
 struct borrow {
+	bool home;
+	uint64_t home_sp;
 	bool mask_blocked;
 	uint64_t old_mask;
 };
@@ -198,18 +277,37 @@ static void block_signals(struct sut_thread *t, struct borrow *b)
 	b->mask_blocked = false;
 	if (!has_temporary_sigmask(&t->regs) &&
 	    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask) == 0) {
-		uint64_t all_but_trap = ~(1ULL << (SIGTRAP - 1));
-		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof all_but_trap, &all_but_trap) == 0)
+		uint64_t block = b->home ? ~0ULL : ~(1ULL << (SIGTRAP - 1));
+		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof block, &block) == 0)
 			b->mask_blocked = true;
 	}
 }
 
-/* One call, the thread in an interrupt stop or in the step trap of the call before. */
-static int one_call(struct sut_freeze *f, struct sut_thread *t, uint64_t insn_addr, long nr,
-		    const long args[6], long *ret, struct sut_err *err)
+/* Whether the batch can take the way home, and then the frame written (b->home). Not for
+ * a thread with a temporary mask (remote_frame.c), nor when its filters would not let
+ * rt_sigreturn run from the trampoline. */
+static void choose_way(struct sut_freeze *f, struct sut_thread *t,
+		       const struct sut_syscall_site *site, struct borrow *b)
+{
+	b->home = false;
+	if (!site->ret_follows || !site->sigreturn || has_temporary_sigmask(&t->regs))
+		return;
+	struct sut_syscall_plan back = {.nr = SYS_rt_sigreturn};
+	struct sut_err ignored;
+	if (sut_seccomp_check(f->pid, t->tid, site->sigreturn + 7, &back, 1, &ignored) < 0)
+		return;
+	b->home = ptr_remote_frame(f->pid, t, site, &b->home_sp, &ignored) == 0;
+}
+
+/* Loads one call into the thread (in an interrupt stop, or in the stop that ended the
+ * call before). */
+static int load_call(struct sut_freeze *f, struct sut_thread *t, const struct borrow *b,
+		     uint64_t insn_addr, long nr, const long args[6], struct sut_err *err)
 {
 	struct user_regs_struct r = t->regs;
 	r.rip = insn_addr;
+	if (b->home)
+		r.rsp = b->home_sp;
 	r.rax = (uint64_t)nr;
 	r.orig_rax = (uint64_t)-1;
 	r.rdi = (uint64_t)args[0];
@@ -221,28 +319,70 @@ static int one_call(struct sut_freeze *f, struct sut_thread *t, uint64_t insn_ad
 	t->regs_dirty = true; /* from here on the kernel may hold our registers */
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) < 0)
 		return sut_errno(err, "pid %d: thread %d: PTRACE_SETREGS", (int)f->pid, (int)t->tid);
-	if (step_to_trap(f, t, insn_addr, err) < 0)
-		return -1;
-	if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
-		return sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS", (int)f->pid, (int)t->tid);
-	*ret = (long)r.rax;
 	return 0;
 }
 
-/* Puts everything back, even after a failure (the thread may still be stopped): the mask,
- * the registers, then the step state (clear_step), once for the whole batch. */
-static int give_back(struct sut_freeze *f, struct sut_thread *t, const struct borrow *b,
-		     int rc, struct sut_err *err)
+/* Lets the loaded call run and reads its raw return. */
+static int run_call(struct sut_freeze *f, struct sut_thread *t, const struct borrow *b,
+		    uint64_t insn_addr, long *ret, struct sut_err *err)
+{
+	if (b->home) {
+		if (to_syscall_stop(f, t, PTRACE_SYSCALL_INFO_ENTRY, err) < 0 ||
+		    sut_fault("remote-entry", err) < 0 ||
+		    to_syscall_stop(f, t, PTRACE_SYSCALL_INFO_EXIT, err) < 0)
+			return -1;
+	} else if (step_to_trap(f, t, insn_addr, err) < 0) {
+		return -1;
+	}
+	struct user_regs_struct r;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
+		return sut_errno(err, "pid %d: thread %d: PTRACE_GETREGS", (int)f->pid, (int)t->tid);
+	*ret = (long)r.rax;
+	return sut_fault("remote-called", err);
+}
+
+static void give_back_mask(struct sut_thread *t, const struct borrow *b)
 {
 	if (b->mask_blocked)
 		ptrace(PTRACE_SETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask);
+}
+
+static int give_back_regs(struct sut_freeze *f, struct sut_thread *t, int rc,
+			  struct sut_err *err)
+{
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) == 0)
 		t->regs_dirty = false;
 	else if (rc == 0)
 		rc = sut_errno(err, "pid %d: thread %d: cannot restore registers", (int)f->pid,
 			       (int)t->tid);
+	return rc;
+}
+
+/* Puts everything back once for the whole batch, even after a failure (the thread may
+ * still be stopped). The way home: back into the interrupt stop with the registers still
+ * borrowed, then the mask, then the registers, so that each moment is one a dying suture
+ * leaves safe. Single-stepped: the mask, the registers, then the step state. */
+static int give_back(struct sut_freeze *f, struct sut_thread *t, const struct borrow *b,
+		     int rc, struct sut_err *err)
+{
+	if (b->home) {
+		/* after a failure too: a thread left in a syscall-exit stop would take no
+		 * restart of its own call on the way out */
+		struct sut_err e2;
+		int back = to_interrupt_stop(f, t, &e2);
+		if (rc == 0 && back < 0) {
+			*err = e2;
+			rc = -1;
+		}
+		if (rc == 0)
+			rc = sut_fault("remote-returned", err);
+		give_back_mask(t, b);
+		return give_back_regs(f, t, rc, err);
+	}
+	give_back_mask(t, b);
+	rc = give_back_regs(f, t, rc, err);
 	if (rc == 0)
-		rc = clear_step(f, t, err);
+		rc = to_interrupt_stop(f, t, err);
 	return rc;
 }
 
@@ -260,11 +400,13 @@ static int usable(const struct sut_freeze *f, size_t ti, struct sut_err *err)
 
 #define KERNEL_ERR(ret) ((unsigned long)(ret) > -4096UL)
 
-int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, uint64_t insn_addr,
-			struct sut_remote_call *calls, size_t n, size_t *done,
+int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, const struct sut_syscall_site *site,
+			struct sut_remote_call *calls, size_t n, size_t *done, bool *kill_proof,
 			struct sut_err *err)
 {
 	*done = 0;
+	if (kill_proof)
+		*kill_proof = false;
 	if (usable(f, ti, err) < 0)
 		return -1;
 	if (n > SUT_REMOTE_BATCH_MAX)
@@ -282,28 +424,35 @@ int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, uint64_t insn_addr,
 		for (int a = 0; a < 6; a++)
 			plan[i].args[a] = (uint64_t)calls[i].args[a];
 	}
-	if (sut_seccomp_check(f->pid, t->tid, insn_addr, plan, n, err) < 0)
+	if (sut_seccomp_check(f->pid, t->tid, site->insn, plan, n, err) < 0)
 		return -1;
 
-	/* One borrowing of the thread for the whole batch: signals blocked once, each call one
-	 * single step from the step trap of the one before, the registers and the step state
+	/* One borrowing of the thread for the whole batch: the way chosen and signals
+	 * blocked once, each call loaded from the stop that ended the one before, everything
 	 * given back once. */
-	struct borrow b;
-	block_signals(t, &b);
+	struct borrow b = {0};
+	choose_way(f, t, site, &b);
+	if (kill_proof)
+		*kill_proof = b.home;
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		long args[6];
 		for (int a = 0; a < 6; a++)
 			args[a] = calls[i].from_ret & (1u << a) ? calls[calls[i].from].ret
 								: calls[i].args[a];
-		rc = one_call(f, t, insn_addr, calls[i].nr, args, &calls[i].ret, err);
+		rc = load_call(f, t, &b, site->insn, calls[i].nr, args, err);
+		if (rc == 0 && i == 0) {
+			block_signals(t, &b);
+			rc = sut_fault("remote-loaded", err);
+		}
+		if (rc == 0)
+			rc = run_call(f, t, &b, site->insn, &calls[i].ret, err);
 		if (rc == 0)
 			*done = i + 1;
 		if (rc == 0 && KERNEL_ERR(calls[i].ret))
 			break; /* the caller undoes what the calls before it did */
 	}
-	rc = give_back(f, t, &b, rc, err);
-	return rc;
+	return give_back(f, t, &b, rc, err);
 }
 
 int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long nr,
@@ -312,8 +461,9 @@ int sut_ptrace_syscall(struct sut_freeze *f, size_t ti, uint64_t insn_addr, long
 	struct sut_remote_call c = {.nr = nr};
 	for (int a = 0; a < 6; a++)
 		c.args[a] = args[a];
+	struct sut_syscall_site site = {.insn = insn_addr};
 	size_t done;
-	if (sut_ptrace_syscalls(f, ti, insn_addr, &c, 1, &done, err) < 0)
+	if (sut_ptrace_syscalls(f, ti, &site, &c, 1, &done, NULL, err) < 0)
 		return -1;
 	*ret = c.ret;
 	return 0;

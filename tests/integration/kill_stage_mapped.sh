@@ -3,8 +3,9 @@
 # Invariant 6 at the step where a target thread's registers are borrowed: suture SIGKILLed
 # inside staging (SUTURE_FAULT=stage-mapped:kill: the image mapped by remote system calls,
 # the thread that ran them still held) many times over. Each time the target keeps running
-# the old code (it must not die of the trap of the single step the remote calls use), and
-# the next suture releases the staged memory and applies and reverts normally.
+# the old code (it must not die of a trap flag or borrowed registers left behind), and the
+# next suture releases the staged memory and applies and reverts normally. The moments
+# inside the remote calls themselves: kill_remote_call.sh.
 source "$(dirname "$0")/../lib.sh"
 require_suture
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "apply/fault.h"
+#include "util/fault.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -22,8 +22,8 @@
  * between two steps and resumes suture with SIGCONT).
  * Unset (the normal case) costs one getenv per step. Ignored when the environment is
  * not believed (util/env.h). */
-#ifndef SUTURE_APPLY_FAULT_H
-#define SUTURE_APPLY_FAULT_H
+#ifndef SUTURE_UTIL_FAULT_H
+#define SUTURE_UTIL_FAULT_H
 
 #include "util/err.h"
 
