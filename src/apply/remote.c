@@ -44,6 +44,13 @@ static uint64_t stack_scratch(pid_t pid, const struct sut_thread *t)
 	return at;
 }
 
+void sut_remote_prepare(pid_t pid, const struct sut_maps *maps)
+{
+	struct sut_syscall_site warm;
+	struct sut_err ignored;
+	(void)sut_proc_find_syscall_site(pid, maps, &warm, &ignored);
+}
+
 int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut_maps *maps,
 		    struct sut_err *err)
 {
@@ -443,11 +450,7 @@ int sut_with_one_thread(pid_t pid, const struct sut_maps *maps, int timeout_ms,
 			return -1;
 		maps = &own;
 	}
-	/* the code the calls borrow is looked for now, while nobody is held: the lookup
-	 * inside the hold (sut_remote_init) then only checks the bytes found */
-	struct sut_syscall_site warm;
-	struct sut_err ignored;
-	(void)sut_proc_find_syscall_site(pid, maps, &warm, &ignored);
+	sut_remote_prepare(pid, maps);
 	uint64_t deadline = sut_ptrace_now_ns() +
 			    (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
 	int rc = -1;

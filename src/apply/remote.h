@@ -23,6 +23,11 @@ struct sut_remote {
 			     name is written (0: through a placeholder mapping instead) */
 };
 
+/* Looks up, now, while nobody is held, the code the calls borrow (kept per mapped file:
+ * proc_syscall_site.c), so that sut_remote_init inside a hold only checks its bytes.
+ * Transactions that may make remote calls inside a freeze call it before the freeze. */
+void sut_remote_prepare(pid_t pid, const struct sut_maps *maps);
+
 /* Picks the thread and the syscall instruction inside an existing freeze. */
 int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut_maps *maps,
 		    struct sut_err *err);

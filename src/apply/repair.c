@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "util/fault.h"
 #include "apply/lock.h"
 #include "apply/txn.h"
 #include "util/buf.h"
+#include "util/fault.h"
 
 /* Leftover patch mappings released by one repair; more wait for the next run. */
 #define ORPHANS_MAX 64
@@ -253,6 +253,7 @@ static int repair_frozen_process(struct sut_process_view *v, struct sut_txn_resu
 	if (dirty && tool_alive(v->reg.hdr.tool_pid))
 		return sut_errf(err, "%s: suture pid %u is still running a transaction on it",
 				sut_target_label(t), v->reg.hdr.tool_pid);
+	sut_remote_prepare(t->pid, &t->maps); /* an unmap's code, found before the freeze */
 	struct sut_freeze f;
 	sigset_t old;
 	sut_hold_signals(&old);

@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "util/fault.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "link/link.h"
 #include "util/buf.h"
+#include "util/fault.h"
 
 struct apply_ctx {
 	const struct sut_patch *p;

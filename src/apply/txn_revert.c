@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
-#include "util/fault.h"
 #include "apply/remote.h"
 #include "apply/txn.h"
 #include "util/buf.h"
+#include "util/fault.h"
 
 /* Offset of record i in reg->records. */
 static size_t record_offset(const struct sut_registry *reg, size_t i)
@@ -372,6 +372,8 @@ int sut_txn_revert(struct sut_process_view *v, const char *patch_id,
 		goto out;
 	struct frozen_revert fr = {.reg = &reg, .ri = ri, .range = &range, .dry_run = o->dry_run,
 				   .res = res};
+	if (!o->dry_run)
+		sut_remote_prepare(pid, &t->maps); /* the unmap's code, found before the freeze */
 	rc = sut_frozen_retry(t, o->timeout_ms, "revert", revert_frozen, &fr, &range, 1, res, err);
 	if (rc == 0 && fr.release_after)
 		release_region(t, patch_id, released_lo, released_hi - released_lo, o->timeout_ms,

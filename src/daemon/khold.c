@@ -45,11 +45,11 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
-#include "util/fault.h"
 #include "daemon/daemon_internal.h"
 #include "elf/elf.h"
 #include "rollout/rollout.h"
 #include "util/buf.h"
+#include "util/fault.h"
 
 #include "daemon/bpf/khold_abi.h"
 #include "khold.skel.h"

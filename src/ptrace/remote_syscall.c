@@ -129,6 +129,22 @@ static int wait_stop(struct sut_freeze *f, struct sut_thread *t, int *st, struct
 	return 1;
 }
 
+/* A stop met on the way to the one awaited: a group stop is noted (the thread goes back
+ * to it on detach), a signal deferred to the detach; any other stop is an error. */
+static int absorb_stop(struct sut_freeze *f, struct sut_thread *t, int st, struct sut_err *err)
+{
+	int sig = WSTOPSIG(st), event = st >> 16;
+	if (event == PTRACE_EVENT_STOP) {
+		if (sig != SIGTRAP)
+			t->group_stop = true;
+		return 0;
+	}
+	if (event == 0)
+		return defer_signal(f, t, sig, err);
+	return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote syscall",
+			(int)f->pid, (int)t->tid, st);
+}
+
 /* Resumes with a single step and waits for the step trap. Other stops met on the way are
  * absorbed: a signal-delivery-stop (only possible when signals could not be blocked) is
  * deferred to the detach, a group stop is noted (the thread goes back to it on detach). */
@@ -153,18 +169,8 @@ static int step_to_trap(struct sut_freeze *f, struct sut_thread *t, uint64_t ins
 			if (now.rip != insn_addr)
 				return 0;
 		}
-		if (event == PTRACE_EVENT_STOP) {
-			if (sig != SIGTRAP)
-				t->group_stop = true;
-			continue;
-		}
-		if (event == 0) {
-			if (defer_signal(f, t, sig, err) < 0)
-				return -1;
-			continue;
-		}
-		return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote "
-				"syscall", (int)f->pid, (int)t->tid, st);
+		if (absorb_stop(f, t, st, err) < 0)
+			return -1;
 	}
 	return sut_errf(err, "pid %d: thread %d: the remote syscall did not complete",
 			(int)f->pid, (int)t->tid);
@@ -198,18 +204,8 @@ static int to_syscall_stop(struct sut_freeze *f, struct sut_thread *t, uint8_t o
 					"%s was expected", (int)f->pid, (int)t->tid, (int)si.op,
 					op == PTRACE_SYSCALL_INFO_EXIT ? "exit" : "entry");
 		}
-		if (event == PTRACE_EVENT_STOP) {
-			if (sig != SIGTRAP)
-				t->group_stop = true;
-			continue;
-		}
-		if (event == 0) {
-			if (defer_signal(f, t, sig, err) < 0)
-				return -1;
-			continue;
-		}
-		return sut_errf(err, "pid %d: thread %d: unexpected stop 0x%x during a remote "
-				"syscall", (int)f->pid, (int)t->tid, st);
+		if (absorb_stop(f, t, st, err) < 0)
+			return -1;
 	}
 	return sut_errf(err, "pid %d: thread %d: the remote syscall did not complete",
 			(int)f->pid, (int)t->tid);
