@@ -534,6 +534,72 @@ static void test_remote_syscall(void **state)
 	finish_blocker(&c, port);
 }
 
+/* A batch with the way home: the code it borrows is the process's own (`syscall; ret`
+ * and an rt_sigreturn trampoline, found and really there), the calls run kill-proof, their
+ * results are right, and the thread (blocked in read(), or the main one) gets back its
+ * registers and signal mask bit for bit; its read still completes (finish_blocker). */
+static void test_remote_batch_way_home(void **state)
+{
+	int port;
+	struct child c = start_blocker(&port);
+	struct sut_maps m;
+	struct sut_err err;
+	struct sut_syscall_site site;
+	assert_int_equal(sut_proc_maps(c.pid, &m, &err), 0);
+	assert_int_equal(sut_proc_find_syscall_site(c.pid, &m, &site, &err), 0);
+	assert_true(site.ret_follows);
+	assert_true(site.sigreturn != 0);
+	uint8_t code[9];
+	const uint8_t ret[] = {0x0f, 0x05, 0xc3}, back[] = {0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05};
+	assert_int_equal(sut_proc_read(c.pid, site.insn, code, 3, &err), 0);
+	assert_memory_equal(code, ret, 3);
+	assert_int_equal(sut_proc_read(c.pid, site.sigreturn, code, 9, &err), 0);
+	assert_memory_equal(code, back, 9);
+	/* a second lookup comes from the cache and finds the same */
+	struct sut_syscall_site again;
+	assert_int_equal(sut_proc_find_syscall_site(c.pid, &m, &again, &err), 0);
+	assert_int_equal(again.insn, site.insn);
+	assert_int_equal(again.sigreturn, site.sigreturn);
+
+	struct sut_freeze f;
+	assert_int_equal(sut_ptrace_freeze(c.pid, 2000, &f, &err), 0);
+	for (size_t ti = 0; ti < f.n; ti++) {
+		struct sut_thread *t = &f.threads[ti];
+		if (t->group_stop || t->pending_sig)
+			continue;
+		assert_true(sut_maps_writable_around(&m, t->regs.rsp, &site.stack_lo, &site.stack_hi));
+		struct user_regs_struct before = t->regs;
+		uint64_t mask_before, mask_now;
+		assert_int_equal(ptrace(PTRACE_GETSIGMASK, t->tid, 8, &mask_before), 0);
+		struct sut_remote_call calls[3] = {
+			{.nr = SYS_gettid},
+			{.nr = SYS_mmap, .args = {0, 4096, PROT_READ | PROT_WRITE,
+						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0}},
+			{.nr = SYS_munmap, .args = {0, 4096}, .from_ret = 1, .from = 1},
+		};
+		size_t done;
+		bool kill_proof;
+		assert_int_equal(sut_ptrace_syscalls(&f, ti, &site, calls, 3, &done, &kill_proof,
+						     &err), 0);
+		assert_true(kill_proof);
+		assert_int_equal(done, 3);
+		assert_int_equal(calls[0].ret, t->tid);
+		assert_true(calls[1].ret > 0 && calls[1].ret % 4096 == 0);
+		assert_int_equal(calls[2].ret, 0);
+		struct user_regs_struct now;
+		assert_int_equal(ptrace(PTRACE_GETREGS, t->tid, 0, &now), 0);
+		assert_memory_equal(&now, &before, sizeof now);
+		assert_false(t->regs_dirty);
+		assert_int_equal(ptrace(PTRACE_GETSIGMASK, t->tid, 8, &mask_now), 0);
+		assert_int_equal(mask_now, mask_before);
+	}
+	sut_proc_maps_free(&m);
+	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
+	sut_freeze_free(&f);
+	msleep(2100);
+	finish_blocker(&c, port);
+}
+
 static void test_stopped_process_stays_stopped(void **state)
 {
 	char *exe = build("sigcount", sigcount_src);
@@ -915,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_stopped_process_stays_stopped),
 		cmocka_unit_test(test_signal_during_freeze_delivered_once),
 		cmocka_unit_test(test_remote_syscall),
+		cmocka_unit_test(test_remote_batch_way_home),
 		cmocka_unit_test(test_stop_one),
 		cmocka_unit_test(test_freeze_unstoppable_thread),
 		cmocka_unit_test(test_freeze_blocked_threads_undisturbed),
