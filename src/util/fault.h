@@ -16,6 +16,10 @@
  *   stage-gap:fail (apply, in staging, once): a page named suture-test-gap is mapped into
  *           the planned gap before staging checks it, as a starting process's dynamic
  *           linker may; staging must pick another gap
+ *   remote-loaded, remote-entry, remote-called, remote-returned (the ptrace layer, in
+ *           the first batch of remote system calls: the first call's registers loaded,
+ *           the thread at its syscall entry, at the end of the call, back in the
+ *           interrupt stop with the registers still borrowed)
  *   khold-load:fail (sutured, at start): the kernel hold's BPF program does not load, as
  *           on a kernel without BPF or uprobes; sutured falls back to the connector
  * ACTION "stop" stops suture with SIGSTOP at the step (a test then changes the target
