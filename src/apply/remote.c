@@ -63,8 +63,11 @@ int sut_remote_init(struct sut_remote *r, struct sut_freeze *f, const struct sut
 	if (sut_proc_find_syscall_site(f->pid, maps, &r->site, err) < 0)
 		return -1;
 	const struct sut_thread *t = &f->threads[r->ti];
-	if (!sut_maps_writable_around(maps, t->regs.rsp, &r->site.stack_lo, &r->site.stack_hi))
-		r->site.stack_lo = r->site.stack_hi = 0;
+	const struct sut_map *stack = sut_maps_find(maps, t->regs.rsp);
+	if (stack && stack->perms[0] == 'r' && stack->perms[1] == 'w') {
+		r->site.stack_lo = stack->start;
+		r->site.stack_hi = stack->end;
+	}
 	r->scratch = stack_scratch(f->pid, t);
 	return 0;
 }
@@ -93,26 +96,26 @@ static size_t map_plan(const struct sut_remote *r, uint64_t place, uint64_t rx, 
 	if (via_stack(r, place, rw)) {
 		at = place ? 0 : 1;
 		fixed = place ? MAP_FIXED_NOREPLACE : 0;
-		p[n++] = (struct sut_syscall_plan){SYS_memfd_create, {r->scratch, MFD_CLOEXEC}, 0};
+		p[n++] = (struct sut_syscall_plan){SYS_memfd_create, {r->scratch, MFD_CLOEXEC}, 0, 0};
 	} else {
 		at = place ? 0 : 1;
 		int flags = MAP_PRIVATE | MAP_ANONYMOUS | (place ? MAP_FIXED_NOREPLACE : 0);
 		p[n++] = (struct sut_syscall_plan){SYS_mmap, {place, total, PROT_READ | PROT_WRITE,
-							      (uint64_t)flags, (uint64_t)-1, 0}, 0};
-		p[n++] = (struct sut_syscall_plan){SYS_memfd_create, {place, MFD_CLOEXEC}, at};
+							      (uint64_t)flags, (uint64_t)-1, 0}, 0, 0};
+		p[n++] = (struct sut_syscall_plan){SYS_memfd_create, {place, MFD_CLOEXEC}, at, 0};
 		fixed = MAP_FIXED;
 	}
-	p[n++] = (struct sut_syscall_plan){SYS_ftruncate, {0, total}, 1};
+	p[n++] = (struct sut_syscall_plan){SYS_ftruncate, {0, total}, 1, 0};
 	p[n++] = (struct sut_syscall_plan){SYS_mmap, {place, rx, (uint64_t)rx_prot,
 						      MAP_PRIVATE | fixed, 0, 0},
-					   (uint8_t)(at | 1u << 4)};
+					   (uint8_t)(at | 1u << 4), 0};
 	if (rw)
 		p[n++] = (struct sut_syscall_plan){SYS_mmap, {place + rx, rw, PROT_READ | PROT_WRITE,
 							      MAP_PRIVATE | fixed, 0, rx},
-						   (uint8_t)(at | 1u << 4)};
-	p[n++] = (struct sut_syscall_plan){SYS_close, {0}, 1};
-	p[n++] = (struct sut_syscall_plan){SYS_munmap, {place, rx}, at};
-	p[n++] = (struct sut_syscall_plan){SYS_munmap, {place, total}, at};
+						   (uint8_t)(at | 1u << 4), 0};
+	p[n++] = (struct sut_syscall_plan){SYS_close, {0}, 1, 0};
+	p[n++] = (struct sut_syscall_plan){SYS_munmap, {place, rx}, at, 0};
+	p[n++] = (struct sut_syscall_plan){SYS_munmap, {place, total}, at, 0};
 	return n;
 }
 
@@ -127,7 +130,7 @@ int sut_remote_check_map(const struct sut_remote *r, uint64_t place, uint64_t rx
 int sut_remote_check_unmap(const struct sut_remote *r, uint64_t addr, uint64_t len,
 			   struct sut_err *err)
 {
-	struct sut_syscall_plan p = {SYS_munmap, {addr, len}, 0};
+	struct sut_syscall_plan p = {SYS_munmap, {addr, len}, 0, 0};
 	return sut_seccomp_check(r->f->pid, r->f->threads[r->ti].tid, r->site.insn, &p, 1, err);
 }
 

@@ -103,7 +103,7 @@ int sut_proc_find_syscall_insn(pid_t pid, const struct sut_maps *m, uint64_t *ad
  * instruction; ret_follows: it is followed by `ret` (0f 05 c3); sigreturn: the address of
  * an rt_sigreturn trampoline (`mov $15,%rax; syscall`), 0 when none was found or no `ret`
  * follows insn. stack_lo, stack_hi: the writable mapping that holds the stack pointer of
- * the thread the calls run in, set by the caller (sut_maps_writable_around); 0 when
+ * the thread the calls run in, set by the caller (sut_maps_find); 0 when
  * unknown, and then no frame is written. */
 struct sut_syscall_site {
 	uint64_t insn;
@@ -118,10 +118,6 @@ struct sut_syscall_site {
  * and checked against the process's bytes on each use. */
 int sut_proc_find_syscall_site(pid_t pid, const struct sut_maps *m, struct sut_syscall_site *s,
 			       struct sut_err *err);
-
-/* The readable and writable mapping holding addr: true and its bounds, or false. */
-bool sut_maps_writable_around(const struct sut_maps *m, uint64_t addr, uint64_t *lo,
-			      uint64_t *hi);
 
 /* The system call a thread is in, from /proc/PID/task/TID/syscall (read without stopping
  * it; the kernel answers once the thread is off every CPU). */

@@ -174,17 +174,3 @@ int sut_proc_find_syscall_site(pid_t pid, const struct sut_maps *m, struct sut_s
 	s->sigreturn = 0; /* of no use without a `ret` after the call */
 	return sut_proc_find_syscall_insn(pid, m, &s->insn, err);
 }
-
-bool sut_maps_writable_around(const struct sut_maps *m, uint64_t addr, uint64_t *lo,
-			      uint64_t *hi)
-{
-	for (size_t i = 0; i < m->n; i++) {
-		const struct sut_map *x = &m->v[i];
-		if (addr >= x->start && addr < x->end && x->perms[0] == 'r' && x->perms[1] == 'w') {
-			*lo = x->start;
-			*hi = x->end;
-			return true;
-		}
-	}
-	return false;
-}

@@ -252,6 +252,7 @@ struct sut_syscall_plan {
 	long nr;
 	uint64_t args[6];
 	uint8_t unknown;
+	uint64_t insn; /* the `syscall` it is made from; 0: the check's insn_addr */
 };
 
 /* Evaluates one classic-BPF seccomp program on d; words of d (32-bit, index = byte offset

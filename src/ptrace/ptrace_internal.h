@@ -20,13 +20,13 @@
 
 /* --- remote_frame.c --- */
 
-/* Writes below stopped thread t's stack (t->regs as found at its stop) the signal frame
- * that brings it back to that state through site's `syscall; ret` and rt_sigreturn if
- * suture dies while the thread is borrowed; *sp: the stack pointer the calls are to run
- * with. -1 (err says why) when no frame can be written: nothing was written then, or only
+/* Writes below stopped thread t's stack (t->regs as found at its stop, mask its signal
+ * mask) the signal frame that brings it back to that state through site's `syscall; ret`
+ * and rt_sigreturn if suture dies while the thread is borrowed; *sp: the stack pointer
+ * the calls are to run with. -1 (err says why) when no frame can be written: nothing was written then, or only
  * stack memory below the red zone that nothing of the program holds. */
 int ptr_remote_frame(pid_t pid, struct sut_thread *t, const struct sut_syscall_site *site,
-		     uint64_t *sp, struct sut_err *err);
+		     uint64_t mask, uint64_t *sp, struct sut_err *err);
 
 /* --- freeze.c --- */
 

@@ -163,8 +163,8 @@ static int read_xstate(struct sut_thread *t, uint8_t *buf, size_t *len, struct s
 	return 0;
 }
 
-int ptr_remote_frame(pid_t pid, struct sut_thread *t, const struct sut_syscall_site *site, uint64_t *sp,
-		     struct sut_err *err)
+int ptr_remote_frame(pid_t pid, struct sut_thread *t, const struct sut_syscall_site *site,
+		     uint64_t mask, uint64_t *sp, struct sut_err *err)
 {
 	if (!site->ret_follows || !site->sigreturn || !site->stack_lo)
 		return sut_errf(err, "no `syscall; ret` and rt_sigreturn in the process, or no "
@@ -173,9 +173,6 @@ int ptr_remote_frame(pid_t pid, struct sut_thread *t, const struct sut_syscall_s
 	struct iovec shstk = {&ssp, sizeof ssp};
 	if (ptrace(PTRACE_GETREGSET, t->tid, NT_X86_SHSTK, &shstk) == 0)
 		return sut_errf(err, "thread %d has a shadow stack", (int)t->tid);
-	uint64_t mask;
-	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof mask, &mask) < 0)
-		return sut_errno(err, "thread %d: PTRACE_GETSIGMASK", (int)t->tid);
 
 	uint8_t *x = sut_xmalloc(XSTATE_MAX);
 	size_t xlen = 0;

@@ -259,40 +259,43 @@ static int to_interrupt_stop(struct sut_freeze *f, struct sut_thread *t, struct 
 }
 
 /* How a batch borrows its thread: the way home (home: the calls run with rsp = home_sp,
- * the frame's address) or single steps; the signal mask it had before the batch blocked
- * signals for it (mask_blocked false: not blocked, see has_temporary_sigmask). */
+ * the frame's address) or single steps; the signal mask it had before the batch (read
+ * once: have_mask false for a thread with a temporary mask, see has_temporary_sigmask),
+ * and whether the batch blocked signals for it. */
 struct borrow {
 	bool home;
 	uint64_t home_sp;
-	bool mask_blocked;
+	bool have_mask, mask_blocked;
 	uint64_t old_mask;
 };
 
-static void block_signals(struct sut_thread *t, struct borrow *b)
+static void read_mask(struct sut_thread *t, struct borrow *b)
 {
-	b->mask_blocked = false;
-	if (!has_temporary_sigmask(&t->regs) &&
-	    ptrace(PTRACE_GETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask) == 0) {
-		uint64_t block = b->home ? ~0ULL : ~(1ULL << (SIGTRAP - 1));
-		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof block, &block) == 0)
-			b->mask_blocked = true;
-	}
+	b->have_mask = !has_temporary_sigmask(&t->regs) &&
+		       ptrace(PTRACE_GETSIGMASK, t->tid, sizeof b->old_mask, &b->old_mask) == 0;
 }
 
-/* Whether the batch can take the way home, and then the frame written (b->home). Not for
- * a thread with a temporary mask (remote_frame.c), nor when its filters would not let
- * rt_sigreturn run from the trampoline. */
-static void choose_way(struct sut_freeze *f, struct sut_thread *t,
-		       const struct sut_syscall_site *site, struct borrow *b)
+static void block_signals(struct sut_thread *t, struct borrow *b)
 {
-	b->home = false;
-	if (!site->ret_follows || !site->sigreturn || has_temporary_sigmask(&t->regs))
-		return;
-	struct sut_syscall_plan back = {.nr = SYS_rt_sigreturn};
+	uint64_t block = b->home ? ~0ULL : ~(1ULL << (SIGTRAP - 1));
+	b->mask_blocked = b->have_mask &&
+			  ptrace(PTRACE_SETSIGMASK, t->tid, sizeof block, &block) == 0;
+}
+
+/* Whether the process has the code of the way home and the thread a mask rt_sigreturn
+ * can put back (remote_frame.c); the filters are judged with the batch. */
+static bool home_possible(const struct sut_syscall_site *site, const struct borrow *b)
+{
+	return site->ret_follows && site->sigreturn && b->have_mask;
+}
+
+/* The frame written, when the way home is possible and allowed (b->home). */
+static void choose_way(struct sut_freeze *f, struct sut_thread *t,
+		       const struct sut_syscall_site *site, bool allowed, struct borrow *b)
+{
 	struct sut_err ignored;
-	if (sut_seccomp_check(f->pid, t->tid, site->sigreturn + 7, &back, 1, &ignored) < 0)
-		return;
-	b->home = ptr_remote_frame(f->pid, t, site, &b->home_sp, &ignored) == 0;
+	b->home = allowed && home_possible(site, b) &&
+		  ptr_remote_frame(f->pid, t, site, b->old_mask, &b->home_sp, &ignored) == 0;
 }
 
 /* Loads one call into the thread (in an interrupt stop, or in the stop that ended the
@@ -410,8 +413,12 @@ int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, const struct sut_syscal
 	struct sut_thread *t = &f->threads[ti];
 
 	/* Never a call the thread's seccomp filters would kill, trap, trace or fail: the whole
-	 * batch is judged before its first call, a result passed on unknown. */
-	struct sut_syscall_plan plan[SUT_REMOTE_BATCH_MAX];
+	 * batch is judged before its first call, a result passed on unknown; with it the
+	 * rt_sigreturn of the way home, from the trampoline. Filters that refuse only that
+	 * one (judged again without it) leave the batch to single steps. */
+	struct borrow b = {0};
+	read_mask(t, &b);
+	struct sut_syscall_plan plan[SUT_REMOTE_BATCH_MAX + 1];
 	for (size_t i = 0; i < n; i++) {
 		if (calls[i].from_ret && calls[i].from >= i)
 			return sut_errf(err, "pid %d: remote call %zu takes the result of call %u",
@@ -420,14 +427,21 @@ int sut_ptrace_syscalls(struct sut_freeze *f, size_t ti, const struct sut_syscal
 		for (int a = 0; a < 6; a++)
 			plan[i].args[a] = (uint64_t)calls[i].args[a];
 	}
-	if (sut_seccomp_check(f->pid, t->tid, site->insn, plan, n, err) < 0)
-		return -1;
+	size_t nplan = n;
+	if (home_possible(site, &b))
+		plan[nplan++] = (struct sut_syscall_plan){.nr = SYS_rt_sigreturn,
+							  .insn = site->sigreturn + 7};
+	bool home_allowed = nplan > n;
+	if (sut_seccomp_check(f->pid, t->tid, site->insn, plan, nplan, err) < 0) {
+		if (nplan == n || sut_seccomp_check(f->pid, t->tid, site->insn, plan, n, err) < 0)
+			return -1;
+		home_allowed = false;
+	}
 
 	/* One borrowing of the thread for the whole batch: the way chosen and signals
 	 * blocked once, each call loaded from the stop that ended the one before, everything
 	 * given back once. */
-	struct borrow b = {0};
-	choose_way(f, t, site, &b);
+	choose_way(f, t, site, home_allowed, &b);
 	if (kill_proof)
 		*kill_proof = b.home;
 	int rc = 0;

@@ -145,7 +145,8 @@ int sut_seccomp_check(pid_t pid, pid_t tid, uint64_t insn_addr,
 		memset(&d, 0, sizeof d);
 		d.nr = (int)calls[c].nr;
 		d.arch = AUDIT_ARCH_X86_64;
-		d.instruction_pointer = insn_addr + 2; /* the kernel reports rip after `syscall` */
+		/* the kernel reports rip after `syscall` */
+		d.instruction_pointer = (calls[c].insn ? calls[c].insn : insn_addr) + 2;
 		uint32_t unknown = 0;
 		for (int a = 0; a < 6; a++) {
 			d.args[a] = calls[c].args[a];

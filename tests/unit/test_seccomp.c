@@ -202,7 +202,8 @@ static void test_invalid_programs(void **state)
 	assert_int_equal(eval_ok(many, 26, d, 0), SECCOMP_RET_ALLOW);
 }
 
-/* A child that kills itself on getpid, then waits on a pipe. */
+/* A child that kills itself on getpid and refuses rt_sigreturn (it takes no signal, so it
+ * never makes one), then waits on a pipe. */
 static pid_t filtered_child(int *wfd)
 {
 	int p[2];
@@ -215,6 +216,8 @@ static pid_t filtered_child(int *wfd)
 			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR),
 			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpid, 0, 1),
 			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		};
 		struct sock_fprog prog = {LEN(f), f};
@@ -253,11 +256,18 @@ static void test_live_filter(void **state)
 	uint64_t insn;
 	assert_int_equal(sut_proc_maps(pid, &m, &err), 0);
 	assert_int_equal(sut_proc_find_syscall_insn(pid, &m, &insn, &err), 0);
-	sut_proc_maps_free(&m);
+	struct sut_syscall_site site;
+	assert_int_equal(sut_proc_find_syscall_site(pid, &m, &site, &err), 0);
+	assert_true(site.ret_follows && site.sigreturn);
 	struct sut_freeze f;
 	assert_int_equal(sut_ptrace_stop_one(pid, pid, 2000, &f, &err), 0);
+	const struct sut_map *stack = sut_maps_find(&m, f.threads[0].regs.rsp);
+	assert_non_null(stack);
+	site.stack_lo = stack->start;
+	site.stack_hi = stack->end;
+	sut_proc_maps_free(&m);
 
-	struct sut_syscall_plan plan[2] = {{SYS_getppid, {0}, 0}, {SYS_getpid, {0}, 0}};
+	struct sut_syscall_plan plan[2] = {{SYS_getppid, {0}, 0, 0}, {SYS_getpid, {0}, 0, 0}};
 	assert_int_equal(sut_seccomp_check(pid, pid, insn, plan, 1, &err), 0);
 	assert_int_equal(sut_seccomp_check(pid, pid, insn, plan, 2, &err), -1);
 	assert_non_null(strstr(err.msg, "getpid"));
@@ -270,6 +280,19 @@ static void test_live_filter(void **state)
 	assert_int_equal(sut_ptrace_syscall(&f, 0, insn, SYS_getppid, args, &ret, &err), 0);
 	assert_int_equal(ret, getpid());
 	assert_int_equal(sut_ptrace_syscall(&f, 0, insn, SYS_getpid, args, &ret, &err), -1);
+	assert_non_null(strstr(err.msg, "SECCOMP_RET_KILL_PROCESS"));
+	/* The way home's rt_sigreturn refused: the batch is single-stepped, not refused; a
+	 * call the filter kills is still refused before anything runs. */
+	struct sut_remote_call c = {.nr = SYS_getppid};
+	size_t done;
+	bool kill_proof = true;
+	assert_int_equal(sut_ptrace_syscalls(&f, 0, &site, &c, 1, &done, &kill_proof, &err), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(c.ret, getpid());
+	assert_false(kill_proof);
+	c = (struct sut_remote_call){.nr = SYS_getpid};
+	assert_int_equal(sut_ptrace_syscalls(&f, 0, &site, &c, 1, &done, &kill_proof, &err), -1);
+	assert_int_equal(done, 0);
 	assert_non_null(strstr(err.msg, "SECCOMP_RET_KILL_PROCESS"));
 	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
 	sut_freeze_free(&f);
