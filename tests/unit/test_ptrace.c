@@ -596,6 +596,21 @@ static void test_remote_batch_way_home(void **state)
 		assert_false(t->regs_dirty);
 		assert_int_equal(ptrace(PTRACE_GETSIGMASK, t->tid, 8, &mask_now), 0);
 		assert_int_equal(mask_now, mask_before);
+		/* a stack mapping with no room for the frame below rsp (a hostile or tiny
+		 * stack): no frame is written, the batch is single-stepped, still right */
+		struct sut_syscall_site tight = site;
+		tight.stack_lo = t->regs.rsp - 1024;
+		uint8_t below[4096], after[4096];
+		assert_int_equal(sut_proc_read(c.pid, t->regs.rsp - 4096, below, 4096, &err), 0);
+		struct sut_remote_call one = {.nr = SYS_gettid};
+		assert_int_equal(sut_ptrace_syscalls(&f, ti, &tight, &one, 1, &done, &kill_proof,
+						     &err), 0);
+		assert_false(kill_proof);
+		assert_int_equal(one.ret, t->tid);
+		assert_int_equal(sut_proc_read(c.pid, t->regs.rsp - 4096, after, 4096, &err), 0);
+		assert_memory_equal(after, below, 4096);
+		assert_int_equal(ptrace(PTRACE_GETREGS, t->tid, 0, &now), 0);
+		assert_memory_equal(&now, &before, sizeof now);
 	}
 	sut_proc_maps_free(&m);
 	assert_int_equal(sut_ptrace_thaw(&f, &err), 0);
